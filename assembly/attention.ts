@@ -1,0 +1,147 @@
+// Attention for one (batch, head), reading Q, K, V where the projections wrote them:
+// row i of a head is at base + i·ld (ld = the projection's row stride), its d values contiguous.
+// No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_6x8 reading V
+// rows in place (see gemm.ts). Strides are in elements.
+import { exp4 } from "./math";
+
+// [Σa, Σb, Σc, Σd] of four vectors
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 2, 6), v128.shuffle<f32>(a, b, 1, 5, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 2, 6), v128.shuffle<f32>(c, d, 1, 5, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+
+@inline function hsum(a: v128): f32 {
+  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+}
+
+@inline function dot(x: usize, y: usize, d: i32): f32 {
+  let acc = f32x4.splat(0.0);
+  let t = 0;
+  for (; t + 4 <= d; t += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>t << 2)), v128.load(y + (<usize>t << 2))));
+  let s = hsum(acc);
+  for (; t < d; t++) s += load<f32>(x + (<usize>t << 2)) * load<f32>(y + (<usize>t << 2));
+  return s;
+}
+
+/** S[i, j] = Σ_t Q[i, t]·K[j, t] for i < sq, j < sk (unscaled). */
+export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k: usize, ldk: i32, s: usize, lds: i32): void {
+  const ldqB = <usize>ldq << 2, ldkB = <usize>ldk << 2, ldsB = <usize>lds << 2;
+  const d4 = d & ~3;
+  for (let i = 0; i < sq; i++) {
+    const qi = q + <usize>i * ldqB;
+    const si = s + <usize>i * ldsB;
+    let j = 0;
+    for (; j + 4 <= sk; j += 4) {
+      const k0 = k + <usize>j * ldkB, k1 = k0 + ldkB, k2 = k1 + ldkB, k3 = k2 + ldkB;
+      let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+      for (let t = 0; t < d4; t += 4) {
+        const off = <usize>t << 2;
+        const x = v128.load(qi + off);
+        a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k0 + off)));
+        a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k1 + off)));
+        a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k2 + off)));
+        a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k3 + off)));
+      }
+      let r = hsum4(a0, a1, a2, a3);
+      for (let t = d4; t < d; t++) {
+        const off = <usize>t << 2;
+        const x = load<f32>(qi + off);
+        let t4 = f32x4.splat(x * load<f32>(k0 + off));
+        t4 = f32x4.replace_lane(t4, 1, x * load<f32>(k1 + off));
+        t4 = f32x4.replace_lane(t4, 2, x * load<f32>(k2 + off));
+        t4 = f32x4.replace_lane(t4, 3, x * load<f32>(k3 + off));
+        r = f32x4.add(r, t4);
+      }
+      v128.store(si + (<usize>j << 2), r);
+    }
+    for (; j < sk; j++) store<f32>(si + (<usize>j << 2), dot(qi, k + <usize>j * ldkB, d));
+  }
+}
+
+/**
+ * Relative position scores (Shaw et al.; HF's relative_key / relative_key_query), added to S:
+ *   S[i, j] += Σ_t X[r, t]·E[l(i) - j + maxPos - 1, t],  l(i) = l0 + i·lstep,
+ * with r = i (X = Q, "bhld,lrd->bhlr") or r = j (X = K, "bhrd,lrd->bhlr") when byKey.
+ * E is distance_embedding [2·maxPos - 1, d]; callers check that every index is in range.
+ */
+export function f32_attn_relative(
+  sq: i32, sk: i32, d: i32, x: usize, ldx: i32, byKey: bool,
+  e: usize, maxPos: i32, l0: i32, lstep: i32, s: usize, lds: i32,
+): void {
+  const ldxB = <usize>ldx << 2, ldsB = <usize>lds << 2, rowE = <usize>d << 2;
+  for (let i = 0; i < sq; i++) {
+    const l = l0 + i * lstep;
+    const si = s + <usize>i * ldsB;
+    for (let j = 0; j < sk; j++) {
+      const xr = x + <usize>(byKey ? j : i) * ldxB;
+      const er = e + <usize>(l - j + maxPos - 1) * rowE;
+      const p = si + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + dot(xr, er, d));
+    }
+  }
+}
+
+/**
+ * In place, row by row (n valid entries, stride lds):
+ *   P = softmax(S·scale + M)·headScale
+ * M is the additive mask (HF's (1 - mask)·finfo.min), row i at mask + i·ldm (ldm 0 broadcasts one
+ * row; mask 0 means none). A fully masked row has all entries equal to finfo.min, so it comes out
+ * uniform, as in HF.
+ */
+export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f32, mask: usize, ldm: i32, headScale: f32): void {
+  const n4 = n & ~3;
+  const vscale = f32x4.splat(scale);
+  for (let i = 0; i < rows; i++) {
+    const row = s + (<usize>i * <usize>lds << 2);
+    const mrow = mask ? mask + (<usize>i * <usize>ldm << 2) : 0;
+    let vmax = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const off = <usize>j << 2;
+      let v = f32x4.mul(v128.load(row + off), vscale);
+      if (mrow) v = f32x4.add(v, v128.load(mrow + off));
+      v128.store(row + off, v);
+      vmax = f32x4.max(vmax, v);
+    }
+    let mx = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    for (; j < n; j++) {
+      const off = <usize>j << 2;
+      let v = load<f32>(row + off) * scale;
+      if (mrow) v += load<f32>(mrow + off);
+      store<f32>(row + off, v);
+      mx = max(mx, v);
+    }
+    const vm = f32x4.splat(mx);
+    let vsum = f32x4.splat(0.0);
+    j = 0;
+    for (; j < n4; j += 4) {
+      const off = <usize>j << 2;
+      const e = exp4(f32x4.sub(v128.load(row + off), vm));
+      v128.store(row + off, e);
+      vsum = f32x4.add(vsum, e);
+    }
+    let sum = hsum(vsum);
+    for (; j < n; j++) {
+      const off = <usize>j << 2;
+      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(row + off) - mx)), 0);
+      store<f32>(row + off, e);
+      sum += e;
+    }
+    const inv = f32x4.splat(1.0 / sum);
+    const hs = f32x4.splat(headScale);
+    j = 0;
+    for (; j < n4; j += 4) {
+      const off = <usize>j << 2;
+      let p = f32x4.mul(v128.load(row + off), inv);
+      if (headScale != 1.0) p = f32x4.mul(p, hs);
+      v128.store(row + off, p);
+    }
+    for (; j < n; j++) {
+      const off = <usize>j << 2;
+      let p = load<f32>(row + off) * f32x4.extract_lane(inv, 0);
+      if (headScale != 1.0) p *= headScale;
+      store<f32>(row + off, p);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+// simdbert's WebAssembly kernels. Every kernel takes byte offsets into the one linear memory
+// (imported from JS as env.memory) and allocates nothing: the TypeScript layer lays out the
+// weights once and plans one activation arena per request shape.
+export { f32_pack_panels8, f32_gemm_6x8 } from "./gemm";
+export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
+export { f32_layernorm } from "./norm";
+export { f32_activation, f32_activation1 } from "./activations";
+export { f32_bert_embeddings } from "./embeddings";
+export { bf16_to_f32, f16_to_f32 } from "./convert";
+
+/** First byte after the module's static data: the TS allocator starts here. */
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** 1 when this build uses relaxed SIMD (f32x4.relaxed_madd) in the GEMM. */
+export function relaxed(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

@@ -1,0 +1,106 @@
+// Vector math on f32x4, accurate to 1-2 ulp. WebAssembly (and JavaScript) has no exp, erf or tanh
+// instruction, so these are range reduction + polynomial; coefficients come from
+// scripts/fit_coeffs.py (least squares on Chebyshev nodes, checked in f32 against mpmath).
+//
+// The activations are written so that the small tail of each function keeps its relative accuracy:
+// 1 + tanh(u) is evaluated as 2·sigmoid(2u) and 1 + erf(z) as erfc(-z), which avoids the
+// cancellation of the textbook forms for negative inputs.
+
+// Fused multiply-add where the build has relaxed SIMD (it may or may not fuse, by machine);
+// plain mul + add otherwise. Only the GEMM family uses it: the math below stays deterministic.
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline function poly(x: v128, c0: f32, c1: f32, c2: f32, c3: f32, c4: f32): v128 {
+  let p = f32x4.splat(c4);
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(c3));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(c2));
+  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(c1));
+  return f32x4.add(f32x4.mul(p, x), f32x4.splat(c0));
+}
+
+const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
+
+@inline function copysign(mag: v128, sgn: v128): v128 {
+  return v128.or(mag, v128.and(sgn, SIGN));
+}
+
+/** exp(x), 1 ulp. Below -87.34 (the smallest normal result) it returns 0; above 88.72, +inf. */
+@inline export function exp4(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-87.34)), f32x4.splat(88.37));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
+  // r = x - n·ln2 in two steps (ln2_hi has trailing zero bits, so n·ln2_hi is exact)
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  // e^r = 1 + r + r²·P(r) on |r| <= ln2/2
+  const p = poly(r, 0.49999988079071045, 0.166665181517601, 0.04166953265666962, 0.008368915878236294, 0.0013751407386735082);
+  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  let y = f32x4.mul(er, scale);
+  y = v128.andnot(y, f32x4.lt(x, f32x4.splat(-87.33654)));
+  return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.72283)));
+}
+
+/** tanh(x), 1 ulp: odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond. */
+@inline export function tanh4(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const s = f32x4.mul(x, x);
+  const p = poly(s, -0.3333328068256378, 0.13331381976604462, -0.05373531952500343, 0.020626291632652283, -0.005691985599696636);
+  const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, s), p));
+  const e = exp4(f32x4.add(a, a));
+  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  return v128.bitselect(small, copysign(big, x), f32x4.lt(a, f32x4.splat(0.625)));
+}
+
+/** sigmoid(x) = 1/(1 + e^{-x}), relative accuracy kept for x << 0 (e^{x}/(1 + e^{x})). */
+@inline export function sigmoid4(x: v128): v128 {
+  const e = exp4(f32x4.neg(f32x4.abs(x)));
+  const s = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  return v128.bitselect(s, f32x4.mul(e, s), f32x4.ge(x, f32x4.splat(0.0)));
+}
+
+// erf(z) ≈ z·P(z²) on |z| < 0.9
+@inline function erfSmall(z: v128): v128 {
+  const s = f32x4.mul(z, z);
+  let p = f32x4.splat(8.508394967066124e-05);
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-0.000817448366433382));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(0.005203752778470516));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-0.026860462501645088));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(0.11283714324235916));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-0.37612634897232056));
+  p = f32x4.add(f32x4.mul(p, s), f32x4.splat(1.128379225730896));
+  return f32x4.mul(z, p);
+}
+
+// erfc(a) for a >= 0.9 (meaningful for all a >= 0): e^{-a²}·t·Q(t), t = 1/(1 + a/2)
+@inline function erfcLarge(a: v128): v128 {
+  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(a, f32x4.splat(0.5))));
+  let q = f32x4.splat(-0.07827984541654587);
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.25296398997306824));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.25016331672668457));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.027119116857647896));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.02597806602716446));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.08709561824798584));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.1760115623474121));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.24684634804725647));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.2820945680141449));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.282094806432724));
+  return f32x4.mul(exp4(f32x4.neg(f32x4.mul(a, a))), f32x4.mul(t, q));
+}
+
+/** erf(x), about 1 ulp (2 at worst near |x| = 0.9). */
+@inline export function erf4(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const big = copysign(f32x4.sub(f32x4.splat(1.0), erfcLarge(a)), x);
+  return v128.bitselect(erfSmall(x), big, f32x4.lt(a, f32x4.splat(0.9)));
+}
+
+/** 1 + erf(z), i.e. erfc(-z): accurate in relative terms also where it is tiny (z << 0). */
+@inline export function onePlusErf4(z: v128): v128 {
+  const a = f32x4.abs(z);
+  const c = erfcLarge(a);
+  const big = v128.bitselect(f32x4.sub(f32x4.splat(2.0), c), c, f32x4.gt(z, f32x4.splat(0.0)));
+  return v128.bitselect(f32x4.add(f32x4.splat(1.0), erfSmall(z)), big, f32x4.lt(a, f32x4.splat(0.9)));
+}

@@ -1,0 +1,1 @@
+export async function embedCommand(_a: string[]): Promise<void> { throw new Error("simdbert embed: not built yet"); }

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// simdbert's command line: forward (reference requests), tokenize, embed.
+import { forwardCommand } from "./forward.js";
+
+const USAGE = `usage:
+  simdbert forward MODEL_DIR REQUEST.json OUT.safetensors
+  simdbert tokenize TOKENIZER_DIR            (JSON lines on stdin -> JSON lines on stdout)
+  simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "forward":
+      return forwardCommand(rest);
+    case "tokenize": {
+      const m = await import("./tokenize.js");
+      return m.tokenizeCommand(rest);
+    }
+    case "embed": {
+      const m = await import("./embed.js");
+      return m.embedCommand(rest);
+    }
+    case undefined:
+    case "-h":
+    case "--help":
+      console.log(USAGE);
+      return;
+    default:
+      throw new Error(`unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const err = e as Error;
+  process.stderr.write(`simdbert: ${err.name && err.name !== "Error" ? err.name + ": " : ""}${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,176 @@
+// BertConfig with Hugging Face's defaults (transformers 4.30.2: configuration_bert.py plus the
+// PretrainedConfig fields BERT reads). Unknown keys are kept, as HF keeps them.
+
+export const ACTIVATIONS = {
+  linear: 0,
+  gelu: 1,
+  gelu_python: 1,
+  gelu_new: 2,
+  gelu_pytorch_tanh: 2,
+  gelu_accurate: 2,
+  gelu_fast: 3,
+  gelu_10: 4,
+  quick_gelu: 5,
+  relu: 6,
+  relu2: 7,
+  relu6: 8,
+  silu: 9,
+  swish: 9,
+  mish: 10,
+  sigmoid: 11,
+  tanh: 12,
+  laplace: 13,
+  leaky_relu: 14,
+} as const;
+export type Activation = keyof typeof ACTIVATIONS;
+
+export type PositionEmbeddingType = "absolute" | "relative_key" | "relative_key_query";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const DEFAULTS = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  hidden_act: "gelu" as Activation,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  initializer_range: 0.02,
+  layer_norm_eps: 1e-12,
+  pad_token_id: 0 as number | null,
+  position_embedding_type: "absolute" as PositionEmbeddingType,
+  use_cache: true,
+  classifier_dropout: null as number | null,
+  // PretrainedConfig
+  is_decoder: false,
+  add_cross_attention: false,
+  output_attentions: false,
+  output_hidden_states: false,
+  return_dict: true,
+  torchscript: false,
+  chunk_size_feed_forward: 0,
+  tie_word_embeddings: true,
+  problem_type: null as null | "regression" | "single_label_classification" | "multi_label_classification",
+  architectures: null as string[] | null,
+  model_type: "bert",
+};
+
+type Defaults = typeof DEFAULTS;
+
+export interface BertConfig extends Defaults {}
+export class BertConfig {
+  /** id -> label; its size is num_labels. */
+  id2label: Record<string, string> = { "0": "LABEL_0", "1": "LABEL_1" };
+  label2id: Record<string, number> = { LABEL_0: 0, LABEL_1: 1 };
+  /** Every key of the JSON it was made from, including ones BERT does not read. */
+  readonly extra: Record<string, unknown> = {};
+
+  constructor(values: Partial<BertConfig> & Record<string, unknown> = {}) {
+    Object.assign(this, DEFAULTS);
+    for (const [k, v] of Object.entries(values)) {
+      if (k === "id2label" || k === "label2id" || k === "num_labels" || k === "extra") continue;
+      if (k in DEFAULTS) (this as Record<string, unknown>)[k] = v;
+      else this.extra[k] = v;
+    }
+    if (values.id2label && typeof values.id2label === "object") {
+      this.id2label = {};
+      for (const [k, v] of Object.entries(values.id2label)) this.id2label[String(Number(k))] = String(v);
+      this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
+    } else if (values.num_labels !== undefined) {
+      this.num_labels = values.num_labels as number;
+    }
+    if (values.label2id && typeof values.label2id === "object" && !values.id2label) {
+      this.label2id = { ...(values.label2id as Record<string, number>) };
+    }
+    // HF: layer_norm_eps etc. may come as strings in hand-written configs; numbers only here
+    this.validate();
+  }
+
+  static fromJSON(json: string | Record<string, unknown>): BertConfig {
+    let obj: unknown = json;
+    if (typeof json === "string") {
+      try {
+        obj = JSON.parse(json);
+      } catch (e) {
+        throw new ConfigError(`config.json is not valid JSON: ${(e as Error).message}`);
+      }
+    }
+    if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError("config.json must hold a JSON object");
+    return new BertConfig(obj as Record<string, unknown>);
+  }
+
+  get num_labels(): number {
+    return Object.keys(this.id2label).length;
+  }
+  set num_labels(n: number) {
+    if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`num_labels must be a positive integer, got ${String(n)}`);
+    this.id2label = {};
+    for (let i = 0; i < n; i++) this.id2label[String(i)] = `LABEL_${i}`;
+    this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
+  }
+
+  /** HF: return_dict and not torchscript. */
+  get use_return_dict(): boolean {
+    return this.return_dict && !this.torchscript;
+  }
+
+  get head_dim(): number {
+    return this.hidden_size / this.num_attention_heads;
+  }
+
+  private validate(): void {
+    const posInt = (k: keyof Defaults, max = 1 << 24) => {
+      const v = this[k] as unknown;
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > max) {
+        throw new ConfigError(`config.${k} must be an integer in [1, ${max}], got ${JSON.stringify(v)}`);
+      }
+    };
+    posInt("vocab_size", 1 << 26);
+    posInt("hidden_size", 1 << 16);
+    posInt("num_hidden_layers", 4096);
+    posInt("num_attention_heads", 4096);
+    posInt("intermediate_size", 1 << 18);
+    posInt("max_position_embeddings", 1 << 20);
+    posInt("type_vocab_size", 1 << 20);
+    if (this.hidden_size % this.num_attention_heads !== 0) {
+      throw new ConfigError(
+        `The hidden size (${this.hidden_size}) is not a multiple of the number of attention heads (${this.num_attention_heads})`,
+      );
+    }
+    if (typeof this.hidden_act !== "string" || !Object.prototype.hasOwnProperty.call(ACTIVATIONS, this.hidden_act)) {
+      throw new ConfigError(
+        `config.hidden_act ${JSON.stringify(this.hidden_act)} is not one of HF's ACT2FN names: ${Object.keys(ACTIVATIONS).join(", ")}`,
+      );
+    }
+    if (!["absolute", "relative_key", "relative_key_query"].includes(this.position_embedding_type as string)) {
+      throw new ConfigError(
+        `config.position_embedding_type must be "absolute", "relative_key" or "relative_key_query", got ${JSON.stringify(this.position_embedding_type)}`,
+      );
+    }
+    const eps = this.layer_norm_eps as unknown;
+    if (typeof eps !== "number" || !Number.isFinite(eps) || eps < 0) {
+      throw new ConfigError(`config.layer_norm_eps must be a non-negative number, got ${JSON.stringify(eps)}`);
+    }
+    for (const k of ["is_decoder", "add_cross_attention", "output_attentions", "output_hidden_states", "return_dict", "use_cache", "torchscript"] as const) {
+      if (typeof this[k] !== "boolean") throw new ConfigError(`config.${k} must be true or false, got ${JSON.stringify(this[k])}`);
+    }
+    const c = this.chunk_size_feed_forward as unknown;
+    if (typeof c !== "number" || !Number.isSafeInteger(c) || c < 0) {
+      throw new ConfigError(`config.chunk_size_feed_forward must be a non-negative integer, got ${JSON.stringify(c)}`);
+    }
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...this.extra };
+    for (const k of Object.keys(DEFAULTS)) out[k] = (this as Record<string, unknown>)[k];
+    out.id2label = this.id2label;
+    out.label2id = this.label2id;
+    return out;
+  }
+}

@@ -1,0 +1,26 @@
+// simdbert: BERT inference in TypeScript + WebAssembly SIMD, with Hugging Face's numbers.
+export { Tensor, type DType } from "./tensor.js";
+export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
+export { Engine } from "./runtime/engine.js";
+export { hasSimd, hasRelaxedSimd, kernelsModule, type WasmOptions, type WasmSource } from "./runtime/wasm.js";
+export { SafetensorsError, parseHeader, headerLength, writeSafetensors, BufferSource, type TensorSource, type TensorInfo } from "./safetensors.js";
+export { WeightsError } from "./loading/weights.js";
+export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
+export { InputError, type TensorLike } from "./models/inputs.js";
+export * from "./models/outputs.js";
+export {
+  BertModel,
+  BertPreTrainedModel,
+  BertEmbeddings,
+  BertSelfAttention,
+  BertSelfOutput,
+  BertAttention,
+  BertIntermediate,
+  BertOutput,
+  BertLayer,
+  BertEncoder,
+  BertPooler,
+  type FromPretrainedOptions,
+} from "./models/bert/modeling_bert.js";
+export type { BertModelInputs } from "./models/bert/arguments.js";
+export { MODEL_CLASSES, loadModelClass } from "./models/auto.js";

@@ -1,0 +1,218 @@
+// Lays a checkpoint's weights into linear memory, once.
+//
+// Modules declare what they need while they are constructed (raw tensors such as embeddings and
+// LayerNorm parameters; Linear weights to be packed, possibly several fused into one matrix);
+// load() then resolves every name the way from_pretrained does, checks shapes, converts F16/BF16
+// to f32, and writes each weight in its final layout. A packed weight passes through a staging
+// area past the weights (the arena's space) and is packed once; nothing is repacked per call.
+import type { Engine } from "../runtime/engine.js";
+import type { TensorInfo, TensorSource } from "../safetensors.js";
+
+export class WeightsError extends Error {
+  override name = "WeightsError";
+}
+
+/** A tensor kept as is (row-major f32). ptr is set by load(). */
+export interface RawParam {
+  kind: "raw";
+  names: string[];
+  shape: number[];
+  ptr: number;
+}
+
+/**
+ * HF Linear weights [n_i, k] (and biases [n_i]) concatenated along n and packed into 8-column
+ * panels for f32_gemm_6x8: n = Σ n_i. ptr/bias are set by load().
+ */
+export interface PackedLinear {
+  kind: "packed";
+  weights: string[][];
+  biases: (string[] | null)[];
+  parts: number[];
+  n: number;
+  k: number;
+  ptr: number;
+  bias: number;
+}
+
+type Slot = RawParam | PackedLinear;
+
+export interface LoadOptions {
+  /** Called with a message for weights present in the checkpoint that the model does not use. */
+  warn?: (msg: string) => void;
+  /** Base-model prefix of task checkpoints (HF's base_model_prefix). */
+  prefix?: string;
+}
+
+/** HF's legacy TensorFlow names: LayerNorm.gamma / .beta are weight / bias. */
+function fixKey(key: string): string {
+  return key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias").replace(/^gamma$/, "weight").replace(/^beta$/, "bias");
+}
+
+/** Names HF ignores silently when they are not used (buffers). */
+const IGNORED_UNEXPECTED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/];
+
+export class WeightLoader {
+  private slots: Slot[] = [];
+  private byName = new Map<string, TensorInfo>();
+  private used = new Set<string>();
+  private prefix: string;
+
+  constructor(private readonly engine: Engine, private readonly source: TensorSource, private readonly options: LoadOptions = {}) {
+    this.prefix = options.prefix ?? "bert";
+    for (const [name, info] of source.header.tensors) this.byName.set(fixKey(name), info);
+    // HF: a checkpoint with the base prefix loads into a base model (prefix dropped), and a base
+    // checkpoint loads into a task model (prefix added): both views are offered.
+  }
+
+  /** Whether the checkpoint has a tensor that `name` resolves to. */
+  has(name: string): boolean {
+    return this.lookup(name) !== null;
+  }
+
+  /** Checkpoint-side info for a model-side name, or null. */
+  lookup(name: string): TensorInfo | null {
+    const p = this.prefix + ".";
+    const direct = this.byName.get(name);
+    if (direct) return direct;
+    if (name.startsWith(p)) {
+      const t = this.byName.get(name.slice(p.length));
+      if (t) return t;
+    } else {
+      const t = this.byName.get(p + name);
+      if (t) return t;
+    }
+    return null;
+  }
+
+  /** Declares a raw tensor; `names` are alternatives (first present wins), e.g. tied weights. */
+  raw(names: string | string[], shape: number[]): RawParam {
+    const s: RawParam = { kind: "raw", names: Array.isArray(names) ? names : [names], shape, ptr: 0 };
+    this.slots.push(s);
+    return s;
+  }
+
+  /** Declares a Linear: weights[i] are alternatives for part i ([parts[i], k]), biases likewise (null: no bias). */
+  linear(weights: (string | string[])[], biases: (string | string[] | null)[], parts: number[], k: number): PackedLinear {
+    const s: PackedLinear = {
+      kind: "packed",
+      weights: weights.map((w) => (Array.isArray(w) ? w : [w])),
+      biases: biases.map((b) => (b === null ? null : Array.isArray(b) ? b : [b])),
+      parts,
+      n: parts.reduce((a, b) => a + b, 0),
+      k,
+      ptr: 0,
+      bias: 0,
+    };
+    this.slots.push(s);
+    return s;
+  }
+
+  private find(alts: string[], shape: number[], missing: string[], bad: string[]): TensorInfo | null {
+    for (const n of alts) {
+      const t = this.lookup(n);
+      if (!t) continue;
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        bad.push(`${n}: checkpoint has shape [${t.shape.join(", ")}], the model needs [${shape.join(", ")}]`);
+        return null;
+      }
+      if (!["F32", "F16", "BF16", "F64"].includes(t.dtype)) {
+        bad.push(`${n}: dtype ${t.dtype} cannot be used as a float weight`);
+        return null;
+      }
+      return t;
+    }
+    missing.push(alts[0]);
+    return null;
+  }
+
+  /** Resolves, checks and lays out every declared weight. */
+  async load(): Promise<void> {
+    const missing: string[] = [];
+    const bad: string[] = [];
+    type Plan = { slot: Slot; tensors: TensorInfo[]; biases: (TensorInfo | null)[] };
+    const plans: Plan[] = [];
+    for (const slot of this.slots) {
+      if (slot.kind === "raw") {
+        const t = this.find(slot.names, slot.shape, missing, bad);
+        plans.push({ slot, tensors: t ? [t] : [], biases: [] });
+      } else {
+        const tensors: TensorInfo[] = [];
+        const biases: (TensorInfo | null)[] = [];
+        slot.weights.forEach((alts, i) => {
+          const t = this.find(alts, [slot.parts[i], slot.k], missing, bad);
+          if (t) tensors.push(t);
+          const b = slot.biases[i];
+          biases.push(b ? this.find(b, [slot.parts[i]], missing, bad) : null);
+        });
+        plans.push({ slot, tensors, biases });
+      }
+    }
+    if (missing.length || bad.length) {
+      const lines = [
+        ...bad,
+        ...(missing.length ? [`missing from the checkpoint: ${missing.slice(0, 12).join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`] : []),
+      ];
+      throw new WeightsError(`cannot load the checkpoint into this model:\n  ${lines.join("\n  ")}`);
+    }
+    // file order: a streaming source never seeks back further than one group
+    plans.sort((a, b) => Math.min(...a.tensors.map((t) => t.begin)) - Math.min(...b.tensors.map((t) => t.begin)));
+    for (const p of plans) {
+      for (const t of p.tensors) this.used.add(t.name);
+      for (const t of p.biases) if (t) this.used.add(t.name);
+      if (p.slot.kind === "raw") {
+        const n = p.slot.shape.reduce((a, b) => a * b, 1);
+        p.slot.ptr = this.engine.alloc(n * 4);
+        await this.readF32(p.tensors[0], p.slot.ptr);
+      } else {
+        await this.loadPacked(p.slot, p.tensors, p.biases);
+      }
+    }
+    const unexpected = [...this.source.header.tensors.keys()].filter((n) => !this.used.has(n) && !IGNORED_UNEXPECTED.some((r) => r.test(n)));
+    if (unexpected.length && this.options.warn) {
+      this.options.warn(
+        `Some weights of the checkpoint were not used: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ""}`,
+      );
+    }
+  }
+
+  private async loadPacked(slot: PackedLinear, tensors: TensorInfo[], biases: (TensorInfo | null)[]): Promise<void> {
+    const { n, k } = slot;
+    const panels = Math.ceil(n / 8);
+    slot.ptr = this.engine.alloc(panels * 8 * k * 4);
+    if (biases.some((b) => b)) {
+      slot.bias = this.engine.alloc(panels * 8 * 4);
+      this.engine.f32.fill(0, slot.bias / 4, slot.bias / 4 + panels * 8);
+      let row = 0;
+      for (let i = 0; i < biases.length; i++) {
+        const b = biases[i];
+        if (b) await this.readF32(b, slot.bias + row * 4);
+        row += slot.parts[i];
+      }
+    }
+    // staging past the weights: the rows of every part, one after another, then one pack
+    const staging = this.engine.weightBytes;
+    this.engine.ensure(staging + n * k * 4 + 64);
+    let row = 0;
+    for (let i = 0; i < tensors.length; i++) {
+      await this.readF32(tensors[i], staging + row * k * 4);
+      row += slot.parts[i];
+    }
+    this.engine.k.f32_pack_panels8(n, k, staging, slot.ptr);
+  }
+
+  /** Reads one tensor into f32 at byte offset dst (F16/BF16 widened in place, F64 narrowed). */
+  private async readF32(t: TensorInfo, dst: number): Promise<void> {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = t.end - t.begin;
+    if (t.dtype === "F64") {
+      const tmp = new Uint8Array(bytes);
+      await this.source.read(t, tmp);
+      this.engine.f32.set(new Float64Array(tmp.buffer, 0, count), dst / 4);
+      return;
+    }
+    await this.source.read(t, this.engine.u8.subarray(dst, dst + bytes));
+    if (t.dtype === "F16") this.engine.k.f16_to_f32(count, dst, dst);
+    else if (t.dtype === "BF16") this.engine.k.bf16_to_f32(count, dst, dst);
+  }
+}

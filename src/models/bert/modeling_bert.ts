@@ -1,0 +1,377 @@
+// BERT, one class per component of Hugging Face's modeling_bert.py (transformers 4.30.2), so that
+// the two can be read side by side. The classes hold pointers to their weights (laid out once by
+// WeightLoader) and run kernels on buffers of one forward's Pass (an arena plan: see pass.ts).
+// Dropout is the identity (inference).
+import { ACTIVATIONS, BertConfig } from "../../config.js";
+import { Engine } from "../../runtime/engine.js";
+import type { WasmOptions } from "../../runtime/wasm.js";
+import { WeightLoader, type LoadOptions, type PackedLinear, type RawParam } from "../../loading/weights.js";
+import { openModel, type ModelSource } from "../../loading/source.js";
+import type { Tensor } from "../../tensor.js";
+import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
+import { checkArguments, type BertModelInputs } from "./arguments.js";
+import { Pass, type HeadsView } from "./pass.js";
+
+/** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
+export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0): void {
+  e.k.f32_gemm_6x8(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr);
+}
+
+export class LayerNorm {
+  readonly weight: RawParam;
+  readonly bias: RawParam;
+  constructor(w: WeightLoader, prefix: string, readonly size: number, readonly eps: number) {
+    this.weight = w.raw(`${prefix}.weight`, [size]);
+    this.bias = w.raw(`${prefix}.bias`, [size]);
+  }
+  forward(e: Engine, rows: number, x: number, y: number): void {
+    e.k.f32_layernorm(rows, this.size, x, this.size, this.weight.ptr, this.bias.ptr, this.eps, y, this.size);
+  }
+}
+
+export class BertEmbeddings {
+  readonly word_embeddings: RawParam;
+  readonly position_embeddings: RawParam | null;
+  readonly token_type_embeddings: RawParam;
+  readonly LayerNorm: LayerNorm;
+  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string) {
+    const h = config.hidden_size;
+    this.word_embeddings = w.raw(`${prefix}.word_embeddings.weight`, [config.vocab_size, h]);
+    // relative position models keep the table in the checkpoint but never add it
+    this.position_embeddings =
+      config.position_embedding_type === "absolute" ? w.raw(`${prefix}.position_embeddings.weight`, [config.max_position_embeddings, h]) : null;
+    this.token_type_embeddings = w.raw(`${prefix}.token_type_embeddings.weight`, [config.type_vocab_size, h]);
+    this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, h, config.layer_norm_eps);
+  }
+  /** pass.hidden = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings) */
+  forward(p: Pass): void {
+    const e = p.e;
+    e.k.f32_bert_embeddings(
+      p.rows, this.config.hidden_size,
+      this.word_embeddings.ptr, p.ids, p.embeds,
+      this.token_type_embeddings.ptr, p.tids,
+      this.position_embeddings ? this.position_embeddings.ptr : 0, this.position_embeddings ? p.pids : 0,
+      p.hidden,
+    );
+    this.LayerNorm.forward(e, p.rows, p.hidden, p.hidden);
+  }
+}
+
+export class BertSelfAttention {
+  readonly numHeads: number;
+  readonly headSize: number;
+  /** Self-attention: query, key and value fused into one [3H, H] matrix (one GEMM). */
+  readonly qkv: PackedLinear | null;
+  /** Cross-attention: query on the decoder states, key+value fused on the encoder states. */
+  readonly query: PackedLinear | null;
+  readonly keyValue: PackedLinear | null;
+  readonly positionEmbeddingType: string;
+  readonly distance_embedding: RawParam | null;
+  readonly maxPositions: number;
+
+  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string, readonly isCross: boolean) {
+    const h = config.hidden_size;
+    this.numHeads = config.num_attention_heads;
+    this.headSize = h / this.numHeads;
+    this.maxPositions = config.max_position_embeddings;
+    const p = (n: string) => `${prefix}.${n}`;
+    if (isCross) {
+      this.qkv = null;
+      this.query = w.linear([p("query.weight")], [p("query.bias")], [h], h);
+      this.keyValue = w.linear([p("key.weight"), p("value.weight")], [p("key.bias"), p("value.bias")], [h, h], h);
+    } else {
+      this.qkv = w.linear(
+        [p("query.weight"), p("key.weight"), p("value.weight")],
+        [p("query.bias"), p("key.bias"), p("value.bias")],
+        [h, h, h],
+        h,
+      );
+      this.query = this.keyValue = null;
+    }
+    // HF builds the cross-attention block with position_embedding_type="absolute"
+    this.positionEmbeddingType = isCross ? "absolute" : config.position_embedding_type;
+    this.distance_embedding =
+      this.positionEmbeddingType === "absolute" ? null : w.raw(p("distance_embedding.weight"), [2 * this.maxPositions - 1, this.headSize]);
+  }
+
+  /**
+   * Scaled dot-product attention for every (batch, head), reading Q, K, V in place:
+   *   ctx[b, i, h·d:(h+1)·d] = softmax((Q Kᵀ + relative) / √d + mask)·head_mask · V
+   * Probabilities go to probs(b, h) ([sq, sk] rows), which is either scratch or the attentions output.
+   */
+  attend(p: Pass, layer: number, q: HeadsView, k: HeadsView, v: HeadsView, sq: number, sk: number, mask: { ptr: number; ld: number; batch: number }, rel: { l0: number; lstep: number } | null, probs: (b: number, h: number) => number, ctx: number): void {
+    const e = p.e;
+    const d = this.headSize;
+    const H = this.config.hidden_size;
+    const scale = 1 / Math.sqrt(d);
+    for (let b = 0; b < p.B; b++) {
+      for (let h = 0; h < this.numHeads; h++) {
+        const qp = q.ptr + 4 * (b * q.batch + h * q.head);
+        const kp = k.ptr + 4 * (b * k.batch + h * k.head);
+        const vp = v.ptr + 4 * (b * v.batch + h * v.head);
+        const s = probs(b, h);
+        e.k.f32_attn_scores(sq, sk, d, qp, q.ld, kp, k.ld, s, sk);
+        if (rel && this.distance_embedding) {
+          const E = this.distance_embedding.ptr;
+          e.k.f32_attn_relative(sq, sk, d, qp, q.ld, 0, E, this.maxPositions, rel.l0, rel.lstep, s, sk);
+          if (this.positionEmbeddingType === "relative_key_query") {
+            e.k.f32_attn_relative(sq, sk, d, kp, k.ld, 1, E, this.maxPositions, rel.l0, rel.lstep, s, sk);
+          }
+        }
+        const headScale = p.headMask ? p.headMask[layer * this.numHeads + h] : 1;
+        e.k.f32_softmax_rows(sq, sk, s, sk, scale, mask.ptr ? mask.ptr + 4 * b * mask.batch : 0, mask.ld, headScale);
+        // context = P·V: the GEMM reads V's rows in place as its B operand
+        e.k.f32_gemm_6x8(sq, d, sk, s, sk, vp, v.ld * 4, 32, 0, ctx + 4 * (b * sq * H + h * d), H, 0, 0);
+      }
+    }
+  }
+}
+
+export class BertSelfOutput {
+  readonly dense: PackedLinear;
+  readonly LayerNorm: LayerNorm;
+  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+    const h = config.hidden_size;
+    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [h], h);
+    this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, h, config.layer_norm_eps);
+  }
+  /** y = LayerNorm(dense(x) + input) (y may be input) */
+  forward(e: Engine, rows: number, x: number, input: number, y: number): void {
+    const h = this.dense.n;
+    linear(e, this.dense, rows, x, h, y, h, input, h);
+    this.LayerNorm.forward(e, rows, y, y);
+  }
+}
+
+export class BertAttention {
+  readonly self: BertSelfAttention;
+  readonly output: BertSelfOutput;
+  constructor(config: BertConfig, w: WeightLoader, prefix: string, isCross: boolean) {
+    this.self = new BertSelfAttention(config, w, `${prefix}.self`, isCross);
+    this.output = new BertSelfOutput(config, w, `${prefix}.output`);
+  }
+}
+
+export class BertIntermediate {
+  readonly dense: PackedLinear;
+  readonly act: number;
+  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [config.intermediate_size], config.hidden_size);
+    this.act = ACTIVATIONS[config.hidden_act];
+  }
+  /** y = act(dense(x)) */
+  forward(e: Engine, rows: number, x: number, y: number): void {
+    const n = this.dense.n;
+    linear(e, this.dense, rows, x, this.dense.k, y, n);
+    e.k.f32_activation(this.act, rows * n, y, y);
+  }
+}
+
+export class BertOutput {
+  readonly dense: PackedLinear;
+  readonly LayerNorm: LayerNorm;
+  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [config.hidden_size], config.intermediate_size);
+    this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, config.hidden_size, config.layer_norm_eps);
+  }
+  /** y = LayerNorm(dense(x) + input) */
+  forward(e: Engine, rows: number, x: number, input: number, y: number): void {
+    linear(e, this.dense, rows, x, this.dense.k, y, this.dense.n, input, this.dense.n);
+    this.LayerNorm.forward(e, rows, y, y);
+  }
+}
+
+export class BertLayer {
+  readonly attention: BertAttention;
+  readonly crossattention: BertAttention | null;
+  readonly intermediate: BertIntermediate;
+  readonly output: BertOutput;
+  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string) {
+    this.attention = new BertAttention(config, w, `${prefix}.attention`, false);
+    if (config.add_cross_attention && !config.is_decoder) {
+      throw new Error("BertLayer should be used as a decoder model if cross attention is added (config.add_cross_attention needs config.is_decoder)");
+    }
+    this.crossattention = config.add_cross_attention ? new BertAttention(config, w, `${prefix}.crossattention`, true) : null;
+    this.intermediate = new BertIntermediate(config, w, `${prefix}.intermediate`);
+    this.output = new BertOutput(config, w, `${prefix}.output`);
+  }
+
+  /** One layer: pass.hidden -> pass.hidden (see the Pass for the buffers). */
+  forward(p: Pass, i: number): void {
+    const e = p.e;
+    const H = this.config.hidden_size;
+    const self = this.attention.self;
+
+    // --- self-attention: fused Q|K|V projection, then attention over the (cached) keys
+    linear(e, self.qkv!, p.rows, p.hidden, H, p.qkv, 3 * H);
+    const q: HeadsView = { ptr: p.qkv, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
+    let k: HeadsView = { ptr: p.qkv + 4 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
+    let v: HeadsView = { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
+    if (p.selfK) {
+      // keys/values of the past and of this call, as [batch, heads, past + seq, head_dim]
+      p.fillCache(p.selfK, p.past?.[i]?.[0] ?? null, k, p.P, p.L);
+      p.fillCache(p.selfV, p.past?.[i]?.[1] ?? null, v, p.P, p.L);
+      k = p.cacheView(p.selfK, p.L);
+      v = p.cacheView(p.selfV, p.L);
+    }
+    const rel = self.positionEmbeddingType === "absolute" ? null : p.past ? { l0: p.L - 1, lstep: 0 } : { l0: 0, lstep: 1 };
+    self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel, (b, h) => p.probsFor(b, h, p.L), p.ctx);
+    p.collectSelf(i);
+    this.attention.output.forward(e, p.rows, p.ctx, p.hidden, p.attnOut);
+
+    // --- cross-attention over the encoder's states
+    if (this.crossattention && p.useCross) {
+      const cross = this.crossattention.self;
+      linear(e, cross.query!, p.rows, p.attnOut, H, p.qkv, H);
+      const cq: HeadsView = { ptr: p.qkv, batch: p.S * H, head: cross.headSize, ld: H };
+      const pastCross = p.past?.[i];
+      if (pastCross && pastCross.length === 4) {
+        p.fillCache(p.crossK, pastCross[2], null, p.Se, p.Se);
+        p.fillCache(p.crossV, pastCross[3], null, p.Se, p.Se);
+      } else {
+        linear(e, cross.keyValue!, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
+        const kv = (off: number): HeadsView => ({ ptr: p.kv + 4 * off, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H });
+        p.fillCache(p.crossK, null, kv(0), 0, p.Se);
+        p.fillCache(p.crossV, null, kv(H), 0, p.Se);
+      }
+      cross.attend(p, i, cq, p.cacheView(p.crossK, p.Se), p.cacheView(p.crossV, p.Se), p.S, p.Se, p.crossMask, null, (b, h) => p.probsFor(b, h, p.Se), p.ctx);
+      p.collectCross(i);
+      this.crossattention.output.forward(e, p.rows, p.ctx, p.attnOut, p.attnOut);
+    } else if (p.crossQuirk) {
+      p.collectCrossQuirk(i);
+    }
+
+    // --- feed-forward (HF's apply_chunking_to_forward gives the same numbers unchunked)
+    this.intermediate.forward(e, p.rows, p.attnOut, p.inter);
+    this.output.forward(e, p.rows, p.inter, p.attnOut, p.hidden);
+    p.collectPresent(i);
+  }
+}
+
+export class BertEncoder {
+  readonly layer: BertLayer[];
+  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+    this.layer = [];
+    for (let i = 0; i < config.num_hidden_layers; i++) this.layer.push(new BertLayer(config, w, `${prefix}.layer.${i}`));
+  }
+  forward(p: Pass): void {
+    for (let i = 0; i < this.layer.length; i++) {
+      p.collectHidden();
+      this.layer[i].forward(p, i);
+    }
+    p.collectHidden();
+  }
+}
+
+export class BertPooler {
+  readonly dense: PackedLinear;
+  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+    const h = config.hidden_size;
+    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [h], h);
+  }
+  /** pooled[b] = tanh(dense(hidden[b, 0])): the first token of each sequence (row stride S·H). */
+  forward(p: Pass): void {
+    const h = this.dense.n;
+    linear(p.e, this.dense, p.B, p.hidden, p.S * h, p.pooled, h);
+    p.e.k.f32_activation(ACTIVATIONS.tanh, p.B * h, p.pooled, p.pooled);
+  }
+}
+
+export interface FromPretrainedOptions extends WasmOptions, LoadOptions {
+  /** BertModel only: build the pooler (HF's add_pooling_layer, default true). */
+  addPoolingLayer?: boolean;
+  /** An engine to place the weights in (default: a new one per model). */
+  engine?: Engine;
+  /** Config overrides, as from_pretrained's kwargs (e.g. { is_decoder: true }). */
+  config?: Partial<BertConfig> & Record<string, unknown>;
+}
+
+/** Base of every BERT model class: the config, the engine that holds its weights, a call queue. */
+export class BertPreTrainedModel {
+  static readonly base_model_prefix = "bert";
+  protected queue: Promise<unknown> = Promise.resolve();
+  constructor(readonly config: BertConfig, readonly engine: Engine) {}
+
+  /** Runs calls one after another: overlapping async calls see the arena as sequential calls do. */
+  protected serialize<T>(fn: () => T): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Bytes of WebAssembly memory held for this model (weights + arena). */
+  get memoryBytes(): number {
+    return this.engine.memoryBytes;
+  }
+}
+
+export class BertModel extends BertPreTrainedModel {
+  readonly embeddings: BertEmbeddings;
+  readonly encoder: BertEncoder;
+  readonly pooler: BertPooler | null;
+
+  /** Declares the weights under `prefix` ("" for a bare BertModel, "bert" inside task models). */
+  constructor(config: BertConfig, engine: Engine, w: WeightLoader, prefix = "", addPoolingLayer = true) {
+    super(config, engine);
+    const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
+    this.embeddings = new BertEmbeddings(config, w, p("embeddings"));
+    this.encoder = new BertEncoder(config, w, p("encoder"));
+    this.pooler = addPoolingLayer ? new BertPooler(config, w, p("pooler")) : null;
+  }
+
+  /**
+   * Loads config.json + model.safetensors: a directory (Node, Deno, Bun), a base URL, or
+   * { config, weights } in memory. Task checkpoints ("bert." names) load too; their head weights
+   * are ignored with a warning.
+   */
+  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertModel> {
+    const { config, tensors, close } = await openModel(source, options.config);
+    try {
+      const engine = options.engine ?? (await Engine.create(options));
+      const w = new WeightLoader(engine, tensors, { warn: options.warn ?? defaultWarn, prefix: "bert" });
+      const model = new BertModel(config, engine, w, "", options.addPoolingLayer ?? true);
+      await w.load();
+      return model;
+    } finally {
+      await close();
+    }
+  }
+
+  /** HF's forward: same argument names and defaults; returns the output container, or HF's tuple with return_dict: false. */
+  forward(inputs: BertModelInputs): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]> {
+    return this.serialize(() => this.run(inputs));
+  }
+
+  /** The synchronous forward (what forward queues). */
+  run(inputs: BertModelInputs): BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[] {
+    const args = checkArguments(this.config, inputs, !!this.pooler);
+    const p = new Pass(this.engine, this.config, args);
+    this.embeddings.forward(p);
+    this.encoder.forward(p);
+    const H = this.config.hidden_size;
+    const last = p.tensor(p.hidden, [p.B, p.S, H]);
+    let pooled: Tensor | null = null;
+    if (this.pooler) {
+      this.pooler.forward(p);
+      pooled = p.tensor(p.pooled, [p.B, H]);
+    }
+    const fields = {
+      last_hidden_state: last,
+      pooler_output: pooled,
+      past_key_values: args.useCache ? p.present : null,
+      hidden_states: args.outputHiddenStates ? p.hiddenStates : null,
+      attentions: args.outputAttentions ? p.attentions : null,
+      cross_attentions: args.outputAttentions && this.config.add_cross_attention ? p.crossAttentions : null,
+    };
+    if (!args.returnDict) {
+      // (sequence_output, pooled_output) + encoder_outputs[1:], the encoder's tuple dropping Nones
+      const rest = [fields.past_key_values, fields.hidden_states, fields.attentions, fields.cross_attentions].filter((v) => v !== null);
+      return [last, pooled, ...rest] as OutputValue[];
+    }
+    return new BaseModelOutputWithPoolingAndCrossAttentions(fields as Record<string, OutputValue>);
+  }
+}
+
+function defaultWarn(msg: string): void {
+  console.warn(`simdbert: ${msg}`);
+}

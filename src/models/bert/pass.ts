@@ -1,0 +1,273 @@
+// One forward call of the encoder/decoder: the shapes, the arena plan (every activation buffer of
+// the call, carved once from the engine's arena), the inputs written into it, and the outputs
+// collected from it as owned tensors.
+//
+// Arena plan, in floats (rows = batch·seq, H = hidden, L = past + seq keys, Se = encoder length):
+//   ids, tids, pids            rows (int32)       token, type and position ids
+//   embeds                     rows·H             inputs_embeds, when given
+//   hidden, attnOut            rows·H each        layer input/output; attention block output
+//   work                       rows·max(4H, I)    qkv (rows·3H) + ctx (rows·H), later the FFN's intermediate
+//   selfK, selfV               batch·L·H each     [batch, heads, L, head_dim] when a cache is read or returned
+//   encoder, kv                batch·Se·H, ·2H    encoder states and their key|value projection
+//   crossK, crossV             batch·Se·H each    [batch, heads, Se, head_dim]
+//   probs                      seq·max(L, Se), or batch·heads·seq·max(L, Se) with output_attentions
+//   selfMask, crossMask        additive masks (1 - m)·finfo(f32).min, one row or one per query
+//   pooled                     batch·H
+import type { BertConfig } from "../../config.js";
+import type { Engine } from "../../runtime/engine.js";
+import { Tensor } from "../../tensor.js";
+import type { Dense } from "../inputs.js";
+
+export interface HeadsView {
+  /** byte offset of head 0 of batch 0, row 0 */
+  ptr: number;
+  /** floats between batches, heads, and rows */
+  batch: number;
+  head: number;
+  ld: number;
+}
+
+export interface MaskView {
+  ptr: number;
+  /** floats between the mask rows of consecutive queries (0: one row for all) */
+  ld: number;
+  /** floats between batches */
+  batch: number;
+}
+
+export const F32_MIN = -3.4028234663852886e38;
+
+export interface PassInputs {
+  B: number;
+  S: number;
+  P: number;
+  Se: number;
+  ids: Float64Array | null;
+  embeds: Float32Array | null;
+  tids: Float64Array | null;
+  pids: Float64Array | null;
+  /** [B, L] or [B, S, L] */
+  attentionMask: Dense<Float64Array> | null;
+  encoder: Float32Array | null;
+  encoderMask: Dense<Float64Array> | null;
+  headMask: Float32Array | null;
+  past: Dense<Float32Array>[][] | null;
+  outputAttentions: boolean;
+  outputHiddenStates: boolean;
+  useCache: boolean;
+  /** cross-attention runs (decoder with cross layers, encoder states given) */
+  useCross: boolean;
+  /** HF quirk: decoder with cross layers, no encoder states, output_attentions */
+  crossQuirk: boolean;
+  pooled: boolean;
+}
+
+export class Pass {
+  readonly B: number;
+  readonly S: number;
+  readonly P: number;
+  readonly L: number;
+  readonly Se: number;
+  readonly rows: number;
+  readonly heads: number;
+  readonly d: number;
+  ids = 0;
+  tids = 0;
+  pids = 0;
+  embeds = 0;
+  hidden = 0;
+  attnOut = 0;
+  qkv = 0;
+  ctx = 0;
+  inter = 0;
+  selfK = 0;
+  selfV = 0;
+  encoder = 0;
+  kv = 0;
+  crossK = 0;
+  crossV = 0;
+  probs = 0;
+  pooled = 0;
+  selfMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
+  crossMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
+  readonly headMask: Float32Array | null;
+  readonly past: Dense<Float32Array>[][] | null;
+  readonly useCross: boolean;
+  readonly crossQuirk: boolean;
+  private readonly outputAttentions: boolean;
+  private readonly outputHiddenStates: boolean;
+  private readonly useCache: boolean;
+
+  readonly hiddenStates: Tensor[] = [];
+  readonly attentions: Tensor[] = [];
+  readonly crossAttentions: (Tensor | Tensor[])[] = [];
+  readonly present: Tensor[][] = [];
+
+  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs) {
+    const H = config.hidden_size;
+    this.B = x.B;
+    this.S = x.S;
+    this.P = x.P;
+    this.L = x.P + x.S;
+    this.Se = x.Se;
+    this.rows = x.B * x.S;
+    this.heads = config.num_attention_heads;
+    this.d = H / this.heads;
+    this.headMask = x.headMask;
+    this.past = x.past;
+    this.useCross = x.useCross;
+    this.crossQuirk = x.crossQuirk;
+    this.outputAttentions = x.outputAttentions;
+    this.outputHiddenStates = x.outputHiddenStates;
+    this.useCache = x.useCache;
+    const { B, S, L, Se, rows } = this;
+    const crossCached = !!x.past && x.past.every((l) => l.length === 4);
+
+    const a = e.arena();
+    this.ids = x.ids ? a.take(rows) : 0;
+    this.tids = a.take(rows);
+    this.pids = a.take(rows);
+    this.embeds = x.embeds ? a.take(rows * H) : 0;
+    this.hidden = a.take(rows * H);
+    this.attnOut = a.take(rows * H);
+    this.qkv = a.take(rows * Math.max(4 * H, config.intermediate_size));
+    this.ctx = this.qkv + rows * 3 * H * 4;
+    this.inter = this.qkv;
+    if (x.past || this.useCache || this.crossQuirk) {
+      this.selfK = a.take(B * L * H);
+      this.selfV = a.take(B * L * H);
+    }
+    if (this.useCross) {
+      if (!crossCached) {
+        this.encoder = a.take(B * Se * H);
+        this.kv = a.take(B * Se * 2 * H);
+      }
+      this.crossK = a.take(B * Se * H);
+      this.crossV = a.take(B * Se * H);
+    }
+    const sk = Math.max(L, this.useCross ? Se : 0);
+    this.probs = a.take(this.outputAttentions ? B * this.heads * S * sk : S * sk);
+    const selfMaskRows = x.attentionMask && x.attentionMask.shape.length === 3 ? S : config.is_decoder ? S : 1;
+    const needSelfMask = !!x.attentionMask || config.is_decoder;
+    const selfMask = needSelfMask ? a.take(B * selfMaskRows * L) : 0;
+    const crossMaskRows = x.encoderMask && x.encoderMask.shape.length === 3 ? S : 1;
+    const crossMask = this.useCross && x.encoderMask ? a.take(B * crossMaskRows * Se) : 0;
+    this.pooled = x.pooled ? a.take(B * H) : 0;
+    a.commit();
+
+    // ---- inputs into the arena
+    const i32 = e.i32;
+    const f32 = e.f32;
+    if (x.ids) i32.set(x.ids, this.ids / 4);
+    if (x.embeds) f32.set(x.embeds, this.embeds / 4);
+    if (x.tids) i32.set(x.tids, this.tids / 4);
+    else i32.fill(0, this.tids / 4, this.tids / 4 + rows);
+    const pid = this.pids / 4;
+    if (x.pids) {
+      // [B, S] or one row [S] broadcast over the batch
+      for (let b = 0; b < B; b++) {
+        for (let s = 0; s < S; s++) i32[pid + b * S + s] = x.pids.length === S ? x.pids[s] : x.pids[b * S + s];
+      }
+    } else {
+      for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) i32[pid + b * S + s] = this.P + s;
+    }
+    if (this.encoder && x.encoder) f32.set(x.encoder, this.encoder / 4);
+
+    if (selfMask) {
+      const m = selfMask / 4;
+      const am = x.attentionMask;
+      for (let b = 0; b < B; b++) {
+        for (let r = 0; r < selfMaskRows; r++) {
+          const row = m + (b * selfMaskRows + r) * L;
+          for (let j = 0; j < L; j++) {
+            let v: number;
+            if (am && am.shape.length === 3) v = am.data[(b * S + r) * L + j];
+            else {
+              v = am ? am.data[b * L + j] : 1;
+              // HF create_extended_attention_mask_for_decoder: ones over the past, causal after it
+              if (config.is_decoder && j >= this.P && j - this.P > r) v = 0;
+            }
+            f32[row + j] = (1 - v) * F32_MIN;
+          }
+        }
+      }
+      this.selfMask = { ptr: selfMask, ld: selfMaskRows === 1 ? 0 : L, batch: selfMaskRows * L };
+    }
+    if (crossMask && x.encoderMask) {
+      const m = crossMask / 4;
+      const em = x.encoderMask.data;
+      for (let i = 0; i < B * crossMaskRows * Se; i++) f32[m + i] = (1 - em[i]) * F32_MIN;
+      this.crossMask = { ptr: crossMask, ld: crossMaskRows === 1 ? 0 : Se, batch: crossMaskRows * Se };
+    }
+  }
+
+  /** A [batch, heads, len, head_dim] buffer as a HeadsView. */
+  cacheView(ptr: number, len: number): HeadsView {
+    return { ptr, batch: this.heads * len * this.d, head: len * this.d, ld: this.d };
+  }
+
+  /**
+   * Fills a [batch, heads, len, head_dim] cache buffer: rows [0, pastRows) from a past tensor
+   * (when given), rows [from, to) from the projection `view` (when given).
+   */
+  fillCache(dst: number, past: Dense<Float32Array> | null, view: HeadsView | null, from: number, to: number): void {
+    const f32 = this.e.f32;
+    const { d, heads } = this;
+    const len = to;
+    for (let b = 0; b < this.B; b++) {
+      for (let h = 0; h < heads; h++) {
+        const base = dst / 4 + (b * heads + h) * len * d;
+        if (past) {
+          const rowsPast = past.shape[2];
+          const src = (b * heads + h) * rowsPast * d;
+          f32.set(past.data.subarray(src, src + rowsPast * d), base);
+        }
+        if (view) {
+          const src0 = view.ptr / 4 + b * view.batch + h * view.head;
+          for (let s = 0; s < to - from; s++) {
+            const src = src0 + s * view.ld;
+            f32.copyWithin(base + (from + s) * d, src, src + d);
+          }
+        }
+      }
+    }
+  }
+
+  /** Where the probabilities of (b, h) go: the attentions output when requested, else scratch. */
+  probsFor(b: number, h: number, sk: number): number {
+    if (!this.outputAttentions) return this.probs;
+    return this.probs + 4 * ((b * this.heads + h) * this.S * sk);
+  }
+
+  tensor(ptr: number, shape: number[]): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return new Tensor("float32", this.e.f32.slice(ptr / 4, ptr / 4 + n), shape);
+  }
+
+  collectHidden(): void {
+    if (this.outputHiddenStates) this.hiddenStates.push(this.tensor(this.hidden, [this.B, this.S, this.config.hidden_size]));
+  }
+  collectSelf(_layer: number): void {
+    if (this.outputAttentions) this.attentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.L]));
+  }
+  collectCross(_layer: number): void {
+    if (this.outputAttentions) this.crossAttentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.Se]));
+  }
+  /** HF 4.30.2 puts the layer's self-attention (key, value) where the cross attentions go when a
+   * decoder with cross-attention layers runs without encoder states and output_attentions. */
+  collectCrossQuirk(_layer: number): void {
+    if (!this.outputAttentions) return;
+    const shape = [this.B, this.heads, this.L, this.d];
+    this.crossAttentions.push([this.tensor(this.selfK, shape), this.tensor(this.selfV, shape)]);
+  }
+  collectPresent(_layer: number): void {
+    if (!this.useCache) return;
+    const shape = [this.B, this.heads, this.L, this.d];
+    const layer = [this.tensor(this.selfK, shape), this.tensor(this.selfV, shape)];
+    if (this.useCross) {
+      const cs = [this.B, this.heads, this.Se, this.d];
+      layer.push(this.tensor(this.crossK, cs), this.tensor(this.crossV, cs));
+    }
+    this.present.push(layer);
+  }
+}

@@ -1,0 +1,123 @@
+// Loading the kernels' WebAssembly module, the same way in every runtime:
+// - a precompiled WebAssembly.Module (Cloudflare/workerd, where compiling from bytes at run time
+//   is refused: `import wasm from "simdbert/wasm"` and pass it in),
+// - bytes (ArrayBuffer / typed array), a Response, or a URL / path string,
+// - nothing: the .wasm shipped beside this file (file: URL read with node:fs in Node, Deno and
+//   Bun; fetched elsewhere).
+// Compiled modules are cached per source, so many models share one compilation.
+
+export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
+
+export interface WasmOptions {
+  /** The kernels' module, or where to get it. Default: the build shipped with the package. */
+  wasm?: WasmSource;
+  /**
+   * Use the relaxed-SIMD build (fused multiply-add where the CPU fuses; results then differ from
+   * the plain build in the last bits). "auto" picks it when the runtime validates relaxed SIMD.
+   * Default false: the plain build gives the same bits on every machine.
+   */
+  relaxedSimd?: boolean | "auto";
+}
+
+const cache = new Map<string, Promise<WebAssembly.Module>>();
+
+// (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 133, 2, 11,
+]);
+
+// (module (func (result v128) v128.const 0))
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+]);
+
+/** Whether this runtime validates WebAssembly SIMD (128-bit). */
+export function hasSimd(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this runtime validates relaxed SIMD (f32x4.relaxed_madd). */
+export function hasRelaxedSimd(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+function defaultUrl(relaxed: boolean): URL {
+  return new URL(relaxed ? "../../build/simdbert-relaxed.wasm" : "../../build/simdbert.wasm", import.meta.url);
+}
+
+async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
+  if (url.protocol === "file:") {
+    // Node, Deno and Bun all provide node:fs; the specifier is built at run time so bundlers
+    // for the browser do not try to resolve it.
+    const fsName = "node:fs/promises";
+    const fs = (await import(/* @vite-ignore */ fsName)) as { readFile(u: URL): Promise<Uint8Array> };
+    const bytes = await fs.readFile(url);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status}`);
+  return res;
+}
+
+async function compileFrom(data: ArrayBuffer | ArrayBufferView | Response): Promise<WebAssembly.Module> {
+  if (typeof Response !== "undefined" && data instanceof Response) {
+    if (typeof WebAssembly.compileStreaming === "function" && data.headers.get("content-type")?.startsWith("application/wasm")) {
+      return WebAssembly.compileStreaming(data);
+    }
+    return WebAssembly.compile(await data.arrayBuffer());
+  }
+  return WebAssembly.compile(data as BufferSource);
+}
+
+/** Compiles (once) and returns the kernels' module for the given options. */
+export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Module> {
+  const src = options.wasm;
+  if (src instanceof WebAssembly.Module) return Promise.resolve(src);
+  if (!hasSimd()) {
+    return Promise.reject(new Error("simdbert: this runtime does not support WebAssembly SIMD (needed by the kernels)"));
+  }
+  if (src !== undefined && typeof src !== "string" && !(src instanceof URL)) return compileFrom(src);
+  let url: URL;
+  if (src === undefined) {
+    const want = options.relaxedSimd === true || (options.relaxedSimd === "auto" && hasRelaxedSimd());
+    if (options.relaxedSimd === true && !hasRelaxedSimd()) {
+      return Promise.reject(new Error("simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD"));
+    }
+    url = defaultUrl(want);
+  } else {
+    url = src instanceof URL ? src : toUrl(src);
+  }
+  const key = url.href;
+  let p = cache.get(key);
+  if (!p) {
+    p = readUrl(url).then(compileFrom);
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return p;
+}
+
+function toUrl(s: string): URL {
+  try {
+    return new URL(s);
+  } catch {
+    // a plain path: relative to the working directory where there is one
+    const g = globalThis as { process?: { cwd(): string } };
+    const base = g.process?.cwd ? "file://" + g.process.cwd().replace(/\\/g, "/") + "/" : undefined;
+    if (!base) throw new Error(`simdbert: cannot resolve the wasm location "${s}"`);
+    return new URL(s, base);
+  }
+}
