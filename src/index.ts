@@ -3,7 +3,7 @@ export { Tensor, type DType } from "./tensor.js";
 export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
 export { Engine } from "./runtime/engine.js";
 export { hasSimd, hasRelaxedSimd, kernelsModule, type WasmOptions, type WasmSource } from "./runtime/wasm.js";
-export { SafetensorsError, parseHeader, headerLength, writeSafetensors, BufferSource, type TensorSource, type TensorInfo } from "./safetensors.js";
+export { SafetensorsError, parseHeader, headerLength, writeSafetensors, readTensor, BufferSource, type TensorSource, type TensorInfo } from "./safetensors.js";
 export { WeightsError } from "./loading/weights.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
 export { InputError, type TensorLike } from "./models/inputs.js";
