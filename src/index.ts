@@ -23,4 +23,19 @@ export {
   type FromPretrainedOptions,
 } from "./models/bert/modeling_bert.js";
 export type { BertModelInputs } from "./models/bert/arguments.js";
-export { MODEL_CLASSES, loadModelClass } from "./models/auto.js";
+export {
+  BertForPreTraining,
+  BertLMHeadModel,
+  BertForMaskedLM,
+  BertForNextSentencePrediction,
+  BertForSequenceClassification,
+  BertForMultipleChoice,
+  BertForTokenClassification,
+  BertForQuestionAnswering,
+  BertPredictionHeadTransform,
+  BertLMPredictionHead,
+  BertOnlyMLMHead,
+  BertOnlyNSPHead,
+  BertPreTrainingHeads,
+} from "./models/bert/heads.js";
+export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";

@@ -149,6 +149,11 @@ export class WeightLoader {
       }
     }
     if (missing.length || bad.length) {
+      const headOnly = missing.length > 0 && missing.every((n) => !n.startsWith(this.prefix + ".") && !this.lookup(n));
+      const hasBase = [...this.byName.keys()].some((n) => n.includes("embeddings.word_embeddings"));
+      if (headOnly && hasBase && !bad.length) {
+        missing.push("(the checkpoint has no weights for this model's task head: it looks like a bare encoder; load it with BertModel)");
+      }
       const lines = [
         ...bad,
         ...(missing.length ? [`missing from the checkpoint: ${missing.slice(0, 12).join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`] : []),

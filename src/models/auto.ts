@@ -1,25 +1,56 @@
 // Model classes by HF name, and AutoModel-style dispatch on config.architectures.
 import { BertModel, type FromPretrainedOptions } from "./bert/modeling_bert.js";
-import type { ModelSource } from "../loading/source.js";
+import {
+  BertForMaskedLM,
+  BertForMultipleChoice,
+  BertForNextSentencePrediction,
+  BertForPreTraining,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertLMHeadModel,
+} from "./bert/heads.js";
+import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 
 export interface Forwardable {
   forward(inputs: Record<string, unknown>): Promise<unknown>;
 }
 
-type Loader = (source: ModelSource, options: FromPretrainedOptions) => Promise<Forwardable>;
+interface ModelClass {
+  fromPretrained(source: ModelSource, options?: FromPretrainedOptions): Promise<unknown>;
+}
 
-export const MODEL_CLASSES: Record<string, Loader> = {
-  BertModel: (s, o) => BertModel.fromPretrained(s, o) as Promise<Forwardable>,
+export const MODEL_CLASSES: Record<string, ModelClass> = {
+  BertModel,
+  BertForPreTraining,
+  BertLMHeadModel,
+  BertForMaskedLM,
+  BertForNextSentencePrediction,
+  BertForSequenceClassification,
+  BertForMultipleChoice,
+  BertForTokenClassification,
+  BertForQuestionAnswering,
 };
 
 /** Loads `name` (a transformers class name) with HF constructor kwargs such as add_pooling_layer. */
-export async function loadModelClass(name: string, source: ModelSource, initKwargs: Record<string, unknown> = {}): Promise<Forwardable> {
-  const loader = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name) ? MODEL_CLASSES[name] : undefined;
-  if (!loader) throw new Error(`unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`);
-  const options: FromPretrainedOptions = {};
+export async function loadModelClass(name: string, source: ModelSource, initKwargs: Record<string, unknown> = {}, options: FromPretrainedOptions = {}): Promise<Forwardable> {
+  const cls = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name) ? MODEL_CLASSES[name] : undefined;
+  if (!cls) throw new Error(`unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`);
+  const opts: FromPretrainedOptions = { ...options };
   for (const [k, v] of Object.entries(initKwargs)) {
-    if (k === "add_pooling_layer") options.addPoolingLayer = v as boolean;
-    else throw new Error(`model_init_kwargs: unsupported argument "${k}"`);
+    if (k === "add_pooling_layer" && name === "BertModel") opts.addPoolingLayer = v as boolean;
+    else throw new Error(`model_init_kwargs: ${name} takes no argument "${k}" here`);
   }
-  return loader(source, options);
+  return (await cls.fromPretrained(source, opts)) as Forwardable;
+}
+
+/**
+ * AutoModel-style loading: the class named first in config.architectures when simdbert has it,
+ * else BertModel (a task checkpoint then loads as its encoder).
+ */
+export async function autoModel(source: ModelSource, options: FromPretrainedOptions = {}): Promise<Forwardable> {
+  const files = modelFiles(source);
+  const config = await readJson(files, "config.json");
+  const arch = Array.isArray(config?.architectures) ? (config!.architectures as unknown[]).find((a) => typeof a === "string" && a in MODEL_CLASSES) : undefined;
+  return loadModelClass((arch as string) ?? "BertModel", files, {}, options);
 }

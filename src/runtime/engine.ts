@@ -31,7 +31,7 @@ export interface Kernels {
   f32_activation1(kind: number, x: number): number;
   f32_bert_embeddings(
     rows: number, h: number,
-    word: number, ids: number, inputsEmbeds: number,
+    word: number, wordPacked: number, ids: number, inputsEmbeds: number,
     type: number, tids: number,
     pos: number, pids: number,
     out: number,

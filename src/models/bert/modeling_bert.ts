@@ -30,13 +30,15 @@ export class LayerNorm {
 }
 
 export class BertEmbeddings {
-  readonly word_embeddings: RawParam;
+  /** [vocab, hidden] row-major, or the tied MLM decoder's packed matrix (one copy of the table). */
+  readonly word_embeddings: RawParam | PackedLinear;
   readonly position_embeddings: RawParam | null;
   readonly token_type_embeddings: RawParam;
   readonly LayerNorm: LayerNorm;
-  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string) {
+  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string, packedWords = false) {
     const h = config.hidden_size;
-    this.word_embeddings = w.raw(`${prefix}.word_embeddings.weight`, [config.vocab_size, h]);
+    const words = `${prefix}.word_embeddings.weight`;
+    this.word_embeddings = packedWords ? w.linear([words], [null], [config.vocab_size], h) : w.raw(words, [config.vocab_size, h]);
     // relative position models keep the table in the checkpoint but never add it
     this.position_embeddings =
       config.position_embedding_type === "absolute" ? w.raw(`${prefix}.position_embeddings.weight`, [config.max_position_embeddings, h]) : null;
@@ -48,7 +50,7 @@ export class BertEmbeddings {
     const e = p.e;
     e.k.f32_bert_embeddings(
       p.rows, this.config.hidden_size,
-      this.word_embeddings.ptr, p.ids, p.embeds,
+      this.word_embeddings.ptr, this.word_embeddings.kind === "packed" ? 1 : 0, p.ids, p.embeds,
       this.token_type_embeddings.ptr, p.tids,
       this.position_embeddings ? this.position_embeddings.ptr : 0, this.position_embeddings ? p.pids : 0,
       p.hidden,
@@ -305,36 +307,34 @@ export class BertPreTrainedModel {
   }
 }
 
+export interface BertModelOptions {
+  /** HF's add_pooling_layer (default true). */
+  addPoolingLayer?: boolean;
+  /** Keep the word embeddings only in packed form (a tied MLM decoder uses them as its weight). */
+  packedWordEmbeddings?: boolean;
+}
+
 export class BertModel extends BertPreTrainedModel {
   readonly embeddings: BertEmbeddings;
   readonly encoder: BertEncoder;
   readonly pooler: BertPooler | null;
 
   /** Declares the weights under `prefix` ("" for a bare BertModel, "bert" inside task models). */
-  constructor(config: BertConfig, engine: Engine, w: WeightLoader, prefix = "", addPoolingLayer = true) {
+  constructor(config: BertConfig, engine: Engine, w: WeightLoader, prefix = "", options: BertModelOptions = {}) {
     super(config, engine);
     const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
-    this.embeddings = new BertEmbeddings(config, w, p("embeddings"));
+    this.embeddings = new BertEmbeddings(config, w, p("embeddings"), options.packedWordEmbeddings ?? false);
     this.encoder = new BertEncoder(config, w, p("encoder"));
-    this.pooler = addPoolingLayer ? new BertPooler(config, w, p("pooler")) : null;
+    this.pooler = (options.addPoolingLayer ?? true) ? new BertPooler(config, w, p("pooler")) : null;
   }
 
   /**
    * Loads config.json + model.safetensors: a directory (Node, Deno, Bun), a base URL, or
-   * { config, weights } in memory. Task checkpoints ("bert." names) load too; their head weights
-   * are ignored with a warning.
+   * { "config.json": ..., "model.safetensors": bytes } in memory. Task checkpoints ("bert."
+   * names) load too; their head weights are ignored with a warning.
    */
   static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertModel> {
-    const { config, tensors, close } = await openModel(source, options.config);
-    try {
-      const engine = options.engine ?? (await Engine.create(options));
-      const w = new WeightLoader(engine, tensors, { warn: options.warn ?? defaultWarn, prefix: "bert" });
-      const model = new BertModel(config, engine, w, "", options.addPoolingLayer ?? true);
-      await w.load();
-      return model;
-    } finally {
-      await close();
-    }
+    return loadPretrained(source, options, (config, engine, w) => new BertModel(config, engine, w, "", { addPoolingLayer: options.addPoolingLayer }));
   }
 
   /** HF's forward: same argument names and defaults; returns the output container, or HF's tuple with return_dict: false. */
@@ -344,31 +344,73 @@ export class BertModel extends BertPreTrainedModel {
 
   /** The synchronous forward (what forward queues). */
   run(inputs: BertModelInputs): BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[] {
+    const { pass, args } = this.encode(inputs);
+    const f = this.outputs(pass, args);
+    if (!args.returnDict) return [f.last_hidden_state, f.pooler_output, ...this.tupleRest(f)];
+    return new BaseModelOutputWithPoolingAndCrossAttentions(f as unknown as Record<string, OutputValue>);
+  }
+
+  /**
+   * Embeddings, encoder and pooler on the arena; the sequence output stays in pass.hidden and the
+   * pooled output in pass.pooled for task heads, which ask for `headFloats` more arena floats
+   * (pass.head).
+   */
+  encode(
+    inputs: BertModelInputs,
+    headFloats?: (dims: { B: number; S: number; rows: number }) => number,
+  ): { pass: Pass; args: ReturnType<typeof checkArguments> } {
     const args = checkArguments(this.config, inputs, !!this.pooler);
-    const p = new Pass(this.engine, this.config, args);
-    this.embeddings.forward(p);
-    this.encoder.forward(p);
+    const extra = headFloats ? headFloats({ B: args.B, S: args.S, rows: args.B * args.S }) : 0;
+    const pass = new Pass(this.engine, this.config, args, extra);
+    this.embeddings.forward(pass);
+    this.encoder.forward(pass);
+    if (this.pooler) this.pooler.forward(pass);
+    return { pass, args };
+  }
+
+  /** The output fields of an encoded pass, as owned tensors. */
+  outputs(p: Pass, args: ReturnType<typeof checkArguments>): BertFields {
     const H = this.config.hidden_size;
-    const last = p.tensor(p.hidden, [p.B, p.S, H]);
-    let pooled: Tensor | null = null;
-    if (this.pooler) {
-      this.pooler.forward(p);
-      pooled = p.tensor(p.pooled, [p.B, H]);
-    }
-    const fields = {
-      last_hidden_state: last,
-      pooler_output: pooled,
+    return {
+      last_hidden_state: p.tensor(p.hidden, [p.B, p.S, H]),
+      pooler_output: this.pooler ? p.tensor(p.pooled, [p.B, H]) : null,
       past_key_values: args.useCache ? p.present : null,
       hidden_states: args.outputHiddenStates ? p.hiddenStates : null,
       attentions: args.outputAttentions ? p.attentions : null,
       cross_attentions: args.outputAttentions && this.config.add_cross_attention ? p.crossAttentions : null,
     };
-    if (!args.returnDict) {
-      // (sequence_output, pooled_output) + encoder_outputs[1:], the encoder's tuple dropping Nones
-      const rest = [fields.past_key_values, fields.hidden_states, fields.attentions, fields.cross_attentions].filter((v) => v !== null);
-      return [last, pooled, ...rest] as OutputValue[];
-    }
-    return new BaseModelOutputWithPoolingAndCrossAttentions(fields as Record<string, OutputValue>);
+  }
+
+  /** encoder_outputs[1:] of HF's return_dict=False tuple: the encoder's tuple drops its Nones. */
+  tupleRest(f: BertFields): OutputValue[] {
+    return [f.past_key_values, f.hidden_states, f.attentions, f.cross_attentions].filter((v) => v !== null) as OutputValue[];
+  }
+}
+
+export interface BertFields {
+  last_hidden_state: Tensor;
+  pooler_output: Tensor | null;
+  past_key_values: Tensor[][] | null;
+  hidden_states: Tensor[] | null;
+  attentions: Tensor[] | null;
+  cross_attentions: (Tensor | Tensor[])[] | null;
+}
+
+/** from_pretrained for any BERT class: config + engine + weights declared by `build`, then loaded. */
+export async function loadPretrained<T>(
+  source: ModelSource,
+  options: FromPretrainedOptions,
+  build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
+): Promise<T> {
+  const { config, tensors, close } = await openModel(source, options.config);
+  try {
+    const engine = options.engine ?? (await Engine.create(options));
+    const w = new WeightLoader(engine, tensors, { warn: options.warn ?? defaultWarn, prefix: "bert" });
+    const model = build(config, engine, w);
+    await w.load();
+    return model;
+  } finally {
+    await close();
   }
 }
 

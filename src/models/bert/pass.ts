@@ -88,6 +88,8 @@ export class Pass {
   crossV = 0;
   probs = 0;
   pooled = 0;
+  /** floats reserved for a task head */
+  head = 0;
   selfMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
   crossMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
   readonly headMask: Float32Array | null;
@@ -103,7 +105,7 @@ export class Pass {
   readonly crossAttentions: (Tensor | Tensor[])[] = [];
   readonly present: Tensor[][] = [];
 
-  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs) {
+  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs, headFloats = 0) {
     const H = config.hidden_size;
     this.B = x.B;
     this.S = x.S;
@@ -153,6 +155,7 @@ export class Pass {
     const crossMaskRows = x.encoderMask && x.encoderMask.shape.length === 3 ? S : 1;
     const crossMask = this.useCross && x.encoderMask ? a.take(B * crossMaskRows * Se) : 0;
     this.pooled = x.pooled ? a.take(B * H) : 0;
+    this.head = headFloats ? a.take(headFloats) : 0;
     a.commit();
 
     // ---- inputs into the arena

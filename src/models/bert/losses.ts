@@ -1,0 +1,44 @@
+// HF's training losses, computed from the float32 logits in float64 (torch.nn defaults: mean
+// reduction; CrossEntropyLoss ignores target -100 unless told otherwise).
+import { Tensor } from "../../tensor.js";
+import { InputError } from "../inputs.js";
+
+/** A 0-d float32 tensor, like torch's scalar loss. */
+export function scalar(x: number): Tensor {
+  return new Tensor("float32", Float32Array.of(x), []);
+}
+
+/** mean over non-ignored rows of -log softmax(logits[row])[label] ; logits [n, c], labels [n]. */
+export function crossEntropy(logits: Float32Array, c: number, labels: { data: Float64Array | number[]; shape: number[] }, ignoreIndex = -100): number {
+  const n = logits.length / c;
+  if (labels.data.length !== n) {
+    throw new InputError(`labels: ${labels.data.length} targets (shape [${labels.shape}]) for ${n} rows of ${c} logits`);
+  }
+  let sum = 0;
+  let count = 0;
+  for (let r = 0; r < n; r++) {
+    const y = labels.data[r];
+    if (y === ignoreIndex) continue;
+    if (!(y >= 0 && y < c)) throw new InputError(`labels: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
+    let max = -Infinity;
+    for (let j = 0; j < c; j++) max = Math.max(max, logits[r * c + j]);
+    let z = 0;
+    for (let j = 0; j < c; j++) z += Math.exp(logits[r * c + j] - max);
+    sum += Math.log(z) + max - logits[r * c + y];
+    count++;
+  }
+  return sum / count; // all ignored: 0/0 = NaN, as torch
+}
+
+export function meanSquaredError(pred: Float32Array, target: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < pred.length; i++) s += (pred[i] - target[i]) ** 2;
+  return s / pred.length;
+}
+
+/** mean of max(x, 0) - x·y + log(1 + e^{-|x|}) (the stable form torch uses). */
+export function binaryCrossEntropyWithLogits(x: Float32Array, y: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.max(x[i], 0) - x[i] * y[i] + Math.log1p(Math.exp(-Math.abs(x[i])));
+  return s / x.length;
+}
