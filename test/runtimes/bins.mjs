@@ -1,0 +1,60 @@
+// Where each runtime's binary is. Deno, Bun and workerd come from the npm registry as
+// devDependencies whose platform packages ship the binary; Chromium is Debian's package.
+// The platform packages are used directly, so nothing depends on their wrappers' postinstall
+// scripts having run (npm may skip dependency install scripts).
+import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(fileURLToPath(new URL("../../package.json", import.meta.url)));
+
+function pkgDir(name) {
+  try {
+    return dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    return null;
+  }
+}
+
+/** The first candidate that is a real executable (bigger than a wrapper script), or null. */
+function first(candidates) {
+  for (const c of candidates) {
+    if (c && existsSync(c) && statSync(c).size > 1e6) return c;
+  }
+  return null;
+}
+
+const arch = process.arch === "arm64" ? "arm64" : "x64";
+
+export function denoBin() {
+  const target = process.platform === "linux" ? `linux-${arch}-glibc` : `${process.platform}-${arch}`;
+  const d = pkgDir(`@deno/${target}`);
+  return first([d && join(d, "deno"), pkgDir("deno") && join(pkgDir("deno"), "deno")]);
+}
+
+export function bunBin() {
+  const name = `bun-${process.platform}-${arch === "x64" ? "x64" : "aarch64"}`;
+  const cands = [];
+  for (const n of [name, `${name}-baseline`]) {
+    const d = pkgDir(`@oven/${n}`);
+    if (d) cands.push(join(d, "bin", "bun"));
+  }
+  // bun's postinstall moves the platform binary to bun/bin/bun.exe
+  const b = pkgDir("bun");
+  if (b) cands.push(join(b, "bin", "bun.exe"));
+  return first(cands);
+}
+
+export function workerdBin() {
+  const plat = process.platform === "darwin" ? "darwin" : process.platform === "win32" ? "windows" : "linux";
+  const d = pkgDir(`@cloudflare/workerd-${plat}-${arch === "x64" ? "64" : "arm64"}`);
+  const w = pkgDir("workerd");
+  return first([d && join(d, "bin", "workerd"), w && join(w, "bin", "workerd")]);
+}
+
+export const CHROMIUM = process.env.SIMDBERT_CHROMIUM ?? "/usr/bin/chromium";
+
+export function chromiumBin() {
+  return existsSync(CHROMIUM) ? CHROMIUM : null;
+}

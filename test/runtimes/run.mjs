@@ -1,0 +1,125 @@
+// The runtime matrix: runs the same checks (common.mjs) in Node, Deno, Bun, headless Chromium and
+// workerd, one after the other, and prints a table: runtime, version, result, max|diff|, median
+// forward latency. Exits 1 when any runtime fails or cannot be started.
+//
+//   node test/runtimes/run.mjs [--only node,deno,bun,chromium,workerd] [--runs N] [--fixtures DIR] [--json FILE]
+//
+// The runtimes come from the npm registry (devDependencies deno, bun, workerd, playwright-core)
+// and Debian (chromium): scripts/runtimes/install.sh installs what is missing
+// (`npm run test:runtimes` runs it first).
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { bunBin, chromiumBin, denoBin, workerdBin } from "./bins.mjs";
+import { RESULT_TAG, TIMED_CASE } from "./common.mjs";
+import { DEFAULT_FIXTURES } from "./fs-context.mjs";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const TIMEOUT_MS = 5 * 60_000;
+
+const RUNTIMES = {
+  node: () => [process.execPath, ["test/runtimes/node.mjs"]],
+  deno: () => [need(denoBin(), "deno (npm devDependency deno / @deno/linux-x64-glibc)"), ["run", "--allow-read", "--no-prompt", "test/runtimes/deno.mjs"]],
+  bun: () => [need(bunBin(), "bun (npm devDependency bun / @oven/bun-linux-x64)"), ["test/runtimes/bun.mjs"]],
+  chromium: () => (need(chromiumBin(), "chromium (Debian package: scripts/runtimes/install.sh)"), [process.execPath, ["test/runtimes/browser/run.mjs"]]),
+  workerd: () => (need(workerdBin(), "workerd (npm devDependency workerd)"), [process.execPath, ["test/runtimes/workerd/run.mjs"]]),
+};
+
+function need(bin, what) {
+  if (!bin) throw new Error(`not installed: ${what}`);
+  return bin;
+}
+
+function parseArgs(args) {
+  const o = { only: Object.keys(RUNTIMES), runs: undefined, fixtures: DEFAULT_FIXTURES, json: null };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--only") o.only = args[++i].split(",").filter(Boolean);
+    else if (a === "--runs") o.runs = args[++i];
+    else if (a === "--fixtures") o.fixtures = args[++i];
+    else if (a === "--json") o.json = args[++i];
+    else throw new Error(`unknown argument ${a}`);
+  }
+  for (const r of o.only) if (!RUNTIMES[r]) throw new Error(`unknown runtime ${r} (known: ${Object.keys(RUNTIMES).join(", ")})`);
+  return o;
+}
+
+function run(cmd, args) {
+  return new Promise((resolve) => {
+    const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1", DO_NOT_TRACK: "1", NO_COLOR: "1" };
+    const child = spawn(cmd, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => {
+      out += `\n(timed out after ${TIMEOUT_MS / 1000} s)`;
+      child.kill("SIGKILL");
+    }, TIMEOUT_MS);
+    child.on("error", (e) => (out += `\n${e.message}`));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal, out });
+    });
+  });
+}
+
+function fmt(n, digits) {
+  return n === undefined || n === null || Number.isNaN(n) ? "-" : n.toFixed(digits);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const extra = ["--fixtures", opts.fixtures, ...(opts.runs !== undefined ? ["--runs", String(opts.runs)] : [])];
+  const rows = [];
+  for (const name of opts.only) {
+    process.stdout.write(`--- ${name}\n`);
+    let result;
+    let out = "";
+    try {
+      const [cmd, args] = RUNTIMES[name]();
+      const r = await run(cmd, [...args, ...extra]);
+      out = r.out;
+      const line = out.split("\n").find((l) => l.startsWith(RESULT_TAG));
+      result = line ? JSON.parse(line.slice(RESULT_TAG.length)) : null;
+      if (!result) result = { pass: false, checks: [], detail: `no result (exit ${r.code})` };
+      else if (r.code !== 0 && result.pass) result = { ...result, pass: false, detail: `exit ${r.code}` };
+    } catch (e) {
+      result = { pass: false, checks: [], detail: e.message };
+    }
+    // the runtime's own lines, minus the machine-readable one
+    const human = out.split("\n").filter((l) => l && !l.startsWith(RESULT_TAG));
+    if (human.length) process.stdout.write(human.map((l) => `  ${l}`).join("\n") + "\n");
+    if (result.detail) process.stdout.write(`  ${result.detail}\n`);
+    rows.push({ runtime: name, ...result });
+  }
+
+  const table = rows.map((r) => {
+    const timed = r.checks?.find((c) => c.median_ms !== undefined);
+    const diffs = (r.checks ?? []).filter((c) => c.maxdiff !== undefined).map((c) => c.maxdiff);
+    const failed = (r.checks ?? []).filter((c) => !c.pass).length;
+    return {
+      runtime: r.runtime,
+      version: r.version ?? "?",
+      result: r.pass ? "pass" : `FAIL${failed ? ` (${failed} check${failed > 1 ? "s" : ""})` : ""}`,
+      checks: String(r.checks?.length ?? 0),
+      "max|diff|": diffs.length ? Math.max(...diffs).toExponential(2) : "-",
+      [`median ms (${TIMED_CASE})`]: timed ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "") : "-",
+    };
+  });
+  const cols = Object.keys(table[0] ?? {});
+  const width = cols.map((c) => Math.max(c.length, ...table.map((r) => r[c].length)));
+  const line = (cells) => "| " + cells.map((c, i) => c.padEnd(width[i])).join(" | ") + " |";
+  console.log("\nruntime matrix");
+  console.log(line(cols));
+  console.log("|" + width.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const r of table) console.log(line(cols.map((c) => r[c])));
+  const timed = rows.flatMap((r) => r.checks ?? []).find((c) => c.shape);
+  if (timed) console.log(`latency: median of ${timed.runs} forwards of input [${timed.shape}] after a warm-up; * = timed as HTTP round trips to the worker`);
+  if (opts.json) await writeFile(opts.json, JSON.stringify(rows, null, 2));
+
+  const passed = rows.filter((r) => r.pass).length;
+  console.log(`\nruntimes: ${passed} passed, ${rows.length - passed} failed`);
+  process.exitCode = passed === rows.length && rows.length > 0 ? 0 : 1;
+}
+
+await main();

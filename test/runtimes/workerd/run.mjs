@@ -1,0 +1,157 @@
+// Runtime matrix: workerd (Cloudflare's runtime, from the npm package `workerd`).
+// Lays out a worker bundle in a temp dir: worker.mjs, common.mjs, dist/**.js (ES modules),
+// build/simdbert.wasm as a `wasm` module, the fixtures as `data` modules, and a Cap'n Proto
+// config naming them all; serves it on 127.0.0.1 and asks it to run the checks.
+// `node test/runtimes/workerd/run.mjs [--fixtures DIR] [--runs N]`
+import { spawn } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { workerdBin } from "../bins.mjs";
+import { CASES, DEFAULT_RUNS, describe, FIXTURE_FILES, median, RESULT_TAG, TIMED_CASE } from "../common.mjs";
+import { parseArgs } from "../fs-context.mjs";
+
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const HERE = fileURLToPath(new URL("./", import.meta.url));
+export const COMPATIBILITY_DATE = "2025-09-01";
+
+async function jsFiles(dir, skip) {
+  const out = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!skip.includes(e.name)) out.push(...(await jsFiles(p, skip)));
+    } else if (e.name.endsWith(".js")) out.push(p);
+  }
+  return out;
+}
+
+/** Writes the bundle and its config into `dir`; returns the config's path. */
+export async function layOut(dir, fixtures) {
+  const modules = [];
+  const add = async (from, name, kind) => {
+    await mkdir(join(dir, name, ".."), { recursive: true });
+    await cp(from, join(dir, name));
+    modules.push(`(name = ${JSON.stringify(name)}, ${kind} = embed ${JSON.stringify(name)})`);
+  };
+  await add(join(HERE, "worker.mjs"), "worker.mjs", "esModule");
+  await add(join(HERE, "../common.mjs"), "common.mjs", "esModule");
+  // the library as published: dist/ minus the Node-only CLI
+  for (const f of await jsFiles(join(REPO, "dist"), ["cli"])) await add(f, relative(REPO, f), "esModule");
+  await add(join(REPO, "build/simdbert.wasm"), "simdbert.wasm", "wasm");
+  const imports = [];
+  const table = [];
+  for (const [i, c] of CASES.entries()) {
+    const entries = [];
+    for (const [j, f] of FIXTURE_FILES.entries()) {
+      const name = `fixtures/${c}/${f}`;
+      await add(join(fixtures, c, f), name, "data");
+      imports.push(`import f${i}_${j} from ${JSON.stringify("./" + name)};`);
+      entries.push(`${JSON.stringify(f)}: f${i}_${j}`);
+    }
+    table.push(`  ${JSON.stringify(c)}: { ${entries.join(", ")} },`);
+  }
+  await writeFile(join(dir, "fixtures.mjs"), `${imports.join("\n")}\nexport default {\n${table.join("\n")}\n};\n`);
+  modules.push(`(name = "fixtures.mjs", esModule = embed "fixtures.mjs")`);
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+    ${modules.join(",\n    ")}
+  ],
+  compatibilityDate = "${COMPATIBILITY_DATE}",
+);
+`;
+  const path = join(dir, "config.capnp");
+  await writeFile(path, config);
+  return path;
+}
+
+/** Starts workerd on a config; resolves to { url, stop(), stderr() } once it listens. */
+export async function startWorkerd(configPath) {
+  const bin = workerdBin();
+  if (!bin) throw new Error("no workerd binary: run npm install (devDependency workerd)");
+  const child = spawn(bin, ["serve", configPath, "--control-fd=3"], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  let err = "";
+  child.stdout.on("data", (d) => (err += d));
+  child.stderr.on("data", (d) => (err += d));
+  const port = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`workerd did not start in 60 s\n${err}`)), 60_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`workerd exited with ${code}\n${err}`));
+    });
+    createInterface({ input: child.stdio[3] }).on("line", (line) => {
+      try {
+        const msg = JSON.parse(line);
+        if (msg.event === "listen" && msg.socket === "http") {
+          clearTimeout(timer);
+          ok(msg.port);
+        }
+      } catch {}
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stderr: () => err,
+    stop: () =>
+      new Promise((r) => {
+        if (child.exitCode !== null) return r();
+        child.once("exit", r);
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function version() {
+  const pkg = JSON.parse(await readFile(join(REPO, "node_modules/workerd/package.json"), "utf8"));
+  return pkg.version;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const runs = opts.runs ?? DEFAULT_RUNS;
+  const dir = await mkdtemp(join(tmpdir(), "simdbert-workerd-"));
+  let server;
+  let result;
+  try {
+    server = await startWorkerd(await layOut(dir, opts.fixtures));
+    const res = await fetch(`${server.url}/check`);
+    if (!res.ok) throw new Error(`/check: HTTP ${res.status}: ${await res.text()}`);
+    result = await res.json();
+    // timing from outside: a worker's clock is coarse (and frozen during execution on the edge)
+    const timedCheck = result.checks.find((c) => c.name === `forward ${TIMED_CASE}`);
+    if (timedCheck && runs > 0) {
+      const times = [];
+      let shape;
+      for (let i = 0; i <= runs; i++) {
+        const t0 = performance.now();
+        const r = await fetch(`${server.url}/forward`);
+        if (!r.ok) throw new Error(`/forward: HTTP ${r.status}: ${await r.text()}`);
+        shape = (await r.json()).shape;
+        if (i > 0) times.push(performance.now() - t0); // the first one loads the model
+      }
+      Object.assign(timedCheck, { runs, median_ms: median(times), shape: shape.slice(0, 2), timing: "HTTP round trip" });
+    }
+  } catch (e) {
+    result = { pass: false, checks: [{ name: "workerd", pass: false, detail: String(e?.stack ?? e) }] };
+    if (server) result.checks[0].detail += `\n${server.stderr()}`;
+  } finally {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  result.runtime = "workerd";
+  result.version = await version().catch(() => "?");
+  console.log(describe(result));
+  console.log(RESULT_TAG + JSON.stringify(result));
+  process.exitCode = result.pass ? 0 : 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
