@@ -1,4 +1,4 @@
-// f32 GEMM with a 6x8 register tile, in the manner of XNNPACK's wasmsimd kernels.
+// f32 GEMM with a 4x8 register tile, in the manner of XNNPACK's wasmsimd kernels.
 //
 //   C[M, N] = A[M, K] · B[K, N] + bias[N] (+ R[M, N])
 //
@@ -11,15 +11,53 @@
 //   panelStride = 32 bytes. Columns past N may be read (never stored): callers leave 32 bytes of
 //   readable memory after such a matrix.
 //
-// 6 rows x 8 columns = 12 accumulators + 2 B vectors + 1 A broadcast = 15 of the 16 vector
-// registers that x64 and arm64 engines give wasm.
+// Register budget. V8 gives wasm 15 of x64's 16 xmm registers (one is its scratch register), and
+// without a fused multiply-add every product needs a temporary: 4 rows x 8 columns = 8
+// accumulators + 2 B vectors + 1 A broadcast + 1 product = 12, where a 6x8 tile (16) spills four
+// accumulators to the stack on every k step. A is read in place (one pointer per row, K unrolled
+// by 4 so that the loads use immediate offsets); packed B has its own loop with immediate offsets.
+// For long K the product is blocked over K (KC) so that a B panel's slice stays in L1 while the
+// row tiles of A stream past it.
 import { madd } from "./math";
+
+/** K block: 8 columns x KC x 4 bytes = 16 KiB of B per panel slice (L1 is 32 KiB or more). */
+const KC: i32 = 512;
 
 /** Packs W[n, k] (row-major, HF's [out, in]) into panels of 8 rows of W: ceil(n/8)·k·8 floats. */
 export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   const panels = (n + 7) >> 3;
   for (let p = 0; p < panels; p++) {
     const dst = out + (<usize>p * <usize>k << 5);
+    const full = p * 8 + 8 <= n;
+    if (full) {
+      // 4 rows x 4 k at a time: two 4x4 transposes per 8-row panel slice
+      const src0 = w + (<usize>(p * 8) * <usize>k << 2);
+      const rowB = <usize>k << 2;
+      let kk = 0;
+      for (; kk + 4 <= k; kk += 4) {
+        const s = src0 + (<usize>kk << 2);
+        const d = dst + (<usize>kk << 5);
+        for (let half = 0; half < 2; half++) {
+          const r = s + <usize>(half * 4) * rowB;
+          const x0 = v128.load(r), x1 = v128.load(r + rowB), x2 = v128.load(r + 2 * rowB), x3 = v128.load(r + 3 * rowB);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const o = d + (<usize>half << 4);
+          v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(o, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(o, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(o, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+        }
+      }
+      for (; kk < k; kk++) {
+        for (let j = 0; j < 8; j++) {
+          store<f32>(dst + (<usize>kk << 5) + (<usize>j << 2), load<f32>(src0 + <usize>j * rowB + (<usize>kk << 2)));
+        }
+      }
+      continue;
+    }
     for (let j = 0; j < 8; j++) {
       const row = p * 8 + j;
       if (row < n) {
@@ -52,52 +90,83 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   if (rest > 2) store<f32>(q, f32x4.extract_lane(v, 2), 8);
 }
 
-// One tile: mr (1..6) rows x nr (1..8) columns. Rows past mr repeat the last valid row of A
-// (in bounds, results discarded).
-@inline function tile6x8(
-  mr: i32, nr: i32, k: i32,
+// Loads nr (1..8) floats at p as two vectors (lanes past nr are 0); reads nothing past nr.
+@inline function loadRow0(p: usize, nr: i32): v128 {
+  if (nr >= 4) return v128.load(p);
+  let v = f32x4.splat(0.0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (nr > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (nr > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+@inline function loadRow1(p: usize, nr: i32): v128 {
+  if (nr == 8) return v128.load(p, 16);
+  let v = f32x4.splat(0.0);
+  if (nr > 4) v = f32x4.replace_lane(v, 0, load<f32>(p, 16));
+  if (nr > 5) v = f32x4.replace_lane(v, 1, load<f32>(p, 20));
+  if (nr > 6) v = f32x4.replace_lane(v, 2, load<f32>(p, 24));
+  return v;
+}
+
+// One tile: mr (1..4) rows x nr (1..8) columns over kc steps of k. Rows past mr repeat the last
+// valid row of A (in bounds, results discarded).
+//   first: start from bias (or 0), else from C (a later K block)
+//   last:  add R (when given) and store; otherwise store the partial sums
+@inline function tile4x8(
+  mr: i32, nr: i32, kc: i32,
   a: usize, lda: usize,
   b: usize, kStride: usize,
-  bias: usize,
+  bias: usize, first: bool,
   c: usize, ldc: usize,
-  r: usize, ldr: usize,
+  r0: usize, r: usize, ldr: usize,
 ): void {
-  const a0 = a;
-  const a1 = mr > 1 ? a0 + lda : a0;
-  const a2 = mr > 2 ? a1 + lda : a1;
-  const a3 = mr > 3 ? a2 + lda : a2;
-  const a4 = mr > 4 ? a3 + lda : a3;
-  const a5 = mr > 5 ? a4 + lda : a4;
-  let c00 = f32x4.splat(0.0), c01 = f32x4.splat(0.0);
-  if (bias) {
-    c00 = v128.load(bias);
-    c01 = v128.load(bias, 16);
+  let a0 = a;
+  let a1 = mr > 1 ? a0 + lda : a0;
+  let a2 = mr > 2 ? a1 + lda : a1;
+  let a3 = mr > 3 ? a2 + lda : a2;
+  let c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128;
+  if (first) {
+    c00 = f32x4.splat(0.0);
+    c01 = f32x4.splat(0.0);
+    if (bias) {
+      c00 = v128.load(bias);
+      c01 = v128.load(bias, 16);
+    }
+    c10 = c00; c11 = c01; c20 = c00; c21 = c01; c30 = c00; c31 = c01;
+    if (r0) {
+      // R added first (only when C is R and K is blocked: R is overwritten by the partial sums)
+      c00 = f32x4.add(c00, v128.load(r0));
+      c01 = f32x4.add(c01, v128.load(r0, 16));
+      if (mr > 1) { c10 = f32x4.add(c10, v128.load(r0 + ldr)); c11 = f32x4.add(c11, v128.load(r0 + ldr, 16)); }
+      if (mr > 2) { c20 = f32x4.add(c20, v128.load(r0 + 2 * ldr)); c21 = f32x4.add(c21, v128.load(r0 + 2 * ldr, 16)); }
+      if (mr > 3) { c30 = f32x4.add(c30, v128.load(r0 + 3 * ldr)); c31 = f32x4.add(c31, v128.load(r0 + 3 * ldr, 16)); }
+    }
+  } else {
+    c00 = loadRow0(c, nr); c01 = loadRow1(c, nr);
+    const q1 = mr > 1 ? c + ldc : c;
+    const q2 = mr > 2 ? q1 + ldc : q1;
+    const q3 = mr > 3 ? q2 + ldc : q2;
+    c10 = loadRow0(q1, nr); c11 = loadRow1(q1, nr);
+    c20 = loadRow0(q2, nr); c21 = loadRow1(q2, nr);
+    c30 = loadRow0(q3, nr); c31 = loadRow1(q3, nr);
   }
-  let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
   let w = b;
-  const end = <usize>k << 2;
-  for (let off: usize = 0; off < end; off += 4) {
-    const b0 = v128.load(w);
-    const b1 = v128.load(w, 16);
+  const end = a0 + (<usize>kc << 2);
+  // One k step per iteration: V8 unrolls this loop itself. (Unrolling it here lets binaryen
+  // regroup the products by accumulator, which keeps every B vector of the unrolled steps live:
+  // the stack spills return.)
+  while (a0 < end) {
+    const b0 = v128.load(w), b1 = v128.load(w, 16);
     w += kStride;
-    let x = v128.load32_splat(a0 + off);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.load32_splat(a1 + off);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.load32_splat(a2 + off);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.load32_splat(a3 + off);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    x = v128.load32_splat(a4 + off);
-    c40 = madd(x, b0, c40);
-    c41 = madd(x, b1, c41);
-    x = v128.load32_splat(a5 + off);
-    c50 = madd(x, b0, c50);
-    c51 = madd(x, b1, c51);
+    let x = v128.load32_splat(a0);
+    c00 = madd(x, b0, c00); c01 = madd(x, b1, c01);
+    x = v128.load32_splat(a1);
+    c10 = madd(x, b0, c10); c11 = madd(x, b1, c11);
+    x = v128.load32_splat(a2);
+    c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
+    x = v128.load32_splat(a3);
+    c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
+    a0 += 4; a1 += 4; a2 += 4; a3 += 4;
   }
   if (r) {
     c00 = f32x4.add(c00, v128.load(r));
@@ -105,21 +174,17 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
     if (mr > 1) { c10 = f32x4.add(c10, v128.load(r + ldr)); c11 = f32x4.add(c11, v128.load(r + ldr, 16)); }
     if (mr > 2) { c20 = f32x4.add(c20, v128.load(r + 2 * ldr)); c21 = f32x4.add(c21, v128.load(r + 2 * ldr, 16)); }
     if (mr > 3) { c30 = f32x4.add(c30, v128.load(r + 3 * ldr)); c31 = f32x4.add(c31, v128.load(r + 3 * ldr, 16)); }
-    if (mr > 4) { c40 = f32x4.add(c40, v128.load(r + 4 * ldr)); c41 = f32x4.add(c41, v128.load(r + 4 * ldr, 16)); }
-    if (mr > 5) { c50 = f32x4.add(c50, v128.load(r + 5 * ldr)); c51 = f32x4.add(c51, v128.load(r + 5 * ldr, 16)); }
   }
   storeRow(c, c00, c01, nr);
   if (mr > 1) storeRow(c + ldc, c10, c11, nr);
   if (mr > 2) storeRow(c + 2 * ldc, c20, c21, nr);
   if (mr > 3) storeRow(c + 3 * ldc, c30, c31, nr);
-  if (mr > 4) storeRow(c + 4 * ldc, c40, c41, nr);
-  if (mr > 5) storeRow(c + 5 * ldc, c50, c51, nr);
 }
 
 /**
  * C[m, n] = A[m, k] · B + bias (+ R). Strides are in elements (lda, ldc, ldr) except the B
  * strides, which are in bytes. bias and r may be 0 (absent); bias must be readable up to a
- * multiple of 8 entries, R like C.
+ * multiple of 8 entries, R like C. C must not overlap A (it may be R).
  */
 export function f32_gemm_6x8(
   m: i32, n: i32, k: i32,
@@ -130,20 +195,28 @@ export function f32_gemm_6x8(
   r: usize, ldr: i32,
 ): void {
   const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
-  for (let j = 0; j < n; j += 8) {
-    const nr = min(n - j, 8);
-    const bp = b + <usize>(j >> 3) * <usize>panelStride;
-    const biasJ = bias ? bias + (<usize>j << 2) : 0;
-    for (let i = 0; i < m; i += 6) {
-      const mr = min(m - i, 6);
-      tile6x8(
-        mr, nr, k,
-        a + <usize>i * ldaB, ldaB,
-        bp, <usize>kStride,
-        biasJ,
-        c + <usize>i * ldcB + (<usize>j << 2), ldcB,
-        r ? r + <usize>i * ldrB + (<usize>j << 2) : 0, ldrB,
-      );
+  for (let k0 = 0; k0 < k || k0 == 0; k0 += KC) {
+    const kc = min(k - k0, KC);
+    const first = k0 == 0, last = k0 + kc >= k;
+    // R is added after the products, except when C is R and K is blocked (then before them)
+    const rEarly = r == c && !(first && last);
+    const aK = a + (<usize>k0 << 2);
+    const bK = b + <usize>k0 * <usize>kStride;
+    for (let j = 0; j < n; j += 8) {
+      const nr = min(n - j, 8);
+      const bp = bK + <usize>(j >> 3) * <usize>panelStride;
+      const biasJ = bias ? bias + (<usize>j << 2) : 0;
+      const cj = c + (<usize>j << 2);
+      const rj = r && last && !rEarly ? r + (<usize>j << 2) : 0;
+      const r0j = r && first && rEarly ? r + (<usize>j << 2) : 0;
+      let i = 0;
+      for (; i + 4 <= m; i += 4) {
+        tile4x8(4, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
+      }
+      if (i < m) {
+        tile4x8(m - i, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
+      }
     }
+    if (k == 0) break;
   }
 }
