@@ -18,7 +18,10 @@ export interface ModelFiles {
   readonly where: string;
 }
 
-const nodeFs = () => import(/* @vite-ignore */ "node:fs/promises" as string) as Promise<typeof import("node:fs/promises")>;
+// The specifier is a variable, not a literal, so that bundlers for browsers and workers (esbuild,
+// wrangler, Vite) leave this import alone instead of failing to resolve node:fs for their platform.
+const NODE_FS = "node:fs/promises";
+const nodeFs = () => import(/* @vite-ignore */ NODE_FS) as Promise<typeof import("node:fs/promises")>;
 
 function isModelFiles(s: unknown): s is ModelFiles {
   return !!s && typeof s === "object" && typeof (s as ModelFiles).bytes === "function" && typeof (s as ModelFiles).tensors === "function";
