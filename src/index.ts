@@ -23,6 +23,7 @@ export {
   type FromPretrainedOptions,
 } from "./models/bert/modeling_bert.js";
 export type { BertModelInputs } from "./models/bert/arguments.js";
+export { KVCache } from "./models/bert/kv_cache.js";
 export {
   BertForPreTraining,
   BertLMHeadModel,

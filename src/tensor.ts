@@ -9,7 +9,8 @@ type Nested = number | bigint | Nested[];
 export class Tensor {
   readonly dtype: DType;
   readonly shape: number[];
-  readonly data: TypedData;
+  private _data: TypedData | null;
+  private _load: (() => TypedData) | null = null;
 
   constructor(dtype: DType, data: TypedData | ArrayLike<number> | ArrayLike<bigint>, shape: readonly number[]) {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -26,7 +27,33 @@ export class Tensor {
     }
     this.dtype = dtype;
     this.shape = [...shape];
-    this.data = arr;
+    this._data = arr;
+  }
+
+  /** The values (for a lazy tensor, copied out of WebAssembly memory on first access). */
+  get data(): TypedData {
+    if (!this._data) {
+      this._data = this._load!();
+      this._load = null;
+    }
+    return this._data;
+  }
+
+  /** Whether the values are still to be copied (a lazy tensor not yet read). */
+  get pending(): boolean {
+    return this._data === null;
+  }
+
+  /**
+   * A tensor whose values are produced on first access (e.g. a decoder cache that stays in
+   * WebAssembly memory unless JS reads it). `load` must return `shape`'s element count.
+   */
+  static lazy(dtype: DType, shape: readonly number[], load: () => TypedData): Tensor {
+    const t = new Tensor(dtype, dtype === "float32" ? new Float32Array(0) : dtype === "int32" ? new Int32Array(0) : new BigInt64Array(0), [0]);
+    (t as { shape: number[] }).shape = [...shape];
+    t._data = null;
+    t._load = load;
+    return t;
   }
 
   /** transformers.js names. */
@@ -37,7 +64,7 @@ export class Tensor {
     return this.dtype;
   }
   get size(): number {
-    return this.data.length;
+    return this.shape.reduce((a, b) => a * b, 1);
   }
   get ndim(): number {
     return this.shape.length;

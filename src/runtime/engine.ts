@@ -1,8 +1,9 @@
 // One WebAssembly instance and its linear memory, laid out as
 //
-//   [ module static data | weights (laid once, at load) | arena (activations, per request) ]
+//   [ module static data | weights (laid once, at load) | kept | arena (activations, per request) ]
 //
-// Weights are placed by a bump allocator and never move. The arena starts where the weights end;
+// Weights are placed by a bump allocator and never move. "kept" is a resizable region whose
+// content survives between requests (a decoder's key/value cache). The arena starts after it;
 // each forward plans its buffers in it (Arena) and the memory grows only when a request needs more
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
@@ -54,6 +55,7 @@ export class Engine {
   readonly relaxed: boolean;
   /** End of the permanent (weights) region; the arena starts here. */
   private top: number;
+  private keptBytes = 0;
   private arenaEnd: number;
   private buf: ArrayBuffer | null = null;
   private _f32!: Float32Array;
@@ -123,6 +125,7 @@ export class Engine {
 
   /** Permanent allocation (weights). Invalidates the arena, so it is only used while loading. */
   alloc(bytes: number): number {
+    if (this.keptBytes) throw new Error("simdbert: weights must be laid out before any cache is kept");
     const p = this.top;
     this.top = alignUp(p + bytes + SLACK);
     this.ensure(this.top);
@@ -130,9 +133,24 @@ export class Engine {
     return p;
   }
 
-  /** Starts planning the arena for one request: buffers are carved from where the weights end. */
+  /**
+   * Sizes the kept region (right after the weights) and returns its offset. Its first
+   * min(old, new) bytes are preserved; the arena moves after it.
+   */
+  keep(bytes: number): number {
+    const size = alignUp(bytes);
+    this.ensure(this.top + size + SLACK);
+    this.keptBytes = size;
+    if (this.arenaEnd < this.top + size) this.arenaEnd = this.top + size;
+    return this.top;
+  }
+  get kept(): number {
+    return this.keptBytes;
+  }
+
+  /** Starts planning the arena for one request: buffers are carved from where the kept region ends. */
   arena(): Arena {
-    return new Arena(this, this.top);
+    return new Arena(this, this.top + this.keptBytes);
   }
 
   /** Called by Arena.commit: grows the memory for the plan. */
@@ -141,7 +159,7 @@ export class Engine {
     if (end > this.arenaEnd) this.arenaEnd = end;
   }
 
-  /** High-water mark of the arena in bytes. */
+  /** High-water mark of the arena (and kept region) in bytes. */
   get arenaBytes(): number {
     return this.arenaEnd - this.top;
   }

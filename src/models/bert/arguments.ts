@@ -2,7 +2,9 @@
 // torch, or silently index out of range, with an error that names the argument).
 import type { BertConfig } from "../../config.js";
 import { checkRange, expectShape, floatInput, InputError, intInput, type Dense, type TensorLike } from "../inputs.js";
+import type { Tensor } from "../../tensor.js";
 import type { PassInputs } from "./pass.js";
+import { KVCache } from "./kv_cache.js";
 
 export interface BertModelInputs {
   input_ids?: TensorLike | null;
@@ -83,6 +85,8 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
       if (!Array.isArray(layer) || (layer.length !== 2 && layer.length !== 4)) {
         throw new InputError(`past_key_values[${i}] must be (key, value) or (self key, self value, cross key, cross value)`);
       }
+      // a KVCache's tensors stay in wasm memory: check shapes without reading them
+      if (pkv instanceof KVCache) return layer.map((t) => ({ get data() { return (t as Tensor).data as Float32Array; }, shape: (t as Tensor).shape }));
       return layer.map((t, j) => floatInput(`past_key_values[${i}][${j}]`, t));
     });
     P = past[0][0].shape[2] ?? 0;
@@ -185,6 +189,7 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
 
   return {
     B, S, P, Se, ids, embeds, tids, pids, attentionMask, encoder, encoderMask, headMask, past,
+    pastCache: x.past_key_values instanceof KVCache ? x.past_key_values : null,
     outputAttentions, outputHiddenStates, useCache, useCross, crossQuirk, pooled: hasPooler, returnDict,
   };
 }

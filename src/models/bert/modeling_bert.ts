@@ -11,6 +11,7 @@ import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
 import { Pass, type HeadsView } from "./pass.js";
+import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
 
 /** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
 export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0): void {
@@ -207,15 +208,12 @@ export class BertLayer {
     // --- self-attention: fused Q|K|V projection, then attention over the (cached) keys
     linear(e, self.qkv!, p.rows, p.hidden, H, p.qkv, 3 * H);
     const q: HeadsView = { ptr: p.qkv, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
-    let k: HeadsView = { ptr: p.qkv + 4 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
-    let v: HeadsView = { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
-    if (p.selfK) {
-      // keys/values of the past and of this call, as [batch, heads, past + seq, head_dim]
-      p.fillCache(p.selfK, p.past?.[i]?.[0] ?? null, k, p.P, p.L);
-      p.fillCache(p.selfV, p.past?.[i]?.[1] ?? null, v, p.P, p.L);
-      k = p.cacheView(p.selfK, p.L);
-      v = p.cacheView(p.selfV, p.L);
-    }
+    // keys/values of this call, appended to the cached ones when there is a cache
+    const { k, v } = p.selfKV(
+      i,
+      { ptr: p.qkv + 4 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
+      { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
+    );
     const rel = self.positionEmbeddingType === "absolute" ? null : p.past ? { l0: p.L - 1, lstep: 0 } : { l0: 0, lstep: 1 };
     self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel, (b, h) => p.probsFor(b, h, p.L), p.ctx);
     p.collectSelf(i);
@@ -226,17 +224,21 @@ export class BertLayer {
       const cross = this.crossattention.self;
       linear(e, cross.query!, p.rows, p.attnOut, H, p.qkv, H);
       const cq: HeadsView = { ptr: p.qkv, batch: p.S * H, head: cross.headSize, ld: H };
-      const pastCross = p.past?.[i];
-      if (pastCross && pastCross.length === 4) {
-        p.fillCache(p.crossK, pastCross[2], null, p.Se, p.Se);
-        p.fillCache(p.crossV, pastCross[3], null, p.Se, p.Se);
+      // HF: with a cache, the encoder's keys/values are taken from it, not recomputed
+      let ck: HeadsView, cv: HeadsView;
+      if (p.slab?.crossValid) {
+        ck = p.slab.view(i, CROSS_K);
+        cv = p.slab.view(i, CROSS_V);
       } else {
         linear(e, cross.keyValue!, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
-        const kv = (off: number): HeadsView => ({ ptr: p.kv + 4 * off, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H });
-        p.fillCache(p.crossK, null, kv(0), 0, p.Se);
-        p.fillCache(p.crossV, null, kv(H), 0, p.Se);
+        ck = { ptr: p.kv, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
+        cv = { ptr: p.kv + 4 * H, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
+        if (p.slab) {
+          p.slab.append(i, CROSS_K, ck, p.Se, 0);
+          p.slab.append(i, CROSS_V, cv, p.Se, 0);
+        }
       }
-      cross.attend(p, i, cq, p.cacheView(p.crossK, p.Se), p.cacheView(p.crossV, p.Se), p.S, p.Se, p.crossMask, null, (b, h) => p.probsFor(b, h, p.Se), p.ctx);
+      cross.attend(p, i, cq, ck, cv, p.S, p.Se, p.crossMask, null, (b, h) => p.probsFor(b, h, p.Se), p.ctx);
       p.collectCross(i);
       this.crossattention.output.forward(e, p.rows, p.ctx, p.attnOut, p.attnOut);
     } else if (p.crossQuirk) {
@@ -246,7 +248,6 @@ export class BertLayer {
     // --- feed-forward (HF's apply_chunking_to_forward gives the same numbers unchunked)
     this.intermediate.forward(e, p.rows, p.attnOut, p.inter);
     this.output.forward(e, p.rows, p.inter, p.attnOut, p.hidden);
-    p.collectPresent(i);
   }
 }
 
@@ -262,6 +263,7 @@ export class BertEncoder {
       this.layer[i].forward(p, i);
     }
     p.collectHidden();
+    p.finish();
   }
 }
 
@@ -318,6 +320,8 @@ export class BertModel extends BertPreTrainedModel {
   readonly embeddings: BertEmbeddings;
   readonly encoder: BertEncoder;
   readonly pooler: BertPooler | null;
+  /** keys/values kept in wasm memory between decoder calls */
+  private readonly slab: KVSlab;
 
   /** Declares the weights under `prefix` ("" for a bare BertModel, "bert" inside task models). */
   constructor(config: BertConfig, engine: Engine, w: WeightLoader, prefix = "", options: BertModelOptions = {}) {
@@ -326,6 +330,7 @@ export class BertModel extends BertPreTrainedModel {
     this.embeddings = new BertEmbeddings(config, w, p("embeddings"), options.packedWordEmbeddings ?? false);
     this.encoder = new BertEncoder(config, w, p("encoder"));
     this.pooler = (options.addPoolingLayer ?? true) ? new BertPooler(config, w, p("pooler")) : null;
+    this.slab = new KVSlab(engine, config);
   }
 
   /**
@@ -361,7 +366,7 @@ export class BertModel extends BertPreTrainedModel {
   ): { pass: Pass; args: ReturnType<typeof checkArguments> } {
     const args = checkArguments(this.config, inputs, !!this.pooler);
     const extra = headFloats ? headFloats({ B: args.B, S: args.S, rows: args.B * args.S }) : 0;
-    const pass = new Pass(this.engine, this.config, args, extra);
+    const pass = new Pass(this.engine, this.config, args, extra, this.slab);
     this.embeddings.forward(pass);
     this.encoder.forward(pass);
     if (this.pooler) this.pooler.forward(pass);
@@ -390,7 +395,7 @@ export class BertModel extends BertPreTrainedModel {
 export interface BertFields {
   last_hidden_state: Tensor;
   pooler_output: Tensor | null;
-  past_key_values: Tensor[][] | null;
+  past_key_values: KVCache | null;
   hidden_states: Tensor[] | null;
   attentions: Tensor[] | null;
   cross_attentions: (Tensor | Tensor[])[] | null;

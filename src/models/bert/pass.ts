@@ -7,16 +7,17 @@
 //   embeds                     rows·H             inputs_embeds, when given
 //   hidden, attnOut            rows·H each        layer input/output; attention block output
 //   work                       rows·max(4H, I)    qkv (rows·3H) + ctx (rows·H), later the FFN's intermediate
-//   selfK, selfV               batch·L·H each     [batch, heads, L, head_dim] when a cache is read or returned
 //   encoder, kv                batch·Se·H, ·2H    encoder states and their key|value projection
-//   crossK, crossV             batch·Se·H each    [batch, heads, Se, head_dim]
 //   probs                      seq·max(L, Se), or batch·heads·seq·max(L, Se) with output_attentions
 //   selfMask, crossMask        additive masks (1 - m)·finfo(f32).min, one row or one per query
 //   pooled                     batch·H
+// Keys/values that a cache reads or returns live in the model's KVSlab (kv_cache.ts), outside the
+// arena, so that they survive the call.
 import type { BertConfig } from "../../config.js";
 import type { Engine } from "../../runtime/engine.js";
 import { Tensor } from "../../tensor.js";
 import type { Dense } from "../inputs.js";
+import { KVCache, KVSlab, SELF_K, SELF_V } from "./kv_cache.js";
 
 export interface HeadsView {
   /** byte offset of head 0 of batch 0, row 0 */
@@ -52,6 +53,8 @@ export interface PassInputs {
   encoderMask: Dense<Float64Array> | null;
   headMask: Float32Array | null;
   past: Dense<Float32Array>[][] | null;
+  /** the past as given, when it is a KVCache (possibly this model's tip) */
+  pastCache: KVCache | null;
   outputAttentions: boolean;
   outputHiddenStates: boolean;
   useCache: boolean;
@@ -80,12 +83,8 @@ export class Pass {
   qkv = 0;
   ctx = 0;
   inter = 0;
-  selfK = 0;
-  selfV = 0;
   encoder = 0;
   kv = 0;
-  crossK = 0;
-  crossV = 0;
   probs = 0;
   pooled = 0;
   /** floats reserved for a task head */
@@ -103,9 +102,11 @@ export class Pass {
   readonly hiddenStates: Tensor[] = [];
   readonly attentions: Tensor[] = [];
   readonly crossAttentions: (Tensor | Tensor[])[] = [];
-  readonly present: Tensor[][] = [];
+  present: KVCache | null = null;
+  /** the model's cache slab, when this call reads or returns keys/values */
+  readonly slab: KVSlab | null;
 
-  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs, headFloats = 0) {
+  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs, headFloats = 0, slab: KVSlab | null = null) {
     const H = config.hidden_size;
     this.B = x.B;
     this.S = x.S;
@@ -123,7 +124,9 @@ export class Pass {
     this.outputHiddenStates = x.outputHiddenStates;
     this.useCache = x.useCache;
     const { B, S, L, Se, rows } = this;
-    const crossCached = !!x.past && x.past.every((l) => l.length === 4);
+    this.slab = x.past || this.useCache || this.crossQuirk ? slab : null;
+    if (this.slab) this.slab.prepare(B, this.P, S, Se, this.slab.isTip(x.pastCache), x.past);
+    const crossCached = !!this.slab?.crossValid;
 
     const a = e.arena();
     this.ids = x.ids ? a.take(rows) : 0;
@@ -135,17 +138,9 @@ export class Pass {
     this.qkv = a.take(rows * Math.max(4 * H, config.intermediate_size));
     this.ctx = this.qkv + rows * 3 * H * 4;
     this.inter = this.qkv;
-    if (x.past || this.useCache || this.crossQuirk) {
-      this.selfK = a.take(B * L * H);
-      this.selfV = a.take(B * L * H);
-    }
-    if (this.useCross) {
-      if (!crossCached) {
-        this.encoder = a.take(B * Se * H);
-        this.kv = a.take(B * Se * 2 * H);
-      }
-      this.crossK = a.take(B * Se * H);
-      this.crossV = a.take(B * Se * H);
+    if (this.useCross && !crossCached) {
+      this.encoder = a.take(B * Se * H);
+      this.kv = a.take(B * Se * 2 * H);
     }
     const sk = Math.max(L, this.useCross ? Se : 0);
     this.probs = a.take(this.outputAttentions ? B * this.heads * S * sk : S * sk);
@@ -204,36 +199,12 @@ export class Pass {
     }
   }
 
-  /** A [batch, heads, len, head_dim] buffer as a HeadsView. */
-  cacheView(ptr: number, len: number): HeadsView {
-    return { ptr, batch: this.heads * len * this.d, head: len * this.d, ld: this.d };
-  }
-
-  /**
-   * Fills a [batch, heads, len, head_dim] cache buffer: rows [0, pastRows) from a past tensor
-   * (when given), rows [from, to) from the projection `view` (when given).
-   */
-  fillCache(dst: number, past: Dense<Float32Array> | null, view: HeadsView | null, from: number, to: number): void {
-    const f32 = this.e.f32;
-    const { d, heads } = this;
-    const len = to;
-    for (let b = 0; b < this.B; b++) {
-      for (let h = 0; h < heads; h++) {
-        const base = dst / 4 + (b * heads + h) * len * d;
-        if (past) {
-          const rowsPast = past.shape[2];
-          const src = (b * heads + h) * rowsPast * d;
-          f32.set(past.data.subarray(src, src + rowsPast * d), base);
-        }
-        if (view) {
-          const src0 = view.ptr / 4 + b * view.batch + h * view.head;
-          for (let s = 0; s < to - from; s++) {
-            const src = src0 + s * view.ld;
-            f32.copyWithin(base + (from + s) * d, src, src + d);
-          }
-        }
-      }
-    }
+  /** Keys and values of layer i over the past and this call: written into the slab when there is one. */
+  selfKV(i: number, k: HeadsView, v: HeadsView): { k: HeadsView; v: HeadsView } {
+    if (!this.slab) return { k, v };
+    this.slab.append(i, SELF_K, k, this.S, this.P);
+    this.slab.append(i, SELF_V, v, this.S, this.P);
+    return { k: this.slab.view(i, SELF_K), v: this.slab.view(i, SELF_V) };
   }
 
   /** Where the probabilities of (b, h) go: the attentions output when requested, else scratch. */
@@ -258,19 +229,16 @@ export class Pass {
   }
   /** HF 4.30.2 puts the layer's self-attention (key, value) where the cross attentions go when a
    * decoder with cross-attention layers runs without encoder states and output_attentions. */
-  collectCrossQuirk(_layer: number): void {
-    if (!this.outputAttentions) return;
+  collectCrossQuirk(layer: number): void {
+    if (!this.outputAttentions || !this.slab) return;
     const shape = [this.B, this.heads, this.L, this.d];
-    this.crossAttentions.push([this.tensor(this.selfK, shape), this.tensor(this.selfV, shape)]);
+    const kv = [SELF_K, SELF_V].map((kind) => new Tensor("float32", this.slab!.read(layer, kind, this.L), shape));
+    this.crossAttentions.push(kv);
   }
-  collectPresent(_layer: number): void {
-    if (!this.useCache) return;
-    const shape = [this.B, this.heads, this.L, this.d];
-    const layer = [this.tensor(this.selfK, shape), this.tensor(this.selfV, shape)];
-    if (this.useCross) {
-      const cs = [this.B, this.heads, this.Se, this.d];
-      layer.push(this.tensor(this.crossK, cs), this.tensor(this.crossV, cs));
-    }
-    this.present.push(layer);
+  /** After the last layer: the cache of this call (lazy, in the slab); it becomes the tip. */
+  finish(): void {
+    if (!this.slab) return;
+    if (this.useCross) this.slab.crossValid = true;
+    if (this.useCache) this.present = this.slab.cache(this.L, this.useCross, true);
   }
 }

@@ -1,0 +1,189 @@
+// The decoder's key/value cache, kept in WebAssembly memory between calls.
+//
+// HF returns past_key_values as per-layer tuples of [batch, heads, len, head_dim] tensors. Here
+// they come back as a KVCache: the same nested shape, but its tensors are lazy views of a slab
+// in the engine's kept region, copied out only if JS reads them. Passing the newest cache back
+// ("the tip") appends the new tokens' keys/values in place, so an incremental step costs
+// O(past length) in attention and O(new tokens) in copies, with no round trip through JS.
+// Anything else (JS tensors, an older cache: a branch) starts a new epoch: the slab's live
+// caches are first copied out (so they stay valid), then the given past is written in.
+//
+// Slab layout, per layer: self K, self V as [batch, heads, cap, head_dim]; cross K, cross V as
+// [batch, heads, Se, head_dim]. cap grows geometrically (re-laid out, rows kept).
+import type { BertConfig } from "../../config.js";
+import type { Engine } from "../../runtime/engine.js";
+import { Tensor } from "../../tensor.js";
+import type { Dense } from "../inputs.js";
+import type { HeadsView } from "./pass.js";
+
+export const SELF_K = 0, SELF_V = 1, CROSS_K = 2, CROSS_V = 3;
+
+/** past_key_values as returned by a decoder: Tensor[layer][self k, self v(, cross k, cross v)]. */
+export class KVCache extends Array<Tensor[]> {
+  static override get [Symbol.species]() {
+    return Array;
+  }
+  /** @internal */ slab!: KVSlab;
+  /** @internal */ epoch = 0;
+  /** Cached positions (keys per sequence). */
+  length_ = 0;
+  get sequenceLength(): number {
+    return this.length_;
+  }
+}
+
+export class KVSlab {
+  private B = 0;
+  private cap = 0;
+  private Se = 0;
+  private ptr = 0;
+  private readonly heads: number;
+  private readonly d: number;
+  private readonly layers: number;
+  private readonly maxPos: number;
+  epoch = 0;
+  /** rows [0, length) of the self regions hold the tip cache */
+  length = 0;
+  /** the cross regions hold valid encoder keys/values for this epoch */
+  crossValid = false;
+  private holders: WeakRef<KVCache>[] = [];
+
+  constructor(private readonly e: Engine, config: BertConfig) {
+    this.heads = config.num_attention_heads;
+    this.d = config.hidden_size / config.num_attention_heads;
+    this.layers = config.num_hidden_layers;
+    this.maxPos = config.max_position_embeddings;
+  }
+
+  private regionFloats(kind: number, cap = this.cap, Se = this.Se): number {
+    return this.B * this.heads * (kind < CROSS_K ? cap : Se) * this.d;
+  }
+  private layerFloats(cap = this.cap, Se = this.Se): number {
+    return 2 * this.regionFloats(SELF_K, cap, Se) + 2 * this.regionFloats(CROSS_K, cap, Se);
+  }
+  private region(l: number, kind: number): number {
+    let off = l * this.layerFloats();
+    for (let k = 0; k < kind; k++) off += this.regionFloats(k);
+    return this.ptr + off * 4;
+  }
+
+  /** The keys or values of layer l as the attention kernels read them. */
+  view(l: number, kind: number): HeadsView {
+    const rows = kind < CROSS_K ? this.cap : this.Se;
+    return { ptr: this.region(l, kind), batch: this.heads * rows * this.d, head: rows * this.d, ld: this.d };
+  }
+
+  /** Whether `c` is this slab's newest cache (so it can be extended in place). */
+  isTip(c: unknown): c is KVCache {
+    return c instanceof KVCache && c.slab === this && c.epoch === this.epoch && c.length_ === this.length;
+  }
+
+  /** Copies every live cache of this epoch out of the slab, so the slab can be overwritten. */
+  private releaseHolders(): void {
+    for (const ref of this.holders) {
+      const c = ref.deref();
+      if (!c || c.epoch !== this.epoch) continue;
+      for (const layer of c) for (const t of layer) void t.data;
+    }
+    this.holders = [];
+  }
+
+  /**
+   * Makes room for a call of B sequences with P past and S new positions (encoder length Se).
+   * tip: the past is this slab's tip (kept in place); otherwise a new epoch begins and `past`
+   * (when given) is written in.
+   */
+  prepare(B: number, P: number, S: number, Se: number, tip: boolean, past: Dense<Float32Array>[][] | null): void {
+    const need = P + S;
+    if (tip) {
+      if (need > this.cap) this.relayout(Math.min(Math.max(need, 2 * this.cap), this.maxPos), this.length);
+      return;
+    }
+    // the given past may be a lazy view of this slab: read it before anything moves
+    const pastData = past?.map((l) => l.map((t) => ({ data: t.data, shape: t.shape })));
+    this.releaseHolders();
+    this.epoch++;
+    this.B = B;
+    this.Se = Se;
+    this.cap = Math.min(Math.max(need, 16), this.maxPos);
+    this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
+    this.length = 0;
+    this.crossValid = false;
+    if (pastData) {
+      pastData.forEach((layer, l) => layer.forEach((t, kind) => this.write(l, kind, t.data, t.shape[2], 0)));
+      this.length = P;
+      this.crossValid = pastData.every((layer) => layer.length === 4) && Se > 0;
+    }
+  }
+
+  /** Grows the self capacity to `cap`, keeping rows [0, keepRows) and the cross regions. */
+  private relayout(cap: number, keepRows: number): void {
+    const saved: Float32Array[][] = [];
+    for (let l = 0; l < this.layers; l++) {
+      saved.push([0, 1, 2, 3].map((kind) => this.read(l, kind, kind < CROSS_K ? keepRows : this.Se)));
+    }
+    this.cap = cap;
+    this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
+    saved.forEach((layer, l) => layer.forEach((data, kind) => this.write(l, kind, data, kind < CROSS_K ? keepRows : this.Se, 0)));
+  }
+
+  /** Writes [B, heads, rows, d] into rows [at, at + rows) of a region. */
+  write(l: number, kind: number, data: Float32Array, rows: number, at: number): void {
+    const f32 = this.e.f32;
+    const v = this.view(l, kind);
+    const { d } = this;
+    for (let bh = 0; bh < this.B * this.heads; bh++) {
+      f32.set(data.subarray(bh * rows * d, (bh + 1) * rows * d), v.ptr / 4 + bh * v.head + at * d);
+    }
+  }
+
+  /** Copies rows [from, from + n) of the projection `src` (a HeadsView over [B, S, ·]) into rows [at, ...) of a region. */
+  append(l: number, kind: number, src: HeadsView, n: number, at: number): void {
+    const f32 = this.e.f32;
+    const v = this.view(l, kind);
+    const { d } = this;
+    for (let b = 0; b < this.B; b++) {
+      for (let h = 0; h < this.heads; h++) {
+        const dst = v.ptr / 4 + b * v.batch + h * v.head + at * d;
+        const s0 = src.ptr / 4 + b * src.batch + h * src.head;
+        for (let s = 0; s < n; s++) f32.copyWithin(dst + s * d, s0 + s * src.ld, s0 + s * src.ld + d);
+      }
+    }
+  }
+
+  /** rows [0, rows) of a region as a contiguous [B, heads, rows, d] copy. */
+  read(l: number, kind: number, rows: number): Float32Array {
+    const out = new Float32Array(this.B * this.heads * rows * this.d);
+    const f32 = this.e.f32;
+    const v = this.view(l, kind);
+    for (let bh = 0; bh < this.B * this.heads; bh++) {
+      out.set(f32.subarray(v.ptr / 4 + bh * v.head, v.ptr / 4 + bh * v.head + rows * this.d), bh * rows * this.d);
+    }
+    return out;
+  }
+
+  /** The cache of rows [0, L) as lazy tensors; `commit` makes it the tip. */
+  cache(L: number, withCross: boolean, commit: boolean): KVCache {
+    if (commit) this.length = L;
+    const c = new KVCache();
+    c.slab = this;
+    c.epoch = this.epoch;
+    c.length_ = L;
+    const epoch = this.epoch;
+    for (let l = 0; l < this.layers; l++) {
+      const kinds = withCross ? [SELF_K, SELF_V, CROSS_K, CROSS_V] : [SELF_K, SELF_V];
+      c.push(
+        kinds.map((kind) => {
+          const rows = kind < CROSS_K ? L : this.Se;
+          return Tensor.lazy("float32", [this.B, this.heads, rows, this.d], () => {
+            if (this.epoch !== epoch) throw new Error("simdbert: internal error: a cache was read after its slab was reused");
+            return this.read(l, kind, rows);
+          });
+        }),
+      );
+    }
+    this.holders = this.holders.filter((r) => r.deref()?.epoch === this.epoch);
+    this.holders.push(new WeakRef(c));
+    return c;
+  }
+}
