@@ -92,6 +92,17 @@ export class WeightLoader {
     return s;
   }
 
+  /**
+   * Names the model has (in HF's module tree) but does not read: tied copies, tables a
+   * configuration leaves unused. They are consumed silently instead of reported as unexpected.
+   */
+  accept(...names: string[]): void {
+    for (const n of names) {
+      const t = this.lookup(n);
+      if (t) this.used.add(t.name);
+    }
+  }
+
   /** Declares a Linear: weights[i] are alternatives for part i ([parts[i], k]), biases likewise (null: no bias). */
   linear(weights: (string | string[])[], biases: (string | string[] | null)[], parts: number[], k: number): PackedLinear {
     const s: PackedLinear = {

@@ -70,6 +70,8 @@ export class BertLMPredictionHead {
     this.transform = new BertPredictionHeadTransform(config, w, `${prefix}.transform`);
     this.decoder = wordEmbeddings ?? w.linear([`${prefix}.decoder.weight`], [null], [config.vocab_size], config.hidden_size);
     this.bias = w.raw([`${prefix}.bias`, `${prefix}.decoder.bias`], [config.vocab_size]);
+    // HF ties decoder.weight to the word embeddings and decoder.bias to bias: same parameters
+    w.accept(`${prefix}.decoder.bias`, ...(wordEmbeddings ? [`${prefix}.decoder.weight`] : []));
   }
   floats(rows: number): number {
     return rows * (this.config.hidden_size + this.config.vocab_size);

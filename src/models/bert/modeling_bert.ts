@@ -41,8 +41,9 @@ export class BertEmbeddings {
     const words = `${prefix}.word_embeddings.weight`;
     this.word_embeddings = packedWords ? w.linear([words], [null], [config.vocab_size], h) : w.raw(words, [config.vocab_size, h]);
     // relative position models keep the table in the checkpoint but never add it
-    this.position_embeddings =
-      config.position_embedding_type === "absolute" ? w.raw(`${prefix}.position_embeddings.weight`, [config.max_position_embeddings, h]) : null;
+    const positions = `${prefix}.position_embeddings.weight`;
+    this.position_embeddings = config.position_embedding_type === "absolute" ? w.raw(positions, [config.max_position_embeddings, h]) : null;
+    if (!this.position_embeddings) w.accept(positions);
     this.token_type_embeddings = w.raw(`${prefix}.token_type_embeddings.weight`, [config.type_vocab_size, h]);
     this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, h, config.layer_norm_eps);
   }
