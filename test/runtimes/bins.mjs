@@ -58,3 +58,10 @@ export const CHROMIUM = process.env.SIMDBERT_CHROMIUM ?? "/usr/bin/chromium";
 export function chromiumBin() {
   return existsSync(CHROMIUM) ? CHROMIUM : null;
 }
+
+/** esbuild's binary (devDependency; workerd bundles wrangler configs with it). */
+export function esbuildBin() {
+  const plat = `${process.platform}-${arch}`;
+  const d = pkgDir(`@esbuild/${plat}`);
+  return first([d && join(d, "bin", "esbuild"), pkgDir("esbuild") && join(pkgDir("esbuild"), "bin", "esbuild")]);
+}

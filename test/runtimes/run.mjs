@@ -1,8 +1,10 @@
 // The runtime matrix: runs the same checks (common.mjs) in Node, Deno, Bun, headless Chromium and
 // workerd, one after the other, and prints a table: runtime, version, result, max|diff|, median
-// forward latency. Exits 1 when any runtime fails or cannot be started.
+// forward latency; then smoke-tests examples/ (examples.mjs). Ends with 'total: N passed, N
+// failed' and exits 1 when any runtime or example fails or cannot be started.
 //
-//   node test/runtimes/run.mjs [--only node,deno,bun,chromium,workerd] [--runs N] [--fixtures DIR] [--json FILE]
+//   node test/runtimes/run.mjs [--only node,deno,bun,chromium,workerd] [--runs N] [--fixtures DIR]
+//                              [--json FILE] [--examples node,worker,browser | --no-examples]
 //
 // The runtimes come from the npm registry (devDependencies deno, bun, workerd, playwright-core)
 // and Debian (chromium): scripts/runtimes/install.sh installs what is missing
@@ -12,6 +14,7 @@ import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { bunBin, chromiumBin, denoBin, workerdBin } from "./bins.mjs";
 import { RESULT_TAG, TIMED_CASE } from "./common.mjs";
+import { EXAMPLES } from "./examples.mjs";
 import { DEFAULT_FIXTURES } from "./fs-context.mjs";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -31,16 +34,19 @@ function need(bin, what) {
 }
 
 function parseArgs(args) {
-  const o = { only: Object.keys(RUNTIMES), runs: undefined, fixtures: DEFAULT_FIXTURES, json: null };
+  const o = { only: Object.keys(RUNTIMES), examples: Object.keys(EXAMPLES), runs: undefined, fixtures: DEFAULT_FIXTURES, json: null };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--only") o.only = args[++i].split(",").filter(Boolean);
     else if (a === "--runs") o.runs = args[++i];
     else if (a === "--fixtures") o.fixtures = args[++i];
     else if (a === "--json") o.json = args[++i];
+    else if (a === "--examples") o.examples = args[++i].split(",").filter(Boolean);
+    else if (a === "--no-examples") o.examples = [];
     else throw new Error(`unknown argument ${a}`);
   }
   for (const r of o.only) if (!RUNTIMES[r]) throw new Error(`unknown runtime ${r} (known: ${Object.keys(RUNTIMES).join(", ")})`);
+  for (const r of o.examples) if (!EXAMPLES[r]) throw new Error(`unknown example ${r} (known: ${Object.keys(EXAMPLES).join(", ")})`);
   return o;
 }
 
@@ -117,9 +123,24 @@ async function main() {
   if (timed) console.log(`latency: median of ${timed.runs} forwards of input [${timed.shape}] after a warm-up; * = timed as HTTP round trips to the worker`);
   if (opts.json) await writeFile(opts.json, JSON.stringify(rows, null, 2));
 
-  const passed = rows.filter((r) => r.pass).length;
-  console.log(`\nruntimes: ${passed} passed, ${rows.length - passed} failed`);
-  process.exitCode = passed === rows.length && rows.length > 0 ? 0 : 1;
+  let passed = rows.filter((r) => r.pass).length;
+  let failed = rows.length - passed;
+  console.log(`runtimes: ${passed} passed, ${failed} failed`);
+
+  if (opts.examples.length) {
+    console.log("\nexamples (run as a user would, on a fixture model)");
+    for (const name of opts.examples) {
+      try {
+        console.log(`  PASS examples/${name}: ${await EXAMPLES[name](opts.fixtures)}`);
+        passed++;
+      } catch (e) {
+        console.log(`  FAIL examples/${name}: ${e?.stack ?? e}`);
+        failed++;
+      }
+    }
+  }
+  console.log(`\ntotal: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
 }
 
 await main();
