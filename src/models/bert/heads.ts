@@ -20,24 +20,14 @@ import {
   type OutputValue,
 } from "../outputs.js";
 import type { BertModelInputs } from "./arguments.js";
-import { BertModel, BertPreTrainedModel, LayerNorm, linear, loadPretrained, type BertFields, type FromPretrainedOptions } from "./modeling_bert.js";
+import { BertModel, BertPreTrainedModel, LayerNorm, linear, loadPretrained, type FromPretrainedOptions } from "./modeling_bert.js";
 import { binaryCrossEntropyWithLogits, crossEntropy, meanSquaredError, scalar } from "./losses.js";
+import type { Pass } from "./pass.js";
 
 type Inputs = BertModelInputs & Record<string, unknown>;
 
-/** HF's forward signatures: arguments a class takes besides BertModel's own. */
+/** The BertModel arguments every task class's forward takes (HF's signatures). */
 const ENCODER_ARGS = ["input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds", "output_attentions", "output_hidden_states", "return_dict"];
-
-function splitArgs(cls: string, inputs: Inputs, extra: string[], bertExtra: string[] = []): { bert: BertModelInputs; own: Record<string, unknown> } {
-  const bert: Record<string, unknown> = {};
-  const own: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(inputs ?? {})) {
-    if (ENCODER_ARGS.includes(k) || bertExtra.includes(k)) bert[k] = v;
-    else if (extra.includes(k)) own[k] = v;
-    else throw new InputError(`${cls}.forward() got an unexpected argument "${k}"`);
-  }
-  return { bert: bert as BertModelInputs, own };
-}
 
 // ---------------------------------------------------------------- head components
 
@@ -109,42 +99,80 @@ export class BertPreTrainingHeads {
   }
 }
 
-// ---------------------------------------------------------------- shared plumbing
+// ---------------------------------------------------------------- the task models
 
-type HeadResult = { loss: Tensor | null; fields: Record<string, OutputValue>; tupleHead: OutputValue[] };
+type Own = Record<string, unknown>;
+/** A head's result: its loss (when labels were given) and its output fields in HF's order. */
+type HeadResult = { loss: Tensor | null; fields: Record<string, Tensor> };
 
+/**
+ * What every task model does: split HF's arguments, run the encoder with arena room for the head,
+ * run the head, and build HF's output class, or ((loss,) + head outputs + outputs[2:]) with
+ * return_dict: false. A subclass states its arguments, arena needs and head.
+ */
 abstract class BertTaskModel extends BertPreTrainedModel {
   abstract readonly bert: BertModel;
   protected abstract readonly outputClass: new (v: Record<string, OutputValue>) => ModelOutput;
+  /** The class's own forward arguments (labels...), and the BertModel arguments it adds to the common ones. */
+  protected abstract readonly ownArgs: string[];
+  protected readonly extraBertArgs: string[] = [];
   /** Whether the output class has past_key_values / cross_attentions (causal LM only). */
   protected readonly decoderFields: boolean = false;
+
+  static async fromPretrained<T extends BertTaskModel>(
+    this: new (config: BertConfig, engine: Engine, w: WeightLoader) => T,
+    source: ModelSource,
+    options: FromPretrainedOptions = {},
+  ): Promise<T> {
+    return loadPretrained(source, options, (c, e, w) => new this(c, e, w));
+  }
 
   forward(inputs: Inputs): Promise<ModelOutput | OutputValue[]> {
     return this.serialize(() => this.run(inputs));
   }
 
   run(inputs: Inputs): ModelOutput | OutputValue[] {
-    const { fields, result, returnDict } = this.compute(inputs);
-    if (!returnDict) {
-      // ((loss,) + (head outputs) + outputs[2:]): bert's tuple after (sequence, pooled)
-      const tuple = [...result.tupleHead, ...this.bert.tupleRest(fields)];
+    const bert: Record<string, unknown> = {};
+    const own: Own = {};
+    for (const [k, v] of Object.entries(inputs ?? {})) {
+      if (ENCODER_ARGS.includes(k) || this.extraBertArgs.includes(k)) bert[k] = v;
+      else if (this.ownArgs.includes(k)) own[k] = v;
+      else throw new InputError(`${this.constructor.name}.forward() got an unexpected argument "${k}"`);
+    }
+    const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => this.headFloats(d));
+    const result = this.head(pass, own);
+    const f = this.bert.outputs(pass, args);
+    if (!args.returnDict) {
+      const tuple = [...Object.values(result.fields), ...this.bert.tupleRest(f)];
       return result.loss ? [result.loss, ...tuple] : tuple;
     }
-    const v: Record<string, OutputValue> = { loss: result.loss, ...result.fields, hidden_states: fields.hidden_states, attentions: fields.attentions };
-    if (this.decoderFields) {
-      v.past_key_values = fields.past_key_values;
-      v.cross_attentions = fields.cross_attentions;
-    }
+    const v: Record<string, OutputValue> = { loss: result.loss, ...result.fields, hidden_states: f.hidden_states, attentions: f.attentions };
+    if (this.decoderFields) Object.assign(v, { past_key_values: f.past_key_values, cross_attentions: f.cross_attentions });
     return new this.outputClass(v);
   }
 
-  protected abstract compute(inputs: Inputs): { fields: BertFields; result: HeadResult; returnDict: boolean };
+  /** BertModel's inputs from this class's (MultipleChoice reshapes them). */
+  protected bertInputs(bert: BertModelInputs, _own: Own): BertModelInputs {
+    return bert;
+  }
+  /** Floats of arena the head needs, for a pass of B sequences of S tokens. */
+  protected abstract headFloats(d: { B: number; S: number; rows: number }): number;
+  protected abstract head(p: Pass, own: Own): HeadResult;
 
+  /** A Linear over the pooled output ([B, n]) or the sequence output ([B, S, n]), into the head area at `at` floats. */
+  protected dense(p: Pass, l: PackedLinear, on: "pooled" | "sequence", at = 0): Tensor {
+    const H = this.config.hidden_size;
+    const out = p.head + at * 4;
+    if (on === "pooled") {
+      linear(p.e, l, p.B, p.pooled, H, out, l.n);
+      return p.tensor(out, [p.B, l.n]);
+    }
+    linear(p.e, l, p.rows, p.hidden, H, out, l.n);
+    return p.tensor(out, [p.B, p.S, l.n]);
+  }
 }
 
-function labelsInt(name: string, v: TensorLike): { data: Float64Array; shape: number[] } {
-  return intInput(name, v);
-}
+const ints = (name: string, v: unknown) => intInput(name, v as TensorLike);
 
 /** Labels whose dtype decides the problem type (HF: long/int -> classification, float -> regression / multi-label). */
 function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: number[]; integer: boolean } {
@@ -158,45 +186,45 @@ function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: nu
   return { data: Float64Array.from(f.data), shape: f.shape, integer };
 }
 
-// ---------------------------------------------------------------- task models
+/** Classification loss by HF's problem_type rules (num_labels 1 -> regression; integer labels -> single label; else multi label). */
+function classificationLoss(config: BertConfig, logits: Float32Array, rows: number, numLabels: number, labels: TensorLike): Tensor {
+  const l = labelsAny("labels", labels);
+  const problem = config.problem_type ?? (numLabels === 1 ? "regression" : l.integer ? "single_label_classification" : "multi_label_classification");
+  if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, l));
+  // regression (squeezed when num_labels is 1) and multi-label compare element by element
+  if (l.data.length !== logits.length) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
+  return scalar(problem === "regression" ? meanSquaredError(logits, l.data) : binaryCrossEntropyWithLogits(logits, l.data));
+}
+
+/** The word embeddings, packed, when HF ties the MLM decoder to them. */
+function tiedWords(config: BertConfig, bert: BertModel): PackedLinear | null {
+  return config.tie_word_embeddings ? (bert.embeddings.word_embeddings as PackedLinear) : null;
+}
 
 export class BertForPreTraining extends BertTaskModel {
   readonly bert: BertModel;
   readonly cls: BertPreTrainingHeads;
   protected readonly outputClass = BertForPreTrainingOutput;
+  protected readonly ownArgs = ["labels", "next_sentence_label"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
-    const tied = config.tie_word_embeddings;
-    this.bert = new BertModel(config, engine, w, "bert", { packedWordEmbeddings: tied });
-    this.cls = new BertPreTrainingHeads(config, w, "cls", tied ? (this.bert.embeddings.word_embeddings as PackedLinear) : null);
+    this.bert = new BertModel(config, engine, w, "bert", { packedWordEmbeddings: config.tie_word_embeddings });
+    this.cls = new BertPreTrainingHeads(config, w, "cls", tiedWords(config, this.bert));
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForPreTraining> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForPreTraining(c, e, w);
-    });
+  protected headFloats(d: { B: number; rows: number }): number {
+    return this.cls.predictions.floats(d.rows) + d.B * 2;
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForPreTraining", inputs, ["labels", "next_sentence_label"]);
-    const { pass: p, args } = this.bert.encode(bert, (pp) => this.cls.predictions.floats(pp.rows) + pp.B * 2);
+  protected head(p: Pass, own: Own): HeadResult {
     const V = this.config.vocab_size;
-    const H = this.config.hidden_size;
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
-    const nsp = p.head + (p.rows * (H + V)) * 4;
-    linear(p.e, this.cls.seq_relationship, p.B, p.pooled, H, nsp, 2);
     const prediction_logits = p.tensor(p.head, [p.B, p.S, V]);
-    const seq_relationship_logits = p.tensor(nsp, [p.B, 2]);
+    const seq_relationship_logits = this.dense(p, this.cls.seq_relationship, "pooled", this.cls.predictions.floats(p.rows));
     let loss: Tensor | null = null;
     if (own.labels != null && own.next_sentence_label != null) {
-      const l = labelsInt("labels", own.labels as TensorLike);
-      const n = labelsInt("next_sentence_label", own.next_sentence_label as TensorLike);
-      loss = scalar(crossEntropy(prediction_logits.data as Float32Array, V, l) + crossEntropy(seq_relationship_logits.data as Float32Array, 2, n));
+      const mlm = crossEntropy(prediction_logits.data as Float32Array, V, ints("labels", own.labels));
+      loss = scalar(mlm + crossEntropy(seq_relationship_logits.data as Float32Array, 2, ints("next_sentence_label", own.next_sentence_label)));
     }
-    const fields = this.bert.outputs(p, args);
-    return {
-      fields,
-      returnDict: args.returnDict,
-      result: { loss, fields: { prediction_logits, seq_relationship_logits }, tupleHead: [prediction_logits, seq_relationship_logits] },
-    };
+    return { loss, fields: { prediction_logits, seq_relationship_logits } };
   }
 }
 
@@ -204,44 +232,43 @@ export class BertLMHeadModel extends BertTaskModel {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
   protected readonly outputClass = CausalLMOutputWithCrossAttentions;
+  protected readonly ownArgs = ["labels"];
+  protected override readonly extraBertArgs = ["encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache"];
   protected override readonly decoderFields = true;
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (!config.is_decoder) console.warn("simdbert: If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`");
-    const tied = config.tie_word_embeddings;
-    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: tied });
-    this.cls = new BertOnlyMLMHead(config, w, "cls", tied ? (this.bert.embeddings.word_embeddings as PackedLinear) : null);
+    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: config.tie_word_embeddings });
+    this.cls = new BertOnlyMLMHead(config, w, "cls", tiedWords(config, this.bert));
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertLMHeadModel> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertLMHeadModel(c, e, w);
-    });
+  protected override bertInputs(bert: BertModelInputs, own: Own): BertModelInputs {
+    return own.labels != null ? { ...bert, use_cache: false } : bert; // HF: labels switch the cache off
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertLMHeadModel", inputs, ["labels"], ["encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache"]);
-    if (own.labels != null) bert.use_cache = false;
-    const { pass: p, args } = this.bert.encode(bert, (pp) => this.cls.predictions.floats(pp.rows));
+  protected headFloats(d: { rows: number }): number {
+    return this.cls.predictions.floats(d.rows);
+  }
+  protected head(p: Pass, own: Own): HeadResult {
     const V = this.config.vocab_size;
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
     const logits = p.tensor(p.head, [p.B, p.S, V]);
     let loss: Tensor | null = null;
     if (own.labels != null) {
       // next-token prediction: scores[:, :-1] against labels[:, 1:]
-      const l = labelsInt("labels", own.labels as TensorLike);
+      const l = ints("labels", own.labels);
       if (l.shape.length !== 2 || l.shape[0] !== p.B || l.shape[1] !== p.S) throw new InputError(`labels: shape [${l.shape}] must be [${p.B}, ${p.S}]`);
-      const scores: number[] = [];
-      const targets: number[] = [];
       const data = logits.data as Float32Array;
-      for (let b = 0; b < p.B; b++) {
-        for (let s = 0; s + 1 < p.S; s++) {
-          for (let v = 0; v < V; v++) scores.push(data[(b * p.S + s) * V + v]);
-          targets.push(l.data[b * p.S + s + 1]);
+      const n = p.B * (p.S - 1);
+      const scores = new Float32Array(n * V);
+      const targets = new Float64Array(n);
+      for (let b = 0, r = 0; b < p.B; b++) {
+        for (let s = 0; s + 1 < p.S; s++, r++) {
+          scores.set(data.subarray((b * p.S + s) * V, (b * p.S + s + 1) * V), r * V);
+          targets[r] = l.data[b * p.S + s + 1];
         }
       }
-      loss = scalar(crossEntropy(Float32Array.from(scores), V, { data: Float64Array.from(targets), shape: [targets.length] }));
+      loss = scalar(crossEntropy(scores, V, { data: targets, shape: [n] }));
     }
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+    return { loss, fields: { logits } };
   }
 }
 
@@ -249,29 +276,25 @@ export class BertForMaskedLM extends BertTaskModel {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
   protected readonly outputClass = MaskedLMOutput;
+  protected readonly ownArgs = ["labels"];
+  protected override readonly extraBertArgs = ["encoder_hidden_states", "encoder_attention_mask"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (config.is_decoder) {
       console.warn("simdbert: If you want to use `BertForMaskedLM` make sure `config.is_decoder=False` for bi-directional self-attention.");
     }
-    const tied = config.tie_word_embeddings;
-    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: tied });
-    this.cls = new BertOnlyMLMHead(config, w, "cls", tied ? (this.bert.embeddings.word_embeddings as PackedLinear) : null);
+    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: config.tie_word_embeddings });
+    this.cls = new BertOnlyMLMHead(config, w, "cls", tiedWords(config, this.bert));
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForMaskedLM> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForMaskedLM(c, e, w);
-    });
+  protected headFloats(d: { rows: number }): number {
+    return this.cls.predictions.floats(d.rows);
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForMaskedLM", inputs, ["labels"], ["encoder_hidden_states", "encoder_attention_mask"]);
-    const { pass: p, args } = this.bert.encode(bert, (pp) => this.cls.predictions.floats(pp.rows));
+  protected head(p: Pass, own: Own): HeadResult {
     const V = this.config.vocab_size;
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
     const logits = p.tensor(p.head, [p.B, p.S, V]);
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, V, labelsInt("labels", own.labels as TensorLike))) : null;
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, V, ints("labels", own.labels))) : null;
+    return { loss, fields: { logits } };
   }
 }
 
@@ -279,70 +302,41 @@ export class BertForNextSentencePrediction extends BertTaskModel {
   readonly bert: BertModel;
   readonly cls: BertOnlyNSPHead;
   protected readonly outputClass = NextSentencePredictorOutput;
+  protected readonly ownArgs = ["labels", "next_sentence_label"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert");
     this.cls = new BertOnlyNSPHead(config, w, "cls");
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForNextSentencePrediction> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForNextSentencePrediction(c, e, w);
-    });
+  protected headFloats(d: { B: number }): number {
+    return d.B * 2;
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForNextSentencePrediction", inputs, ["labels", "next_sentence_label"]);
-    // HF: next_sentence_label is the deprecated name of labels
-    const labels = own.labels ?? own.next_sentence_label;
-    const { pass: p, args } = this.bert.encode(bert, (pp) => pp.B * 2);
-    linear(p.e, this.cls.seq_relationship, p.B, p.pooled, this.config.hidden_size, p.head, 2);
-    const logits = p.tensor(p.head, [p.B, 2]);
-    const loss = labels != null ? scalar(crossEntropy(logits.data as Float32Array, 2, labelsInt("labels", labels as TensorLike))) : null;
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+  protected head(p: Pass, own: Own): HeadResult {
+    const logits = this.dense(p, this.cls.seq_relationship, "pooled");
+    const labels = own.labels ?? own.next_sentence_label; // HF: next_sentence_label is the deprecated name
+    const loss = labels != null ? scalar(crossEntropy(logits.data as Float32Array, 2, ints("labels", labels))) : null;
+    return { loss, fields: { logits } };
   }
-}
-
-/** Classification loss by HF's problem_type rules (num_labels 1 -> regression; integer labels -> single label; else multi label). */
-function classificationLoss(config: BertConfig, logits: Float32Array, rows: number, numLabels: number, labels: TensorLike): Tensor {
-  const l = labelsAny("labels", labels);
-  let problem = config.problem_type;
-  if (problem == null) problem = numLabels === 1 ? "regression" : l.integer ? "single_label_classification" : "multi_label_classification";
-  if (problem === "regression") {
-    if (numLabels === 1) {
-      if (l.data.length !== rows) throw new InputError(`labels: ${l.data.length} values for ${rows} predictions`);
-      return scalar(meanSquaredError(logits, l.data));
-    }
-    if (l.data.length !== logits.length) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
-    return scalar(meanSquaredError(logits, l.data));
-  }
-  if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, { data: l.data, shape: l.shape }));
-  if (l.data.length !== logits.length) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
-  return scalar(binaryCrossEntropyWithLogits(logits, l.data));
 }
 
 export class BertForSequenceClassification extends BertTaskModel {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = SequenceClassifierOutput;
+  protected readonly ownArgs = ["labels"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert");
     this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForSequenceClassification> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForSequenceClassification(c, e, w);
-    });
+  protected headFloats(d: { B: number }): number {
+    return d.B * this.config.num_labels;
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForSequenceClassification", inputs, ["labels"]);
+  protected head(p: Pass, own: Own): HeadResult {
+    const logits = this.dense(p, this.classifier, "pooled");
     const n = this.config.num_labels;
-    const { pass: p, args } = this.bert.encode(bert, (pp) => pp.B * n);
-    linear(p.e, this.classifier, p.B, p.pooled, this.config.hidden_size, p.head, n);
-    const logits = p.tensor(p.head, [p.B, n]);
     const loss = own.labels != null ? classificationLoss(this.config, logits.data as Float32Array, p.B, n, own.labels as TensorLike) : null;
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+    return { loss, fields: { logits } };
   }
 }
 
@@ -350,43 +344,42 @@ export class BertForMultipleChoice extends BertTaskModel {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = MultipleChoiceModelOutput;
+  protected readonly ownArgs = ["labels"];
+  private choices = 0;
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert");
     this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [1], config.hidden_size);
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForMultipleChoice> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForMultipleChoice(c, e, w);
-    });
-  }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForMultipleChoice", inputs, ["labels"]);
-    // [batch, choices, seq] -> [batch·choices, seq] (inputs_embeds: [batch, choices, seq, hidden])
+  /** [batch, choices, seq] -> [batch·choices, seq] (inputs_embeds: [batch, choices, seq, hidden]) */
+  protected override bertInputs(bert: BertModelInputs): BertModelInputs {
     let choices = 0;
-    const flat: BertModelInputs = { ...bert };
-    const flatten = (name: keyof BertModelInputs, trailing: number, float: boolean) => {
+    const flat: Record<string, unknown> = { ...bert };
+    for (const [name, float, trailing] of [
+      ["input_ids", false, 0], ["inputs_embeds", true, 1], ["attention_mask", true, 0], ["token_type_ids", false, 0], ["position_ids", false, 0],
+    ] as const) {
       const v = bert[name] as TensorLike | null | undefined;
-      if (v == null) return;
+      if (v == null) continue;
       const d = float ? floatInput(name, v) : intInput(name, v);
-      const rank = 3 + trailing;
-      if (d.shape.length !== rank) throw new InputError(`${name}: BertForMultipleChoice takes [batch, num_choices, seq${trailing ? ", hidden" : ""}], got [${d.shape}]`);
+      if (d.shape.length !== 3 + trailing) {
+        throw new InputError(`${name}: BertForMultipleChoice takes [batch, num_choices, seq${trailing ? ", hidden" : ""}], got [${d.shape}]`);
+      }
       if (choices && d.shape[1] !== choices) throw new InputError(`${name}: ${d.shape[1]} choices, other inputs have ${choices}`);
       choices = d.shape[1];
-      (flat as Record<string, unknown>)[name] = { data: d.data, shape: [d.shape[0] * d.shape[1], ...d.shape.slice(2)] };
-    };
-    flatten("input_ids", 0, false);
-    flatten("inputs_embeds", 1, true);
-    flatten("attention_mask", 0, true);
-    flatten("token_type_ids", 0, false);
-    flatten("position_ids", 0, false);
+      flat[name] = { data: d.data, shape: [d.shape[0] * d.shape[1], ...d.shape.slice(2)] };
+    }
     if (!choices) throw new InputError("BertForMultipleChoice needs input_ids or inputs_embeds of shape [batch, num_choices, seq]");
-    const { pass: p, args } = this.bert.encode(flat, (pp) => pp.B);
-    linear(p.e, this.classifier, p.B, p.pooled, this.config.hidden_size, p.head, 1);
-    const logits = p.tensor(p.head, [p.B / choices, choices]);
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, choices, labelsInt("labels", own.labels as TensorLike))) : null;
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+    this.choices = choices;
+    return flat as BertModelInputs;
+  }
+  protected headFloats(d: { B: number }): number {
+    return d.B;
+  }
+  protected head(p: Pass, own: Own): HeadResult {
+    const flat = this.dense(p, this.classifier, "pooled");
+    const logits = new Tensor("float32", flat.data, [p.B / this.choices, this.choices]); // logits.view(-1, num_choices)
+    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, this.choices, ints("labels", own.labels))) : null;
+    return { loss, fields: { logits } };
   }
 }
 
@@ -394,25 +387,19 @@ export class BertForTokenClassification extends BertTaskModel {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = TokenClassifierOutput;
+  protected readonly ownArgs = ["labels"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
     this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForTokenClassification> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForTokenClassification(c, e, w);
-    });
+  protected headFloats(d: { rows: number }): number {
+    return d.rows * this.config.num_labels;
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForTokenClassification", inputs, ["labels"]);
-    const n = this.config.num_labels;
-    const { pass: p, args } = this.bert.encode(bert, (pp) => pp.rows * n);
-    linear(p.e, this.classifier, p.rows, p.hidden, this.config.hidden_size, p.head, n);
-    const logits = p.tensor(p.head, [p.B, p.S, n]);
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, n, labelsInt("labels", own.labels as TensorLike))) : null;
-    const fields = this.bert.outputs(p, args);
-    return { fields, returnDict: args.returnDict, result: { loss, fields: { logits }, tupleHead: [logits] } };
+  protected head(p: Pass, own: Own): HeadResult {
+    const logits = this.dense(p, this.classifier, "sequence");
+    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, this.config.num_labels, ints("labels", own.labels))) : null;
+    return { loss, fields: { logits } };
   }
 }
 
@@ -420,6 +407,7 @@ export class BertForQuestionAnswering extends BertTaskModel {
   readonly bert: BertModel;
   readonly qa_outputs: PackedLinear;
   protected readonly outputClass = QuestionAnsweringModelOutput;
+  protected readonly ownArgs = ["start_positions", "end_positions"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (config.num_labels !== 2) {
@@ -428,43 +416,27 @@ export class BertForQuestionAnswering extends BertTaskModel {
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
     this.qa_outputs = w.linear(["qa_outputs.weight"], ["qa_outputs.bias"], [2], config.hidden_size);
   }
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertForQuestionAnswering> {
-    return loadPretrained(source, options, (c, e, w) => {
-      return new BertForQuestionAnswering(c, e, w);
-    });
+  protected headFloats(d: { rows: number }): number {
+    return d.rows * 2;
   }
-  protected compute(inputs: Inputs) {
-    const { bert, own } = splitArgs("BertForQuestionAnswering", inputs, ["start_positions", "end_positions"]);
-    const { pass: p, args } = this.bert.encode(bert, (pp) => pp.rows * 2);
-    linear(p.e, this.qa_outputs, p.rows, p.hidden, this.config.hidden_size, p.head, 2);
+  protected head(p: Pass, own: Own): HeadResult {
+    const both = this.dense(p, this.qa_outputs, "sequence").data as Float32Array;
     // logits.split(1, dim=-1): column 0 is start, column 1 is end
-    const both = p.e.f32.subarray(p.head / 4, p.head / 4 + p.rows * 2);
-    const start = new Float32Array(p.rows);
-    const end = new Float32Array(p.rows);
-    for (let r = 0; r < p.rows; r++) {
-      start[r] = both[2 * r];
-      end[r] = both[2 * r + 1];
-    }
-    const start_logits = new Tensor("float32", start, [p.B, p.S]);
-    const end_logits = new Tensor("float32", end, [p.B, p.S]);
+    const start_logits = new Tensor("float32", both.filter((_, i) => i % 2 === 0), [p.B, p.S]);
+    const end_logits = new Tensor("float32", both.filter((_, i) => i % 2 === 1), [p.B, p.S]);
     let loss: Tensor | null = null;
     if (own.start_positions != null && own.end_positions != null) {
       // positions outside the sequence are clamped to seq, which is the ignored index
       const ignored = p.S;
-      const pos = (name: string, v: unknown) => {
-        const d = intInput(name, v as TensorLike);
+      const pos = (name: string) => {
+        const d = ints(name, own[name]);
         if (d.data.length !== p.B) throw new InputError(`${name}: expected ${p.B} positions (one per sequence), got shape [${d.shape}]`);
         return { data: d.data.map((x) => Math.min(Math.max(x, 0), ignored)), shape: [p.B] };
       };
-      const s = crossEntropy(start, p.S, pos("start_positions", own.start_positions), ignored);
-      const e = crossEntropy(end, p.S, pos("end_positions", own.end_positions), ignored);
+      const s = crossEntropy(start_logits.data as Float32Array, p.S, pos("start_positions"), ignored);
+      const e = crossEntropy(end_logits.data as Float32Array, p.S, pos("end_positions"), ignored);
       loss = scalar((s + e) / 2);
     }
-    const fields = this.bert.outputs(p, args);
-    return {
-      fields,
-      returnDict: args.returnDict,
-      result: { loss, fields: { start_logits, end_logits }, tupleHead: [start_logits, end_logits] },
-    };
+    return { loss, fields: { start_logits, end_logits } };
   }
 }
