@@ -54,8 +54,16 @@ export function hasRelaxedSimd(): boolean {
   }
 }
 
+const IMPORT_HINT =
+  'import the kernels as a module (`import wasm from "simdbert/wasm"`, which wrangler and workerd compile ahead of time) and pass { wasm } to fromPretrained / Engine.create';
+
 function defaultUrl(relaxed: boolean): URL {
-  return new URL(relaxed ? "../../build/simdbert-relaxed.wasm" : "../../build/simdbert.wasm", import.meta.url);
+  const base = import.meta.url as string | undefined;
+  // workerd (Cloudflare) leaves import.meta.url undefined: new URL would only say "Invalid URL"
+  if (typeof base !== "string" || !base) {
+    throw new Error(`simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`);
+  }
+  return new URL(relaxed ? "../../build/simdbert-relaxed.wasm" : "../../build/simdbert.wasm", base);
 }
 
 async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
@@ -68,18 +76,28 @@ async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   }
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status}`);
+  if (!res.ok) {
+    throw new Error(`simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status} (a bundler may have moved the .wasm: pass its URL or module as { wasm })`);
+  }
   return res;
 }
 
 async function compileFrom(data: ArrayBuffer | ArrayBufferView | Response): Promise<WebAssembly.Module> {
-  if (typeof Response !== "undefined" && data instanceof Response) {
-    if (typeof WebAssembly.compileStreaming === "function" && data.headers.get("content-type")?.startsWith("application/wasm")) {
-      return WebAssembly.compileStreaming(data);
+  try {
+    if (typeof Response !== "undefined" && data instanceof Response) {
+      if (typeof WebAssembly.compileStreaming === "function" && data.headers.get("content-type")?.startsWith("application/wasm")) {
+        return await WebAssembly.compileStreaming(data);
+      }
+      return await WebAssembly.compile(await data.arrayBuffer());
     }
-    return WebAssembly.compile(await data.arrayBuffer());
+    return await WebAssembly.compile(data as BufferSource);
+  } catch (e) {
+    // workerd / Cloudflare: "Wasm code generation disallowed by embedder"
+    if (/disallowed|code generation/i.test(String((e as Error)?.message))) {
+      throw new Error(`simdbert: this runtime does not compile WebAssembly from bytes (${(e as Error).message}): ${IMPORT_HINT}`, { cause: e });
+    }
+    throw e;
   }
-  return WebAssembly.compile(data as BufferSource);
 }
 
 /** Compiles (once) and returns the kernels' module for the given options. */
@@ -96,7 +114,11 @@ export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Mo
     if (options.relaxedSimd === true && !hasRelaxedSimd()) {
       return Promise.reject(new Error("simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD"));
     }
-    url = defaultUrl(want);
+    try {
+      url = defaultUrl(want);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   } else {
     url = src instanceof URL ? src : toUrl(src);
   }

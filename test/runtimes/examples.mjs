@@ -1,14 +1,16 @@
 // Smoke tests of examples/: each example runs as a user would run it, on a shared fixture model.
-//   node test/runtimes/examples.mjs [--fixtures DIR] [--only node,worker,browser]
+//   node test/runtimes/examples.mjs [--fixtures DIR] [--only node,worker,browser,bundle]
 // - node:    `node examples/node.mjs MODEL_DIR` exits 0 and prints the output shape;
 // - worker:  examples/worker bundled by workerd from a wrangler config (esbuild, as wrangler
 //            does), the model as its MODEL assets binding; POST /embed must equal mean pooling of
 //            BertModel's output computed here in Node;
 // - browser: examples/browser served by its serve.mjs, driven in headless Chromium: the query
-//            equal to one sentence must rank that sentence first with cosine 1.
+//            equal to one sentence must rank that sentence first with cosine 1;
+// - bundle:  the browser example bundled with esbuild for the browser platform (as a web app or a
+//            worker build would) must build: no node: import in reach of the bundler.
 // Prints a line per example and 'examples: N passed, N failed'; exit 1 on any failure.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -140,7 +142,23 @@ async function browserExample(fixtures) {
   }
 }
 
-export const EXAMPLES = { node: nodeExample, worker: workerExample, browser: browserExample };
+/** The browser example bundled by esbuild for the browser platform: no node: import may trip it. */
+async function bundleExample() {
+  const esbuild = esbuildBin();
+  if (!esbuild) throw new Error("esbuild missing: npm install");
+  const dir = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
+  try {
+    const out = join(dir, "app.js");
+    const r = await sh(esbuild, ["examples/browser/app.js", "--bundle", "--format=esm", "--platform=browser", `--outfile=${out}`]);
+    if (r.code !== 0) throw new Error(`esbuild --platform=browser failed:\n${r.out}`);
+    const { size } = await stat(out);
+    return `esbuild --bundle --platform=browser examples/browser/app.js: ${(size / 1024).toFixed(1)} KB`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const EXAMPLES = { node: nodeExample, worker: workerExample, browser: browserExample, bundle: bundleExample };
 
 async function main() {
   const args = process.argv.slice(2);

@@ -4,7 +4,7 @@
 // failed' and exits 1 when any runtime or example fails or cannot be started.
 //
 //   node test/runtimes/run.mjs [--only node,deno,bun,chromium,workerd] [--runs N] [--fixtures DIR]
-//                              [--json FILE] [--examples node,worker,browser | --no-examples]
+//                              [--json FILE] [--examples node,worker,browser,bundle | --no-examples]
 //
 // The runtimes come from the npm registry (devDependencies deno, bun, workerd, playwright-core)
 // and Debian (chromium): scripts/runtimes/install.sh installs what is missing
