@@ -1,0 +1,59 @@
+// Peak f32x4 throughput probes for the bench (not part of the published kernels).
+//
+// Each probe runs 12 independent chains for `iters` iterations. m and c are arguments, so the
+// engine cannot fold them; with m = 1 and c = 0 the values never change (no denormals, no
+// overflow). Flops counted: 8 per chain per iteration (4 lanes x (mul + add)).
+//   peak_mul_add:      acc = acc·m + c as f32x4.mul then f32x4.add (what the plain build's GEMM uses)
+//   peak_relaxed_madd: acc = relaxed_madd(acc, m, c)             (the relaxed build's GEMM)
+// Both return a lane sum so that nothing is dead code.
+
+@inline function step(acc: v128, m: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(acc, m, c);
+  return f32x4.add(f32x4.mul(acc, m), c);
+}
+
+function run(iters: i32, mf: f32, cf: f32): f32 {
+  const m = f32x4.splat(mf), c = f32x4.splat(cf);
+  let a0 = f32x4.splat(1.0), a1 = f32x4.splat(1.5), a2 = f32x4.splat(2.0), a3 = f32x4.splat(2.5);
+  let a4 = f32x4.splat(3.0), a5 = f32x4.splat(3.5), a6 = f32x4.splat(4.0), a7 = f32x4.splat(4.5);
+  let a8 = f32x4.splat(5.0), a9 = f32x4.splat(5.5), a10 = f32x4.splat(6.0), a11 = f32x4.splat(6.5);
+  for (let i = 0; i < iters; i++) {
+    a0 = step(a0, m, c); a1 = step(a1, m, c); a2 = step(a2, m, c); a3 = step(a3, m, c);
+    a4 = step(a4, m, c); a5 = step(a5, m, c); a6 = step(a6, m, c); a7 = step(a7, m, c);
+    a8 = step(a8, m, c); a9 = step(a9, m, c); a10 = step(a10, m, c); a11 = step(a11, m, c);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  const t = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
+  return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
+}
+
+/** Flops per iteration of `peak`. */
+export const PEAK_FLOPS_PER_ITER: i32 = 12 * 8;
+
+export function peak(iters: i32, m: f32, c: f32): f32 {
+  return run(iters, m, c);
+}
+
+/**
+ * Mul and add kept off each other's critical path: 6 chains p = p·m and 6 chains s = s + p
+ * (the GEMM's shape: its adds form the chains, its multiplies feed them). 8 flops per chain pair
+ * and per lane-quad: 48 per iteration.
+ */
+export function peak_split(iters: i32, mf: f32): f32 {
+  const m = f32x4.splat(mf);
+  let p0 = f32x4.splat(1.0), p1 = f32x4.splat(1.5), p2 = f32x4.splat(2.0), p3 = f32x4.splat(2.5), p4 = f32x4.splat(3.0), p5 = f32x4.splat(3.5);
+  let s0 = f32x4.splat(0.0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+  for (let i = 0; i < iters; i++) {
+    s0 = f32x4.add(s0, p0); s1 = f32x4.add(s1, p1); s2 = f32x4.add(s2, p2);
+    s3 = f32x4.add(s3, p3); s4 = f32x4.add(s4, p4); s5 = f32x4.add(s5, p5);
+    p0 = f32x4.mul(p0, m); p1 = f32x4.mul(p1, m); p2 = f32x4.mul(p2, m);
+    p3 = f32x4.mul(p3, m); p4 = f32x4.mul(p4, m); p5 = f32x4.mul(p5, m);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), f32x4.add(f32x4.add(s4, s5), f32x4.add(p0, p5)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
+}
+
+/** 1 when this build's `peak` uses f32x4.relaxed_madd. */
+export function relaxed(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

@@ -1,0 +1,109 @@
+// Part 1 and 2 of the bench: this machine's WebAssembly SIMD f32 peak, and simdbert's GEMM at
+// BERT shapes as GFLOP/s and % of that peak. Run in-process for the plain build and in a child
+// (node --experimental-wasm-relaxed-simd on Node 20) for the relaxed one:
+//   node bench/lib/kernels.mjs [--relaxed] [--smoke]   (as a child: sends { type: "result" })
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, timeSync, median } from "./common.mjs";
+
+export const GEMM_SHAPES = [
+  [384, 384],
+  [384, 1536],
+  [1536, 384],
+  [768, 768],
+  [768, 3072],
+  [3072, 768],
+];
+export const GEMM_M = 128;
+
+function instance(file, pages) {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+  const mod = new WebAssembly.Module(readFileSync(join(ROOT, "build", file)));
+  return { k: new WebAssembly.Instance(mod, { env: { memory } }).exports, memory };
+}
+
+/** Peak probes: { [variant]: GFLOP/s samples }. */
+function peakProbes(relaxed, maxTime, opts) {
+  const { k } = instance(relaxed ? "bench-peak-relaxed.wasm" : "bench-peak.wasm", 1);
+  if (!!k.relaxed() !== relaxed) throw new Error("bench-peak build mismatch");
+  const iters = 200_000; // about 0.5 ms a call
+  const out = {};
+  const probes = relaxed
+    ? { relaxed_madd: () => k.peak(iters, 1, 0) }
+    : { mul_add_chain: () => k.peak(iters, 1, 0), mul_add_split: () => k.peak_split(iters, 1) };
+  const flops = { relaxed_madd: 96, mul_add_chain: 96, mul_add_split: 48 };
+  for (const [name, fn] of Object.entries(probes)) {
+    for (let i = 0; i < 20; i++) fn();
+    const { samples } = timeSync(`peak ${name}`, fn, { maxTime, ...opts });
+    out[name] = samples.map((s) => (flops[name] * iters) / s / 1e9);
+  }
+  return out;
+}
+
+/** GEMM at M x K x N through the kernels' build: GFLOP/s samples per shape. */
+function gemmShapes(relaxed, maxTime, opts) {
+  const M = GEMM_M;
+  const maxK = Math.max(...GEMM_SHAPES.map(([k]) => k)), maxN = Math.max(...GEMM_SHAPES.map(([, n]) => n));
+  const bytes = 4 * (M * maxK + 2 * maxK * maxN + maxN + M * maxN) + 4096;
+  const { k, memory } = instance(relaxed ? "simdbert-relaxed.wasm" : "simdbert.wasm", Math.ceil(bytes / 65536) + 32);
+  if (k.relaxed() !== (relaxed ? 1 : 0)) throw new Error("simdbert build mismatch");
+  const f32 = new Float32Array(memory.buffer);
+  const base = (k.heap_base() + 63) & ~63;
+  const out = {};
+  for (const [K, N] of GEMM_SHAPES) {
+    const A = base, W = A + M * K * 4 + 64, P = W + N * K * 4 + 64, bias = P + N * K * 4 + 64, C = bias + N * 4 + 64;
+    let s = 12345;
+    const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5);
+    for (let i = 0; i < M * K; i++) f32[A / 4 + i] = r();
+    for (let i = 0; i < N * K; i++) f32[W / 4 + i] = r() * 0.1;
+    for (let i = 0; i < N; i++) f32[bias / 4 + i] = r();
+    k.f32_pack_panels8(N, K, W, P);
+    const fn = () => k.f32_gemm_6x8(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
+    // spot check against a float64 dot product
+    fn();
+    for (const [i, j] of [[0, 0], [M - 1, N - 1], [M >> 1, 7]]) {
+      let ref = f32[bias / 4 + j];
+      for (let t = 0; t < K; t++) ref += f32[A / 4 + i * K + t] * f32[W / 4 + j * K + t];
+      if (Math.abs(ref - f32[C / 4 + i * N + j]) > 1e-3 * (1 + Math.abs(ref))) throw new Error(`GEMM ${K}x${N} wrong at ${i},${j}`);
+    }
+    for (let i = 0; i < 5; i++) fn();
+    const { samples } = timeSync(`gemm ${M}x${K}x${N}`, fn, { maxTime, ...opts });
+    out[`${K}x${N}`] = samples.map((t) => (2 * M * K * N) / t / 1e9);
+  }
+  return out;
+}
+
+/**
+ * Interleaved rounds of the peak probes and the GEMM shapes; every sample kept.
+ * Returns { relaxed, peak: { variant: samples }, gemm: { "KxN": samples } }.
+ */
+export function measureKernels({ relaxed = false, smoke = false } = {}) {
+  const rounds = smoke ? 1 : 3;
+  const maxTime = smoke ? 0.01 : 0.4;
+  const opts = smoke ? { minSamples: 2, minTime: 0.005 } : {};
+  const peak = {}, gemm = {};
+  const add = (into, from) => {
+    for (const [k, v] of Object.entries(from)) (into[k] ??= []).push(...v);
+  };
+  for (let r = 0; r < rounds; r++) {
+    add(peak, peakProbes(relaxed, maxTime, opts));
+    add(gemm, gemmShapes(relaxed, maxTime, opts));
+  }
+  if (!smoke) add(peak, peakProbes(relaxed, maxTime, opts));
+  return { relaxed, peak, gemm };
+}
+
+export function summarizeKernels(res) {
+  const peakMedians = Object.fromEntries(Object.entries(res.peak).map(([k, v]) => [k, median(v)]));
+  const peak = Math.max(...Object.values(peakMedians));
+  const gemm = Object.fromEntries(
+    Object.entries(res.gemm).map(([k, v]) => [k, { gflops: median(v), pctOfPeak: (100 * median(v)) / peak, samples: v.length }]),
+  );
+  return { relaxed: res.relaxed, peakGflops: peak, peakVariants: peakMedians, gemm };
+}
+
+if (process.send && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
+  const relaxed = process.argv.includes("--relaxed");
+  const smoke = process.argv.includes("--smoke");
+  process.send({ type: "result", value: measureKernels({ relaxed, smoke }) });
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// simdbert's bench (issue 8): in one run, on this machine,
+//   1. the WebAssembly SIMD f32 peak (f32x4 mul+add chains; relaxed_madd where available),
+//   2. GEMM GFLOP/s and % of that peak at M = 128 and BERT's (K, N),
+//   3. whole-model median latency, MiniLM-L6 and bert-base shapes (random weights written here as
+//      an HF checkpoint), batch 1 seq 128, batch 8 seq 128, batch 1 seq 512,
+//   4. the same models and inputs in onnxruntime-web (wasm, SIMD, 1 thread) and onnxruntime-node
+//      (CPU: 1 intra-op thread, and its default), from an ONNX graph of the same weights written
+//      here, each checked against simdbert's outputs before timing,
+//   5. cold start (process start to first result), simdbert vs onnxruntime-web,
+//   6. memory: wasm memory vs f32 weights, growth after 1,000 forwards.
+// Prints a table, writes bench/results.json and bench/results.svg (bench/out/smoke.* with --smoke).
+//
+//   npm run bench                 full run (< 20 minutes on 2 cores)
+//   npm run bench:smoke           seconds: tiny model, one sample of everything
+//   node bench/run.mjs --only=kernels,minilm-l6,bert-base,cold,memory
+import { writeFileSync, mkdirSync, existsSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import os from "node:os";
+import { ROOT, relaxedExecArgv, runChild, median, log } from "./lib/common.mjs";
+import { measureKernels, summarizeKernels, GEMM_M } from "./lib/kernels.mjs";
+import { benchModel, SHAPES } from "./lib/models-bench.mjs";
+import { benchColdStart } from "./lib/cold-bench.mjs";
+import { chartSvg } from "./lib/svg.mjs";
+
+const argv = process.argv.slice(2);
+const smoke = argv.includes("--smoke");
+const onlyArg = argv.find((a) => a.startsWith("--only="));
+const only = onlyArg ? onlyArg.slice(7).split(",") : null;
+const want = (part) => !only || only.includes(part);
+const t0 = performance.now();
+
+// ---- builds the bench needs (the kernels' builds come from `npm run build`)
+function ensureBuilds() {
+  const need = (out, src) => !existsSync(join(ROOT, out)) || statSync(join(ROOT, out)).mtimeMs < statSync(join(ROOT, src)).mtimeMs;
+  for (const f of ["build/simdbert.wasm", "build/simdbert-relaxed.wasm", "dist/index.js"]) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run build first`);
+  }
+  if (need("build/bench-peak.wasm", "assembly/bench_peak.ts") || need("build/bench-peak-relaxed.wasm", "assembly/bench_peak.ts")) {
+    log("building build/bench-peak*.wasm");
+    execFileSync("npm", ["run", "--silent", "build:bench"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  }
+}
+ensureBuilds();
+
+const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const results = {
+  date: new Date().toISOString(),
+  command: `node bench/run.mjs ${argv.join(" ")}`.trim(),
+  machine: { node: process.version, v8: process.versions.v8, cpu, cores: os.cpus().length, platform: `${process.platform} ${process.arch}`, loadavg: os.loadavg() },
+  smoke,
+};
+
+// ---- 1, 2: peak and GEMM
+if (want("kernels")) {
+  log("1-2. peak and GEMM (plain SIMD, this process)");
+  results.kernels = { plain: summarizeKernels(measureKernels({ smoke })) };
+  const flags = await relaxedExecArgv();
+  if (flags) {
+    log(`1-2. peak and GEMM (relaxed SIMD, child node ${flags.join(" ")})`);
+    const raw = await runChild(join(ROOT, "bench", "lib", "kernels.mjs"), ["--relaxed", ...(smoke ? ["--smoke"] : [])], flags);
+    results.kernels.relaxed = summarizeKernels(raw);
+  } else {
+    results.kernels.relaxed = null;
+  }
+}
+
+// ---- 3, 4, 6: models
+const modelNames = smoke ? ["tiny"] : ["minilm-l6", "bert-base"];
+const shapes = smoke ? [[1, 16], [2, 32]] : SHAPES;
+results.models = [];
+for (const name of modelNames) {
+  if (!want(name) && !(smoke && want("models"))) continue;
+  log(`3-4. ${name}`);
+  const budget = name === "bert-base" ? 10 : 5;
+  results.models.push(await benchModel(name, { smoke, shapes, budget, memoryForwards: want("memory") && name === modelNames[0] ? (smoke ? 20 : 1000) : 0 }));
+}
+
+// ---- 5: cold start
+if (want("cold")) {
+  log("5. cold start");
+  results.coldStart = await benchColdStart(smoke ? "tiny" : "minilm-l6", { runs: smoke ? 1 : 7 });
+}
+results.seconds = (performance.now() - t0) / 1e3;
+
+// ---- report
+const lines = [];
+const p = (s = "") => lines.push(s);
+const f1 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "-" : x.toFixed(1));
+const f2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "-" : x.toFixed(2));
+const msf = (s) => (s === undefined ? "-" : s * 1e3 >= 100 ? (s * 1e3).toFixed(0) : (s * 1e3).toFixed(1));
+const goals = [];
+const goal = (text, ok, figure) => goals.push(`${ok ? "MET    " : "NOT MET"}  ${text}: ${figure}`);
+
+p(`simdbert bench  ${results.date}  ${results.command}`);
+p(`${cpu}, ${results.machine.cores} cores, node ${process.version} (V8 ${process.versions.v8}), load average at start ${results.machine.loadavg.map((x) => x.toFixed(2)).join(" ")}`);
+p(`every figure below is from this run; ratios compare engines measured in the same run`);
+if (results.kernels) {
+  const { plain, relaxed } = results.kernels;
+  p();
+  p(`1. WebAssembly SIMD f32 peak (12 independent f32x4 chains, median GFLOP/s)`);
+  for (const [k, v] of Object.entries(plain.peakVariants)) p(`   ${k.padEnd(18)} ${f1(v).padStart(7)}`);
+  if (relaxed) for (const [k, v] of Object.entries(relaxed.peakVariants)) p(`   ${k.padEnd(18)} ${f1(v).padStart(7)}`);
+  else p(`   relaxed_madd       unavailable in this runtime`);
+  p(`   peak used: plain ${f1(plain.peakGflops)}${relaxed ? `, relaxed ${f1(relaxed.peakGflops)}` : ""}`);
+  p();
+  p(`2. GEMM, M = ${GEMM_M} (C = A·W + bias, packed W), median GFLOP/s and % of the same build's peak`);
+  p(`   ${"K x N".padEnd(11)} ${"plain".padStart(8)} ${"% peak".padStart(7)}   ${"relaxed".padStart(8)} ${"% peak".padStart(7)}`);
+  for (const [shape, g] of Object.entries(plain.gemm)) {
+    const r = relaxed?.gemm[shape];
+    p(`   ${shape.padEnd(11)} ${f1(g.gflops).padStart(8)} ${f1(g.pctOfPeak).padStart(6)}%   ${f1(r?.gflops).padStart(8)} ${r ? f1(r.pctOfPeak).padStart(6) + "%" : "      -"}`);
+  }
+  const worst = Math.min(...Object.values(plain.gemm).map((g) => g.pctOfPeak));
+  goal("GEMM >= 75% of the measured peak at every shape (plain SIMD)", worst >= 75, `worst ${f1(worst)}%`);
+  if (relaxed) {
+    const wr = Math.min(...Object.values(relaxed.gemm).map((g) => g.pctOfPeak));
+    goal("GEMM >= 75% of the measured peak at every shape (relaxed SIMD)", wr >= 75, `worst ${f1(wr)}%`);
+  }
+}
+for (const m of results.models) {
+  p();
+  const engines = [...new Set(m.shapes.flatMap((s) => Object.keys(s.median)))];
+  p(`3-4. ${m.model} (hidden ${m.config.hidden_size}, ${m.config.num_hidden_layers} layers, ${(m.floats / 1e6).toFixed(1)}M parameters): median ms per forward [samples]`);
+  p(`   ${"batch x seq".padEnd(12)}${engines.map((e) => e.padStart(18)).join("")}`);
+  for (const s of m.shapes) p(`   ${`${s.batch} x ${s.seq}`.padEnd(12)}${engines.map((e) => `${msf(s.median[e])} [${s.samples[e]?.length ?? 0}]`.padStart(18)).join("")}`);
+  p(`   simdbert / peer (below 1: simdbert faster)`);
+  for (const s of m.shapes) {
+    const r = [];
+    for (const mine of ["simdbert", "simdbert-relaxed"]) {
+      if (s.median[mine] === undefined) continue;
+      for (const peer of ["ort-web", "ort-node-1t", "ort-node"]) if (s.median[peer] !== undefined) r.push(`${mine}/${peer} ${f2(s.median[mine] / s.median[peer])}`);
+    }
+    p(`   ${`${s.batch} x ${s.seq}`.padEnd(12)}${r.join("  ")}`);
+  }
+  p(`   outputs vs simdbert (max |diff|, last_hidden_state and pooler_output): ` + m.shapes.map((s) => `${s.batch}x${s.seq}: ` + Object.entries(s.agreement).map(([e, a]) => `${e} ${a.maxAbsDiff.toExponential(1)}${a.ok ? "" : " DISAGREES"}`).join(", ")).join("; "));
+  const s1 = m.shapes.find((s) => s.batch === 1 && s.seq === 128);
+  if (s1 && !smoke) {
+    for (const mine of ["simdbert", "simdbert-relaxed"]) {
+      if (s1.median[mine] === undefined) continue;
+      if (s1.median["ort-web"] !== undefined) {
+        const r = s1.median[mine] / s1.median["ort-web"];
+        goal(`${m.model} b1 s128 ${mine} <= 0.7x onnxruntime-web`, r <= 0.7, `${f2(r)}x`);
+      }
+      if (s1.median["ort-node-1t"] !== undefined) {
+        const r = s1.median[mine] / s1.median["ort-node-1t"];
+        goal(`${m.model} b1 s128 ${mine} within 2.5x of onnxruntime-node (1 thread)`, r <= 2.5, `${f2(r)}x`);
+      }
+      if (s1.median["ort-node"] !== undefined) {
+        const r = s1.median[mine] / s1.median["ort-node"];
+        goal(`${m.model} b1 s128 ${mine} within 2.5x of onnxruntime-node (default threads)`, r <= 2.5, `${f2(r)}x`);
+      }
+    }
+  }
+  if (m.memory) {
+    const mem = m.memory;
+    const growth = mem.after.memoryBytes - mem.before.memoryBytes;
+    const MiB = (b) => (b / 2 ** 20).toFixed(1);
+    p(`6. memory (simdbert, ${m.model}, batch ${mem.batch} x seq ${mem.seq}): wasm memory ${MiB(mem.after.memoryBytes)} MiB = weights region ${MiB(mem.after.weightBytes)} MiB (f32 weights ${MiB(m.weightBytesF32)} MiB) + arena ${MiB(mem.after.arenaBytes)} MiB + ${MiB(mem.after.memoryBytes - mem.after.weightBytes - mem.after.arenaBytes)} MiB slack`);
+    p(`   growth after ${mem.forwards} forwards: ${growth} bytes of wasm memory (process RSS ${MiB(mem.rssBefore)} -> ${MiB(mem.rssAfter)} MiB)`);
+    const budget = m.weightBytesF32 + 1.2 * mem.after.arenaBytes;
+    goal(`memory growth after ${mem.forwards} forwards is 0`, growth === 0, `${growth} bytes`);
+    goal(`memory <= f32 weights + 1.2x one activation arena (${m.model} b${mem.batch} s${mem.seq})`, mem.after.memoryBytes <= budget, `${MiB(mem.after.memoryBytes)} MiB vs ${MiB(budget)} MiB`);
+  }
+}
+if (results.coldStart) {
+  const c = results.coldStart;
+  p();
+  p(`5. cold start, ${c.model} (process start to first result, median of ${c.runs} fresh processes)`);
+  for (const [e, v] of Object.entries(c.engines)) {
+    p(`   ${e.padEnd(10)} ${v.wallMs.toFixed(0).padStart(6)} ms  (node start ${v.nodeStartMs.toFixed(0)}, import ${v.importMs.toFixed(0)}, compile+load ${v.loadMs.toFixed(0)}, first forward ${v.firstForwardMs.toFixed(0)})`);
+  }
+  p(`   simdbert / onnxruntime-web: ${f2(c.ratio)}`);
+  if (!smoke) goal("cold start <= 0.3x onnxruntime-web's", c.ratio <= 0.3, `${f2(c.ratio)}x`);
+}
+p();
+if (goals.length && !smoke) {
+  p(`Goals (issue 8), single thread, as measured in this run:`);
+  for (const g of goals) p(`   ${g}`);
+  p(`   (multi-threading: not measured; simdbert has no threaded path yet)`);
+}
+p(`bench took ${results.seconds.toFixed(0)} s`);
+results.goals = goals;
+results.table = lines.join("\n");
+console.log(results.table);
+
+const outDir = smoke ? join(ROOT, "bench", "out") : join(ROOT, "bench");
+mkdirSync(outDir, { recursive: true });
+const base = smoke ? "smoke" : only ? "results-partial" : "results";
+writeFileSync(join(outDir, `${base}.json`), JSON.stringify(results, null, 1));
+results.subtitle = `${cpu}, ${results.machine.cores} cores, node ${process.version}, ${results.date.slice(0, 10)}${smoke ? " (smoke run)" : ""}`;
+writeFileSync(join(outDir, `${base}.svg`), chartSvg(results));
+log(`wrote ${join(outDir, base)}.json and .svg`);

@@ -1,0 +1,30 @@
+// A seconds-long smoke run of the bench (npm run bench is the real thing): the peak and GEMM
+// probes run and give sane numbers, the ONNX graph the bench writes runs in onnxruntime-web and
+// agrees with simdbert, and the chart renders.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { measureKernels, summarizeKernels, GEMM_SHAPES } from "../bench/lib/kernels.mjs";
+import { benchModel } from "../bench/lib/models-bench.mjs";
+import { chartSvg } from "../bench/lib/svg.mjs";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+test("bench smoke: peak and GEMM probes", () => {
+  if (!existsSync(new URL("../build/bench-peak.wasm", import.meta.url))) execFileSync("npm", ["run", "--silent", "build:bench"], { stdio: "ignore" });
+  const k = summarizeKernels(measureKernels({ smoke: true }));
+  assert.ok(k.peakGflops > 0.5, `peak ${k.peakGflops}`);
+  assert.equal(Object.keys(k.gemm).length, GEMM_SHAPES.length);
+  for (const [shape, g] of Object.entries(k.gemm)) assert.ok(g.gflops > 0.1 && g.pctOfPeak < 200, `${shape}: ${g.gflops} GFLOP/s`);
+});
+
+test("bench smoke: tiny model in simdbert and onnxruntime-web agree, timed, charted", async () => {
+  const r = await benchModel("tiny", { smoke: true, shapes: [[2, 16]], engines: ["simdbert", "ort-web"], memoryForwards: 5 });
+  const s = r.shapes[0];
+  assert.ok(s.agreement["ort-web"].ok, `max|diff| ${s.agreement["ort-web"].maxAbsDiff}`);
+  assert.ok(s.median.simdbert > 0 && s.median["ort-web"] > 0);
+  assert.is(r.memory.after.memoryBytes, r.memory.before.memoryBytes);
+  const svg = chartSvg({ models: [r] });
+  assert.ok(svg.startsWith("<svg") && svg.includes("onnxruntime-web"));
+});
+
+test.run();
