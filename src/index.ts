@@ -40,3 +40,4 @@ export {
   BertPreTrainingHeads,
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
+export * from "./tokenizer/index.js";
