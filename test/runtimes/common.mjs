@@ -8,17 +8,24 @@
 // ctx.lib is the library's module namespace (so `ctx.lib.pipeline` is there once it exists),
 // ctx.source(caseName) gives the model source for this runtime, ctx.files(caseName, name) gives
 // a fixture file's bytes (or null), ctx.options are the fromPretrained options (the wasm module
-// in workerd). Every runtime picks the new check up with no change to its script.
+// in workerd: pass them on). Add its fixture folder to FIXTURE_DIRS (the worker bundles those).
+// Every runtime picks the new check up with no change to its script. See README.md here.
 
 export const ATOL = 1e-4;
-/** Correctness cases (every output in expected.safetensors that the model returns is compared). */
+/**
+ * Correctness cases: folders under the fixture root (../shared/fixtures/bert), each with
+ * config.json, model.safetensors, inputs.json and expected.safetensors.
+ */
 export const CASES = ["a_tiny_encoder", "k_minilm_shape"];
+/**
+ * Every fixture folder a check reads (relative to the fixture root). The worker bundles every
+ * file of these folders as data modules (the browser fetches them, the others read them), so a
+ * pipeline check's folder (with vocab.txt / tokenizer files) only needs adding here.
+ */
+export const FIXTURE_DIRS = [...CASES];
 /** The case whose forward is timed. */
 export const TIMED_CASE = "k_minilm_shape";
 export const DEFAULT_RUNS = 20;
-
-/** Fixture files each runtime must be able to reach (for bundling into a worker). */
-export const FIXTURE_FILES = ["config.json", "model.safetensors", "inputs.json", "expected.safetensors"];
 
 /** The line each runtime prints (or returns) so the driver can read the result. */
 export const RESULT_TAG = "SIMDBERT_RUNTIME_RESULT ";

@@ -1,6 +1,7 @@
 // Runtime matrix: workerd (Cloudflare's runtime, from the npm package `workerd`).
 // Lays out a worker bundle in a temp dir: worker.mjs, common.mjs, dist/**.js (ES modules),
-// build/simdbert.wasm as a `wasm` module, the fixtures as `data` modules, and a Cap'n Proto
+// build/simdbert.wasm as a `wasm` module, the files of each folder in common.mjs's FIXTURE_DIRS as `data`
+// modules (fixtures.mjs maps case -> file name -> ArrayBuffer), and a Cap'n Proto
 // config naming them all; serves it on 127.0.0.1 and asks it to run the checks.
 // `node test/runtimes/workerd/run.mjs [--fixtures DIR] [--runs N]`
 import { spawn } from "node:child_process";
@@ -10,7 +11,7 @@ import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { workerdBin } from "../bins.mjs";
-import { CASES, DEFAULT_RUNS, describe, FIXTURE_FILES, median, RESULT_TAG, TIMED_CASE } from "../common.mjs";
+import { DEFAULT_RUNS, FIXTURE_DIRS, describe, median, RESULT_TAG, TIMED_CASE } from "../common.mjs";
 import { parseArgs } from "../fs-context.mjs";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -43,9 +44,11 @@ export async function layOut(dir, fixtures) {
   await add(join(REPO, "build/simdbert.wasm"), "simdbert.wasm", "wasm");
   const imports = [];
   const table = [];
-  for (const [i, c] of CASES.entries()) {
+  for (const [i, c] of FIXTURE_DIRS.entries()) {
     const entries = [];
-    for (const [j, f] of FIXTURE_FILES.entries()) {
+    // every file of the case's folder (a pipeline check's vocab.txt / tokenizer files included)
+    const names = (await readdir(join(fixtures, c), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    for (const [j, f] of names.entries()) {
       const name = `fixtures/${c}/${f}`;
       await add(join(fixtures, c, f), name, "data");
       imports.push(`import f${i}_${j} from ${JSON.stringify("./" + name)};`);

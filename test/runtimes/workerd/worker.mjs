@@ -17,8 +17,8 @@ function files(c, name) {
   const f = fixtures[c]?.[name];
   return f ? new Uint8Array(f) : null;
 }
-/** The in-memory file map a bundled-model user would pass to fromPretrained. */
-const source = (c) => ({ "config.json": fixtures[c]["config.json"], "model.safetensors": fixtures[c]["model.safetensors"] });
+/** The in-memory file map a bundled-model user would pass to fromPretrained: the case's files. */
+const source = (c) => ({ ...fixtures[c] });
 
 let timed;
 async function timedModel() {
