@@ -131,7 +131,10 @@ async function main() {
     console.log("\nexamples (run as a user would, on a fixture model)");
     for (const name of opts.examples) {
       try {
-        console.log(`  PASS examples/${name}: ${await EXAMPLES[name](opts.fixtures)}`);
+        let timer;
+        const timeout = new Promise((_, fail) => (timer = setTimeout(() => fail(new Error(`timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)));
+        const msg = await Promise.race([EXAMPLES[name](opts.fixtures), timeout]).finally(() => clearTimeout(timer));
+        console.log(`  PASS examples/${name}: ${msg}`);
         passed++;
       } catch (e) {
         console.log(`  FAIL examples/${name}: ${e?.stack ?? e}`);
@@ -144,3 +147,5 @@ async function main() {
 }
 
 await main();
+// an example that timed out may leave handles open: do not hang on them
+process.exit(process.exitCode ?? 0);
