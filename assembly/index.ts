@@ -3,6 +3,7 @@
 // weights once and plans one activation arena per request shape.
 export { f32_pack_panels8, f32_gemm_6x8 } from "./gemm";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
+export { f32_mha } from "./mha";
 export { f32_layernorm } from "./norm";
 export { f32_activation, f32_activation1 } from "./activations";
 export { f32_bert_embeddings } from "./embeddings";

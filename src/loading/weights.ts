@@ -160,10 +160,14 @@ export class WeightLoader {
       }
     }
     if (missing.length || bad.length) {
-      const headOnly = missing.length > 0 && missing.every((n) => !n.startsWith(this.prefix + ".") && !this.lookup(n));
+      const p = this.prefix + ".";
+      const declared = this.slots.flatMap((slot) => (slot.kind === "raw" ? slot.names : slot.weights.flat()));
+      const isTask = declared.some((n) => n.startsWith(p));
       const hasBase = [...this.byName.keys()].some((n) => n.includes("embeddings.word_embeddings"));
-      if (headOnly && hasBase && !bad.length) {
+      if (isTask && hasBase && !bad.length && missing.every((n) => !n.startsWith(p))) {
         missing.push("(the checkpoint has no weights for this model's task head: it looks like a bare encoder; load it with BertModel)");
+      } else if (!bad.length && missing.length && missing.every((n) => /(^|\.)pooler\./.test(n))) {
+        missing.push("(the checkpoint has no pooler: load it with { addPoolingLayer: false }, HF's add_pooling_layer=False)");
       }
       const lines = [
         ...bad,

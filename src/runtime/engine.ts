@@ -8,6 +8,36 @@
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
 import { kernelsModule, type WasmOptions } from "./wasm.js";
+import { CTL_BYTES, ThreadPool, type Job } from "./threads.js";
+
+export interface EngineOptions extends WasmOptions {
+  /**
+   * Threads for the kernels (WebAssembly threads on a SharedArrayBuffer memory): a number, or
+   * "auto" for the machine's cores. Default 1. Where SharedArrayBuffer is unavailable (edge
+   * workers, pages without cross-origin isolation) it falls back to 1.
+   */
+  threads?: number | "auto";
+}
+
+/** Kernels that a pool thread can run (by index in this table). */
+const THREAD_FNS = ["f32_gemm_6x8", "f32_mha", "f32_layernorm", "f32_activation"] as const;
+const GEMM = 0, MHA = 1, LAYERNORM = 2, ACTIVATION = 3;
+/** Below this many flops a GEMM stays on one thread: a hand-off costs a few microseconds. */
+const PARALLEL_FLOPS = 1 << 19;
+
+/** Arguments of f32_mha (see assembly/mha.ts), bh range excluded. */
+export interface MhaArgs {
+  heads: number; sq: number; sk: number; d: number;
+  q: number; qB: number; qH: number; ldq: number;
+  k: number; kB: number; kH: number; ldk: number;
+  v: number; vB: number; vH: number; ldv: number;
+  rel: number; e: number; maxPos: number; l0: number; lstep: number;
+  mask: number; maskB: number; ldm: number;
+  headScales: number; scale: number;
+  /** probabilities of pair bh at probs + bh·probsStride floats; with probsStride 0, thread t uses probs + t·scratch floats */
+  probs: number; probsStride: number; scratch: number;
+  ctx: number; ctxB: number; ldc: number;
+}
 
 export interface Kernels {
   heap_base(): number;
@@ -27,6 +57,7 @@ export interface Kernels {
     e: number, maxPos: number, l0: number, lstep: number, s: number, lds: number,
   ): void;
   f32_softmax_rows(rows: number, n: number, s: number, lds: number, scale: number, mask: number, ldm: number, headScale: number): void;
+  f32_mha(...args: number[]): void;
   f32_layernorm(rows: number, n: number, x: number, ldx: number, gamma: number, beta: number, eps: number, y: number, ldy: number): void;
   f32_activation(kind: number, n: number, x: number, y: number): void;
   f32_activation1(kind: number, x: number): number;
@@ -61,6 +92,7 @@ export class Engine {
   private _f32!: Float32Array;
   private _i32!: Int32Array;
   private _u8!: Uint8Array;
+  private pool: ThreadPool | null = null;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -70,11 +102,100 @@ export class Engine {
     this.arenaEnd = this.top;
   }
 
-  static async create(options: WasmOptions = {}): Promise<Engine> {
-    const mod = await kernelsModule(options);
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const threads = resolveThreads(options.threads);
+    const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, ...(threads > 1 ? { shared: true } : {}) });
     const instance = await WebAssembly.instantiate(mod, { env: { memory } });
-    return new Engine(memory, instance);
+    const engine = new Engine(memory, instance);
+    if (threads > 1) {
+      const ctl = engine.alloc(threads * CTL_BYTES);
+      engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, [...THREAD_FNS]);
+    }
+    return engine;
+  }
+
+  /** Threads the kernels run on (1 without a pool). */
+  get threads(): number {
+    return this.pool?.size ?? 1;
+  }
+
+  /** Stops the pool's threads (the engine keeps working on one thread). */
+  dispose(): void {
+    this.pool?.terminate();
+    this.pool = null;
+  }
+
+  // ---- kernels, split over the pool's threads when there is one ------------------------
+
+  private parallel(fn: number, jobs: number[][]): void {
+    const run = (j: Job) => (this.k as unknown as Record<string, (...a: number[]) => void>)[THREAD_FNS[j.fn]](...j.args);
+    const list = jobs.map((args) => ({ fn, args }));
+    if (list.length === 1 || !this.pool) for (const j of list) run(j);
+    else this.pool.run(list, run);
+  }
+
+  /** f32_gemm_6x8, split by column panels (or row blocks when there are few panels). */
+  gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+    const T = this.threads;
+    if (T === 1 || 2 * m * n * k < PARALLEL_FLOPS) {
+      this.k.f32_gemm_6x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
+      return;
+    }
+    const panels = Math.ceil(n / 8);
+    const jobs: number[][] = [];
+    if (panels >= 2 * T) {
+      for (let t = 0; t < T; t++) {
+        const p0 = Math.floor((t * panels) / T), p1 = Math.floor(((t + 1) * panels) / T);
+        const n0 = p0 * 8, n1 = Math.min(p1 * 8, n);
+        if (n1 > n0) jobs.push([m, n1 - n0, k, a, lda, b + p0 * panelStride, kStride, panelStride, bias && bias + 4 * n0, c + 4 * n0, ldc, r && r + 4 * n0, ldr]);
+      }
+    } else {
+      for (let t = 0; t < T; t++) {
+        const m0 = Math.floor((t * m) / T), m1 = Math.floor(((t + 1) * m) / T);
+        if (m1 > m0) jobs.push([m1 - m0, n, k, a + 4 * m0 * lda, lda, b, kStride, panelStride, bias, c + 4 * m0 * ldc, ldc, r && r + 4 * m0 * ldr, ldr]);
+      }
+    }
+    this.parallel(GEMM, jobs);
+  }
+
+  /** f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
+  mha(pairs: number, x: MhaArgs): void {
+    const T = Math.min(this.threads, pairs);
+    const jobs: number[][] = [];
+    for (let t = 0; t < T; t++) {
+      const bh0 = Math.floor((t * pairs) / T), bh1 = Math.floor(((t + 1) * pairs) / T);
+      const probs = x.probsStride ? x.probs : x.probs + 4 * t * x.scratch;
+      jobs.push([
+        bh0, bh1, x.heads, x.sq, x.sk, x.d,
+        x.q, x.qB, x.qH, x.ldq, x.k, x.kB, x.kH, x.ldk, x.v, x.vB, x.vH, x.ldv,
+        x.rel, x.e, x.maxPos, x.l0, x.lstep, x.mask, x.maskB, x.ldm, x.headScales, x.scale,
+        probs, x.probsStride, x.ctx, x.ctxB, x.ldc,
+      ]);
+    }
+    this.parallel(MHA, jobs);
+  }
+
+  /** f32_layernorm split by rows. */
+  layernorm(rows: number, n: number, x: number, ldx: number, gamma: number, beta: number, eps: number, y: number, ldy: number): void {
+    const T = rows * n < 1 << 15 ? 1 : Math.min(this.threads, rows);
+    const jobs: number[][] = [];
+    for (let t = 0; t < T; t++) {
+      const r0 = Math.floor((t * rows) / T), r1 = Math.floor(((t + 1) * rows) / T);
+      jobs.push([r1 - r0, n, x + 4 * r0 * ldx, ldx, gamma, beta, eps, y + 4 * r0 * ldy, ldy]);
+    }
+    this.parallel(LAYERNORM, jobs);
+  }
+
+  /** f32_activation over count floats, split in blocks of 16. */
+  activation(kind: number, count: number, x: number, y: number): void {
+    const T = count < 1 << 14 ? 1 : this.threads;
+    const jobs: number[][] = [];
+    for (let t = 0; t < T; t++) {
+      const i0 = Math.floor((t * count) / T / 16) * 16, i1 = t === T - 1 ? count : Math.floor(((t + 1) * count) / T / 16) * 16;
+      if (i1 > i0) jobs.push([kind, i1 - i0, x + 4 * i0, y + 4 * i0]);
+    }
+    this.parallel(ACTIVATION, jobs);
   }
 
   private refresh(): void {
@@ -163,6 +284,16 @@ export class Engine {
   get arenaBytes(): number {
     return this.arenaEnd - this.top;
   }
+}
+
+function resolveThreads(t: number | "auto" | undefined): number {
+  if (t === undefined || t === 1) return 1;
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown };
+  const n = t === "auto" ? g.navigator?.hardwareConcurrency ?? 1 : t;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new Error(`simdbert: threads must be a positive integer or "auto", got ${String(t)}`);
+  // WebAssembly threads need SharedArrayBuffer (in browsers: a cross-origin isolated page)
+  if (n > 1 && (typeof g.SharedArrayBuffer !== "function" || g.crossOriginIsolated === false)) return 1;
+  return n;
 }
 
 /** A bump plan over the arena. Buffers live until the next plan. */

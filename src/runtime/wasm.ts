@@ -17,6 +17,8 @@ export interface WasmOptions {
    * Default false: the plain build gives the same bits on every machine.
    */
   relaxedSimd?: boolean | "auto";
+  /** @internal the shared-memory (threads) build; set by Engine.create when it starts threads */
+  sharedMemory?: boolean;
 }
 
 const cache = new Map<string, Promise<WebAssembly.Module>>();
@@ -57,13 +59,14 @@ export function hasRelaxedSimd(): boolean {
 const IMPORT_HINT =
   'import the kernels as a module (`import wasm from "simdbert/wasm"`, which wrangler and workerd compile ahead of time) and pass { wasm } to fromPretrained / Engine.create';
 
-function defaultUrl(relaxed: boolean): URL {
+function defaultUrl(relaxed: boolean, threads = false): URL {
   const base = import.meta.url as string | undefined;
   // workerd (Cloudflare) leaves import.meta.url undefined: new URL would only say "Invalid URL"
   if (typeof base !== "string" || !base) {
     throw new Error(`simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`);
   }
-  return new URL(relaxed ? "../../build/simdbert-relaxed.wasm" : "../../build/simdbert.wasm", base);
+  const name = `simdbert${relaxed ? "-relaxed" : ""}${threads ? "-threads" : ""}.wasm`;
+  return new URL(`../../build/${name}`, base);
 }
 
 async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
@@ -115,7 +118,7 @@ export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Mo
       return Promise.reject(new Error("simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD"));
     }
     try {
-      url = defaultUrl(want);
+      url = defaultUrl(want, options.sharedMemory);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -45,7 +45,7 @@ export class BertPredictionHeadTransform {
   forward(e: Engine, rows: number, x: number, y: number): void {
     const h = this.dense.n;
     linear(e, this.dense, rows, x, h, y, h);
-    e.k.f32_activation(this.act, rows * h, y, y);
+    e.activation(this.act, rows * h, y, y);
     this.LayerNorm.forward(e, rows, y, y);
   }
 }
@@ -72,7 +72,7 @@ export class BertLMPredictionHead {
     const V = this.config.vocab_size;
     const t = out + rows * V * 4;
     this.transform.forward(e, rows, x, t);
-    e.k.f32_gemm_6x8(rows, V, h, t, h, this.decoder.ptr, 32, h * 32, this.bias.ptr, out, V, 0, 0);
+    e.gemm(rows, V, h, t, h, this.decoder.ptr, 32, h * 32, this.bias.ptr, out, V, 0, 0);
   }
 }
 

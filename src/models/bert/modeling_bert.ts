@@ -4,18 +4,18 @@
 // Dropout is the identity (inference).
 import { ACTIVATIONS, BertConfig } from "../../config.js";
 import { Engine } from "../../runtime/engine.js";
-import type { WasmOptions } from "../../runtime/wasm.js";
+import type { EngineOptions } from "../../runtime/engine.js";
 import { WeightLoader, type LoadOptions, type PackedLinear, type RawParam } from "../../loading/weights.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
-import { Pass, type HeadsView } from "./pass.js";
+import { Pass, type HeadsView, type MaskView } from "./pass.js";
 import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
 
 /** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
 export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0): void {
-  e.k.f32_gemm_6x8(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr);
+  e.gemm(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr);
 }
 
 export class LayerNorm {
@@ -26,7 +26,7 @@ export class LayerNorm {
     this.bias = w.raw(`${prefix}.bias`, [size]);
   }
   forward(e: Engine, rows: number, x: number, y: number): void {
-    e.k.f32_layernorm(rows, this.size, x, this.size, this.weight.ptr, this.bias.ptr, this.eps, y, this.size);
+    e.layernorm(rows, this.size, x, this.size, this.weight.ptr, this.bias.ptr, this.eps, y, this.size);
   }
 }
 
@@ -101,33 +101,23 @@ export class BertSelfAttention {
   /**
    * Scaled dot-product attention for every (batch, head), reading Q, K, V in place:
    *   ctx[b, i, h·d:(h+1)·d] = softmax((Q Kᵀ + relative) / √d + mask)·head_mask · V
-   * Probabilities go to probs(b, h) ([sq, sk] rows), which is either scratch or the attentions output.
+   * (one f32_mha call per layer; the engine splits the pairs over its threads). The
+   * probabilities land in pass.probs: the attentions output when requested, else scratch.
    */
-  attend(p: Pass, layer: number, q: HeadsView, k: HeadsView, v: HeadsView, sq: number, sk: number, mask: { ptr: number; ld: number; batch: number }, rel: { l0: number; lstep: number } | null, probs: (b: number, h: number) => number, ctx: number): void {
-    const e = p.e;
-    const d = this.headSize;
-    const H = this.config.hidden_size;
-    const scale = 1 / Math.sqrt(d);
-    for (let b = 0; b < p.B; b++) {
-      for (let h = 0; h < this.numHeads; h++) {
-        const qp = q.ptr + 4 * (b * q.batch + h * q.head);
-        const kp = k.ptr + 4 * (b * k.batch + h * k.head);
-        const vp = v.ptr + 4 * (b * v.batch + h * v.head);
-        const s = probs(b, h);
-        e.k.f32_attn_scores(sq, sk, d, qp, q.ld, kp, k.ld, s, sk);
-        if (rel && this.distance_embedding) {
-          const E = this.distance_embedding.ptr;
-          e.k.f32_attn_relative(sq, sk, d, qp, q.ld, 0, E, this.maxPositions, rel.l0, rel.lstep, s, sk);
-          if (this.positionEmbeddingType === "relative_key_query") {
-            e.k.f32_attn_relative(sq, sk, d, kp, k.ld, 1, E, this.maxPositions, rel.l0, rel.lstep, s, sk);
-          }
-        }
-        const headScale = p.headMask ? p.headMask[layer * this.numHeads + h] : 1;
-        e.k.f32_softmax_rows(sq, sk, s, sk, scale, mask.ptr ? mask.ptr + 4 * b * mask.batch : 0, mask.ld, headScale);
-        // context = P·V: the GEMM reads V's rows in place as its B operand
-        e.k.f32_gemm_6x8(sq, d, sk, s, sk, vp, v.ld * 4, 32, 0, ctx + 4 * (b * sq * H + h * d), H, 0, 0);
-      }
-    }
+  attend(p: Pass, layer: number, q: HeadsView, k: HeadsView, v: HeadsView, sq: number, sk: number, mask: MaskView, rel: { l0: number; lstep: number } | null): void {
+    const relMode = !rel || !this.distance_embedding ? 0 : this.positionEmbeddingType === "relative_key_query" ? 2 : 1;
+    p.e.mha(p.B * this.numHeads, {
+      heads: this.numHeads, sq, sk, d: this.headSize,
+      q: q.ptr, qB: q.batch, qH: q.head, ldq: q.ld,
+      k: k.ptr, kB: k.batch, kH: k.head, ldk: k.ld,
+      v: v.ptr, vB: v.batch, vH: v.head, ldv: v.ld,
+      rel: relMode, e: this.distance_embedding?.ptr ?? 0, maxPos: this.maxPositions, l0: rel?.l0 ?? 0, lstep: rel?.lstep ?? 0,
+      mask: mask.ptr, maskB: mask.batch, ldm: mask.ld,
+      headScales: p.headMask ? p.headMask + 4 * layer * this.numHeads : 0,
+      scale: 1 / Math.sqrt(this.headSize),
+      probs: p.probs, probsStride: p.outputAttentions ? sq * sk : 0, scratch: sq * sk,
+      ctx: p.ctx, ctxB: sq * this.config.hidden_size, ldc: this.config.hidden_size,
+    });
   }
 }
 
@@ -167,7 +157,7 @@ export class BertIntermediate {
   forward(e: Engine, rows: number, x: number, y: number): void {
     const n = this.dense.n;
     linear(e, this.dense, rows, x, this.dense.k, y, n);
-    e.k.f32_activation(this.act, rows * n, y, y);
+    e.activation(this.act, rows * n, y, y);
   }
 }
 
@@ -216,7 +206,7 @@ export class BertLayer {
       { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
     );
     const rel = self.positionEmbeddingType === "absolute" ? null : p.past ? { l0: p.L - 1, lstep: 0 } : { l0: 0, lstep: 1 };
-    self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel, (b, h) => p.probsFor(b, h, p.L), p.ctx);
+    self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel);
     p.collectSelf(i);
     this.attention.output.forward(e, p.rows, p.ctx, p.hidden, p.attnOut);
 
@@ -239,7 +229,7 @@ export class BertLayer {
           p.slab.append(i, CROSS_V, cv, p.Se, 0);
         }
       }
-      cross.attend(p, i, cq, ck, cv, p.S, p.Se, p.crossMask, null, (b, h) => p.probsFor(b, h, p.Se), p.ctx);
+      cross.attend(p, i, cq, ck, cv, p.S, p.Se, p.crossMask, null);
       p.collectCross(i);
       this.crossattention.output.forward(e, p.rows, p.ctx, p.attnOut, p.attnOut);
     } else if (p.crossQuirk) {
@@ -278,11 +268,11 @@ export class BertPooler {
   forward(p: Pass): void {
     const h = this.dense.n;
     linear(p.e, this.dense, p.B, p.hidden, p.S * h, p.pooled, h);
-    p.e.k.f32_activation(ACTIVATIONS.tanh, p.B * h, p.pooled, p.pooled);
+    p.e.activation(ACTIVATIONS.tanh, p.B * h, p.pooled, p.pooled);
   }
 }
 
-export interface FromPretrainedOptions extends WasmOptions, LoadOptions {
+export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
   /** BertModel only: build the pooler (HF's add_pooling_layer, default true). */
   addPoolingLayer?: boolean;
   /** An engine to place the weights in (default: a new one per model). */

@@ -91,11 +91,12 @@ export class Pass {
   head = 0;
   selfMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
   crossMask: MaskView = { ptr: 0, ld: 0, batch: 0 };
-  readonly headMask: Float32Array | null;
+  /** the head mask [layers, heads] in the arena (0: none) */
+  headMask = 0;
   readonly past: Dense<Float32Array>[][] | null;
   readonly useCross: boolean;
   readonly crossQuirk: boolean;
-  private readonly outputAttentions: boolean;
+  readonly outputAttentions: boolean;
   private readonly outputHiddenStates: boolean;
   private readonly useCache: boolean;
 
@@ -116,7 +117,6 @@ export class Pass {
     this.rows = x.B * x.S;
     this.heads = config.num_attention_heads;
     this.d = H / this.heads;
-    this.headMask = x.headMask;
     this.past = x.past;
     this.useCross = x.useCross;
     this.crossQuirk = x.crossQuirk;
@@ -143,7 +143,9 @@ export class Pass {
       this.kv = a.take(B * Se * 2 * H);
     }
     const sk = Math.max(L, this.useCross ? Se : 0);
-    this.probs = a.take(this.outputAttentions ? B * this.heads * S * sk : S * sk);
+    // with the attentions requested they are written in place; else one scratch matrix per thread
+    this.probs = a.take(this.outputAttentions ? B * this.heads * S * sk : e.threads * S * sk);
+    if (x.headMask) this.headMask = a.take(x.headMask.length);
     const selfMaskRows = x.attentionMask && x.attentionMask.shape.length === 3 ? S : config.is_decoder ? S : 1;
     const needSelfMask = !!x.attentionMask || config.is_decoder;
     const selfMask = needSelfMask ? a.take(B * selfMaskRows * L) : 0;
@@ -170,6 +172,7 @@ export class Pass {
       for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) i32[pid + b * S + s] = this.P + s;
     }
     if (this.encoder && x.encoder) f32.set(x.encoder, this.encoder / 4);
+    if (x.headMask) f32.set(x.headMask, this.headMask / 4);
 
     if (selfMask) {
       const m = selfMask / 4;
@@ -205,12 +208,6 @@ export class Pass {
     this.slab.append(i, SELF_K, k, this.S, this.P);
     this.slab.append(i, SELF_V, v, this.S, this.P);
     return { k: this.slab.view(i, SELF_K), v: this.slab.view(i, SELF_V) };
-  }
-
-  /** Where the probabilities of (b, h) go: the attentions output when requested, else scratch. */
-  probsFor(b: number, h: number, sk: number): number {
-    if (!this.outputAttentions) return this.probs;
-    return this.probs + 4 * ((b * this.heads + h) * this.S * sk);
   }
 
   tensor(ptr: number, shape: number[]): Tensor {

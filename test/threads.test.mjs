@@ -1,0 +1,74 @@
+// Kernel threads (issue 8): with WebAssembly threads on a shared memory every kernel call is split
+// into disjoint pieces (GEMM panels or rows, attention (batch, head) ranges, rows), each computed
+// exactly as on one thread: the outputs must be bit-identical to the single-thread engine's.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { BertModel, BertForMaskedLM, Engine } from "../dist/index.js";
+import { TINY, checkpoint, encoderShapes, headShapes, randomIds, randomTensors, rng, randn } from "./support/random_model.mjs";
+
+const quiet = { warn: () => {} };
+
+function identical(a, b, what) {
+  assert.equal(a.shape, b.shape, what);
+  const x = a.data, y = b.data;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) assert.unreachable(`${what}: element ${i}: ${x[i]} vs ${y[i]}`);
+}
+
+function compareAll(a, b) {
+  for (const k of a.keys()) {
+    const va = a.get(k), vb = b.get(k);
+    const flat = (v, name) => (Array.isArray(v) ? v.flatMap((x, i) => flat(x, `${name}.${i}`)) : [[name, v]]);
+    const fa = flat(va, k), fb = flat(vb, k);
+    fa.forEach(([name, t], i) => identical(t, fb[i][1], name));
+  }
+}
+
+test("two threads give the single-thread bits: encoder with relative_key_query, head mask, attentions", async () => {
+  const c = { ...TINY, hidden_size: 64, num_attention_heads: 4, intermediate_size: 200, position_embedding_type: "relative_key_query", max_position_embeddings: 80 };
+  const files = checkpoint(c, randomTensors(encoderShapes(c), 5));
+  const one = await BertModel.fromPretrained(files, quiet);
+  const two = await BertModel.fromPretrained(files, { ...quiet, threads: 2 });
+  assert.is(two.engine.threads, 2);
+  const r = rng(1);
+  const inputs = { input_ids: randomIds(r, 3, 70, c.vocab_size), head_mask: [1, 0.5, 0, 1], output_attentions: true, output_hidden_states: true };
+  compareAll(await one.forward(inputs), await two.forward(inputs));
+  // a request too small to split, then a big one again
+  compareAll(await one.forward({ input_ids: [[1, 2, 3]] }), await two.forward({ input_ids: [[1, 2, 3]] }));
+  compareAll(await one.forward(inputs), await two.forward(inputs));
+  two.engine.dispose();
+});
+
+test("two threads: decoder with cross-attention and cache; MLM head", async () => {
+  const c = { ...TINY, hidden_size: 64, num_attention_heads: 8, intermediate_size: 96, is_decoder: true, add_cross_attention: true };
+  const t = randomTensors({ ...encoderShapes(c, "bert.", { cross: true, pooler: false }), ...headShapes("BertForMaskedLM", c) }, 6);
+  const files = checkpoint(c, t);
+  const r = rng(2);
+  const enc = { data: randn(r, 2 * 9 * 64, 0.5), shape: [2, 9, 64] };
+  const ids = randomIds(r, 2, 36, c.vocab_size);
+  const one = await BertModel.fromPretrained(files, { ...quiet, addPoolingLayer: false });
+  const two = await BertModel.fromPretrained(files, { ...quiet, threads: 2, addPoolingLayer: false });
+  const a1 = await one.forward({ input_ids: ids, encoder_hidden_states: enc, output_attentions: true });
+  const a2 = await two.forward({ input_ids: ids, encoder_hidden_states: enc, output_attentions: true });
+  compareAll(a1, a2);
+  const s1 = await one.forward({ input_ids: [[3], [4]], encoder_hidden_states: enc, past_key_values: a1.past_key_values });
+  const s2 = await two.forward({ input_ids: [[3], [4]], encoder_hidden_states: enc, past_key_values: a2.past_key_values });
+  compareAll(s1, s2);
+  const m1 = await BertForMaskedLM.fromPretrained(files, quiet);
+  const m2 = await BertForMaskedLM.fromPretrained(files, { ...quiet, threads: 2 });
+  identical((await m1.forward({ input_ids: ids })).logits, (await m2.forward({ input_ids: ids })).logits, "mlm logits");
+  two.engine.dispose();
+  m2.engine.dispose();
+});
+
+test("threads option: validation and fallback", async () => {
+  try {
+    await Engine.create({ threads: 0 });
+    assert.unreachable();
+  } catch (e) {
+    assert.match(e.message, /threads must be a positive integer/);
+  }
+  const e = await Engine.create({ threads: 1 });
+  assert.is(e.threads, 1);
+});
+
+test.run();
