@@ -1,9 +1,9 @@
 // Semantic search in the browser with simdbert: embed sentences and a query, rank by cosine.
 //
-// Text needs a tokenizer. When simdbert exports the feature-extraction pipeline (with its
-// tokenizer), the page embeds text with it; until then it takes pre-tokenized input: each line
-// is the token ids of a sentence ("101 7592 2088 102"), embedded with BertModel + mean pooling.
-// Everything model-specific is in makeEmbedder(): that is the hook for the pipeline.
+// Text needs a tokenizer. When simdbert exports the feature-extraction pipeline and the model
+// folder has tokenizer.json or vocab.txt, the page embeds text with the pipeline; otherwise it
+// takes pre-tokenized input: each line is the token ids of a sentence ("101 7592 2088 102"),
+// embedded with BertModel + mean pooling. Everything model-specific is in makeEmbedder().
 import * as simdbert from "simdbert";
 
 const $ = (id) => document.getElementById(id);
@@ -12,24 +12,39 @@ const hasPipeline = typeof simdbert.pipeline === "function";
 const SAMPLE_TEXT = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.", "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods."];
 const SAMPLE_IDS = ["101 1037 2158 2003 5983 2833 1012 102", "101 1037 2158 2003 5983 1037 3538 1997 7852 1012 102", "101 1996 2611 2003 4755 1037 3336 1012 102", "101 1037 2158 2003 5559 1037 3586 1012 102", "101 1037 2450 2003 2652 6710 1012 102"];
 
-/** Returns embed(lines) -> Float32Array[] (unit vectors). */
+const TOKENIZER_FILES = ["tokenizer.json", "vocab.txt"];
+
+/** Whether the model folder at url has a tokenizer (HEAD requests). */
+async function hasTokenizer(url) {
+  const found = await Promise.all(TOKENIZER_FILES.map((f) => fetch(`${url.replace(/\/+$/, "")}/${f}`, { method: "HEAD" }).then((r) => r.ok, () => false)));
+  return found.some(Boolean);
+}
+
+/**
+ * The hook for text: returns { mode, embed(lines) -> Float32Array[] (unit vectors) }.
+ * mode "text": simdbert's pipeline (tokenizer, batching, pooling, normalisation);
+ * mode "ids": no pipeline in this build or no tokenizer files in the model folder, so each line
+ * holds token ids, embedded with BertModel + mean pooling here.
+ */
 async function makeEmbedder(url) {
-  if (hasPipeline) {
-    // the pipeline of issue 7: tokenizes, batches, pools and normalises
+  if (hasPipeline && (await hasTokenizer(url))) {
     const extractor = await simdbert.pipeline("feature-extraction", url);
-    return async (texts) => {
-      const t = await extractor(texts, { pooling: "mean", normalize: true });
-      const [n, hidden] = t.shape;
-      return Array.from({ length: n }, (_, i) => t.data.subarray(i * hidden, (i + 1) * hidden));
+    return {
+      mode: "text",
+      embed: async (texts) => {
+        const t = await extractor(texts, { pooling: "mean", normalize: true });
+        const [n, hidden] = t.shape;
+        return Array.from({ length: n }, (_, i) => t.data.subarray(i * hidden, (i + 1) * hidden));
+      },
     };
   }
   const model = await simdbert.BertModel.fromPretrained(url);
   const vocab = model.config.vocab_size;
-  return async (lines) => {
+  const embed = async (lines) => {
     const seqs = lines.map((line, i) => {
       const ids = line.trim().split(/[\s,]+/).map(Number);
       if (!ids.length || ids.some((x) => !Number.isInteger(x) || x < 0 || x >= vocab)) {
-        throw new Error(`line ${i + 1}: expected token ids in [0, ${vocab}) separated by spaces (no tokenizer in this build): "${line}"`);
+        throw new Error(`line ${i + 1}: expected token ids in [0, ${vocab}) separated by spaces (no tokenizer here): "${line}"`);
       }
       return ids;
     });
@@ -49,14 +64,20 @@ async function makeEmbedder(url) {
       return v;
     });
   };
+  return { mode: "ids", embed };
 }
+
+const HINTS = {
+  text: "Text is tokenized by simdbert's pipeline with the model's tokenizer.",
+  ids: hasPipeline
+    ? "This model folder has no tokenizer.json / vocab.txt: enter token ids, one sentence per line."
+    : "This build of simdbert has no tokenizer yet: enter token ids (e.g. from the model's vocab.txt), one sentence per line.",
+};
 
 const sample = hasPipeline ? SAMPLE_TEXT : SAMPLE_IDS;
 $("sentences").value = sample.join("\n");
 $("query").value = hasPipeline ? "Someone is having a meal." : SAMPLE_IDS[1];
-$("mode-hint").textContent = hasPipeline
-  ? "Text is tokenized by simdbert's pipeline."
-  : "This build of simdbert has no tokenizer yet: enter token ids (e.g. from the model's vocab.txt), one sentence per line.";
+$("mode-hint").textContent = hasPipeline ? "Text is tokenized by simdbert's pipeline when the model folder has a tokenizer." : HINTS.ids;
 
 let embedder = null;
 let embedderUrl = null;
@@ -74,11 +95,13 @@ $("form").addEventListener("submit", async (ev) => {
       const t0 = performance.now();
       embedder = await makeEmbedder(url);
       embedderUrl = url;
+      document.body.dataset.mode = embedder.mode;
+      $("mode-hint").textContent = HINTS[embedder.mode];
       status.textContent = `loaded in ${(performance.now() - t0).toFixed(0)} ms`;
     }
     const sentences = $("sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
     const t0 = performance.now();
-    const [q, ...docs] = await embedder([$("query").value, ...sentences]);
+    const [q, ...docs] = await embedder.embed([$("query").value, ...sentences]);
     const ms = performance.now() - t0;
     const ranked = docs.map((d, i) => ({ i, score: d.reduce((s, x, k) => s + x * q[k], 0) })).sort((a, b) => b.score - a.score);
     for (const { i, score } of ranked) {

@@ -22,7 +22,7 @@ export const CASES = ["a_tiny_encoder", "k_minilm_shape"];
  * file of these folders as data modules (the browser fetches them, the others read them), so a
  * pipeline check's folder (with vocab.txt / tokenizer files) only needs adding here.
  */
-export const FIXTURE_DIRS = [...CASES];
+export const FIXTURE_DIRS = [...new Set([...CASES, "a_tiny_encoder"])];
 /** The case whose forward is timed. */
 export const TIMED_CASE = "k_minilm_shape";
 export const DEFAULT_RUNS = 20;
@@ -134,8 +134,74 @@ async function forwardCase(ctx, caseName) {
   return result;
 }
 
-/** The checks every runtime runs, in order. Add the pipeline's check here. */
-export const CHECKS = [forwardCheck];
+/** Words of SENTENCES; with the special tokens they make the generated vocabulary below. */
+export const WORDS = "a man is eating food . piece of bread the new movie awesome girl carrying baby riding horse woman playing violin two men pushed carts through woods someone having meal".split(" ");
+/** Sentences of different lengths (so a batch pads), all covered by WORDS. */
+export const SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.", "A woman is playing violin."];
+/** The case whose weights the pipeline check uses (with a generated vocab.txt). */
+export const PIPELINE_CASE = "a_tiny_encoder";
+
+/** vocab.txt for a model of `size` tokens: special tokens, WORDS, then filler. */
+export function generatedVocab(size) {
+  const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...WORDS];
+  while (vocab.length < size) vocab.push(`tok${vocab.length}`);
+  return vocab.slice(0, size).join("\n") + "\n";
+}
+
+/**
+ * The feature-extraction pipeline (when the library exports it): a fixture's weights plus a
+ * generated vocab.txt, as an in-memory file map. Its "mean" and "cls" embeddings of SENTENCES
+ * (padded in one batch) must equal pooling, in float64, of BertModel's last_hidden_state for
+ * each sentence run alone (no padding), within PIPELINE_ATOL; "normalize" must give unit rows.
+ */
+export const PIPELINE_ATOL = 1e-5;
+async function pipelineCheck(ctx) {
+  const name = "pipeline feature-extraction";
+  if (typeof ctx.lib.pipeline !== "function") return { name, pass: true, skipped: true, detail: "skipped: the library exports no pipeline" };
+  const config = await ctx.files(PIPELINE_CASE, "config.json");
+  const weights = await ctx.files(PIPELINE_CASE, "model.safetensors");
+  const vocabSize = JSON.parse(new TextDecoder().decode(config)).vocab_size;
+  const files = { "config.json": config, "model.safetensors": weights, "vocab.txt": generatedVocab(vocabSize) };
+  const extractor = await ctx.lib.pipeline("feature-extraction", files, ctx.options);
+  const H = extractor.model.config.hidden_size;
+  // reference: each sentence alone through BertModel, pooled in float64
+  const mean = [];
+  const cls = [];
+  for (const text of SENTENCES) {
+    const ids = Array.from(extractor.tokenizer.encode(text), Number);
+    const out = await extractor.model.forward({ input_ids: [ids], attention_mask: [ids.map(() => 1)] });
+    const h = out.last_hidden_state.data;
+    const m = new Float64Array(H);
+    for (let t = 0; t < ids.length; t++) for (let k = 0; k < H; k++) m[k] += h[t * H + k];
+    mean.push(Array.from(m, (x) => x / ids.length));
+    cls.push(Array.from(h.subarray(0, H), Number));
+  }
+  let maxdiff = 0;
+  const details = [];
+  const t0 = ctx.now();
+  for (const [pooling, want] of [["mean", mean], ["cls", cls]]) {
+    const got = await extractor(SENTENCES, { pooling });
+    if (Array.from(got.shape).join(",") !== `${SENTENCES.length},${H}`) {
+      details.push(`${pooling}: shape [${got.shape}]`);
+      continue;
+    }
+    want.forEach((row, i) => row.forEach((x, k) => (maxdiff = Math.max(maxdiff, Math.abs(x - got.data[i * H + k]) || 0))));
+  }
+  const ms = ctx.now() - t0;
+  const unit = await extractor(SENTENCES, { pooling: "mean", normalize: true });
+  for (let i = 0; i < SENTENCES.length; i++) {
+    let n = 0;
+    for (let k = 0; k < H; k++) n += unit.data[i * H + k] ** 2;
+    if (Math.abs(Math.sqrt(n) - 1) > 1e-5) details.push(`normalize: row ${i} has norm ${Math.sqrt(n)}`);
+  }
+  if (!(maxdiff <= PIPELINE_ATOL)) details.push(`max|diff| ${maxdiff.toExponential(2)} > ${PIPELINE_ATOL}`);
+  const result = { name, pass: details.length === 0, maxdiff, detail: `${SENTENCES.length} texts, mean + cls in ${ms.toFixed(1)} ms` };
+  if (details.length) result.detail = details.join("; ");
+  return result;
+}
+
+/** The checks every runtime runs, in order. */
+export const CHECKS = [forwardCheck, pipelineCheck];
 
 /**
  * Runs every check. ctx: { lib, source(caseName), files(caseName, fileName) -> Uint8Array|null,
@@ -160,7 +226,7 @@ export async function runChecks(ctx) {
 export function describe(result) {
   return result.checks
     .map((c) => {
-      const parts = [`${c.pass ? "PASS" : "FAIL"} ${c.name}`];
+      const parts = [`${c.skipped ? "SKIP" : c.pass ? "PASS" : "FAIL"} ${c.name}`];
       if (c.maxdiff !== undefined) parts.push(`max|diff| ${c.maxdiff.toExponential(2)}`);
       if (c.median_ms !== undefined) parts.push(`median ${c.median_ms.toFixed(2)} ms over ${c.runs} runs [${c.shape}]`);
       if (c.detail) parts.push(c.detail);

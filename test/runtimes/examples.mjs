@@ -3,19 +3,23 @@
 // - node:    `node examples/node.mjs MODEL_DIR` exits 0 and prints the output shape;
 // - worker:  examples/worker bundled by workerd from a wrangler config (esbuild, as wrangler
 //            does), the model as its MODEL assets binding; POST /embed must equal mean pooling of
-//            BertModel's output computed here in Node;
+//            BertModel's output computed here in Node (and, texts, Node's pipeline);
 // - browser: examples/browser served by its serve.mjs, driven in headless Chromium: the query
-//            equal to one sentence must rank that sentence first with cosine 1;
+//            equal to one sentence must rank that sentence first with cosine 1 (token ids with a
+//            model without tokenizer; text with one, when the build has the pipeline);
+// Text is tried only when dist/ exports `pipeline`; the fixture model then gets a generated
+// vocab.txt.
 // - bundle:  the browser example bundled with esbuild for the browser platform (as a web app or a
 //            worker build would) must build: no node: import in reach of the bundler.
 // Prints a line per example and 'examples: N passed, N failed'; exit 1 on any failure.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { esbuildBin, workerdBin } from "./bins.mjs";
+import { generatedVocab, SENTENCES } from "./common.mjs";
 import { parseArgs as parseCommon } from "./fs-context.mjs";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -31,9 +35,38 @@ function sh(cmd, args, opts = {}) {
   });
 }
 
+const lib = () => import(pathToFileURL(join(REPO, "dist/index.js")).href);
+/** Whether this build of simdbert has the feature-extraction pipeline (text in). */
+export const hasPipeline = async () => typeof (await lib()).pipeline === "function";
+
+/**
+ * A temp folder with two models: plain/ (a_tiny_encoder as is: no tokenizer) and tok/ (the same
+ * weights plus a generated 120-token vocab.txt, so text goes through the tokenizer).
+ */
+async function makeModels(fixtures) {
+  const root = await mkdtemp(join(tmpdir(), "simdbert-example-models-"));
+  for (const sub of ["plain", "tok"]) {
+    await mkdir(join(root, sub));
+    for (const f of ["config.json", "model.safetensors"]) await copyFile(join(fixtures, TINY, f), join(root, sub, f));
+  }
+  await writeFile(join(root, "tok", "vocab.txt"), generatedVocab(120));
+  return { root, plain: join(root, "plain"), tok: join(root, "tok"), done: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** Largest |a - b| over two lists of rows. */
+function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  a.forEach((row, i) => {
+    if (row.length !== b[i].length) m = Infinity;
+    row.forEach((x, k) => (m = Math.max(m, Math.abs(x - b[i][k]))));
+  });
+  return m;
+}
+
 /** Mean pooling + L2 norm of BertModel's output, in Node, for comparison. */
 async function reference(dir, input_ids, attention_mask) {
-  const { BertModel } = await import(pathToFileURL(join(REPO, "dist/index.js")).href);
+  const { BertModel } = await lib();
   const model = await BertModel.fromPretrained(dir, { warn: () => {} });
   const out = await model.forward({ input_ids, attention_mask });
   const [n, seq, hidden] = out.last_hidden_state.shape;
@@ -52,12 +85,35 @@ async function reference(dir, input_ids, attention_mask) {
 }
 
 async function nodeExample(fixtures) {
-  const { code, out } = await sh(process.execPath, ["examples/node.mjs", join(fixtures, "k_minilm_shape")]);
-  if (code !== 0 || !/last_hidden_state \[3,11,384\]/.test(out)) throw new Error(`exit ${code}\n${out}`);
-  return out.split("\n").find((l) => l.startsWith("forward"));
+  const lines = [];
+  // no tokenizer: token ids through BertModel
+  let r = await sh(process.execPath, ["examples/node.mjs", join(fixtures, "k_minilm_shape")]);
+  if (r.code !== 0 || !/last_hidden_state \[3,11,384\]/.test(r.out)) throw new Error(`exit ${r.code}\n${r.out}`);
+  lines.push(r.out.split("\n").find((l) => l.startsWith("forward")));
+  // with a tokenizer: text through the pipeline, when this build has it
+  if (await hasPipeline()) {
+    const models = await makeModels(fixtures);
+    try {
+      r = await sh(process.execPath, ["examples/node.mjs", models.tok]);
+      if (r.code !== 0 || !/embedded 3 sentences -> \[3,32\]/.test(r.out)) throw new Error(`text: exit ${r.code}\n${r.out}`);
+      lines.push(r.out.split("\n").find((l) => l.startsWith("embedded")));
+    } finally {
+      await models.done();
+    }
+  }
+  return lines.join("; ");
 }
 
 async function workerExample(fixtures) {
+  const models = await makeModels(fixtures);
+  try {
+    return await workerWith(models.tok);
+  } finally {
+    await models.done();
+  }
+}
+
+async function workerWith(modelDir) {
   const bin = workerdBin();
   const esbuild = esbuildBin();
   if (!bin || !esbuild) throw new Error("workerd or esbuild missing: npm install");
@@ -68,7 +124,7 @@ async function workerExample(fixtures) {
     name: "simdbert-embed-test",
     main: join(REPO, "examples/worker/src/index.js"),
     compatibility_date: "2025-09-01",
-    assets: { directory: join(fixtures, TINY), binding: "MODEL", run_worker_first: true },
+    assets: { directory: modelDir, binding: "MODEL", run_worker_first: true },
   }));
   const child = spawn(bin, ["serve", "--experimental", config, "--socket-addr=http=127.0.0.1:0", "--control-fd=3"], {
     cwd: REPO,
@@ -94,11 +150,22 @@ async function workerExample(fixtures) {
     const res = await fetch(`http://127.0.0.1:${port}/embed`, { method: "POST", body: JSON.stringify({ input_ids, attention_mask }) });
     const body = await res.json();
     if (!res.ok) throw new Error(`POST /embed: HTTP ${res.status} ${JSON.stringify(body)}\n${log}`);
-    const want = await reference(join(fixtures, TINY), input_ids, attention_mask);
-    let maxdiff = 0;
-    want.forEach((row, b) => row.forEach((x, k) => (maxdiff = Math.max(maxdiff, Math.abs(x - body.embeddings[b][k])))));
+    const want = await reference(modelDir, input_ids, attention_mask);
+    const maxdiff = maxAbsDiff(want, body.embeddings);
     if (!(maxdiff < 1e-5)) throw new Error(`embeddings differ from Node's by ${maxdiff}`);
-    return `POST /embed [2, 5] -> [${body.embeddings.length}, ${body.embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`;
+    const msgs = [`POST /embed input_ids [2, 5] -> [${body.embeddings.length}, ${body.embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`];
+    if (await hasPipeline()) {
+      const res = await fetch(`http://127.0.0.1:${port}/embed`, { method: "POST", body: JSON.stringify({ texts: SENTENCES }) });
+      const got = await res.json();
+      if (!res.ok) throw new Error(`POST /embed texts: HTTP ${res.status} ${JSON.stringify(got)}\n${log}`);
+      const extractor = await (await lib()).pipeline("feature-extraction", modelDir);
+      const t = await extractor(SENTENCES, { pooling: "mean", normalize: true });
+      const rows = SENTENCES.map((_, i) => Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])));
+      const d = maxAbsDiff(rows, got.embeddings);
+      if (!(d < 1e-5)) throw new Error(`text embeddings differ from Node's pipeline by ${d}`);
+      msgs.push(`texts [${SENTENCES.length}] -> [${got.embeddings.length}, ${got.embeddings[0].length}], max|diff| vs Node's pipeline ${d.toExponential(2)}`);
+    }
+    return msgs.join("; ");
   } finally {
     child.kill("SIGTERM");
     await rm(dir, { recursive: true, force: true });
@@ -107,7 +174,8 @@ async function workerExample(fixtures) {
 
 async function browserExample(fixtures) {
   const { launchChromium } = await import("./browser/run.mjs");
-  const server = spawn(process.execPath, ["examples/browser/serve.mjs", join(fixtures, TINY), "--port", "0"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const models = await makeModels(fixtures);
+  const server = spawn(process.execPath, ["examples/browser/serve.mjs", models.root, "--port", "0"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   let browser;
   try {
     const url = await new Promise((ok, fail) => {
@@ -122,23 +190,30 @@ async function browserExample(fixtures) {
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(url);
-    const lines = ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"];
-    await page.fill("#sentences", lines.join("\n"));
-    await page.fill("#query", lines[1]);
-    await page.click("#search");
-    await page.waitForSelector("#results li", { timeout: 60_000 }).catch(async () => {
-      throw new Error(`no results: ${await page.textContent("#status")} ${errors.join("; ")}`);
-    });
-    const ranked = await page.$$eval("#results li", (lis) => lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]));
+    const search = async (model, lines, expectMode) => {
+      await page.fill("#model", model);
+      await page.fill("#sentences", lines.join("\n"));
+      await page.fill("#query", lines[1]);
+      await page.click("#search");
+      await page.waitForFunction(() => document.querySelector("#results li") || /^error/.test(document.querySelector("#status").textContent), null, { timeout: 60_000 });
+      const status = await page.textContent("#status");
+      const mode = await page.evaluate(() => document.body.dataset.mode);
+      const ranked = await page.$$eval("#results li", (lis) => lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]));
+      if (mode !== expectMode) throw new Error(`${model}: mode ${mode}, expected ${expectMode}; ${status} ${errors.join("; ")}`);
+      if (ranked.length !== lines.length || ranked[0][0] !== 1 || Math.abs(ranked[0][1] - 1) > 1e-4) {
+        throw new Error(`${model}: unexpected ranking ${JSON.stringify(ranked)}; ${status} ${errors.join("; ")}`);
+      }
+      return `${model}: ${mode} mode, ${ranked.length} ranked, top = the query's own sentence (cosine ${ranked[0][1].toFixed(4)}), ${status}`;
+    };
+    const msgs = [await search("/model/plain", ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"], "ids")];
+    if (await hasPipeline()) msgs.push(await search("/model/tok", SENTENCES, "text"));
     const shot = process.env.SIMDBERT_EXAMPLE_SCREENSHOT;
     if (shot) await page.screenshot({ path: shot, fullPage: true });
-    if (ranked.length !== lines.length || ranked[0][0] !== 1 || Math.abs(ranked[0][1] - 1) > 1e-4) {
-      throw new Error(`unexpected ranking ${JSON.stringify(ranked)}`);
-    }
-    return `${ranked.length} sentences ranked, top = the query's own sentence (cosine ${ranked[0][1].toFixed(4)}); ${await page.textContent("#status")}`;
+    return msgs.join("; ");
   } finally {
     await browser?.close();
     server.kill("SIGTERM");
+    await models.done();
   }
 }
 

@@ -103,11 +103,12 @@ async function main() {
     const timed = r.checks?.find((c) => c.median_ms !== undefined);
     const diffs = (r.checks ?? []).filter((c) => c.maxdiff !== undefined).map((c) => c.maxdiff);
     const failed = (r.checks ?? []).filter((c) => !c.pass).length;
+    const skipped = (r.checks ?? []).filter((c) => c.skipped).length;
     return {
       runtime: r.runtime,
       version: r.version ?? "?",
       result: r.pass ? "pass" : `FAIL${failed ? ` (${failed} check${failed > 1 ? "s" : ""})` : ""}`,
-      checks: String(r.checks?.length ?? 0),
+      checks: `${(r.checks ?? []).filter((c) => !c.skipped).length}${skipped ? ` (+${skipped} skipped)` : ""}`,
       "max|diff|": diffs.length ? Math.max(...diffs).toExponential(2) : "-",
       [`median ms (${TIMED_CASE})`]: timed ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "") : "-",
     };
