@@ -41,3 +41,4 @@ export {
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
 export * from "./tokenizer/index.js";
+export { pipeline, type FeatureExtractionPipeline, type ExtractOptions, type PipelineOptions, type Pooling } from "./pipeline/feature_extraction.js";
