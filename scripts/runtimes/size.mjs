@@ -41,9 +41,10 @@ if (args.includes("--json")) {
   console.log(JSON.stringify(report, null, 2));
 } else {
   console.log(`${pack.name}@${pack.version}: npm pack tarball ${kb(pack.size)} (${pack.size} B), unpacked ${kb(pack.unpackedSize)}, ${pack.entryCount} files`);
-  for (const w of wasm) console.log(`  ${w.path.padEnd(30)} ${kb(w.size).padStart(9)}  (${kb(w.gzip)} gzipped)`);
+  const w0 = Math.max(...Object.keys(groups).map((g) => g.length));
+  for (const w of wasm) console.log(`  ${w.path.padEnd(w0)} ${kb(w.size).padStart(9)}  (${kb(w.gzip)} gzipped)`);
   for (const [g, n] of Object.entries(groups).sort((a, b) => b[1] - a[1])) {
-    if (!g.endsWith(".wasm")) console.log(`  ${g.padEnd(30)} ${kb(n).padStart(9)}`);
+    if (!g.endsWith(".wasm")) console.log(`  ${g.padEnd(w0)} ${kb(n).padStart(9)}`);
   }
   console.log(`goal < ${kb(GOAL)} packed: ${report.withinGoal ? "met" : "NOT MET"}`);
 }
