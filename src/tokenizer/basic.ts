@@ -3,7 +3,7 @@
 // never_split, then split every punctuation character off. Written as one pass over UTF-16 code
 // units with a class table, because this runs over every character of every input.
 import { truthy } from "./py.js";
-import { bmpClasses, charClass, DROP, isChineseChar, PUNCT, SPACE, stripAccents } from "./unicode.js";
+import { bmpClasses, charClass, DROP, isChineseChar, PUNCT, pyLower, SPACE, stripAccents } from "./unicode.js";
 
 export interface BasicTokenizerOptions {
   do_lower_case?: boolean;
@@ -108,7 +108,7 @@ export class BasicTokenizer {
     }
     let t = w;
     if (this.do_lower_case) {
-      if (!lowered) t = t.toLowerCase();
+      if (!lowered) t = pyLower(t);
       if (this.stripWhenLower) t = stripAccents(t);
     } else if (this.stripWhenCased) {
       t = stripAccents(t);

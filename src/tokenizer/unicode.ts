@@ -124,6 +124,46 @@ export function lowerPerChar(s: string): string {
   return s.replace(CAPITAL_SIGMA, "\u03c3").toLowerCase();
 }
 
+// Python decides Final_Sigma with the Cased and Case_Ignorable properties of Unicode 14; these
+// characters have other values in later Unicode versions (checked against ICU 78 / Unicode 17).
+const CASED_14 = new Map<number, boolean>([[0x295, true], [0x10fc, false], [0xa7f2, false], [0xa7f3, false], [0xa7f4, false], [0xab69, false]]);
+const IGNORABLE_14 = new Map<number, boolean>([[0x1171e, true]]);
+const CASED = /\p{Cased}/u;
+const CASE_IGNORABLE = /\p{Case_Ignorable}/u;
+
+function isCased(cp: number): boolean {
+  return CASED_14.get(cp) ?? CASED.test(String.fromCodePoint(cp));
+}
+function isCaseIgnorable(cp: number): boolean {
+  return IGNORABLE_14.get(cp) ?? CASE_IGNORABLE.test(String.fromCodePoint(cp));
+}
+
+/**
+ * Python's str.lower() of a whole string: as JS's, except that the Final_Sigma context of a
+ * capital sigma is decided here with Unicode 14's properties (runtimes differ on a few characters).
+ */
+export function pyLower(s: string): string {
+  if (s.indexOf("\u03a3") < 0) return s.toLowerCase();
+  const cps = Array.from(s, (c) => c.codePointAt(0)!);
+  let out = "";
+  for (let i = 0; i < cps.length; i++) {
+    if (cps[i] !== 0x3a3) {
+      out += String.fromCodePoint(cps[i]);
+      continue;
+    }
+    let j = i - 1;
+    while (j >= 0 && isCaseIgnorable(cps[j])) j--;
+    let final = j >= 0 && isCased(cps[j]);
+    if (final && i + 1 < cps.length) {
+      let k = i + 1;
+      while (k < cps.length && isCaseIgnorable(cps[k])) k++;
+      final = k === cps.length || !isCased(cps[k]);
+    }
+    out += final ? "\u03c2" : "\u03c3";
+  }
+  return out.toLowerCase();
+}
+
 /** True when s has no UTF-16 unit >= 0x80. */
 export function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
