@@ -68,7 +68,8 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
     case ACT_TANH:
       return tanh4(x);
     case ACT_LAPLACE: {
-      const z = f32x4.div(f32x4.sub(x, f32x4.splat(0.707107)), f32x4.splat(<f32>(0.282095 * 1.4142135623730951)));
+      // σ·√2 rounded once to f32, as torch does (0.282095 * sqrt(2) in double, then the division)
+      const z = f32x4.div(f32x4.sub(x, f32x4.splat(0.707107)), f32x4.splat(<f32>0.39894257487763823));
       return f32x4.mul(f32x4.splat(0.5), onePlusErf4(z));
     }
     case ACT_LEAKY_RELU:

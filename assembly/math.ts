@@ -51,7 +51,8 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, s), p));
   const e = exp4(f32x4.add(a, a));
   const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
-  return v128.bitselect(small, copysign(big, x), f32x4.lt(a, f32x4.splat(0.625)));
+  // tanh is odd: the sign of x (also for ±0, which the polynomial would turn into +0)
+  return copysign(v128.bitselect(f32x4.abs(small), big, f32x4.lt(a, f32x4.splat(0.625))), x);
 }
 
 /** sigmoid(x) = 1/(1 + e^{-x}), relative accuracy kept for x << 0 (e^{x}/(1 + e^{x})). */
@@ -74,20 +75,28 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   return f32x4.mul(z, p);
 }
 
-// erfc(a) for a >= 0.9 (meaningful for all a >= 0): e^{-a²}·t·Q(t), t = 1/(1 + a/2)
-@inline function erfcLarge(a: v128): v128 {
+// erfc(a) for a >= 0.45: e^{-a²}·t·Q(t), t = 1/(1 + a/2). a² is split as hi² + lo·(a + hi), hi
+// being a with its low 12 bits cleared (hi² is exact in f32), so that the rounding of a² does not
+// cost up to a² ulp in the exponential.
+@inline function erfcLarge(a0: v128): v128 {
+  // erfc(10) = 2e-45 is below f32's normal range: past it the result is 0 (and ±inf stays finite)
+  const a = f32x4.min(a0, f32x4.splat(10.0));
   const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(a, f32x4.splat(0.5))));
-  let q = f32x4.splat(-0.07827984541654587);
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.25296398997306824));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.25016331672668457));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.027119116857647896));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.02597806602716446));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.08709561824798584));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.1760115623474121));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.24684634804725647));
-  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.2820945680141449));
+  let q = f32x4.splat(0.030236968770623207);
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.1834130585193634));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.4077572524547577));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.3757820427417755));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.08838935941457748));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.044351521879434586));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.09042277932167053));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.17566891014575958));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.24686405062675476));
+  q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.28209421038627625));
   q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.282094806432724));
-  return f32x4.mul(exp4(f32x4.neg(f32x4.mul(a, a))), f32x4.mul(t, q));
+  const hi = v128.and(a, i32x4.splat(0xfffff000));
+  const lo = f32x4.sub(a, hi);
+  const e = f32x4.mul(exp4(f32x4.neg(f32x4.mul(hi, hi))), exp4(f32x4.neg(f32x4.mul(lo, f32x4.add(a, hi)))));
+  return f32x4.mul(e, f32x4.mul(t, q));
 }
 
 /** erf(x), about 1 ulp (2 at worst near |x| = 0.9). */
@@ -97,10 +106,15 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   return v128.bitselect(erfSmall(x), big, f32x4.lt(a, f32x4.splat(0.9)));
 }
 
-/** 1 + erf(z), i.e. erfc(-z): accurate in relative terms also where it is tiny (z << 0). */
+/**
+ * 1 + erf(z), i.e. erfc(-z): accurate in relative terms also where it is small (z < 0): below
+ * z = -0.45 it is erfc(|z|) itself rather than 1 + erf(z), which would cancel.
+ */
 @inline export function onePlusErf4(z: v128): v128 {
   const a = f32x4.abs(z);
   const c = erfcLarge(a);
-  const big = v128.bitselect(f32x4.sub(f32x4.splat(2.0), c), c, f32x4.gt(z, f32x4.splat(0.0)));
-  return v128.bitselect(f32x4.add(f32x4.splat(1.0), erfSmall(z)), big, f32x4.lt(a, f32x4.splat(0.9)));
+  const series = f32x4.add(f32x4.splat(1.0), erfSmall(z));
+  const pos = v128.bitselect(series, f32x4.sub(f32x4.splat(2.0), c), f32x4.lt(a, f32x4.splat(0.9)));
+  const neg = v128.bitselect(series, c, f32x4.lt(a, f32x4.splat(0.45)));
+  return v128.bitselect(pos, neg, f32x4.gt(z, f32x4.splat(0.0)));
 }

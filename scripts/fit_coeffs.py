@@ -51,14 +51,14 @@ pf = fit(lambda s: mp.erf(mp.sqrt(s)) / mp.sqrt(s) if s != 0 else 2 / mp.sqrt(mp
          [lambda s, k=k: s**k for k in range(7)], lambda s: 1 / (mp.erf(mp.sqrt(s)) / mp.sqrt(s) if s != 0 else 2 / mp.sqrt(mp.pi)))
 print("erf P:", [float(c) for c in pf])
 
-# erfc(z) for z >= 0.9: exp(-z^2) * t * Q(t), t = 1 / (1 + z / 2), Q of degree 9 in t on t in (0, 1/1.45]
-tmax = 1 / (1 + mp.mpf(0.9) / 2)
+# erfc(z) for z >= 0.45: exp(-z^2) * t * Q(t), t = 1 / (1 + z / 2), Q of degree 10 in t on t in (0, 1/1.225]
+tmax = 1 / (1 + mp.mpf("0.45") / 2)
 def g(t):
     if t == 0:
-        return 2 / mp.sqrt(mp.pi)  # limit: erfc(z) e^{z^2} ~ 1/(z sqrt(pi)), t ~ 2/z
+        return 1 / (2 * mp.sqrt(mp.pi))  # limit: erfc(z) e^{z^2} ~ 1/(z sqrt(pi)), t ~ 2/z
     z = 2 * (1 / t - 1)
     return mp.erfc(z) * mp.exp(z * z) / t
-pq = fit(g, 0, tmax, [lambda t, k=k: t**k for k in range(10)], lambda t: 1 / g(t))
+pq = fit(g, 0, tmax, [lambda t, k=k: t**k for k in range(11)], lambda t: 1 / g(t))
 print("erfc Q:", [float(c) for c in pq])
 
 for name, cs in (("EXP", pe), ("TANH", pt), ("ERF", pf), ("ERFC", pq)):
