@@ -2,6 +2,7 @@
 // around CJK ideographs, split on whitespace, lowercase / strip accents each word unless it is in
 // never_split, then split every punctuation character off. Written as one pass over UTF-16 code
 // units with a class table, because this runs over every character of every input.
+import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
 import { bmpClasses, charClass, DROP, isChineseChar, PUNCT, pyLower, SPACE, stripAccents } from "./unicode.js";
 
@@ -37,7 +38,8 @@ export class BasicTokenizer {
     const ns = never_split ? new Set([...this.never_split, ...never_split]) : this.never_split;
     const out: string[] = [];
     const emit = (p: string) => void out.push(p);
-    this.words(String(text), (w) => this.splitWord(w, ns, false, emit));
+    if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+    this.words(text, (w) => this.splitWord(w, ns, false, emit));
     return out;
   }
 

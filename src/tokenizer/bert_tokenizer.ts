@@ -389,7 +389,7 @@ export class BertTokenizer implements PrepareHost {
    */
   tokenize(text: string, _options: { is_split_into_words?: boolean } = {}): string[] {
     const tokens: string[] = [];
-    this.run(String(text), tokens, null);
+    this.run(requireString(text), tokens, null);
     return tokens;
   }
 
@@ -466,6 +466,11 @@ export class BertTokenizer implements PrepareHost {
 
   get_special_tokens_mask(ids: number[], pair: number[] | null = null, already_has_special_tokens = false): number[] {
     if (already_has_special_tokens) {
+      if (pair !== null) {
+        throw new TokenizerError(
+          "You should not supply a second sequence if the provided sequence of ids is already formatted with special tokens for the model.",
+        );
+      }
       const specials = new Set(this.all_special_ids);
       return ids.map((id) => (specials.has(id) ? 1 : 0));
     }
@@ -713,6 +718,11 @@ export class BertTokenizer implements PrepareHost {
 }
 
 type AddedTokenLike = { content: string };
+
+function requireString(text: unknown): string {
+  if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+  return text;
+}
 
 function idList(ids: readonly number[] | Tensor): number[] {
   if (ids instanceof Tensor) {

@@ -93,15 +93,22 @@ async function readJsonFile(files: ReturnType<typeof modelFiles>, name: string):
 
 /** Reads and parses a tokenizer's files once. */
 export async function loadTokenizerFiles(source: ModelSource): Promise<TokenizerFiles> {
+  // HF also accepts the path of the vocabulary file itself
+  let vocabName = "vocab.txt";
+  if (typeof source === "string" && /[^\\/]\.txt$/i.test(source)) {
+    const cut = Math.max(source.lastIndexOf("/"), source.lastIndexOf("\\"));
+    vocabName = source.slice(cut + 1);
+    source = cut >= 0 ? source.slice(0, cut) || "/" : ".";
+  }
   const files = modelFiles(source);
   const config: Record<string, unknown> = {};
   let vocab: Vocab;
   let added: { content: string; id: number; special: boolean }[] = [];
   let hasTokenizerJson = false;
 
-  const vocabBytes = await files.bytes("vocab.txt");
+  const vocabBytes = await files.bytes(vocabName);
   if (vocabBytes) {
-    vocab = Vocab.fromBytes(vocabBytes, `${files.where}/vocab.txt`);
+    vocab = Vocab.fromBytes(vocabBytes, `${files.where}/${vocabName}`);
   } else {
     const tj = await files.bytes("tokenizer.json");
     if (!tj) throw new TokenizerError(`${files.where}: neither vocab.txt nor tokenizer.json found`, "OSError");

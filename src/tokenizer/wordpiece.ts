@@ -1,6 +1,7 @@
 // HF's WordpieceTokenizer: greedy longest-match-first over the code points of each word, later
 // pieces looked up with a "##" prefix; a word longer than max_input_chars_per_word code points, or
 // with any piece that matches nothing, is one unknown token as a whole.
+import { TokenizerError } from "./errors.js";
 import { pySplit } from "./unicode.js";
 import { Vocab } from "./vocab.js";
 
@@ -28,7 +29,8 @@ export class WordpieceTokenizer {
   tokenize(text: string): string[] {
     const tokens: string[] = [];
     const ids: number[] = [];
-    for (const w of pySplit(String(text))) this.word(w, tokens, ids);
+    if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+    for (const w of pySplit(text)) this.word(w, tokens, ids);
     return tokens;
   }
 
