@@ -171,7 +171,8 @@ export function pad(
   if (!Array.isArray(required[0])) return padOne(host, enc, max_length, strategy, padToMultipleOf, returnMask);
 
   if (strategy === "longest") {
-    max_length = Math.max(...(required as unknown[][]).map((r) => r.length));
+    max_length = 0;
+    for (const r of required as unknown[][]) max_length = Math.max(max_length, r.length);
     strategy = "max_length";
   }
   const batch: EncodedDict = {};
