@@ -456,12 +456,22 @@ export class BertTokenizer implements PrepareHost {
   build_inputs_with_special_tokens(ids: number[], pair: number[] | null = null): number[] {
     const cls = this.requiredId("cls_token");
     const sep = this.requiredId("sep_token");
-    return pair === null ? [cls, ...ids, sep] : [cls, ...ids, sep, ...pair, sep];
+    // preallocated and filled in place: sequences can have millions of ids (spreads are slow)
+    const n = ids.length;
+    const out: number[] = new Array(pair === null ? n + 2 : n + pair.length + 3);
+    out[0] = cls;
+    for (let i = 0; i < n; i++) out[i + 1] = ids[i];
+    out[n + 1] = sep;
+    if (pair !== null) {
+      for (let i = 0; i < pair.length; i++) out[n + 2 + i] = pair[i];
+      out[out.length - 1] = sep;
+    }
+    return out;
   }
 
   create_token_type_ids_from_sequences(ids: number[], pair: number[] | null = null): number[] {
-    const first = new Array(ids.length + 2).fill(0);
-    return pair === null ? first : first.concat(new Array(pair.length + 1).fill(1));
+    const out: number[] = new Array(ids.length + 2 + (pair === null ? 0 : pair.length + 1)).fill(1);
+    return out.fill(0, 0, ids.length + 2);
   }
 
   get_special_tokens_mask(ids: number[], pair: number[] | null = null, already_has_special_tokens = false): number[] {
@@ -474,8 +484,11 @@ export class BertTokenizer implements PrepareHost {
       const specials = new Set(this.all_special_ids);
       return ids.map((id) => (specials.has(id) ? 1 : 0));
     }
-    const first = [1, ...new Array(ids.length).fill(0), 1];
-    return pair === null ? first : first.concat(new Array(pair.length).fill(0), [1]);
+    const out: number[] = new Array(ids.length + 2 + (pair === null ? 0 : pair.length + 1)).fill(0);
+    out[0] = 1;
+    out[ids.length + 1] = 1;
+    if (pair !== null) out[out.length - 1] = 1;
+    return out;
   }
 
   num_special_tokens_to_add(pair = false): number {

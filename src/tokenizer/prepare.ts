@@ -80,12 +80,12 @@ export function prepareForModel(host: PrepareHost, ids: number[], pairIds: numbe
     typeIds = host.create_token_type_ids_from_sequences(ids, pairIds);
   } else {
     sequence = pair ? ids.concat(pairIds!) : ids.slice();
-    typeIds = new Array(ids.length + (pair ? pairIds!.length : 0)).fill(0);
+    typeIds = filled(ids.length + (pair ? pairIds!.length : 0), 0);
   }
   out.input_ids = sequence;
   if (returnTypeIds) out.token_type_ids = typeIds;
   if (o.return_special_tokens_mask) {
-    out.special_tokens_mask = o.add_special_tokens ? host.get_special_tokens_mask(ids, pairIds) : new Array(sequence.length).fill(0);
+    out.special_tokens_mask = o.add_special_tokens ? host.get_special_tokens_mask(ids, pairIds) : filled(sequence.length, 0);
   }
 
   let result = out;
@@ -203,10 +203,10 @@ function padOne(
     max_length = (pyFloorDiv(max_length, padToMultipleOf) + 1) * padToMultipleOf;
   }
   const needsPadding = strategy !== "do_not_pad" && required.length !== max_length;
-  if (returnMask && !("attention_mask" in enc)) enc.attention_mask = new Array(required.length).fill(1);
+  if (returnMask && !("attention_mask" in enc)) enc.attention_mask = filled(required.length, 1);
   if (needsPadding) {
     const diff = Math.max(0, (max_length as number) - required.length); // Python: [x] * negative == []
-    const fill = (v: number) => new Array(diff).fill(v);
+    const fill = (v: number) => filled(diff, v);
     const padId = diff > 0 ? host.padTokenId() : 0;
     const join = host.padding_side === "right" ? (a: unknown, b: number[]) => (a as number[]).concat(b) : (a: unknown, b: number[]) => b.concat(a as number[]);
     if (returnMask) enc.attention_mask = join(enc.attention_mask, fill(0));
@@ -215,4 +215,8 @@ function padOne(
     enc[main] = join(required, fill(padId));
   }
   return enc;
+}
+
+function filled(n: number, v: number): number[] {
+  return new Array(n).fill(v);
 }
