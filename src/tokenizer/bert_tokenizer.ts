@@ -99,6 +99,18 @@ interface CachedWord {
   ids: number[];
 }
 
+/**
+ * HF's (Python, "slow") BertTokenizer: the same tokens, ids, type ids, masks and decodings as
+ * transformers 4.30.2, in any JS runtime.
+ *
+ * ```js
+ * const tok = await BertTokenizer.fromPretrained("path/to/bert-base-uncased"); // vocab.txt or tokenizer.json
+ * tok.tokenize("Hello, world!");                     // ["hello", ",", "world", "!"]
+ * const enc = tok.call(["a question", "another one"], { text_pair: ["its context", "more"], padding: true, truncation: true, max_length: 128, return_tensors: "pt" });
+ * const out = await model.forward(enc);              // input_ids, token_type_ids, attention_mask: int64 [batch, seq]
+ * tok.decode(enc.input_ids.tolist()[0], { skip_special_tokens: true });
+ * ```
+ */
 export class BertTokenizer implements PrepareHost {
   readonly vocab: Vocab;
   readonly do_basic_tokenize: boolean;
@@ -178,6 +190,11 @@ export class BertTokenizer implements PrepareHost {
   /** Alias of fromPretrained, under HF's name. */
   static from_pretrained(source: ModelSource, options: BertTokenizerOptions = {}): Promise<BertTokenizer> {
     return BertTokenizer.fromPretrained(source, options);
+  }
+
+  /** HF's do_lower_case property (false without a basic tokenizer, where HF has none). */
+  get do_lower_case(): boolean {
+    return this.lowerPrepass;
   }
 
   // ---- special tokens ---------------------------------------------------------------------
