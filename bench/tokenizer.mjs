@@ -132,11 +132,27 @@ async function main() {
     const [, b] = time(hfEncode);
     let same = 0;
     for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] === b[i]) same++; else break;
-    const agree = a.length === b.length && same === a.length ? "identical ids" : `ids differ from token ${same} (${a.length} vs ${b.length} tokens)`;
-    if (same < a.length) {
+    let agree = "identical ids";
+    if (a.length !== b.length || same !== a.length) {
       const tok = new BertTokenizer(vocab, options);
-      const around = (ids) => tok.convert_ids_to_tokens(ids.slice(Math.max(0, same - 3), same + 4)).join(" ");
-      notes.push(`${name}: first difference at token ${same}: simdbert "${around(a)}" / transformers.js "${around(b)}"`);
+      if (a.length === b.length) {
+        // which tokens differ: transformers.js lowercases whole strings (final sigma -> ς) where
+        // HF's Python BertTokenizer lowercases character by character (always σ)
+        const kinds = new Map();
+        let n = 0;
+        for (let i = 0; i < a.length; i++) {
+          if (a[i] === b[i]) continue;
+          n++;
+          const k = `${tok.convert_ids_to_tokens(a[i])} / ${tok.convert_ids_to_tokens(b[i])}`;
+          kinds.set(k, (kinds.get(k) ?? 0) + 1);
+        }
+        agree = `${n} of ${a.length} ids differ`;
+        notes.push(`${name}: differing tokens (simdbert / transformers.js): ${[...kinds].map(([k, c]) => `${k} x${c}`).join(", ")}`);
+      } else {
+        agree = `ids differ from token ${same} (${a.length} vs ${b.length} tokens)`;
+        const around = (ids) => tok.convert_ids_to_tokens(ids.slice(Math.max(0, same - 3), same + 4)).join(" ");
+        notes.push(`${name}: first difference at token ${same}: simdbert "${around(a)}" / transformers.js "${around(b)}"`);
+      }
     }
 
     const tOurs = [];
