@@ -24,37 +24,96 @@ import { exp4 } from "./math";
   return s;
 }
 
-/** S[i, j] = Σ_t Q[i, t]·K[j, t] for i < sq, j < sk (unscaled). */
+// One query row against 4 keys: [S[i, j..j+3]]
+@inline function dot1x4(qi: usize, k0: usize, ldkB: usize, d: i32, d4: i32): v128 {
+  const k1 = k0 + ldkB, k2 = k1 + ldkB, k3 = k2 + ldkB;
+  let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+  for (let t = 0; t < d4; t += 4) {
+    const off = <usize>t << 2;
+    const x = v128.load(qi + off);
+    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k0 + off)));
+    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k1 + off)));
+    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k2 + off)));
+    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k3 + off)));
+  }
+  let r = hsum4(a0, a1, a2, a3);
+  for (let t = d4; t < d; t++) {
+    const off = <usize>t << 2;
+    const x = load<f32>(qi + off);
+    let t4 = f32x4.splat(x * load<f32>(k0 + off));
+    t4 = f32x4.replace_lane(t4, 1, x * load<f32>(k1 + off));
+    t4 = f32x4.replace_lane(t4, 2, x * load<f32>(k2 + off));
+    t4 = f32x4.replace_lane(t4, 3, x * load<f32>(k3 + off));
+    r = f32x4.add(r, t4);
+  }
+  return r;
+}
+
+/**
+ * S[i, j] = Σ_t Q[i, t]·K[j, t] for i < sq, j < sk (unscaled).
+ * Tiles of 2 query rows x 4 keys: each K vector loaded feeds two rows (8 accumulators, 12 vector
+ * registers with the operands); every sum is accumulated in the same order as a 1 x 4 tile's.
+ */
 export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k: usize, ldk: i32, s: usize, lds: i32): void {
   const ldqB = <usize>ldq << 2, ldkB = <usize>ldk << 2, ldsB = <usize>lds << 2;
   const d4 = d & ~3;
-  for (let i = 0; i < sq; i++) {
-    const qi = q + <usize>i * ldqB;
-    const si = s + <usize>i * ldsB;
+  const dB = <usize>d4 << 2;
+  let i = 0;
+  for (; i + 2 <= sq; i += 2) {
+    const q0 = q + <usize>i * ldqB, q1 = q0 + ldqB;
+    const s0 = s + <usize>i * ldsB, s1 = s0 + ldsB;
     let j = 0;
     for (; j + 4 <= sk; j += 4) {
       const k0 = k + <usize>j * ldkB, k1 = k0 + ldkB, k2 = k1 + ldkB, k3 = k2 + ldkB;
-      let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
-      for (let t = 0; t < d4; t += 4) {
-        const off = <usize>t << 2;
-        const x = v128.load(qi + off);
-        a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k0 + off)));
-        a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k1 + off)));
-        a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k2 + off)));
-        a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k3 + off)));
+      let a00 = f32x4.splat(0.0), a01 = a00, a02 = a00, a03 = a00;
+      let a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+      for (let off: usize = 0; off < dB; off += 16) {
+        const x0 = v128.load(q0 + off), x1 = v128.load(q1 + off);
+        let y = v128.load(k0 + off);
+        a00 = f32x4.add(a00, f32x4.mul(x0, y));
+        a10 = f32x4.add(a10, f32x4.mul(x1, y));
+        y = v128.load(k1 + off);
+        a01 = f32x4.add(a01, f32x4.mul(x0, y));
+        a11 = f32x4.add(a11, f32x4.mul(x1, y));
+        y = v128.load(k2 + off);
+        a02 = f32x4.add(a02, f32x4.mul(x0, y));
+        a12 = f32x4.add(a12, f32x4.mul(x1, y));
+        y = v128.load(k3 + off);
+        a03 = f32x4.add(a03, f32x4.mul(x0, y));
+        a13 = f32x4.add(a13, f32x4.mul(x1, y));
       }
-      let r = hsum4(a0, a1, a2, a3);
+      let r0 = hsum4(a00, a01, a02, a03);
+      let r1 = hsum4(a10, a11, a12, a13);
       for (let t = d4; t < d; t++) {
         const off = <usize>t << 2;
-        const x = load<f32>(qi + off);
-        let t4 = f32x4.splat(x * load<f32>(k0 + off));
-        t4 = f32x4.replace_lane(t4, 1, x * load<f32>(k1 + off));
-        t4 = f32x4.replace_lane(t4, 2, x * load<f32>(k2 + off));
-        t4 = f32x4.replace_lane(t4, 3, x * load<f32>(k3 + off));
-        r = f32x4.add(r, t4);
+        const y0 = load<f32>(k0 + off), y1 = load<f32>(k1 + off), y2 = load<f32>(k2 + off), y3 = load<f32>(k3 + off);
+        let x = load<f32>(q0 + off);
+        let t4 = f32x4.splat(x * y0);
+        t4 = f32x4.replace_lane(t4, 1, x * y1);
+        t4 = f32x4.replace_lane(t4, 2, x * y2);
+        t4 = f32x4.replace_lane(t4, 3, x * y3);
+        r0 = f32x4.add(r0, t4);
+        x = load<f32>(q1 + off);
+        t4 = f32x4.splat(x * y0);
+        t4 = f32x4.replace_lane(t4, 1, x * y1);
+        t4 = f32x4.replace_lane(t4, 2, x * y2);
+        t4 = f32x4.replace_lane(t4, 3, x * y3);
+        r1 = f32x4.add(r1, t4);
       }
-      v128.store(si + (<usize>j << 2), r);
+      v128.store(s0 + (<usize>j << 2), r0);
+      v128.store(s1 + (<usize>j << 2), r1);
     }
+    for (; j < sk; j++) {
+      const kj = k + <usize>j * ldkB;
+      store<f32>(s0 + (<usize>j << 2), dot(q0, kj, d));
+      store<f32>(s1 + (<usize>j << 2), dot(q1, kj, d));
+    }
+  }
+  for (; i < sq; i++) {
+    const qi = q + <usize>i * ldqB;
+    const si = s + <usize>i * ldsB;
+    let j = 0;
+    for (; j + 4 <= sk; j += 4) v128.store(si + (<usize>j << 2), dot1x4(qi, k + <usize>j * ldkB, ldkB, d, d4));
     for (; j < sk; j++) store<f32>(si + (<usize>j << 2), dot(qi, k + <usize>j * ldkB, d));
   }
 }
@@ -91,53 +150,59 @@ export function f32_attn_relative(
  */
 export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f32, mask: usize, ldm: i32, headScale: f32): void {
   const n4 = n & ~3;
+  const nB = <usize>n4 << 2;
   const vscale = f32x4.splat(scale);
   for (let i = 0; i < rows; i++) {
     const row = s + (<usize>i * <usize>lds << 2);
     const mrow = mask ? mask + (<usize>i * <usize>ldm << 2) : 0;
+    // 1. x = S·scale + M in place, and the row's max (pmax: one instruction; a NaN makes the
+    //    sum, so the whole row, NaN anyway)
     let vmax = f32x4.splat(-Infinity);
-    let j = 0;
-    for (; j < n4; j += 4) {
-      const off = <usize>j << 2;
-      let v = f32x4.mul(v128.load(row + off), vscale);
-      if (mrow) v = f32x4.add(v, v128.load(mrow + off));
-      v128.store(row + off, v);
-      vmax = f32x4.max(vmax, v);
+    if (mrow) {
+      for (let off: usize = 0; off < nB; off += 16) {
+        const v = f32x4.add(f32x4.mul(v128.load(row + off), vscale), v128.load(mrow + off));
+        v128.store(row + off, v);
+        vmax = f32x4.pmax(vmax, v);
+      }
+    } else {
+      for (let off: usize = 0; off < nB; off += 16) {
+        const v = f32x4.mul(v128.load(row + off), vscale);
+        v128.store(row + off, v);
+        vmax = f32x4.pmax(vmax, v);
+      }
     }
     let mx = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
-    for (; j < n; j++) {
+    for (let j = n4; j < n; j++) {
       const off = <usize>j << 2;
       let v = load<f32>(row + off) * scale;
       if (mrow) v += load<f32>(mrow + off);
       store<f32>(row + off, v);
       mx = max(mx, v);
     }
+    // 2. e = exp(x - max) in place, and its sum
     const vm = f32x4.splat(mx);
     let vsum = f32x4.splat(0.0);
-    j = 0;
-    for (; j < n4; j += 4) {
-      const off = <usize>j << 2;
+    for (let off: usize = 0; off < nB; off += 16) {
       const e = exp4(f32x4.sub(v128.load(row + off), vm));
       v128.store(row + off, e);
       vsum = f32x4.add(vsum, e);
     }
     let sum = hsum(vsum);
-    for (; j < n; j++) {
+    for (let j = n4; j < n; j++) {
       const off = <usize>j << 2;
       const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(row + off) - mx)), 0);
       store<f32>(row + off, e);
       sum += e;
     }
+    // 3. P = e / sum (times the head mask)
     const inv = f32x4.splat(1.0 / sum);
-    const hs = f32x4.splat(headScale);
-    j = 0;
-    for (; j < n4; j += 4) {
-      const off = <usize>j << 2;
-      let p = f32x4.mul(v128.load(row + off), inv);
-      if (headScale != 1.0) p = f32x4.mul(p, hs);
-      v128.store(row + off, p);
+    if (headScale != 1.0) {
+      const hs = f32x4.splat(headScale);
+      for (let off: usize = 0; off < nB; off += 16) v128.store(row + off, f32x4.mul(f32x4.mul(v128.load(row + off), inv), hs));
+    } else {
+      for (let off: usize = 0; off < nB; off += 16) v128.store(row + off, f32x4.mul(v128.load(row + off), inv));
     }
-    for (; j < n; j++) {
+    for (let j = n4; j < n; j++) {
       const off = <usize>j << 2;
       let p = load<f32>(row + off) * f32x4.extract_lane(inv, 0);
       if (headScale != 1.0) p *= headScale;
