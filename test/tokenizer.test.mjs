@@ -168,6 +168,22 @@ test("simdbert tokenize: basic_tokenize, wordpiece_tokenize, tokenize, errors, b
   assert.is(bad.error, "JSONDecodeError");
 });
 
+test("simdbert tokenize gives missing special tokens new ids, as Python does", () => {
+  const dir = mkdtempSync(join(tmpdir(), "simdbert-tok-"));
+  try {
+    writeFileSync(join(dir, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"].join("\n") + "\n");
+    const call = { method: "encode_plus", text: "hello [MASK]" };
+    const [hf, strict] = runCli(dir, [JSON.stringify({ init: {}, call }), JSON.stringify({ init: { add_missing_special_tokens: false }, call })]);
+    assert.equal(hf.input_ids, [2, 4, 5, 3]);
+    assert.equal(hf.input_tokens, ["[CLS]", "hello", "[MASK]", "[SEP]"]);
+    assert.is(hf.decoded_skip_special, "hello");
+    assert.is(strict.error, "KeyError");
+    assert.match(strict.message, /mask_token/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // ---- random Unicode ---------------------------------------------------------------------------
 
 function rng(seed) {

@@ -4,6 +4,8 @@
 // (tokens, input_ids, token_type_ids, attention_mask, input_tokens, decoded, ...), or
 // {"error": "<Python exception type>", "message": ...} where HF raises. `init` are the keyword
 // arguments of BertTokenizer.from_pretrained(TOKENIZER_DIR, **init); `call` a method and its options.
+// As in Python, special tokens the vocab lacks get ids after it (init.add_missing_special_tokens:
+// false makes that an error, the library's default).
 import { createInterface } from "node:readline";
 import { BasicTokenizer } from "../tokenizer/basic.js";
 import type { BertTokenizer, BertTokenizerOptions, TextInput } from "../tokenizer/bert_tokenizer.js";
@@ -65,7 +67,9 @@ export class Runner {
     const key = JSON.stringify(init);
     let t = this.tokenizers.get(key);
     if (!t) {
-      t = this.files.create(init as BertTokenizerOptions);
+      // Python's from_pretrained gives special tokens missing from the vocab new ids past its end
+      // (the library refuses by default); this command reproduces Python
+      t = this.files.create({ add_missing_special_tokens: true, ...init } as BertTokenizerOptions);
       if (this.tokenizers.size > 64) this.tokenizers.clear();
       this.tokenizers.set(key, t);
     }
