@@ -27,6 +27,15 @@ export const FIXTURE_DIRS = [...new Set([...CASES, "a_tiny_encoder"])];
 export const TIMED_CASE = "k_minilm_shape";
 export const DEFAULT_RUNS = 20;
 
+/**
+ * Printed by the Node/Deno/Bun scripts when the process has not exited 5 s after the checks
+ * (then they exit). Seen in Deno 2.9.6 with threads: Worker.terminate() does not stop a worker
+ * that never returns to its event loop (simdbert's pool threads loop on Atomics.wait), so
+ * Engine.dispose() leaves the process running. A warning while the pool has no stop signal;
+ * make it a failure (exit 1 in the scripts) once it has.
+ */
+export const EXIT_WARNING = "WARN the process did not exit by itself 5 s after the checks (a worker still running after Engine.dispose()?)";
+
 /** The line each runtime prints (or returns) so the driver can read the result. */
 export const RESULT_TAG = "SIMDBERT_RUNTIME_RESULT ";
 
@@ -200,8 +209,51 @@ async function pipelineCheck(ctx) {
   return result;
 }
 
+/**
+ * WebAssembly threads (Engine.create({ threads: 2 }), when the library has them): the timed case
+ * on a 2-thread engine must match expected.safetensors and give the same bits as one thread.
+ * ctx.threads === false says the runtime has none (workerd): skipped there. In a browser the
+ * page must be cross-origin isolated (the matrix's server sends COOP/COEP).
+ */
+async function threadsCheck(ctx) {
+  const name = `threads=2 forward ${TIMED_CASE}`;
+  const Engine = ctx.lib.Engine;
+  if (typeof Engine?.create !== "function" || !("threads" in Engine.prototype)) return { name, pass: true, skipped: true, detail: "skipped: the library has no threads" };
+  if (ctx.threads === false) return { name, pass: true, skipped: true, detail: "skipped: no threads in this runtime" };
+  const { request, expected } = await loadCase(ctx, TIMED_CASE);
+  const inputs = tokenInputs(request);
+  const one = await ctx.lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), ctx.options);
+  const ref = (await one.forward(inputs)).last_hidden_state.data;
+  const engine = await Engine.create({ ...ctx.options, threads: 2 });
+  try {
+    if (engine.threads !== 2) return { name, pass: false, detail: `Engine.create({ threads: 2 }) gave ${engine.threads} thread(s)` };
+    const model = await ctx.lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), { ...ctx.options, engine });
+    const out = await model.forward(inputs);
+    const r = compare("last_hidden_state", out.last_hidden_state, expected.get("last_hidden_state"));
+    let same = 0;
+    for (let i = 0; i < ref.length; i++) if (Object.is(ref[i], out.last_hidden_state.data[i])) same++;
+    const result = { name, pass: r.pass && same === ref.length, maxdiff: r.maxdiff };
+    if (!r.pass) result.detail = `last_hidden_state: ${r.detail ?? `max|diff| ${r.maxdiff.toExponential(2)} > ${ATOL}`}`;
+    else if (same !== ref.length) result.detail = `${ref.length - same} of ${ref.length} values differ from one thread`;
+    const runs = ctx.runs ?? DEFAULT_RUNS;
+    if (runs > 0) {
+      const times = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = ctx.now();
+        await model.forward(inputs);
+        times.push(ctx.now() - t0);
+      }
+      result.threads_median_ms = median(times);
+      result.detail = `${result.detail ? result.detail + "; " : ""}bit-identical to 1 thread: ${same === ref.length}; median ${result.threads_median_ms.toFixed(2)} ms over ${runs} runs`;
+    }
+    return result;
+  } finally {
+    engine.dispose?.();
+  }
+}
+
 /** The checks every runtime runs, in order. */
-export const CHECKS = [forwardCheck, pipelineCheck];
+export const CHECKS = [forwardCheck, pipelineCheck, threadsCheck];
 
 /**
  * Runs every check. ctx: { lib, source(caseName), files(caseName, fileName) -> Uint8Array|null,

@@ -111,6 +111,10 @@ async function main() {
       checks: `${(r.checks ?? []).filter((c) => !c.skipped).length}${skipped ? ` (+${skipped} skipped)` : ""}`,
       "max|diff|": diffs.length ? Math.max(...diffs).toExponential(2) : "-",
       [`median ms (${TIMED_CASE})`]: timed ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "") : "-",
+      "2 threads ms": (() => {
+        const t = r.checks?.find((c) => c.threads_median_ms !== undefined);
+        return t ? fmt(t.threads_median_ms, 2) : "-";
+      })(),
     };
   });
   const cols = Object.keys(table[0] ?? {});

@@ -47,6 +47,9 @@ export function serve(mounts, { port = 0, log = false } = {}) {
         "content-type": TYPES[extname(file)] ?? "application/octet-stream",
         "content-length": st.size,
         "cache-control": "no-store",
+        // cross-origin isolation: SharedArrayBuffer, so WebAssembly threads, in the page
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-embedder-policy": "require-corp",
       });
       if (log) console.error(`GET ${path}`);
       if (req.method === "HEAD") return res.end();

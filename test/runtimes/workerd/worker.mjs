@@ -36,7 +36,7 @@ export default {
     try {
       if (url.pathname === "/check") {
         const runs = Number(url.searchParams.get("runs") ?? 0);
-        const result = await runChecks({ lib, runs, options, source, files: async (c, n) => files(c, n) });
+        const result = await runChecks({ lib, runs, options, threads: false, source, files: async (c, n) => files(c, n) });
         // workerd only: without { wasm } the library must say to import the module, not "Invalid URL"
         const hint = await lib.kernelsModule({}).then(
           () => ({ pass: false, detail: "the default kernels location loaded here; expected an error" }),
