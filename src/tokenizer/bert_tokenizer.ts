@@ -4,15 +4,29 @@
 import { type ModelSource } from "../loading/source.js";
 import { Tensor } from "../tensor.js";
 import { BasicTokenizer } from "./basic.js";
-import { BatchEncoding, toTensors, type ReturnTensors, type TensorEncoding } from "./encoding.js";
+import {
+  finish,
+  idList,
+  pairAndOptions,
+  requireString,
+  resolveCallOptions,
+  type BatchEncodeOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  type TextInput,
+} from "./call_options.js";
+import { cleanUpTokenization, joinWordPieces } from "./decode.js";
+import { BatchEncoding, type ReturnTensors, type TensorEncoding } from "./encoding.js";
 import { TokenizerError } from "./errors.js";
 import { pad, prepareForModel, type EncodedDict, type PrepareHost, type Side } from "./prepare.js";
 import { intOption, truthy } from "./py.js";
 import { AddedToken, compareCodePoints, NoSplitTokens, tokenSpec, tokenText, type TokenSpec } from "./special_tokens.js";
-import { resolveStrategies, VERY_LARGE_INTEGER, type PaddingOption, type TruncationOption } from "./strategies.js";
-import { isPySpace, pyRstrip, pySplit } from "./unicode.js";
+import { VERY_LARGE_INTEGER, type PaddingOption } from "./strategies.js";
+import { pySplit } from "./unicode.js";
 import { Vocab } from "./vocab.js";
 import { UNK_PIECE, WordpieceTokenizer } from "./wordpiece.js";
+
+export type { BatchEncodeOptions, DecodeOptions, EncodeOptions, TextInput } from "./call_options.js";
 
 export interface BertTokenizerOptions {
   do_lower_case?: boolean;
@@ -41,39 +55,6 @@ export interface BertTokenizerOptions {
   add_missing_special_tokens?: boolean;
   /** Ignored, as HF's BertTokenizer ignores unknown keyword arguments. */
   [other: string]: unknown;
-}
-
-/** A text, or pre-split words (is_split_into_words), or tokens, or ids. */
-export type TextInput = string | readonly string[] | readonly number[];
-
-export interface EncodeOptions {
-  text_pair?: TextInput | null;
-  add_special_tokens?: boolean;
-  padding?: PaddingOption;
-  truncation?: TruncationOption;
-  max_length?: number | null;
-  stride?: number;
-  is_split_into_words?: boolean;
-  pad_to_multiple_of?: number | null;
-  return_tensors?: ReturnTensors | null;
-  return_token_type_ids?: boolean | null;
-  return_attention_mask?: boolean | null;
-  return_overflowing_tokens?: boolean;
-  return_special_tokens_mask?: boolean;
-  return_offsets_mapping?: boolean;
-  return_length?: boolean;
-  verbose?: boolean;
-}
-
-export interface BatchEncodeOptions extends Omit<EncodeOptions, "text_pair"> {
-  /** for call(): the second texts of a batch of pairs */
-  text_pair?: readonly TextInput[] | TextInput | null;
-}
-
-export interface DecodeOptions {
-  skip_special_tokens?: boolean;
-  clean_up_tokenization_spaces?: boolean | null;
-  spaces_between_special_tokens?: boolean;
 }
 
 const SPECIAL_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"] as const;
@@ -392,10 +373,7 @@ export class BertTokenizer implements PrepareHost {
 
   /** HF's BertTokenizer.convert_tokens_to_string: join with spaces, glue "##" pieces, strip. */
   convert_tokens_to_string(tokens: readonly string[]): string {
-    const s = tokens.join(" ").replaceAll(" ##", "");
-    let a = 0;
-    while (a < s.length && isPySpace(s.charCodeAt(a))) a++;
-    return pyRstrip(s.slice(a));
+    return joinWordPieces(tokens);
   }
 
   // ---- tokenize -----------------------------------------------------------------------------
@@ -551,33 +529,6 @@ export class BertTokenizer implements PrepareHost {
     );
   }
 
-  private commonOptions(o: EncodeOptions | BatchEncodeOptions) {
-    if (truthy(o.return_offsets_mapping)) {
-      throw new TokenizerError(
-        "return_offset_mapping is not available when using Python tokenizers. To use this feature, change your tokenizer to one deriving from transformers.PreTrainedTokenizerFast.",
-        "NotImplementedError",
-      );
-    }
-    const max_length = intOption("max_length", o.max_length);
-    const pad_to_multiple_of = intOption("pad_to_multiple_of", o.pad_to_multiple_of);
-    const s = resolveStrategies(this, o.padding, o.truncation, max_length, pad_to_multiple_of);
-    const stride = o.stride === undefined ? 0 : intOption("stride", o.stride);
-    if (stride === null) throw new TokenizerError("stride must be an integer", "TypeError");
-    return {
-      add_special_tokens: o.add_special_tokens === undefined ? true : truthy(o.add_special_tokens),
-      padding: s.padding,
-      truncation: s.truncation,
-      max_length: s.max_length,
-      stride,
-      pad_to_multiple_of,
-      return_token_type_ids: o.return_token_type_ids ?? null,
-      return_attention_mask: o.return_attention_mask ?? null,
-      return_overflowing_tokens: truthy(o.return_overflowing_tokens),
-      return_special_tokens_mask: truthy(o.return_special_tokens_mask),
-      return_length: truthy(o.return_length),
-    };
-  }
-
   /** HF's encode: the input_ids of encode_plus. */
   encode(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): number[] {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
@@ -594,7 +545,7 @@ export class BertTokenizer implements PrepareHost {
   encode_plus(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): BatchEncoding<number[]>;
   encode_plus(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): BatchEncoding<number[]> | TensorEncoding {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
-    const c = this.commonOptions(o);
+    const c = resolveCallOptions(this, o);
     const splitWords = truthy(o.is_split_into_words);
     const first = this.inputIds(text, splitWords);
     const second = pair !== null && pair !== undefined ? this.inputIds(pair, splitWords) : null;
@@ -607,7 +558,7 @@ export class BertTokenizer implements PrepareHost {
   batch_encode_plus(batch: readonly (TextInput | readonly [TextInput, TextInput])[], options?: BatchEncodeOptions): BatchEncoding<number[][]>;
   batch_encode_plus(batch: readonly (TextInput | readonly [TextInput, TextInput])[], options: BatchEncodeOptions = {}): BatchEncoding<number[][]> | TensorEncoding {
     if (!Array.isArray(batch)) throw new TokenizerError("batch_encode_plus expects a list of texts or text pairs", "TypeError");
-    const c = this.commonOptions(options);
+    const c = resolveCallOptions(this, options);
     const splitWords = truthy(options.is_split_into_words);
     const items: [number[], number[] | null][] = [];
     for (const item of batch) {
@@ -720,7 +671,7 @@ export class BertTokenizer implements PrepareHost {
     if (current.length) parts.push(this.convert_tokens_to_string(current));
     const text = parts.join(options.spaces_between_special_tokens === false ? "" : " ");
     const cleanUp = options.clean_up_tokenization_spaces ?? this.clean_up_tokenization_spaces;
-    return truthy(cleanUp) ? BertTokenizer.clean_up_tokenization(text) : text;
+    return truthy(cleanUp) ? cleanUpTokenization(text) : text;
   }
 
   batch_decode(sequences: readonly (readonly number[])[] | Tensor, options: DecodeOptions = {}): string[] {
@@ -733,53 +684,9 @@ export class BertTokenizer implements PrepareHost {
 
   /** HF's clean_up_tokenization: no space before . ? ! , and English contractions. */
   static clean_up_tokenization(s: string): string {
-    return s
-      .replaceAll(" .", ".")
-      .replaceAll(" ?", "?")
-      .replaceAll(" !", "!")
-      .replaceAll(" ,", ",")
-      .replaceAll(" ' ", "'")
-      .replaceAll(" n't", "n't")
-      .replaceAll(" 'm", "'m")
-      .replaceAll(" 's", "'s")
-      .replaceAll(" 've", "'ve")
-      .replaceAll(" 're", "'re");
+    return cleanUpTokenization(s);
   }
+
 }
 
 type AddedTokenLike = { content: string };
-
-function requireString(text: unknown): string {
-  if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
-  return text;
-}
-
-function idList(ids: readonly number[] | Tensor): number[] {
-  if (ids instanceof Tensor) {
-    if (ids.shape.length > 1 && ids.shape.slice(0, -1).some((d) => d !== 1)) {
-      throw new TokenizerError("decode expects one sequence of ids; use batch_decode for a batch", "TypeError");
-    }
-    return Array.from(ids.data as ArrayLike<number | bigint>, Number);
-  }
-  if (!Array.isArray(ids)) throw new TokenizerError("expected a list of token ids", "TypeError");
-  return ids.map((x) => {
-    const n = typeof x === "bigint" ? Number(x) : x;
-    if (typeof n !== "number" || !Number.isInteger(n)) throw new TokenizerError(`token ids must be integers, got ${JSON.stringify(x)}`, "TypeError");
-    return n;
-  });
-}
-
-function isOptions(v: unknown): v is EncodeOptions {
-  return !!v && typeof v === "object" && !Array.isArray(v);
-}
-
-function pairAndOptions(pairOrOptions: TextInput | EncodeOptions | null | undefined, options?: EncodeOptions): [TextInput | null, EncodeOptions] {
-  if (isOptions(pairOrOptions)) return [pairOrOptions.text_pair ?? null, pairOrOptions];
-  const o = options ?? {};
-  return [pairOrOptions ?? o.text_pair ?? null, o];
-}
-
-function finish(enc: EncodedDict, returnTensors: ReturnTensors | null | undefined): BatchEncoding<number[]> | TensorEncoding {
-  if (returnTensors) return toTensors(enc);
-  return new BatchEncoding<number[]>(enc);
-}

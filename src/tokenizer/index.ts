@@ -1,5 +1,6 @@
 // The tokenizer's public API.
-export { BertTokenizer, type BertTokenizerOptions, type EncodeOptions, type BatchEncodeOptions, type DecodeOptions, type TextInput } from "./bert_tokenizer.js";
+export { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
+export type { EncodeOptions, BatchEncodeOptions, DecodeOptions, TextInput } from "./call_options.js";
 export { BasicTokenizer, type BasicTokenizerOptions } from "./basic.js";
 export { WordpieceTokenizer, type WordpieceOptions } from "./wordpiece.js";
 export { Vocab } from "./vocab.js";
