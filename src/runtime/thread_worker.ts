@@ -2,6 +2,7 @@
 // jobs posted to its control block until terminated.
 const MAX_ARGS = 40;
 const INTS = 4;
+const STOP = -1;
 
 type Init = { module: WebAssembly.Module; memory: WebAssembly.Memory; ctl: number; fns: string[] };
 
@@ -23,6 +24,9 @@ function serve({ module, memory, ctl, fns }: Init, reply: (m: unknown) => void):
           if (++spins > 20000) Atomics.wait(i32, seqAt, last);
         }
         last = Atomics.load(i32, seqAt);
+        // STOP: return to the event loop, so that terminate() (or the runtime's exit) can end the
+        // thread; Deno cannot stop a worker that never returns
+        if (last === STOP) return;
         const fn = table[i32[seqAt + 2]];
         const argc = i32[seqAt + 3];
         args.length = argc;

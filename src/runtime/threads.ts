@@ -10,6 +10,8 @@
 // hundred microseconds, so most hand-offs never reach the kernel's futex).
 
 export const MAX_ARGS = 40;
+/** A seq value that tells a worker to return (thread_worker.ts). */
+const STOP = -1;
 const INTS = 4;
 /** Bytes of control block per worker. */
 export const CTL_BYTES = INTS * 4 + MAX_ARGS * 8 + 48; // padded: one worker's slots per cache line pair
@@ -112,7 +114,13 @@ export class ThreadPool {
     }
   }
 
+  /** Stops the workers: each is told through its control block, then terminated. */
   terminate(): void {
-    for (const w of this.workers) w.terminate();
+    this.workers.forEach((w, i) => {
+      const seq = (this.ctl + (i + 1) * CTL_BYTES) >> 2;
+      Atomics.store(this.i32, seq, STOP);
+      Atomics.notify(this.i32, seq);
+      w.terminate();
+    });
   }
 }

@@ -29,12 +29,11 @@ export const DEFAULT_RUNS = 20;
 
 /**
  * Printed by the Node/Deno/Bun scripts when the process has not exited 5 s after the checks
- * (then they exit). Seen in Deno 2.9.6 with threads: Worker.terminate() does not stop a worker
- * that never returns to its event loop (simdbert's pool threads loop on Atomics.wait), so
- * Engine.dispose() leaves the process running. A warning while the pool has no stop signal;
- * make it a failure (exit 1 in the scripts) once it has.
+ * (then they exit 1). Deno's Worker.terminate() does not stop a worker that never returns to its
+ * event loop, so Engine.dispose() first tells each pool thread to return (threads.ts); a
+ * lingering process means that broke.
  */
-export const EXIT_WARNING = "WARN the process did not exit by itself 5 s after the checks (a worker still running after Engine.dispose()?)";
+export const EXIT_WARNING = "FAIL the process did not exit by itself 5 s after the checks (a worker still running after Engine.dispose()?)";
 
 /** The line each runtime prints (or returns) so the driver can read the result. */
 export const RESULT_TAG = "SIMDBERT_RUNTIME_RESULT ";
