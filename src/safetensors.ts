@@ -96,19 +96,27 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   return { dataStart, tensors, metadata };
 }
 
+/** A short rendering of an untrusted JSON value for messages (never recursive: headers can nest 100k deep). */
+function brief(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? "[...]" : "[]";
+  if (v !== null && typeof v === "object") return "{...}";
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  return String(v);
+}
+
 function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new SafetensorsError(`tensor "${name}": entry must be an object`);
   const e = raw as Record<string, unknown>;
   const dtype = e.dtype;
   if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) {
-    throw new SafetensorsError(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)}`);
+    throw new SafetensorsError(`tensor "${name}": unknown dtype ${brief(dtype)}`);
   }
   const shape = e.shape;
   if (!Array.isArray(shape) || shape.length > 16) throw new SafetensorsError(`tensor "${name}": shape must be a list of at most 16 sizes`);
   let count = 1n;
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new SafetensorsError(`tensor "${name}": shape [${shape.map(String).join(", ")}] has an invalid size ${JSON.stringify(d)}`);
+      throw new SafetensorsError(`tensor "${name}": shape [${shape.map(brief).join(", ")}] has an invalid size ${brief(d)}`);
     }
     count *= BigInt(d);
   }
