@@ -30,6 +30,22 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** Most labels a config may declare (num_labels / id2label): building the maps is linear in it. */
+const MAX_LABELS = 1 << 16;
+
+/** A value of an untrusted config for messages: bounded, and safe on BigInts, cycles and 100k-deep nesting. */
+function brief(v: unknown): string {
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "symbol" || typeof v === "function") return typeof v;
+  try {
+    const s = JSON.stringify(v);
+    if (s !== undefined) return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+  } catch {
+    // cyclic, too deep, or holding BigInts
+  }
+  return Array.isArray(v) ? "[...]" : v !== null && typeof v === "object" ? "{...}" : String(v);
+}
+
 const DEFAULTS = {
   vocab_size: 30522,
   hidden_size: 768,
@@ -72,15 +88,26 @@ export class BertConfig {
   readonly extra: Record<string, unknown> = {};
 
   constructor(values: Partial<BertConfig> & Record<string, unknown> = {}) {
+    if (values === null || typeof values !== "object" || Array.isArray(values)) throw new ConfigError(`a config must be an object, got ${brief(values)}`);
     Object.assign(this, DEFAULTS);
     for (const [k, v] of Object.entries(values)) {
       if (k === "id2label" || k === "label2id" || k === "num_labels" || k === "extra") continue;
-      if (k in DEFAULTS) (this as Record<string, unknown>)[k] = v;
-      else this.extra[k] = v;
+      // own keys only ("constructor" or "__proto__" in a config.json are just unknown keys)
+      if (Object.prototype.hasOwnProperty.call(DEFAULTS, k)) (this as Record<string, unknown>)[k] = v;
+      else Object.defineProperty(this.extra, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
-    if (values.id2label && typeof values.id2label === "object") {
+    const id2label = values.id2label as unknown;
+    if (id2label !== undefined && id2label !== null) {
+      // HF reads it as {int(key): value}
+      if (typeof id2label !== "object" || Array.isArray(id2label)) throw new ConfigError(`config.id2label must be an object {id: label}, got ${brief(id2label)}`);
+      const entries = Object.entries(id2label);
+      if (entries.length > MAX_LABELS) throw new ConfigError(`config.id2label has ${entries.length} labels, more than the ${MAX_LABELS} supported`);
       this.id2label = {};
-      for (const [k, v] of Object.entries(values.id2label)) this.id2label[String(Number(k))] = String(v);
+      for (const [k, v] of entries) {
+        if (!/^\s*[+-]?\d+\s*$/.test(k)) throw new ConfigError(`config.id2label: key ${brief(k)} is not an integer label id`);
+        if (typeof v !== "string" && typeof v !== "number") throw new ConfigError(`config.id2label[${brief(k)}] must be a string, got ${brief(v)}`);
+        this.id2label[String(Number(k))] = String(v);
+      }
       this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
     } else if (values.num_labels !== undefined) {
       this.num_labels = values.num_labels as number;
@@ -109,7 +136,7 @@ export class BertConfig {
     return Object.keys(this.id2label).length;
   }
   set num_labels(n: number) {
-    if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`num_labels must be a positive integer, got ${String(n)}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LABELS) throw new ConfigError(`num_labels must be an integer in [1, ${MAX_LABELS}], got ${brief(n)}`);
     this.id2label = {};
     for (let i = 0; i < n; i++) this.id2label[String(i)] = `LABEL_${i}`;
     this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
@@ -128,7 +155,7 @@ export class BertConfig {
     const posInt = (k: keyof Defaults, max = 1 << 24) => {
       const v = this[k] as unknown;
       if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > max) {
-        throw new ConfigError(`config.${k} must be an integer in [1, ${max}], got ${JSON.stringify(v)}`);
+        throw new ConfigError(`config.${k} must be an integer in [1, ${max}], got ${brief(v)}`);
       }
     };
     posInt("vocab_size", 1 << 26);
@@ -145,24 +172,28 @@ export class BertConfig {
     }
     if (typeof this.hidden_act !== "string" || !Object.prototype.hasOwnProperty.call(ACTIVATIONS, this.hidden_act)) {
       throw new ConfigError(
-        `config.hidden_act ${JSON.stringify(this.hidden_act)} is not one of HF's ACT2FN names: ${Object.keys(ACTIVATIONS).join(", ")}`,
+        `config.hidden_act ${brief(this.hidden_act)} is not one of HF's ACT2FN names: ${Object.keys(ACTIVATIONS).join(", ")}`,
       );
     }
     if (!["absolute", "relative_key", "relative_key_query"].includes(this.position_embedding_type as string)) {
       throw new ConfigError(
-        `config.position_embedding_type must be "absolute", "relative_key" or "relative_key_query", got ${JSON.stringify(this.position_embedding_type)}`,
+        `config.position_embedding_type must be "absolute", "relative_key" or "relative_key_query", got ${brief(this.position_embedding_type)}`,
       );
     }
     const eps = this.layer_norm_eps as unknown;
     if (typeof eps !== "number" || !Number.isFinite(eps) || eps < 0) {
-      throw new ConfigError(`config.layer_norm_eps must be a non-negative number, got ${JSON.stringify(eps)}`);
+      throw new ConfigError(`config.layer_norm_eps must be a non-negative number, got ${brief(eps)}`);
     }
     for (const k of ["is_decoder", "add_cross_attention", "output_attentions", "output_hidden_states", "return_dict", "use_cache", "torchscript"] as const) {
-      if (typeof this[k] !== "boolean") throw new ConfigError(`config.${k} must be true or false, got ${JSON.stringify(this[k])}`);
+      if (typeof this[k] !== "boolean") throw new ConfigError(`config.${k} must be true or false, got ${brief(this[k])}`);
     }
     const c = this.chunk_size_feed_forward as unknown;
     if (typeof c !== "number" || !Number.isSafeInteger(c) || c < 0) {
-      throw new ConfigError(`config.chunk_size_feed_forward must be a non-negative integer, got ${JSON.stringify(c)}`);
+      throw new ConfigError(`config.chunk_size_feed_forward must be a non-negative integer, got ${brief(c)}`);
+    }
+    const p = this.problem_type as unknown;
+    if (p !== null && p !== undefined && p !== "regression" && p !== "single_label_classification" && p !== "multi_label_classification") {
+      throw new ConfigError(`config.problem_type must be null, "regression", "single_label_classification" or "multi_label_classification", got ${brief(p)}`);
     }
   }
 

@@ -3,8 +3,9 @@
 //     into wasm memory tensor by tensor, never the whole file in JS memory),
 //   - an http(s) base URL (browsers, workers: fetch),
 //   - files in memory: { "config.json": string | object, "model.safetensors": bytes, ... }.
-import { BertConfig } from "../config.js";
+import { BertConfig, ConfigError } from "../config.js";
 import { BufferSource, headerLength, parseHeader, SafetensorsError, type TensorInfo, type TensorSource } from "../safetensors.js";
+import { WeightsError } from "./weights.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -155,12 +156,19 @@ class MemoryFiles implements ModelFiles {
 export async function readJson(files: ModelFiles, name: string): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name);
   if (!b) return null;
+  let text: string;
   try {
-    const v = JSON.parse(new TextDecoder().decode(b));
+    // HF opens it as UTF-8: a damaged byte is an error, not a silently different key
+    text = new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch {
+    throw new ConfigError(`${files.where}: ${name} is not valid UTF-8`);
+  }
+  try {
+    const v = JSON.parse(text);
     if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`);
+    throw new ConfigError(`${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`);
   }
 }
 
@@ -171,12 +179,12 @@ export async function openModel(
 ): Promise<{ files: ModelFiles; config: BertConfig; tensors: TensorSource; close: () => Promise<void> }> {
   const files = modelFiles(source);
   const json = await readJson(files, "config.json");
-  if (!json) throw new Error(`${files.where}: no config.json`);
+  if (!json) throw new ConfigError(`${files.where}: no config.json`);
   const config = new BertConfig({ ...json, ...(overrides ?? {}) });
   const tensors = await files.tensors("model.safetensors");
   if (!tensors) {
     const bin = await files.bytes("pytorch_model.bin").catch(() => null);
-    throw new Error(
+    throw new WeightsError(
       `${files.where}: no model.safetensors${bin ? " (pytorch_model.bin is a pickle, which simdbert does not read: convert it with safetensors' convert script)" : ""}`,
     );
   }
