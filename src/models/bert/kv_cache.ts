@@ -96,7 +96,9 @@ export class KVSlab {
   prepare(B: number, P: number, S: number, Se: number, tip: boolean, past: Dense<Float32Array>[][] | null): void {
     const need = P + S;
     if (tip) {
-      if (need > this.cap) this.relayout(Math.min(Math.max(need, 2 * this.cap), this.maxPos), this.length);
+      // at most max_position_embeddings rows ahead, but never fewer than this call needs (absolute
+      // positions given as position_ids may run past the table, as in HF)
+      if (need > this.cap) this.relayout(Math.max(need, Math.min(2 * this.cap, this.maxPos)), this.length);
       return;
     }
     // the given past may be a lazy view of this slab: read it before anything moves
@@ -105,7 +107,7 @@ export class KVSlab {
     this.epoch++;
     this.B = B;
     this.Se = Se;
-    this.cap = Math.min(Math.max(need, 16), this.maxPos);
+    this.cap = Math.max(need, Math.min(16, this.maxPos));
     this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
     this.length = 0;
     this.crossValid = false;
