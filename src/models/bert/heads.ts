@@ -1,7 +1,7 @@
 // The task heads of modeling_bert.py (transformers 4.30.2) and the models that carry them.
 // Each model runs BertModel.encode (sequence output left in the arena), its head on the arena,
 // then HF's loss from the logits in float64, and HF's output class (or tuple, return_dict: false).
-import { ACTIVATIONS, type BertConfig } from "../../config.js";
+import { ACTIVATIONS, ConfigError, type BertConfig } from "../../config.js";
 import type { Engine } from "../../runtime/engine.js";
 import type { PackedLinear, RawParam, WeightLoader } from "../../loading/weights.js";
 import type { ModelSource } from "../../loading/source.js";
@@ -21,7 +21,7 @@ import {
 } from "../outputs.js";
 import type { BertModelInputs } from "./arguments.js";
 import { BertModel, BertPreTrainedModel, LayerNorm, linear, loadPretrained, type FromPretrainedOptions } from "./modeling_bert.js";
-import { binaryCrossEntropyWithLogits, crossEntropy, meanSquaredError, scalar } from "./losses.js";
+import { binaryCrossEntropyWithLogits, checkTargets, crossEntropy, meanSquaredError, scalar } from "./losses.js";
 import type { Pass } from "./pass.js";
 
 type Inputs = BertModelInputs & Record<string, unknown>;
@@ -139,7 +139,11 @@ abstract class BertTaskModel extends BertPreTrainedModel {
       else if (this.ownArgs.includes(k)) own[k] = v;
       else throw new InputError(`${this.constructor.name}.forward() got an unexpected argument "${k}"`);
     }
-    const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => this.headFloats(d));
+    const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
+      // own arguments checked against the shapes before the arena is planned: a rejected call does not grow it
+      this.checkOwn(own, d);
+      return this.headFloats(d);
+    });
     const result = this.head(pass, own);
     const f = this.bert.outputs(pass, args);
     if (!args.returnDict) {
@@ -155,6 +159,8 @@ abstract class BertTaskModel extends BertPreTrainedModel {
   protected bertInputs(bert: BertModelInputs, _own: Own): BertModelInputs {
     return bert;
   }
+  /** Checks this class's own arguments (labels) for a pass of B sequences of S tokens, before the encoder runs. */
+  protected checkOwn(_own: Own, _d: Dims): void {}
   /** Floats of arena the head needs, for a pass of B sequences of S tokens. */
   protected abstract headFloats(d: { B: number; S: number; rows: number }): number;
   protected abstract head(p: Pass, own: Own): HeadResult;
@@ -173,6 +179,7 @@ abstract class BertTaskModel extends BertPreTrainedModel {
 }
 
 const ints = (name: string, v: unknown) => intInput(name, v as TensorLike);
+type Dims = { B: number; S: number; rows: number };
 
 /** Labels whose dtype decides the problem type (HF: long/int -> classification, float -> regression / multi-label). */
 function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: number[]; integer: boolean } {
@@ -188,12 +195,19 @@ function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: nu
 
 /** Classification loss by HF's problem_type rules (num_labels 1 -> regression; integer labels -> single label; else multi label). */
 function classificationLoss(config: BertConfig, logits: Float32Array, rows: number, numLabels: number, labels: TensorLike): Tensor {
+  const { l, problem } = classificationLabels(config, rows, numLabels, labels);
+  if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, l));
+  return scalar(problem === "regression" ? meanSquaredError(logits, l.data) : binaryCrossEntropyWithLogits(logits, l.data));
+}
+
+/** The labels of a classification and its problem type, checked against [rows, numLabels] logits. */
+function classificationLabels(config: BertConfig, rows: number, numLabels: number, labels: TensorLike) {
   const l = labelsAny("labels", labels);
   const problem = config.problem_type ?? (numLabels === 1 ? "regression" : l.integer ? "single_label_classification" : "multi_label_classification");
-  if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, l));
+  if (problem === "single_label_classification") checkTargets(l, rows, numLabels);
   // regression (squeezed when num_labels is 1) and multi-label compare element by element
-  if (l.data.length !== logits.length) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
-  return scalar(problem === "regression" ? meanSquaredError(logits, l.data) : binaryCrossEntropyWithLogits(logits, l.data));
+  else if (l.data.length !== rows * numLabels) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
+  return { l, problem };
 }
 
 /** The word embeddings, packed, when HF ties the MLM decoder to them. */
@@ -211,6 +225,11 @@ export class BertForPreTraining extends BertTaskModel {
     this.bert = new BertModel(config, engine, w, "bert", { packedWordEmbeddings: config.tie_word_embeddings });
     this.cls = new BertPreTrainingHeads(config, w, "cls", tiedWords(config, this.bert));
   }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels == null || own.next_sentence_label == null) return;
+    checkTargets(ints("labels", own.labels), d.rows, this.config.vocab_size);
+    checkTargets(ints("next_sentence_label", own.next_sentence_label), d.B, 2, -100, "next_sentence_label");
+  }
   protected headFloats(d: { B: number; rows: number }): number {
     return this.cls.predictions.floats(d.rows) + d.B * 2;
   }
@@ -222,7 +241,7 @@ export class BertForPreTraining extends BertTaskModel {
     let loss: Tensor | null = null;
     if (own.labels != null && own.next_sentence_label != null) {
       const mlm = crossEntropy(prediction_logits.data as Float32Array, V, ints("labels", own.labels));
-      loss = scalar(mlm + crossEntropy(seq_relationship_logits.data as Float32Array, 2, ints("next_sentence_label", own.next_sentence_label)));
+      loss = scalar(mlm + crossEntropy(seq_relationship_logits.data as Float32Array, 2, ints("next_sentence_label", own.next_sentence_label), -100, "next_sentence_label"));
     }
     return { loss, fields: { prediction_logits, seq_relationship_logits } };
   }
@@ -243,6 +262,13 @@ export class BertLMHeadModel extends BertTaskModel {
   }
   protected override bertInputs(bert: BertModelInputs, own: Own): BertModelInputs {
     return own.labels != null ? { ...bert, use_cache: false } : bert; // HF: labels switch the cache off
+  }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels == null) return;
+    const l = ints("labels", own.labels);
+    if (l.shape.length !== 2 || l.shape[0] !== d.B || l.shape[1] !== d.S) throw new InputError(`labels: shape [${l.shape}] must be [${d.B}, ${d.S}]`);
+    // the targets are labels[:, 1:]
+    checkTargets({ data: l.data.filter((_, i) => i % d.S !== 0), shape: [d.B, d.S - 1] }, d.B * (d.S - 1), this.config.vocab_size);
   }
   protected headFloats(d: { rows: number }): number {
     return this.cls.predictions.floats(d.rows);
@@ -286,6 +312,9 @@ export class BertForMaskedLM extends BertTaskModel {
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: config.tie_word_embeddings });
     this.cls = new BertOnlyMLMHead(config, w, "cls", tiedWords(config, this.bert));
   }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels != null) checkTargets(ints("labels", own.labels), d.rows, this.config.vocab_size);
+  }
   protected headFloats(d: { rows: number }): number {
     return this.cls.predictions.floats(d.rows);
   }
@@ -308,6 +337,10 @@ export class BertForNextSentencePrediction extends BertTaskModel {
     this.bert = new BertModel(config, engine, w, "bert");
     this.cls = new BertOnlyNSPHead(config, w, "cls");
   }
+  protected override checkOwn(own: Own, d: Dims): void {
+    const labels = own.labels ?? own.next_sentence_label;
+    if (labels != null) checkTargets(ints("labels", labels), d.B, 2);
+  }
   protected headFloats(d: { B: number }): number {
     return d.B * 2;
   }
@@ -328,6 +361,9 @@ export class BertForSequenceClassification extends BertTaskModel {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert");
     this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
+  }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels != null) classificationLabels(this.config, d.B, this.config.num_labels, own.labels as TensorLike);
   }
   protected headFloats(d: { B: number }): number {
     return d.B * this.config.num_labels;
@@ -372,6 +408,9 @@ export class BertForMultipleChoice extends BertTaskModel {
     this.choices = choices;
     return flat as BertModelInputs;
   }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels != null) checkTargets(ints("labels", own.labels), d.B / this.choices, this.choices);
+  }
   protected headFloats(d: { B: number }): number {
     return d.B;
   }
@@ -393,6 +432,9 @@ export class BertForTokenClassification extends BertTaskModel {
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
     this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
   }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.labels != null) checkTargets(ints("labels", own.labels), d.rows, this.config.num_labels);
+  }
   protected headFloats(d: { rows: number }): number {
     return d.rows * this.config.num_labels;
   }
@@ -411,10 +453,17 @@ export class BertForQuestionAnswering extends BertTaskModel {
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (config.num_labels !== 2) {
-      throw new Error(`BertForQuestionAnswering needs num_labels = 2 (start and end logits), the config has ${config.num_labels}`);
+      throw new ConfigError(`BertForQuestionAnswering needs num_labels = 2 (start and end logits), the config has ${config.num_labels}`);
     }
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
     this.qa_outputs = w.linear(["qa_outputs.weight"], ["qa_outputs.bias"], [2], config.hidden_size);
+  }
+  protected override checkOwn(own: Own, d: Dims): void {
+    if (own.start_positions == null || own.end_positions == null) return;
+    for (const name of ["start_positions", "end_positions"]) {
+      const p = ints(name, own[name]);
+      if (p.data.length !== d.B) throw new InputError(`${name}: expected ${d.B} positions (one per sequence), got shape [${p.shape}]`);
+    }
   }
   protected headFloats(d: { rows: number }): number {
     return d.rows * 2;

@@ -8,18 +8,27 @@ export function scalar(x: number): Tensor {
   return new Tensor("float32", Float32Array.of(x), []);
 }
 
-/** mean over non-ignored rows of -log softmax(logits[row])[label] ; logits [n, c], labels [n]. */
-export function crossEntropy(logits: Float32Array, c: number, labels: { data: Float64Array | number[]; shape: number[] }, ignoreIndex = -100): number {
-  const n = logits.length / c;
+/** The targets crossEntropy takes: n of them, each in [0, c) or ignoreIndex (checked before a model runs, too). */
+export function checkTargets(labels: { data: Float64Array | number[]; shape: number[] }, n: number, c: number, ignoreIndex = -100, name = "labels"): void {
   if (labels.data.length !== n) {
-    throw new InputError(`labels: ${labels.data.length} targets (shape [${labels.shape}]) for ${n} rows of ${c} logits`);
+    throw new InputError(`${name}: ${labels.data.length} targets (shape [${labels.shape}]) for ${n} rows of ${c} logits`);
   }
+  for (let r = 0; r < n; r++) {
+    const y = labels.data[r];
+    if (y !== ignoreIndex && !(y >= 0 && y < c)) throw new InputError(`${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
+  }
+}
+
+/** mean over non-ignored rows of -log softmax(logits[row])[label] ; logits [n, c], labels [n]. */
+export function crossEntropy(logits: Float32Array, c: number, labels: { data: Float64Array | number[]; shape: number[] }, ignoreIndex = -100, name = "labels"): number {
+  const n = logits.length / c;
+  checkTargets(labels, n, c, ignoreIndex, name);
   let sum = 0;
   let count = 0;
   for (let r = 0; r < n; r++) {
     const y = labels.data[r];
     if (y === ignoreIndex) continue;
-    if (!(y >= 0 && y < c)) throw new InputError(`labels: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
+    if (!(y >= 0 && y < c)) throw new InputError(`${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
     let max = -Infinity;
     for (let j = 0; j < c; j++) max = Math.max(max, logits[r * c + j]);
     let z = 0;

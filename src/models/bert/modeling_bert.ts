@@ -2,7 +2,7 @@
 // the two can be read side by side. The classes hold pointers to their weights (laid out once by
 // WeightLoader) and run kernels on buffers of one forward's Pass (an arena plan: see pass.ts).
 // Dropout is the identity (inference).
-import { ACTIVATIONS, BertConfig } from "../../config.js";
+import { ACTIVATIONS, BertConfig, ConfigError } from "../../config.js";
 import { Engine } from "../../runtime/engine.js";
 import type { EngineOptions } from "../../runtime/engine.js";
 import { WeightLoader, type LoadOptions, type PackedLinear, type RawParam } from "../../loading/weights.js";
@@ -183,7 +183,7 @@ export class BertLayer {
   constructor(readonly config: BertConfig, w: WeightLoader, prefix: string) {
     this.attention = new BertAttention(config, w, `${prefix}.attention`, false);
     if (config.add_cross_attention && !config.is_decoder) {
-      throw new Error("BertLayer should be used as a decoder model if cross attention is added (config.add_cross_attention needs config.is_decoder)");
+      throw new ConfigError("BertLayer should be used as a decoder model if cross attention is added (config.add_cross_attention needs config.is_decoder)");
     }
     this.crossattention = config.add_cross_attention ? new BertAttention(config, w, `${prefix}.crossattention`, true) : null;
     this.intermediate = new BertIntermediate(config, w, `${prefix}.intermediate`);
