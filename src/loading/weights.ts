@@ -49,6 +49,9 @@ function fixKey(key: string): string {
   return key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias").replace(/^gamma$/, "weight").replace(/^beta$/, "bias");
 }
 
+/** Packing reads a Linear's rows through a staging area past the weights of at most this size. */
+const STAGING_BYTES = 1 << 20;
+
 /** Names HF ignores silently when they are not used (buffers). */
 const IGNORED_UNEXPECTED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/];
 
@@ -177,6 +180,14 @@ export class WeightLoader {
     }
     // file order: a streaming source never seeks back further than one group
     plans.sort((a, b) => Math.min(...a.tensors.map((t) => t.begin)) - Math.min(...b.tensors.map((t) => t.begin)));
+    // one grow for everything (weights + packing staging): a grow per tensor costs a GC each
+    // (external memory pressure), tens of milliseconds of a cold start
+    let total = STAGING_BYTES + 64;
+    for (const p of plans) {
+      if (p.slot.kind === "raw") total += p.slot.shape.reduce((a, b) => a * b, 1) * 4 + 128;
+      else total += Math.ceil(p.slot.n / 8) * 8 * (p.slot.k + 1) * 4 + 256;
+    }
+    this.engine.ensure(this.engine.weightBytes + total);
     for (const p of plans) {
       for (const t of p.tensors) this.used.add(t.name);
       for (const t of p.biases) if (t) this.used.add(t.name);
@@ -210,15 +221,29 @@ export class WeightLoader {
         row += slot.parts[i];
       }
     }
-    // staging past the weights: the rows of every part, one after another, then one pack
+    // staging past the weights, a few panels at a time (loading needs the weights plus at most
+    // STAGING_BYTES): rows [r0, r0 + chunk) of the parts one after another, then packed
+    const rowBytes = k * 4;
+    const chunk = Math.max(8, Math.floor(STAGING_BYTES / rowBytes / 8) * 8);
     const staging = this.engine.weightBytes;
-    this.engine.ensure(staging + n * k * 4 + 64);
-    let row = 0;
-    for (let i = 0; i < tensors.length; i++) {
-      await this.readF32(tensors[i], staging + row * k * 4);
-      row += slot.parts[i];
+    this.engine.ensure(staging + Math.min(chunk, panels * 8) * rowBytes + 64);
+    for (let r0 = 0; r0 < n; r0 += chunk) {
+      const rows = Math.min(chunk, n - r0);
+      let partStart = 0;
+      for (let i = 0; i < tensors.length; i++) {
+        const from = Math.max(r0, partStart), to = Math.min(r0 + rows, partStart + slot.parts[i]);
+        if (from < to) await this.readRows(tensors[i], from - partStart, to - from, k, staging + (from - r0) * rowBytes);
+        partStart += slot.parts[i];
+      }
+      this.engine.k.f32_pack_panels8(rows, k, staging, slot.ptr + (r0 / 8) * k * 32);
     }
-    this.engine.k.f32_pack_panels8(n, k, staging, slot.ptr);
+  }
+
+  /** Rows [row0, row0 + count) of a [rows, k] tensor, as f32 at byte offset dst. */
+  private async readRows(t: TensorInfo, row0: number, count: number, k: number, dst: number): Promise<void> {
+    const size = (t.end - t.begin) / (t.shape[0] * k);
+    const begin = t.begin + row0 * k * size;
+    await this.readF32({ ...t, shape: [count, k], begin, end: begin + count * k * size }, dst);
   }
 
   /** Reads one tensor into f32 at byte offset dst (F16/BF16 widened in place, F64 narrowed). */
