@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { measureKernels, summarizeKernels, GEMM_SHAPES } from "../bench/lib/kernels.mjs";
-import { benchModel } from "../bench/lib/models-bench.mjs";
+import { benchModel, benchMemory } from "../bench/lib/models-bench.mjs";
 import { chartSvg } from "../bench/lib/svg.mjs";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -18,11 +18,12 @@ test("bench smoke: peak and GEMM probes", () => {
 });
 
 test("bench smoke: tiny model in simdbert and onnxruntime-web agree, timed, charted", async () => {
-  const r = await benchModel("tiny", { smoke: true, shapes: [[2, 16]], engines: ["simdbert", "ort-web"], memoryForwards: 5 });
+  const r = await benchModel("tiny", { smoke: true, shapes: [[2, 16]], engines: ["simdbert", "ort-web"] });
   const s = r.shapes[0];
   assert.ok(s.agreement["ort-web"].ok, `max|diff| ${s.agreement["ort-web"].maxAbsDiff}`);
   assert.ok(s.median.simdbert > 0 && s.median["ort-web"] > 0);
-  assert.is(r.memory.after.memoryBytes, r.memory.before.memoryBytes);
+  const mem = await benchMemory("tiny", { seq: 16, forwards: 5, smallSeq: 8 });
+  assert.is(mem.after.memoryBytes, mem.before.memoryBytes);
   const svg = chartSvg({ models: [r] });
   assert.ok(svg.startsWith("<svg") && svg.includes("onnxruntime-web"));
 });

@@ -108,7 +108,7 @@ const handlers = {
       const n = times.length;
       const last = times[n - 1];
       const w = last > 1 ? 1 : last > 0.2 ? 2 : 3;
-      const settled = n >= 2 * w + 1 && Math.abs(median(times.slice(n - w)) / median(times.slice(n - 2 * w, n - w)) - 1) < 0.05;
+      const settled = n >= (w === 1 ? 2 : 2 * w + 1) && Math.abs(median(times.slice(n - w)) / median(times.slice(n - 2 * w, n - w)) - 1) < 0.05;
       if ((settled && elapsed >= minTime) || elapsed >= maxTime || n >= maxRuns) {
         return { runs: n, seconds: elapsed, settled, first: times[0], last: median(times.slice(n - w)) };
       }
@@ -117,14 +117,15 @@ const handlers = {
   async time({ batch, seq, maxTime, minSamples }) {
     return timeAsync(`${engineName} ${batch}x${seq}`, () => engine.run(batch, seq), { maxTime, minSamples });
   },
-  // memory before and after `forwards` more forwards
-  async memory({ batch, seq, forwards }) {
+  // simdbert's memory after one forward of (batch, seq), then after `forwards` more: one in ten
+  // of (batch, seq), the others of (batch, smallSeq) (the same code paths, less time)
+  async memory({ batch, seq, forwards, smallSeq = 16 }) {
     await engine.run(batch, seq);
     const before = engine.memory();
     const rss0 = process.memoryUsage().rss;
-    for (let i = 0; i < forwards; i++) await engine.run(batch, seq);
+    for (let i = 0; i < forwards; i++) await engine.run(batch, i % 10 === 0 ? seq : smallSeq);
     const after = engine.memory();
-    return { before, after, forwards, rssBefore: rss0, rssAfter: process.memoryUsage().rss };
+    return { before, after, forwards, smallSeq, rssBefore: rss0, rssAfter: process.memoryUsage().rss };
   },
 };
 

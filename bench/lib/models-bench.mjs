@@ -60,7 +60,7 @@ export const AGREE_ATOL = 2e-3;
  * Benchmarks one model over the shapes. Returns
  * { model, floats, engines: {name: {loadMs}}, shapes: [{ batch, seq, agreement, warmup, samples, median }], memory }.
  */
-export async function benchModel(name, { smoke = false, shapes = SHAPES, budget = 6, engines: only = null, memoryForwards = 0 } = {}) {
+export async function benchModel(name, { smoke = false, shapes = SHAPES, budget = 6, engines: only = null } = {}) {
   const m = ensureModel(name);
   const relaxedArgv = await relaxedExecArgv();
   const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), "ort-web", "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
@@ -109,12 +109,24 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
       log(`  ${name} ${batch}x${seq}: ` + Object.entries(shape.median).map(([e, t]) => `${e} ${(t * 1e3).toFixed(1)} ms`).join(", "));
       out.shapes.push(shape);
     }
-    if (memoryForwards && workers[0].engine === "simdbert") {
-      const [batch, seq] = shapes[0];
-      out.memory = { batch, seq, ...(await workers[0].call("memory", { batch, seq, forwards: memoryForwards })) };
-    }
   } finally {
     for (const w of workers) w.close();
   }
   return out;
+}
+
+/**
+ * simdbert's memory in a fresh process: wasm memory vs f32 weights and the arena after one forward
+ * of (batch, seq), and growth over `forwards` more.
+ */
+export async function benchMemory(name, { batch = 1, seq = 128, forwards = 1000, smallSeq = 16 } = {}) {
+  const m = ensureModel(name);
+  const w = new Worker("simdbert", m.dir, []);
+  try {
+    await w.call("load");
+    const r = await w.call("memory", { batch, seq, forwards, smallSeq });
+    return { model: name, weightBytesF32: m.floats * 4, batch, seq, ...r };
+  } finally {
+    w.close();
+  }
 }
