@@ -18,6 +18,9 @@ import type { HeadsView } from "./pass.js";
 
 export const SELF_K = 0, SELF_V = 1, CROSS_K = 2, CROSS_V = 3;
 
+/** The slab whose caches an engine's (single) kept region holds: decoder models may share an engine. */
+const REGION_OWNER = new WeakMap<Engine, KVSlab>();
+
 /** past_key_values as returned by a decoder: Tensor[layer][self k, self v(, cross k, cross v)]. */
 export class KVCache extends Array<Tensor[]> {
   static override get [Symbol.species]() {
@@ -94,6 +97,13 @@ export class KVSlab {
    * (when given) is written in.
    */
   prepare(B: number, P: number, S: number, Se: number, tip: boolean, past: Dense<Float32Array>[][] | null): void {
+    // another model on this engine may be using the kept region: its live caches are copied out
+    // first, and its next call starts a new epoch (its tip is no longer in memory)
+    const owner = REGION_OWNER.get(this.e);
+    if (owner !== this) {
+      owner?.evict();
+      REGION_OWNER.set(this.e, this);
+    }
     const need = P + S;
     if (tip) {
       // at most max_position_embeddings rows ahead, but never fewer than this call needs (absolute
@@ -116,6 +126,14 @@ export class KVSlab {
       this.length = P;
       this.crossValid = pastData.every((layer) => layer.length === 4) && Se > 0;
     }
+  }
+
+  /** Gives up the kept region to another slab: live caches copied out, nothing of this epoch left in memory. */
+  private evict(): void {
+    this.releaseHolders();
+    this.epoch++;
+    this.length = 0;
+    this.crossValid = false;
   }
 
   /** Grows the self capacity to `cap`, keeping rows [0, keepRows) and the cross regions. */
