@@ -6,11 +6,13 @@
 //             made one after another on another instance; also on an engine with kernel threads
 //   cache     a tree of decoder steps (continuations and branches of returned caches) fired as soon
 //             as their parent answers, against the same tree walked in order
+//   shared    two decoder models in one engine (one kept region for caches), their cache trees
+//             interleaved, against models with engines of their own
 //   workers   (at the end of each run) one model per worker_thread, each answering a list of
 //             calls, against the main thread's sequential answers
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import { BertModel, BertForSequenceClassification, BertLMHeadModel } from "../../dist/index.js";
+import { BertModel, BertForSequenceClassification, BertLMHeadModel, Engine } from "../../dist/index.js";
 import { attempt, isTyped, sameBits, show, Rand } from "./lib.mjs";
 import { fixture, quiet } from "./models.mjs";
 import { validInputs, breakInputs, buildCall } from "./forward.mjs";
@@ -82,7 +84,14 @@ export async function setup() {
     const [a, b] = [await Cls.fromPretrained(fx.files, { ...quiet }), await Cls.fromPretrained(fx.files, { ...quiet, ...opts })];
     targets[key] = { key, cls, config: fx.config, fx, sequential: a, overlapping: b, opts };
   }
-  return { targets };
+  // two decoders of different shapes placed in one engine
+  const engine = await Engine.create();
+  const shared = [];
+  for (const key of ["dec", "lm"]) {
+    const t = targets[key];
+    shared.push({ t, model: await CLASSES[t.cls].fromPretrained(t.fx.files, { ...quiet, engine }) });
+  }
+  return { targets, shared };
 }
 
 export async function teardown(state) {
@@ -120,9 +129,8 @@ async function overlap(state, r, ctx) {
   if (syncResult) agree(ctx, `${t.cls}(${key}) synchronous run() between queued calls`, [seq[sync]], [syncResult]);
 }
 
-/** A tree of decoder steps: each continues (or branches from) an earlier step's cache. */
-async function cacheTree(state, r, ctx) {
-  const t = state.targets[r.pick(["dec", "lm"])];
+/** A tree of decoder steps for model t: each continues (or branches from) an earlier step's cache. */
+function makeTree(r, t) {
   const c = t.config;
   const B = r.int(1, 3);
   const n = r.int(2, 8);
@@ -133,18 +141,16 @@ async function cacheTree(state, r, ctx) {
     const P = parent < 0 ? 0 : lengths[parent];
     const S = Math.min(parent < 0 ? r.int(1, 6) : r.int(1, 3), c.max_position_embeddings - P);
     if (S < 1) {
-      steps.push({ parent: -1, input_ids: [[1]].concat(Array.from({ length: B - 1 }, () => [1])) });
+      steps.push({ parent: -1, input_ids: Array.from({ length: B }, () => [1]) });
       lengths.push(1);
       continue;
     }
-    const ids = Array.from({ length: B }, () => Array.from({ length: S }, () => r.int(0, c.vocab_size)));
-    const step = { parent, input_ids: ids };
-    if (t.key === "dec" && r.chance(0.3) && parent < 0) step.encoder_hidden_states = Array.from({ length: B }, () => Array.from({ length: 3 }, () => Array.from({ length: c.hidden_size }, () => r.normal())));
+    const step = { parent, input_ids: Array.from({ length: B }, () => Array.from({ length: S }, () => r.int(0, c.vocab_size))) };
+    if (c.add_cross_attention && r.chance(0.3) && parent < 0) step.encoder_hidden_states = Array.from({ length: B }, () => Array.from({ length: 3 }, () => Array.from({ length: c.hidden_size }, () => r.normal())));
     if (r.chance(0.3)) step.output_attentions = true;
     steps.push(step);
     lengths.push(P + S);
   }
-  ctx.stats.add("tried", n);
   const inputs = (s, past) => {
     const x = { input_ids: s.input_ids, use_cache: true };
     if (past) x.past_key_values = past;
@@ -155,23 +161,64 @@ async function cacheTree(state, r, ctx) {
     if (root.encoder_hidden_states) x.encoder_hidden_states = root.encoder_hidden_states;
     return x;
   };
-  // in order, one after another
-  const seqOut = [];
-  for (const s of steps) {
-    const past = s.parent >= 0 ? seqOut[s.parent].value?.past_key_values : null;
-    seqOut.push((await Promise.allSettled([t.sequential.forward(inputs(s, past))]))[0]);
+  return { steps, inputs, label: steps.map((s) => s.parent).join(",") };
+}
+
+/** The tree walked in order, one call after another. */
+async function walkInOrder(model, tree) {
+  const out = [];
+  for (const s of tree.steps) {
+    const past = s.parent >= 0 ? out[s.parent].value?.past_key_values : null;
+    out.push((await Promise.allSettled([model.forward(tree.inputs(s, past))]))[0]);
   }
-  // each step as soon as its parent answers
-  const parOut = [];
-  for (const s of steps) {
-    const before = s.parent >= 0 ? parOut[s.parent] : Promise.resolve(null);
-    parOut.push(before.then((out) => t.overlapping.forward(inputs(s, out?.past_key_values ?? null))));
+  return out;
+}
+
+/** Each step fired as soon as its parent answers. */
+function fireAll(model, tree) {
+  const out = [];
+  for (const s of tree.steps) {
+    const before = s.parent >= 0 ? out[s.parent] : Promise.resolve(null);
+    out.push(before.then((o) => model.forward(tree.inputs(s, o?.past_key_values ?? null))));
   }
-  const par = await Promise.allSettled(parOut);
-  agree(ctx, `${t.cls}(${t.key}) cache tree ${steps.map((s) => s.parent).join(",")}`, seqOut, par);
+  return out;
+}
+
+async function cacheTree(state, r, ctx) {
+  const t = state.targets[r.pick(["dec", "lm"])];
+  const tree = makeTree(r, t);
+  ctx.stats.add("tried", tree.steps.length);
+  const seqOut = await walkInOrder(t.sequential, tree);
+  const par = await Promise.allSettled(fireAll(t.overlapping, tree));
+  agree(ctx, `${t.cls}(${t.key}) cache tree ${tree.label}`, seqOut, par);
+}
+
+/** Two decoder models on one engine (one kept region): their cache trees interleaved, against models with engines of their own. */
+async function sharedEngine(state, r, ctx) {
+  const trees = state.shared.map((s) => makeTree(r, s.t));
+  ctx.stats.add("tried", trees[0].steps.length + trees[1].steps.length);
+  const want = [];
+  for (let k = 0; k < 2; k++) want.push(await walkInOrder(state.shared[k].t.sequential, trees[k]));
+  let got;
+  if (r.chance(0.5)) {
+    const p = trees.map((tree, k) => fireAll(state.shared[k].model, tree));
+    got = [await Promise.allSettled(p[0]), await Promise.allSettled(p[1])];
+  } else {
+    // one step at a time, alternating between the models at random
+    got = [[], []];
+    const next = [0, 0];
+    while (next[0] < trees[0].steps.length || next[1] < trees[1].steps.length) {
+      const k = next[0] >= trees[0].steps.length ? 1 : next[1] >= trees[1].steps.length ? 0 : r.int(0, 2);
+      const s = trees[k].steps[next[k]++];
+      const past = s.parent >= 0 ? got[k][s.parent].value?.past_key_values : null;
+      got[k].push((await Promise.allSettled([state.shared[k].model.forward(trees[k].inputs(s, past))]))[0]);
+    }
+  }
+  for (let k = 0; k < 2; k++) agree(ctx, `shared engine: ${state.shared[k].t.cls}(${state.shared[k].t.key}) tree ${trees[k].label}`, want[k], got[k]);
 }
 
 export async function run(state, r, ctx) {
+  if (r.chance(0.1)) return sharedEngine(state, r, ctx);
   if (r.chance(0.3)) return cacheTree(state, r, ctx);
   return overlap(state, r, ctx);
 }

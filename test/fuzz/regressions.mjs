@@ -211,6 +211,23 @@ export const REGRESSIONS = [
     },
   },
   {
+    name: "decoder cache: two decoder models in one engine keep their own caches (they shared one kept region: silent wrong answers)",
+    async run() {
+      const { dec } = await models();
+      const e = await Engine.create();
+      const a = await BertModel.fromPretrained(dec.files, { ...quiet, engine: e });
+      const b = await BertModel.fromPretrained(dec.files, { ...quiet, engine: e });
+      const solo = await BertModel.fromPretrained(dec.files, quiet);
+      const ca = await a.forward({ input_ids: [[1, 2]], use_cache: true });
+      await b.forward({ input_ids: [[3, 4, 5]], use_cache: true });
+      const got = await a.forward({ input_ids: [[6]], past_key_values: ca.past_key_values, use_cache: true });
+      const s1 = await solo.forward({ input_ids: [[1, 2]], use_cache: true });
+      const want = await solo.forward({ input_ids: [[6]], past_key_values: s1.past_key_values, use_cache: true });
+      const g = got.last_hidden_state.data, w = want.last_hidden_state.data;
+      if (!g.every((x, i) => Object.is(x, w[i]))) throw new Error("a decoder's cache was overwritten by another model on the same engine");
+    },
+  },
+  {
     name: "engine: a shared engine's memory does not grow on rejected loads",
     async run() {
       const e = await Engine.create();
