@@ -283,6 +283,8 @@ export async function run(state, r, ctx) {
 
   // 3. a valid config's model answers as the float64 reference does
   const full = { ...DEFAULTS, ...obj };
+  // an eps that underflows float32 (5e-324) is 0 in PyTorch's float32 LayerNorm too: float64 is no reference then
+  if (full.layer_norm_eps > 0 && Math.fround(full.layer_norm_eps) === 0) return;
   const S = Math.min(5, full.max_position_embeddings);
   const input_ids = [0, 1].map(() => Array.from({ length: S }, () => r.int(0, full.vocab_size)));
   const token_type_ids = input_ids.map((row) => row.map(() => r.int(0, full.type_vocab_size)));

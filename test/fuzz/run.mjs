@@ -174,6 +174,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const r = await fuzzSurface(s, { seconds: o.seconds, seed, hangMs: o.hangMs, slowMs: o.slowMs, verbose: o.verbose, only: o.only, skipKnown: o.skipKnown });
     results.push(r);
     console.log(formatResult(r));
+    for (const l of r.logs) if (/^(soak|workers)/.test(l)) console.log(`             ${l}`);
     bad += failureCount(r);
   }
   const all = results.flatMap((r) => r.failures.map((f) => ({ ...f, surface: r.surface })));
@@ -183,6 +184,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       console.log(`  node test/fuzz/run.mjs --surface ${f.surface} --seed ${seed} --case ${f.case} --verbose   # ${f.kind}: ${f.detail.split("\n")[0].slice(0, 160)}`);
     }
   }
-  console.log(`\nreproduce: node test/fuzz/run.mjs --seconds ${o.seconds} --seed ${seed} --surface ${o.surfaces.join(",")}`);
+  console.log(`\nreproduce: node test/fuzz/run.mjs --seconds ${o.seconds} --seed ${seed} --surface ${o.surfaces.join(",")}${o.skipKnown ? " --skip-known" : ""}`);
   process.exit(bad ? 1 : 0);
 }
