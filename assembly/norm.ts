@@ -43,18 +43,23 @@ export function f32_layernorm(rows: i32, n: i32, x: usize, ldx: i32, gamma: usiz
     const yr = y + (<usize>r * <usize>ldy << 2);
     const mean = sumRow(xr, n) / <f64>n;
     const variance = sumSquaredDev(xr, n, mean) / <f64>n;
-    const rstd = <f32>(1.0 / Math.sqrt(variance + eps));
-    const vm = f32x4.splat(<f32>mean), vr = f32x4.splat(rstd);
+    // (x - mean)·rstd·gamma + beta in f64, rounded once: the statistics are exact to f64 and the
+    // output carries half an ulp of error, not four
+    const rstd = 1.0 / Math.sqrt(variance + eps);
+    const vm = f64x2.splat(mean), vr = f64x2.splat(rstd);
     let j = 0;
     for (; j + 4 <= n; j += 4) {
       const off = <usize>j << 2;
-      const t = f32x4.mul(f32x4.sub(v128.load(xr + off), vm), vr);
-      v128.store(yr + off, f32x4.add(f32x4.mul(t, v128.load(gamma + off)), v128.load(beta + off)));
+      const xv = v128.load(xr + off), gv = v128.load(gamma + off), bv = v128.load(beta + off);
+      const lo = f64x2.add(f64x2.mul(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(xv), vm), vr), f64x2.promote_low_f32x4(gv)), f64x2.promote_low_f32x4(bv));
+      const xh = v128.shuffle<f32>(xv, xv, 2, 3, 0, 1), gh = v128.shuffle<f32>(gv, gv, 2, 3, 0, 1), bh = v128.shuffle<f32>(bv, bv, 2, 3, 0, 1);
+      const hi = f64x2.add(f64x2.mul(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(xh), vm), vr), f64x2.promote_low_f32x4(gh)), f64x2.promote_low_f32x4(bh));
+      v128.store(yr + off, v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
     }
     for (; j < n; j++) {
       const off = <usize>j << 2;
-      const t = (load<f32>(xr + off) - <f32>mean) * rstd;
-      store<f32>(yr + off, t * load<f32>(gamma + off) + load<f32>(beta + off));
+      const t = (<f64>load<f32>(xr + off) - mean) * rstd;
+      store<f32>(yr + off, <f32>(t * <f64>load<f32>(gamma + off) + <f64>load<f32>(beta + off)));
     }
   }
 }
