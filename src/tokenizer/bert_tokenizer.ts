@@ -19,7 +19,7 @@ import { cleanUpTokenization, joinWordPieces } from "./decode.js";
 import { BatchEncoding, type ReturnTensors, type TensorEncoding } from "./encoding.js";
 import { TokenizerError } from "./errors.js";
 import { pad, prepareForModel, type EncodedDict, type PrepareHost, type Side } from "./prepare.js";
-import { intOption, truthy } from "./py.js";
+import { intOption, pyRepr, truthy } from "./py.js";
 import { AddedToken, compareCodePoints, NoSplitTokens, tokenSpec, tokenText, type TokenSpec } from "./special_tokens.js";
 import { VERY_LARGE_INTEGER, type PaddingOption } from "./strategies.js";
 import { pySplit } from "./unicode.js";
@@ -524,8 +524,8 @@ export class BertTokenizer implements PrepareHost {
     if (Array.isArray(text) && text.length > 0 && typeof text[0] === "number") return [...(text as number[])];
     throw new TokenizerError(
       splitWords
-        ? `Input ${JSON.stringify(text)} is not valid. Should be a string or a list/tuple of strings when \`is_split_into_words=True\`.`
-        : `Input ${JSON.stringify(text)} is not valid. Should be a string, a list/tuple of strings or a list/tuple of integers.`,
+        ? `Input ${pyRepr(text)} is not valid. Should be a string or a list/tuple of strings when \`is_split_into_words=True\`.`
+        : `Input ${pyRepr(text)} is not valid. Should be a string, a list/tuple of strings or a list/tuple of integers.`,
     );
   }
 

@@ -4,7 +4,7 @@ import { Tensor } from "../tensor.js";
 import { BatchEncoding, toTensors, type ReturnTensors, type TensorEncoding } from "./encoding.js";
 import { TokenizerError } from "./errors.js";
 import type { EncodedDict, PrepareOptions } from "./prepare.js";
-import { intOption, truthy } from "./py.js";
+import { intOption, pyRepr, truthy } from "./py.js";
 import { resolveStrategies, type PaddingOption, type StrategyHost, type TruncationOption } from "./strategies.js";
 
 /** A text, or pre-split words (is_split_into_words), or tokens, or ids. */
@@ -84,7 +84,7 @@ export function idList(ids: readonly number[] | Tensor): number[] {
   if (!Array.isArray(ids)) throw new TokenizerError("expected a list of token ids", "TypeError");
   return ids.map((x) => {
     const n = typeof x === "bigint" ? Number(x) : x;
-    if (typeof n !== "number" || !Number.isInteger(n)) throw new TokenizerError(`token ids must be integers, got ${JSON.stringify(x)}`, "TypeError");
+    if (typeof n !== "number" || !Number.isInteger(n)) throw new TokenizerError(`token ids must be integers, got ${pyRepr(x)}`, "TypeError");
     return n;
   });
 }

@@ -217,6 +217,10 @@ function padOne(
   return enc;
 }
 
+/** Longest sequence padding may build: past it Python would raise MemoryError; here a TokenizerError. */
+const MAX_PADDED = 1 << 24;
+
 function filled(n: number, v: number): number[] {
+  if (n > MAX_PADDED) throw new TokenizerError(`padding to ${n} tokens is more than simdbert pads to (${MAX_PADDED}): check max_length / pad_to_multiple_of`, "MemoryError");
   return new Array(n).fill(v);
 }

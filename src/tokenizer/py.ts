@@ -30,13 +30,24 @@ export function pyFloorDiv(a: number, b: number): number {
   return Math.floor(a / b);
 }
 
-/** Python's repr-ish rendering of a JSON value, for messages that quote HF's. */
+/**
+ * Python's repr-ish rendering of a value, for messages that quote HF's. Never throws (bigints,
+ * cyclic or very deep values) and stays short.
+ */
 export function pyRepr(v: unknown): string {
   if (v === null || v === undefined) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
-  if (typeof v === "string") return `'${v}'`;
-  return JSON.stringify(v);
+  if (typeof v === "string") return `'${v.length > 200 ? v.slice(0, 200) + "..." : v}'`;
+  if (typeof v === "bigint" || typeof v === "number") return String(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x));
+  } catch {
+    s = undefined; // cyclic, or too deep for the stack
+  }
+  if (s === undefined) s = Array.isArray(v) ? `[list of ${v.length}]` : `<${typeof v}>`;
+  return s.length > 200 ? s.slice(0, 200) + "..." : s;
 }
 
 /** An int option (Python would fail on anything else in arithmetic). */
