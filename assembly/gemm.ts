@@ -22,6 +22,8 @@ import { madd } from "./math";
 
 /** K block: 8 columns x KC x 4 bytes = 16 KiB of B per panel slice (L1 is 32 KiB or more). */
 const KC: i32 = 512;
+/** M block (a multiple of 4): MC x KC x 4 bytes = 512 KiB of A, within L2. */
+const MC: i32 = 256;
 
 /** Packs W[n, k] (row-major, HF's [out, in]) into panels of 8 rows of W: ceil(n/8)·k·8 floats. */
 export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
@@ -202,19 +204,24 @@ export function f32_gemm_6x8(
     const rEarly = r == c && !(first && last);
     const aK = a + (<usize>k0 << 2);
     const bK = b + <usize>k0 * <usize>kStride;
-    for (let j = 0; j < n; j += 8) {
-      const nr = min(n - j, 8);
-      const bp = bK + <usize>(j >> 3) * <usize>panelStride;
-      const biasJ = bias ? bias + (<usize>j << 2) : 0;
-      const cj = c + (<usize>j << 2);
-      const rj = r && last && !rEarly ? r + (<usize>j << 2) : 0;
-      const r0j = r && first && rEarly ? r + (<usize>j << 2) : 0;
-      let i = 0;
-      for (; i + 4 <= m; i += 4) {
-        tile4x8(4, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
-      }
-      if (i < m) {
-        tile4x8(m - i, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
+    // rows in blocks of MC: the block's A (MC x KC floats, 512 KiB) stays in L2 while every
+    // panel of B streams past it
+    for (let m0 = 0; m0 < m; m0 += MC) {
+      const m1 = min(m, m0 + MC);
+      for (let j = 0; j < n; j += 8) {
+        const nr = min(n - j, 8);
+        const bp = bK + <usize>(j >> 3) * <usize>panelStride;
+        const biasJ = bias ? bias + (<usize>j << 2) : 0;
+        const cj = c + (<usize>j << 2);
+        const rj = r && last && !rEarly ? r + (<usize>j << 2) : 0;
+        const r0j = r && first && rEarly ? r + (<usize>j << 2) : 0;
+        let i = m0;
+        for (; i + 4 <= m1; i += 4) {
+          tile4x8(4, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
+        }
+        if (i < m1) {
+          tile4x8(m1 - i, nr, kc, aK + <usize>i * ldaB, ldaB, bp, <usize>kStride, biasJ, first, cj + <usize>i * ldcB, ldcB, r0j ? r0j + <usize>i * ldrB : 0, rj ? rj + <usize>i * ldrB : 0, ldrB);
+        }
       }
     }
     if (k == 0) break;
