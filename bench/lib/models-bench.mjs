@@ -89,7 +89,7 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
       const plan = Object.fromEntries(
         workers.map((w) => {
           const est = Math.max(shape.warmup[w.engine].last, 1e-4);
-          const n = smoke ? 2 : Math.min(40, Math.max(6, Math.round(budget / est)));
+          const n = smoke ? 2 : Math.min(40, Math.max(est > 1 ? 3 : 6, Math.round(budget / est)));
           return [w.engine, { perRound: Math.ceil(n / rounds), maxTime: (est * n) / rounds }];
         }),
       );
