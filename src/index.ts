@@ -1,7 +1,7 @@
 // simdbert: BERT inference in TypeScript + WebAssembly SIMD, with Hugging Face's numbers.
 export { Tensor, type DType } from "./tensor.js";
 export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
-export { Engine } from "./runtime/engine.js";
+export { Engine, EngineError, type EngineOptions } from "./runtime/engine.js";
 export { hasSimd, hasRelaxedSimd, kernelsModule, type WasmOptions, type WasmSource } from "./runtime/wasm.js";
 export { SafetensorsError, parseHeader, headerLength, writeSafetensors, readTensor, BufferSource, type TensorSource, type TensorInfo } from "./safetensors.js";
 export { WeightsError } from "./loading/weights.js";

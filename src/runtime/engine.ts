@@ -19,6 +19,11 @@ export interface EngineOptions extends WasmOptions {
   threads?: number | "auto";
 }
 
+/** The engine cannot do what was asked (memory, threads, layout), said in words. */
+export class EngineError extends Error {
+  override name = "EngineError";
+}
+
 /** Kernels that a pool thread can run (by index in this table). */
 const THREAD_FNS = ["f32_gemm_6x8", "f32_mha", "f32_layernorm", "f32_activation"] as const;
 const GEMM = 0, MHA = 1, LAYERNORM = 2, ACTIVATION = 3;
@@ -237,7 +242,7 @@ export class Engine {
     try {
       this.memory.grow(pages);
     } catch (e) {
-      throw new Error(
+      throw new EngineError(
         `simdbert: out of memory: this request needs ${(end / 2 ** 20).toFixed(1)} MiB of WebAssembly memory ` +
           `(have ${(have / 2 ** 20).toFixed(1)} MiB; the runtime refused to grow it: ${(e as Error).message})`,
       );
@@ -246,7 +251,11 @@ export class Engine {
 
   /** Permanent allocation (weights). Invalidates the arena, so it is only used while loading. */
   alloc(bytes: number): number {
-    if (this.keptBytes) throw new Error("simdbert: weights must be laid out before any cache is kept");
+    if (this.keptBytes) {
+      throw new EngineError(
+        "simdbert: this engine already keeps a decoder cache: load every model that shares an engine before running a decoder with use_cache, or give the new model its own engine",
+      );
+    }
     const p = this.top;
     this.top = alignUp(p + bytes + SLACK);
     this.ensure(this.top);
@@ -290,7 +299,7 @@ function resolveThreads(t: number | "auto" | undefined): number {
   if (t === undefined || t === 1) return 1;
   const g = globalThis as { navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown };
   const n = t === "auto" ? g.navigator?.hardwareConcurrency ?? 1 : t;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new Error(`simdbert: threads must be a positive integer or "auto", got ${String(t)}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new EngineError(`simdbert: threads must be a positive integer or "auto", got ${String(t)}`);
   // WebAssembly threads need SharedArrayBuffer (in browsers: a cross-origin isolated page)
   if (n > 1 && (typeof g.SharedArrayBuffer !== "function" || g.crossOriginIsolated === false)) return 1;
   return n;
