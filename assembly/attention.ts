@@ -1,8 +1,9 @@
 // Attention for one (batch, head), reading Q, K, V where the projections wrote them:
 // row i of a head is at base + i·ld (ld = the projection's row stride), its d values contiguous.
 // No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_6x8 reading V
-// rows in place (see gemm.ts). Strides are in elements.
-import { exp4 } from "./math";
+// rows in place (see gemm.ts). Strides are in elements. Q·Kᵀ is of the GEMM family: the
+// relaxed build fuses its multiply-adds (madd), like the GEMM's.
+import { exp4, madd } from "./math";
 
 // [Σa, Σb, Σc, Σd] of four vectors
 @inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -31,10 +32,10 @@ import { exp4 } from "./math";
   for (let t = 0; t < d4; t += 4) {
     const off = <usize>t << 2;
     const x = v128.load(qi + off);
-    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k0 + off)));
-    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k1 + off)));
-    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k2 + off)));
-    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k3 + off)));
+    a0 = madd(x, v128.load(k0 + off), a0);
+    a1 = madd(x, v128.load(k1 + off), a1);
+    a2 = madd(x, v128.load(k2 + off), a2);
+    a3 = madd(x, v128.load(k3 + off), a3);
   }
   let r = hsum4(a0, a1, a2, a3);
   for (let t = d4; t < d; t++) {
@@ -70,17 +71,17 @@ export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k:
       for (let off: usize = 0; off < dB; off += 16) {
         const x0 = v128.load(q0 + off), x1 = v128.load(q1 + off);
         let y = v128.load(k0 + off);
-        a00 = f32x4.add(a00, f32x4.mul(x0, y));
-        a10 = f32x4.add(a10, f32x4.mul(x1, y));
+        a00 = madd(x0, y, a00);
+        a10 = madd(x1, y, a10);
         y = v128.load(k1 + off);
-        a01 = f32x4.add(a01, f32x4.mul(x0, y));
-        a11 = f32x4.add(a11, f32x4.mul(x1, y));
+        a01 = madd(x0, y, a01);
+        a11 = madd(x1, y, a11);
         y = v128.load(k2 + off);
-        a02 = f32x4.add(a02, f32x4.mul(x0, y));
-        a12 = f32x4.add(a12, f32x4.mul(x1, y));
+        a02 = madd(x0, y, a02);
+        a12 = madd(x1, y, a12);
         y = v128.load(k3 + off);
-        a03 = f32x4.add(a03, f32x4.mul(x0, y));
-        a13 = f32x4.add(a13, f32x4.mul(x1, y));
+        a03 = madd(x0, y, a03);
+        a13 = madd(x1, y, a13);
       }
       let r0 = hsum4(a00, a01, a02, a03);
       let r1 = hsum4(a10, a11, a12, a13);
