@@ -112,9 +112,9 @@ if (results.kernels) {
   for (const [k, v] of Object.entries(plain.peakVariants)) p(`   ${k.padEnd(18)} ${f1(v).padStart(7)}`);
   if (relaxed) for (const [k, v] of Object.entries(relaxed.peakVariants)) p(`   ${k.padEnd(18)} ${f1(v).padStart(7)}`);
   else p(`   relaxed_madd       unavailable in this runtime`);
-  p(`   peak used: plain ${f1(plain.peakGflops)}${relaxed ? `, relaxed ${f1(relaxed.peakGflops)}` : ""}`);
+  p(`   peak used (per round: the best probe's median; median over rounds): plain ${f1(plain.peakGflops)}${relaxed ? `, relaxed ${f1(relaxed.peakGflops)}` : ""}`);
   p();
-  p(`2. GEMM, M = ${GEMM_M} (C = A·W + bias, packed W), median GFLOP/s and % of the same build's peak`);
+  p(`2. GEMM, M = ${GEMM_M} (C = A·W + bias, packed W), median GFLOP/s and % of the same build's peak (measured around it, median over rounds)`);
   p(`   ${"K x N".padEnd(11)} ${"plain".padStart(8)} ${"% peak".padStart(7)}   ${"relaxed".padStart(8)} ${"% peak".padStart(7)}`);
   for (const [shape, g] of Object.entries(plain.gemm)) {
     const r = relaxed?.gemm[shape];

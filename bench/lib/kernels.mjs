@@ -74,32 +74,41 @@ function gemmShapes(relaxed, maxTime, opts) {
 }
 
 /**
- * Interleaved rounds of the peak probes and the GEMM shapes; every sample kept.
- * Returns { relaxed, peak: { variant: samples }, gemm: { "KxN": samples } }.
+ * Rounds of peak probes, GEMM shapes, peak probes again: each shape's % of peak is taken against
+ * the peak measured around it in the same round (the machine's load drifts), then the median
+ * over rounds. Returns { relaxed, rounds: [{ peak: { variant: GFLOP/s samples }, gemm: { "KxN": samples } }] }.
  */
 export function measureKernels({ relaxed = false, smoke = false } = {}) {
-  const rounds = smoke ? 1 : 3;
-  const maxTime = smoke ? 0.01 : 0.4;
+  const rounds = smoke ? 1 : 4;
+  const maxTime = smoke ? 0.01 : 0.3;
   const opts = smoke ? { minSamples: 2, minTime: 0.005 } : {};
-  const peak = {}, gemm = {};
+  const out = [];
   const add = (into, from) => {
     for (const [k, v] of Object.entries(from)) (into[k] ??= []).push(...v);
   };
   for (let r = 0; r < rounds; r++) {
-    add(peak, peakProbes(relaxed, maxTime, opts));
-    add(gemm, gemmShapes(relaxed, maxTime, opts));
+    const round = { peak: {}, gemm: {} };
+    add(round.peak, peakProbes(relaxed, maxTime / 2, opts));
+    add(round.gemm, gemmShapes(relaxed, maxTime, opts));
+    if (!smoke) add(round.peak, peakProbes(relaxed, maxTime / 2, opts));
+    out.push(round);
   }
-  if (!smoke) add(peak, peakProbes(relaxed, maxTime, opts));
-  return { relaxed, peak, gemm };
+  return { relaxed, rounds: out };
 }
 
 export function summarizeKernels(res) {
-  const peakMedians = Object.fromEntries(Object.entries(res.peak).map(([k, v]) => [k, median(v)]));
-  const peak = Math.max(...Object.values(peakMedians));
+  const roundPeak = (round) => Math.max(...Object.values(round.peak).map(median));
+  const variants = Object.keys(res.rounds[0].peak);
+  const peakVariants = Object.fromEntries(variants.map((k) => [k, median(res.rounds.flatMap((r) => r.peak[k]))]));
+  const peak = median(res.rounds.map(roundPeak));
   const gemm = Object.fromEntries(
-    Object.entries(res.gemm).map(([k, v]) => [k, { gflops: median(v), pctOfPeak: (100 * median(v)) / peak, samples: v.length }]),
+    Object.keys(res.rounds[0].gemm).map((k) => {
+      const all = res.rounds.flatMap((r) => r.gemm[k]);
+      const pct = median(res.rounds.map((r) => (100 * median(r.gemm[k])) / roundPeak(r)));
+      return [k, { gflops: median(all), best: Math.max(...all), pctOfPeak: pct, samples: all.length }];
+    }),
   );
-  return { relaxed: res.relaxed, peakGflops: peak, peakVariants: peakMedians, gemm };
+  return { relaxed: res.relaxed, peakGflops: peak, peakVariants, gemm };
 }
 
 if (process.send && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
