@@ -8,7 +8,8 @@
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
 import { kernelsModule, type WasmOptions } from "./wasm.js";
-import { CTL_BYTES, ThreadPool, type Job } from "./threads.js";
+import { CTL_BYTES, ThreadPool } from "./threads.js";
+import { ACTIVATION, GEMM, GEMM_ROWS, LAYERNORM, MHA, runTask, type TaskKernels } from "./tasks.js";
 
 export interface EngineOptions extends WasmOptions {
   /**
@@ -24,11 +25,10 @@ export class EngineError extends Error {
   override name = "EngineError";
 }
 
-/** Kernels that a pool thread can run (by index in this table). */
-const THREAD_FNS = ["f32_gemm_6x8", "f32_mha", "f32_layernorm", "f32_activation"] as const;
-const GEMM = 0, MHA = 1, LAYERNORM = 2, ACTIVATION = 3;
 /** Below this many flops a GEMM stays on one thread: a hand-off costs a few microseconds. */
 const PARALLEL_FLOPS = 1 << 19;
+/** Tasks per thread: enough that a thread slowed by another process leaves its share to the rest. */
+const TASKS_PER_THREAD = 4;
 
 /** Arguments of f32_mha (see assembly/mha.ts), bh range excluded. */
 export interface MhaArgs {
@@ -114,8 +114,9 @@ export class Engine {
     const instance = await WebAssembly.instantiate(mod, { env: { memory } });
     const engine = new Engine(memory, instance);
     if (threads > 1) {
-      const ctl = engine.alloc(threads * CTL_BYTES);
-      engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, [...THREAD_FNS]);
+      const ctl = engine.alloc(CTL_BYTES);
+      const k = engine.k as unknown as TaskKernels;
+      engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, (kind, a, task, n, t) => runTask(k, kind, a, task, n, t));
     }
     return engine;
   }
@@ -133,11 +134,10 @@ export class Engine {
 
   // ---- kernels, split over the pool's threads when there is one ------------------------
 
-  private parallel(fn: number, jobs: number[][]): void {
-    const run = (j: Job) => (this.k as unknown as Record<string, (...a: number[]) => void>)[THREAD_FNS[j.fn]](...j.args);
-    const list = jobs.map((args) => ({ fn, args }));
-    if (list.length === 1 || !this.pool) for (const j of list) run(j);
-    else this.pool.run(list, run);
+  /** Runs a job of n tasks: on the pool when there is one and n > 1, else here in one piece. */
+  private job(kind: number, args: number[], n: number): void {
+    if (this.pool && n > 1) this.pool.run(kind, args, n);
+    else runTask(this.k as unknown as TaskKernels, kind, args, 0, 1, 0);
   }
 
   /** f32_gemm_6x8, split by column panels (or row blocks when there are few panels). */
@@ -147,60 +147,33 @@ export class Engine {
       this.k.f32_gemm_6x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
       return;
     }
+    const args = [m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr];
     const panels = Math.ceil(n / 8);
-    const jobs: number[][] = [];
-    if (panels >= 2 * T) {
-      for (let t = 0; t < T; t++) {
-        const p0 = Math.floor((t * panels) / T), p1 = Math.floor(((t + 1) * panels) / T);
-        const n0 = p0 * 8, n1 = Math.min(p1 * 8, n);
-        if (n1 > n0) jobs.push([m, n1 - n0, k, a, lda, b + p0 * panelStride, kStride, panelStride, bias && bias + 4 * n0, c + 4 * n0, ldc, r && r + 4 * n0, ldr]);
-      }
-    } else {
-      for (let t = 0; t < T; t++) {
-        const m0 = Math.floor((t * m) / T), m1 = Math.floor(((t + 1) * m) / T);
-        if (m1 > m0) jobs.push([m1 - m0, n, k, a + 4 * m0 * lda, lda, b, kStride, panelStride, bias, c + 4 * m0 * ldc, ldc, r && r + 4 * m0 * ldr, ldr]);
-      }
-    }
-    this.parallel(GEMM, jobs);
+    if (panels >= 2 * T) this.job(GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
+    else this.job(GEMM_ROWS, args, Math.min(Math.ceil(m / 4), T * TASKS_PER_THREAD));
   }
 
   /** f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
   mha(pairs: number, x: MhaArgs): void {
-    const T = Math.min(this.threads, pairs);
-    const jobs: number[][] = [];
-    for (let t = 0; t < T; t++) {
-      const bh0 = Math.floor((t * pairs) / T), bh1 = Math.floor(((t + 1) * pairs) / T);
-      const probs = x.probsStride ? x.probs : x.probs + 4 * t * x.scratch;
-      jobs.push([
-        bh0, bh1, x.heads, x.sq, x.sk, x.d,
-        x.q, x.qB, x.qH, x.ldq, x.k, x.kB, x.kH, x.ldk, x.v, x.vB, x.vH, x.ldv,
-        x.rel, x.e, x.maxPos, x.l0, x.lstep, x.mask, x.maskB, x.ldm, x.headScales, x.scale,
-        probs, x.probsStride, x.ctx, x.ctxB, x.ldc,
-      ]);
-    }
-    this.parallel(MHA, jobs);
+    const args = [
+      pairs, x.heads, x.sq, x.sk, x.d,
+      x.q, x.qB, x.qH, x.ldq, x.k, x.kB, x.kH, x.ldk, x.v, x.vB, x.vH, x.ldv,
+      x.rel, x.e, x.maxPos, x.l0, x.lstep, x.mask, x.maskB, x.ldm, x.headScales, x.scale,
+      x.probs, x.probsStride, x.scratch, x.ctx, x.ctxB, x.ldc,
+    ];
+    this.job(MHA, args, Math.min(pairs, this.threads * TASKS_PER_THREAD));
   }
 
   /** f32_layernorm split by rows. */
   layernorm(rows: number, n: number, x: number, ldx: number, gamma: number, beta: number, eps: number, y: number, ldy: number): void {
-    const T = rows * n < 1 << 15 ? 1 : Math.min(this.threads, rows);
-    const jobs: number[][] = [];
-    for (let t = 0; t < T; t++) {
-      const r0 = Math.floor((t * rows) / T), r1 = Math.floor(((t + 1) * rows) / T);
-      jobs.push([r1 - r0, n, x + 4 * r0 * ldx, ldx, gamma, beta, eps, y + 4 * r0 * ldy, ldy]);
-    }
-    this.parallel(LAYERNORM, jobs);
+    const tasks = rows * n < 1 << 15 ? 1 : Math.min(rows, this.threads * TASKS_PER_THREAD);
+    this.job(LAYERNORM, [rows, n, x, ldx, gamma, beta, eps, y, ldy], tasks);
   }
 
-  /** f32_activation over count floats, split in blocks of 16. */
+  /** f32_activation over count floats, split in blocks. */
   activation(kind: number, count: number, x: number, y: number): void {
-    const T = count < 1 << 14 ? 1 : this.threads;
-    const jobs: number[][] = [];
-    for (let t = 0; t < T; t++) {
-      const i0 = Math.floor((t * count) / T / 16) * 16, i1 = t === T - 1 ? count : Math.floor(((t + 1) * count) / T / 16) * 16;
-      if (i1 > i0) jobs.push([kind, i1 - i0, x + 4 * i0, y + 4 * i0]);
-    }
-    this.parallel(ACTIVATION, jobs);
+    const tasks = count < 1 << 14 ? 1 : this.threads * TASKS_PER_THREAD;
+    this.job(ACTIVATION, [kind, count, x, y], tasks);
   }
 
   private refresh(): void {

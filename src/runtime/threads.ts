@@ -1,24 +1,43 @@
 // A pool of workers that share the engine's WebAssembly memory (SharedArrayBuffer), each with its
-// own instance of the kernels' threads build. A job is "call kernel f with these arguments"; the
-// engine splits one kernel call into disjoint jobs (GEMM column panels or row blocks, attention
-// (batch, head) ranges, row ranges) and runs the first on the calling thread.
+// own instance of the kernels' threads build. The caller posts one job at a time (a kernel, its
+// arguments, a task count: see tasks.ts) and every thread, the caller included, takes tasks from
+// a shared counter until none are left. Taking tasks dynamically (rather than a fixed half each)
+// keeps two threads from being slower than one when a core is busy with something else: whoever
+// runs, runs more.
 //
-// Signalling goes through a control block in the shared memory, per worker:
-//   int32 [seq, done, fn, argc]      float64 args[MAX_ARGS]
-// The caller writes the job and bumps seq (Atomics.notify); the worker runs it, stores done = seq
-// and notifies. Both sides spin briefly before sleeping (a BERT layer posts a job every few
-// hundred microseconds, so most hand-offs never reach the kernel's futex).
+// Control block in the shared memory:
+//   int32  [0] seq        job number; bumped (and notified) to post a job, STOP to end the threads
+//          [1] completed  tasks finished in the current job
+//          [2] kind       [3] argc
+//   int64  [2] counter    (seq << 32) | (next task << 16) | task count: taking a task is one
+//                         compare-exchange that also checks the job number, so a thread that wakes
+//                         late can never take a task of a job it has not read
+//   f64    [8 ..]         the job's arguments
 
 export const MAX_ARGS = 40;
-/** A seq value that tells a worker to return (thread_worker.ts). */
-const STOP = -1;
-const INTS = 4;
-/** Bytes of control block per worker. */
-export const CTL_BYTES = INTS * 4 + MAX_ARGS * 8 + 48; // padded: one worker's slots per cache line pair
+/** Bytes of the control block. */
+export const CTL_BYTES = 64 + MAX_ARGS * 8;
+/** A seq value that tells the threads to return (thread_worker.ts). */
+export const STOP = -1;
+export const SEQ = 0, COMPLETED = 1, KIND = 2, ARGC = 3, COUNTER64 = 2, ARGS64 = 8;
 
-export interface Job {
-  fn: number;
-  args: number[];
+export type TaskRunner = (kind: number, args: ArrayLike<number>, task: number, n: number, thread: number) => void;
+
+/** Takes and runs tasks of job `seq` until there are none left. */
+export function takeTasks(i32: Int32Array, i64: BigInt64Array, ctl: number, seq: number, kind: number, args: ArrayLike<number>, thread: number, run: TaskRunner): void {
+  const cIdx = (ctl >> 3) + COUNTER64;
+  const tag = BigInt(seq) << 32n;
+  for (;;) {
+    const v = Atomics.load(i64, cIdx);
+    if ((v & ~0xffffffffn) !== tag) return;
+    const next = Number((v >> 16n) & 0xffffn);
+    const n = Number(v & 0xffffn);
+    if (next >= n) return;
+    if (Atomics.compareExchange(i64, cIdx, v, v + 0x10000n) !== v) continue;
+    run(kind, args, next, n, thread);
+    Atomics.add(i32, (ctl >> 2) + COMPLETED, 1);
+    Atomics.notify(i32, (ctl >> 2) + COMPLETED);
+  }
 }
 
 interface WorkerLike {
@@ -52,33 +71,36 @@ async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<voi
 
 export class ThreadPool {
   private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
   private readonly f64: Float64Array;
   private seq = 0;
   private readonly blocking: boolean;
 
   private constructor(
-    private readonly memory: WebAssembly.Memory,
+    memory: WebAssembly.Memory,
     private readonly workers: WorkerLike[],
     private readonly ctl: number,
+    private readonly runner: TaskRunner,
   ) {
     this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
     // Atomics.wait is not allowed on a browser's main thread: spin there
     this.blocking = typeof (globalThis as { window?: unknown }).window === "undefined";
   }
 
-  /** Starts `count` workers on the shared memory; `ctl` is their control block (count·CTL_BYTES bytes, 8-aligned). */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, ctl: number, fns: string[]): Promise<ThreadPool> {
+  /** Starts `count` workers on the shared memory; `ctl` is the control block (CTL_BYTES, 64-aligned). */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, ctl: number, runner: TaskRunner): Promise<ThreadPool> {
     const url = new URL("./thread_worker.js", import.meta.url);
     const spawned = await Promise.all(Array.from({ length: count }, () => spawn(url)));
-    spawned.forEach(({ worker }, i) => worker.postMessage({ module, memory, ctl: ctl + (i + 1) * CTL_BYTES, fns }));
+    spawned.forEach(({ worker }, i) => worker.postMessage({ module, memory, ctl, thread: i + 1 }));
     try {
       await Promise.all(spawned.map((s) => s.ready));
     } catch (e) {
       for (const s of spawned) s.worker.terminate();
       throw e;
     }
-    return new ThreadPool(memory, spawned.map((s) => s.worker), ctl);
+    return new ThreadPool(memory, spawned.map((s) => s.worker), ctl, runner);
   }
 
   /** Threads including the caller. */
@@ -86,41 +108,32 @@ export class ThreadPool {
     return this.workers.length + 1;
   }
 
-  /**
-   * Runs jobs[0] with `local` on this thread and jobs[1..] on workers 0.., and returns when all
-   * are done. At most size() jobs.
-   */
-  run(jobs: Job[], local: (job: Job) => void): void {
-    const seq = ++this.seq;
-    const posted: number[] = [];
-    for (let j = 1; j < jobs.length; j++) {
-      const base = this.ctl + j * CTL_BYTES;
-      const ints = base >> 2;
-      const args = (base + INTS * 4) >> 3;
-      const job = jobs[j];
-      this.i32[ints + 2] = job.fn;
-      this.i32[ints + 3] = job.args.length;
-      for (let a = 0; a < job.args.length; a++) this.f64[args + a] = job.args[a];
-      Atomics.store(this.i32, ints, seq);
-      Atomics.notify(this.i32, ints);
-      posted.push(ints + 1);
-    }
-    local(jobs[0]);
-    for (const done of posted) {
-      let spins = 0;
-      while (Atomics.load(this.i32, done) !== seq) {
-        if (++spins > 4000 && this.blocking) Atomics.wait(this.i32, done, Atomics.load(this.i32, done), 5);
-      }
+  /** Runs the n tasks of one job on every thread (the caller as thread 0); returns when all are done. */
+  run(kind: number, args: number[], n: number): void {
+    const seq = (this.seq = (this.seq % 0x7ffffffe) + 1);
+    const ints = this.ctl >> 2;
+    const a0 = (this.ctl >> 3) + ARGS64;
+    this.i32[ints + KIND] = kind;
+    this.i32[ints + ARGC] = args.length;
+    for (let i = 0; i < args.length; i++) this.f64[a0 + i] = args[i];
+    Atomics.store(this.i32, ints + COMPLETED, 0);
+    Atomics.store(this.i64, (this.ctl >> 3) + COUNTER64, (BigInt(seq) << 32n) | BigInt(n));
+    Atomics.store(this.i32, ints + SEQ, seq);
+    Atomics.notify(this.i32, ints + SEQ);
+    takeTasks(this.i32, this.i64, this.ctl, seq, kind, args, 0, this.runner);
+    // the remaining tasks are being finished by the threads that took them
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(this.i32, ints + COMPLETED);
+      if (done >= n) break;
+      if (++spins > 2000 && this.blocking) Atomics.wait(this.i32, ints + COMPLETED, done, 2);
     }
   }
 
-  /** Stops the workers: each is told through its control block, then terminated. */
+  /** Stops the workers: they are told through the control block (Deno cannot stop a worker stuck in a loop), then terminated. */
   terminate(): void {
-    this.workers.forEach((w, i) => {
-      const seq = (this.ctl + (i + 1) * CTL_BYTES) >> 2;
-      Atomics.store(this.i32, seq, STOP);
-      Atomics.notify(this.i32, seq);
-      w.terminate();
-    });
+    Atomics.store(this.i32, (this.ctl >> 2) + SEQ, STOP);
+    Atomics.notify(this.i32, (this.ctl >> 2) + SEQ);
+    for (const w of this.workers) w.terminate();
   }
 }
