@@ -1,7 +1,7 @@
 // One engine in its own process (so that engines share no heap, JIT or allocator state), driven
 // by bench/lib/models-bench.mjs over IPC:
 //   node bench/lib/engine-worker.mjs <engine> <model dir>
-// engines: simdbert, simdbert-relaxed, ort-web (wasm backend, SIMD, 1 thread),
+// engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), ort-web (wasm backend, SIMD, 1 thread),
 //          ort-node-1t (CPU, 1 intra-op thread), ort-node (CPU, default threads)
 // messages in:  { id, cmd: "load" } | { id, cmd: "outputs", batch, seq } | { id, cmd: "warmup", batch, seq, minTime, maxTime, maxRuns }
 //               { id, cmd: "time", batch, seq, maxTime, minSamples } | { id, cmd: "memory", batch, seq, forwards }
@@ -15,9 +15,10 @@ import { makeInputs } from "./models.mjs";
 const [engineName, dir] = process.argv.slice(2);
 const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
 
-async function simdbert(relaxed) {
+async function simdbert(relaxed, threads = 1) {
   const { BertModel } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
-  const model = await BertModel.fromPretrained(dir, { relaxedSimd: relaxed });
+  const model = await BertModel.fromPretrained(dir, { relaxedSimd: relaxed, threads });
+  if (model.engine.threads !== threads) throw new Error(`simdbert: ${threads} threads asked, ${model.engine.threads} running`);
   if (model.engine.relaxed !== relaxed) throw new Error(`simdbert: relaxed build ${relaxed ? "not " : ""}in use`);
   const prepared = new Map();
   const feeds = (batch, seq) => {
@@ -78,6 +79,7 @@ async function ort(kind, threads) {
 const makers = {
   simdbert: () => simdbert(false),
   "simdbert-relaxed": () => simdbert(true),
+  "simdbert-2t": () => simdbert(false, 2),
   "ort-web": () => ort("web", 1),
   "ort-node-1t": () => ort("node", 1),
   "ort-node": () => ort("node", 0),

@@ -2,6 +2,7 @@
 // and inputs, each engine in its own process (bench/lib/engine-worker.mjs), interleaved round by
 // round; the peers' outputs checked against simdbert's before any timing; memory of simdbert.
 import { fork } from "node:child_process";
+import os from "node:os";
 import { join } from "node:path";
 import { ROOT, median, quantile, relaxedExecArgv, log } from "./common.mjs";
 import { ensureModel } from "./models.mjs";
@@ -63,7 +64,8 @@ export const AGREE_ATOL = 2e-3;
 export async function benchModel(name, { smoke = false, shapes = SHAPES, budget = 6, engines: only = null } = {}) {
   const m = ensureModel(name);
   const relaxedArgv = await relaxedExecArgv();
-  const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), "ort-web", "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
+  const threaded = os.cpus().length >= 2 ? ["simdbert-2t"] : [];
+  const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), ...threaded, "ort-web", "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
   const workers = names.map((e) => new Worker(e, m.dir, e === "simdbert-relaxed" ? relaxedArgv : []));
   const out = { model: name, config: m.config, floats: m.floats, weightBytesF32: m.floats * 4, engines: {}, shapes: [] };
   try {

@@ -3,6 +3,7 @@
 const COLORS = {
   simdbert: "#1f77b4",
   "simdbert-relaxed": "#6baed6",
+  "simdbert-2t": "#08519c",
   "ort-web": "#ff7f0e",
   "ort-node-1t": "#2ca02c",
   "ort-node": "#98df8a",
@@ -10,6 +11,7 @@ const COLORS = {
 const LABELS = {
   simdbert: "simdbert (SIMD, 1 thread)",
   "simdbert-relaxed": "simdbert (relaxed SIMD, 1 thread)",
+  "simdbert-2t": "simdbert (SIMD, 2 threads)",
   "ort-web": "onnxruntime-web (wasm SIMD, 1 thread)",
   "ort-node-1t": "onnxruntime-node (CPU, 1 thread)",
   "ort-node": "onnxruntime-node (CPU, default threads)",
