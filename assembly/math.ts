@@ -100,7 +100,14 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.282094806432724));
   const hi = v128.and(a, i32x4.splat(0xfffff000));
   const lo = f32x4.sub(a, hi);
-  const e = f32x4.mul(exp4(f32x4.neg(f32x4.mul(hi, hi))), exp4(f32x4.neg(f32x4.mul(lo, f32x4.add(a, hi)))));
+  // e^{-s}, s = lo·(a + hi), |s| < 0.05 where e^{-a²} is a normal f32: its Taylor polynomial of
+  // degree 4 is within 2e-9 (cheaper than a second exp4)
+  const s = f32x4.mul(lo, f32x4.add(a, hi));
+  let es = f32x4.sub(f32x4.splat(1.0), f32x4.mul(s, f32x4.splat(0.25)));
+  es = f32x4.sub(f32x4.splat(1.0), f32x4.mul(f32x4.mul(s, f32x4.splat(0.3333333432674408)), es));
+  es = f32x4.sub(f32x4.splat(1.0), f32x4.mul(f32x4.mul(s, f32x4.splat(0.5)), es));
+  es = f32x4.sub(f32x4.splat(1.0), f32x4.mul(s, es));
+  const e = f32x4.mul(exp4(f32x4.neg(f32x4.mul(hi, hi))), es);
   return f32x4.mul(e, f32x4.mul(t, q));
 }
 
