@@ -19,6 +19,7 @@ import {
   autoModel,
 } from "../dist/index.js";
 import { TINY, checkpoint, encoderShapes, headShapes, randomIds, randomTensors, rng } from "./support/random_model.mjs";
+import { ACT64, layerNorm64, linear64 } from "./support/reference_bert.mjs";
 
 const quiet = { warn: () => {} };
 
@@ -31,19 +32,6 @@ function model(cls, { config = {}, prefix = "bert.", pooler = true, tensors: ext
     else t.set(k, v);
   }
   return { config: c, tensors: t, files: checkpoint(c, t) };
-}
-
-/** y[r, j] = Σ_t x[r, t]·W[j, t] + b[j], in float64 */
-function linear64(x, rows, W, b, n, k, xStride = k) {
-  const y = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) {
-      let s = b ? b[j] : 0;
-      for (let t = 0; t < k; t++) s += x[r * xStride + t] * W[j * k + t];
-      y[r * n + j] = s;
-    }
-  }
-  return y;
 }
 
 function close(got, want, tol, what) {
@@ -162,32 +150,7 @@ test("BertForNextSentencePrediction: logits = seq_relationship(pooler_output); n
 function mlm64(h, rows, t, decoderName = "bert.embeddings.word_embeddings.weight") {
   const H = 16, V = TINY.vocab_size;
   const d = linear64(h, rows, t.get("cls.predictions.transform.dense.weight").data, t.get("cls.predictions.transform.dense.bias").data, H, H);
-  const erf = (x) => {
-    // Abramowitz-Stegun 7.1.26 is not enough here; use a series / continued fraction pair
-    const ax = Math.abs(x);
-    let y;
-    if (ax < 2.5) {
-      let term = ax, sum = ax;
-      for (let n = 1; n < 60; n++) {
-        term *= (-ax * ax) / n;
-        sum += term / (2 * n + 1);
-      }
-      y = (2 / Math.sqrt(Math.PI)) * sum;
-    } else {
-      let f = 0;
-      for (let n = 60; n >= 1; n--) f = (n / 2) / (ax + f);
-      y = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
-    }
-    return x < 0 ? -y : y;
-  };
-  const g = d.map((x) => 0.5 * x * (1 + erf(x / Math.SQRT2)));
-  const w = t.get("cls.predictions.transform.LayerNorm.weight").data, bb = t.get("cls.predictions.transform.LayerNorm.bias").data;
-  for (let r0 = 0; r0 < rows; r0++) {
-    const row = g.subarray(r0 * H, r0 * H + H);
-    const mean = row.reduce((a, x) => a + x, 0) / H;
-    const v = row.reduce((a, x) => a + (x - mean) ** 2, 0) / H;
-    for (let j = 0; j < H; j++) row[j] = ((row[j] - mean) / Math.sqrt(v + 1e-12)) * w[j] + bb[j];
-  }
+  const g = layerNorm64(d.map(ACT64.gelu), rows, H, t.get("cls.predictions.transform.LayerNorm.weight").data, t.get("cls.predictions.transform.LayerNorm.bias").data, 1e-12);
   return linear64(g, rows, t.get(decoderName).data, t.get("cls.predictions.bias").data, V, H);
 }
 

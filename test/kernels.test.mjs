@@ -19,7 +19,7 @@ import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Engine, hasRelaxedSimd, ACTIVATIONS } from "../dist/index.js";
-import { rng, fillRandom, uniformNonZero, ulp32, U32, erf, erfc } from "./helpers/numeric.mjs";
+import { rng, fillRandom, uniformNonZero, ulp32, U32, erf, erfc } from "./support/numeric.mjs";
 
 const U = U32;
 const F32_MIN = -3.4028234663852886e38; // torch.finfo(float32).min: HF's additive mask value

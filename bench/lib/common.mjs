@@ -59,22 +59,9 @@ export function timeAsync(name, fn, { maxTime = 1, minSamples = 2 } = {}) {
   });
 }
 
-// (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
-const RELAXED_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 133, 2, 11,
-]);
-
-export function hasRelaxedSimd() {
-  try {
-    return WebAssembly.validate(RELAXED_PROBE);
-  } catch {
-    return false;
-  }
-}
+// the library's own probe (a one-instruction module with f32x4.relaxed_madd)
+import { hasRelaxedSimd } from "../../dist/index.js";
+export { hasRelaxedSimd };
 
 /** Node flags a child needs for relaxed SIMD ([] when this runtime has it unflagged), or null if unavailable. */
 let relaxedFlags;
@@ -83,8 +70,9 @@ export async function relaxedExecArgv() {
   if (hasRelaxedSimd()) return (relaxedFlags = []);
   const flag = "--experimental-wasm-relaxed-simd";
   const ok = await new Promise((resolve) => {
-    const code = `process.exit(WebAssembly.validate(new Uint8Array(${JSON.stringify([...RELAXED_PROBE])})) ? 0 : 1)`;
-    const p = spawn(process.execPath, [flag, "-e", code], { stdio: "ignore" });
+    const lib = JSON.stringify(new URL("../../dist/index.js", import.meta.url).href);
+    const code = `import(${lib}).then((m) => process.exit(m.hasRelaxedSimd() ? 0 : 1))`;
+    const p = spawn(process.execPath, [flag, "--input-type=module", "-e", code], { stdio: "ignore" });
     p.on("exit", (c) => resolve(c === 0));
     p.on("error", () => resolve(false));
   });

@@ -2,18 +2,7 @@
 // index) alone, so any case replays on its own), the outcome rules (success, or a typed error
 // whose message names the problem) and the counters each surface reports.
 import * as lib from "../../dist/index.js";
-
-/** mulberry32 */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as mulberry32 } from "../support/numeric.mjs";
 
 /** The seed of case i of a run seeded with `seed` (a 32-bit mix, independent per case). */
 export function caseSeed(seed, i) {

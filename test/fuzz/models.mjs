@@ -2,7 +2,8 @@
 // BertModel through test/support/reference_bert.mjs, task heads as their defining identity on top
 // of the encoder's own outputs (as test/heads.test.mjs states them).
 import { TINY, checkpoint, encoderShapes, headShapes, randomTensors } from "../support/random_model.mjs";
-import { bertForward64, ACT64 } from "../support/reference_bert.mjs";
+import { bertForward64, ACT64, linear64, layerNorm64 } from "../support/reference_bert.mjs";
+export { linear64 };
 
 export { TINY, checkpoint, encoderShapes, headShapes, randomTensors, bertForward64 };
 
@@ -36,33 +37,6 @@ export function encoderTensors(tensors) {
     else if (!k.startsWith("cls.") && !k.startsWith("classifier.") && !k.startsWith("qa_outputs.")) m.set(k, v);
   }
   return m;
-}
-
-/** y[r, j] = Σ_t x[r·stride + t]·W[j, t] + b[j] in float64 */
-export function linear64(x, rows, W, b, n, k, stride = k) {
-  const y = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) {
-      let s = b ? b[j] : 0;
-      for (let t = 0; t < k; t++) s += x[r * stride + t] * W[j * k + t];
-      y[r * n + j] = s;
-    }
-  }
-  return y;
-}
-
-function layerNorm64(x, rows, n, w, b, eps) {
-  const y = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    let mean = 0;
-    for (let j = 0; j < n; j++) mean += x[r * n + j];
-    mean /= n;
-    let v = 0;
-    for (let j = 0; j < n; j++) v += (x[r * n + j] - mean) ** 2;
-    v /= n;
-    for (let j = 0; j < n; j++) y[r * n + j] = ((x[r * n + j] - mean) / Math.sqrt(v + eps)) * w[j] + b[j];
-  }
-  return y;
 }
 
 /** MLM logits from hidden states [rows, H]: decoder(LayerNorm(act(dense(h)))) + bias, tied decoder. */

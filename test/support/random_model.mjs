@@ -2,17 +2,8 @@
 // in-memory file map { "config.json", "model.safetensors" } that fromPretrained accepts.
 import { writeSafetensors } from "../../dist/index.js";
 
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./numeric.mjs";
+export { rng };
 
 export function randn(r, n, scale = 1) {
   const out = new Float32Array(n);

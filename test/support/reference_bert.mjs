@@ -3,29 +3,12 @@
 // reference for every option the shared cases do not cover: head_mask, inputs_embeds, 3D masks,
 // relative_key_query, every activation, decoders with caches and cross-attention.
 
+import { erf } from "./numeric.mjs";
+
 export const F64_MIN = -1.7976931348623157e308;
 
-export function erf64(x) {
-  const ax = Math.abs(x);
-  let y;
-  if (ax < 2.5) {
-    // Maclaurin series: converges fast for |x| < 2.5 in float64
-    let term = ax, sum = ax;
-    for (let n = 1; n < 80; n++) {
-      term *= (-ax * ax) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    y = (2 / Math.sqrt(Math.PI)) * sum;
-  } else {
-    // erfc continued fraction
-    let f = 0;
-    for (let n = 80; n >= 1; n--) f = n / 2 / (ax + f);
-    y = 1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
-  }
-  return x < 0 ? -y : y;
-}
+/** float64 erf (support/numeric.mjs, checked against mpmath to 6e-16) */
+export const erf64 = erf;
 
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));
 const gelu = (x) => 0.5 * x * (1 + erf64(x / Math.SQRT2));
@@ -65,20 +48,21 @@ const DEFAULTS = {
   output_hidden_states: false,
 };
 
-/** [rows, n] = x[rows, k]·Wᵀ + b */
-function linear(x, rows, k, W, b, n) {
+/** y[r, j] = Σ_t x[r·stride + t]·W[j, t] + b[j] ([rows, n]), in float64 */
+export function linear64(x, rows, W, b, n, k, stride = k) {
   const y = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < n; j++) {
       let s = b ? b[j] : 0;
-      for (let t = 0; t < k; t++) s += x[r * k + t] * W[j * k + t];
+      for (let t = 0; t < k; t++) s += x[r * stride + t] * W[j * k + t];
       y[r * n + j] = s;
     }
   }
   return y;
 }
 
-function layerNorm(x, rows, n, w, b, eps) {
+/** torch's LayerNorm in float64 (biased variance, eps inside the root) */
+export function layerNorm64(x, rows, n, w, b, eps) {
   const y = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
     let mean = 0;
@@ -145,7 +129,7 @@ export function bertForward64(configIn, tensors, inputs) {
     const pe = W("embeddings.position_embeddings.weight");
     for (let r = 0; r < B * S; r++) for (let j = 0; j < H; j++) x[r * H + j] += pe[pos[r] * H + j];
   }
-  x = layerNorm(x, B * S, H, W("embeddings.LayerNorm.weight"), W("embeddings.LayerNorm.bias"), c.layer_norm_eps);
+  x = layerNorm64(x, B * S, H, W("embeddings.LayerNorm.weight"), W("embeddings.LayerNorm.bias"), c.layer_norm_eps);
 
   // extended masks: ext(b, i, j) for the self-attention, over L keys
   const am = inputs.attention_mask ? flat(inputs.attention_mask) : new Array(B * L).fill(1);
@@ -185,7 +169,7 @@ export function bertForward64(configIn, tensors, inputs) {
   };
 
   const attention = (layer, prefix, hs, kv, len, maskFn, posType, pastKV) => {
-    const q = heads(linear(hs, B * S, H, W(`${prefix}.self.query.weight`), W(`${prefix}.self.query.bias`), H), S);
+    const q = heads(linear64(hs, B * S, W(`${prefix}.self.query.weight`), W(`${prefix}.self.query.bias`), H, H), S);
     const K = kv.K, V = kv.V;
     const probs = new Float64Array(B * nh * S * len);
     const ctx = new Float64Array(B * S * H);
@@ -227,17 +211,17 @@ export function bertForward64(configIn, tensors, inputs) {
         }
       }
     }
-    const o = linear(ctx, B * S, H, W(`${prefix}.output.dense.weight`), W(`${prefix}.output.dense.bias`), H);
+    const o = linear64(ctx, B * S, W(`${prefix}.output.dense.weight`), W(`${prefix}.output.dense.bias`), H, H);
     for (let i = 0; i < o.length; i++) o[i] += hs[i];
-    return { out: layerNorm(o, B * S, H, W(`${prefix}.output.LayerNorm.weight`), W(`${prefix}.output.LayerNorm.bias`), c.layer_norm_eps), probs };
+    return { out: layerNorm64(o, B * S, H, W(`${prefix}.output.LayerNorm.weight`), W(`${prefix}.output.LayerNorm.bias`), c.layer_norm_eps), probs };
   };
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
     if (outHid) hidden.push({ data: x, shape: [B, S, H] });
     const pre = `encoder.layer.${l}`;
     const a = `${pre}.attention`;
-    let K = heads(linear(x, B * S, H, W(`${a}.self.key.weight`), W(`${a}.self.key.bias`), H), S);
-    let V = heads(linear(x, B * S, H, W(`${a}.self.value.weight`), W(`${a}.self.value.bias`), H), S);
+    let K = heads(linear64(x, B * S, W(`${a}.self.key.weight`), W(`${a}.self.key.bias`), H, H), S);
+    let V = heads(linear64(x, B * S, W(`${a}.self.value.weight`), W(`${a}.self.value.bias`), H, H), S);
     if (past) {
       const cat = (pastT, now) => {
         const p = flat(pastT);
@@ -264,8 +248,8 @@ export function bertForward64(configIn, tensors, inputs) {
       } else {
         CK = new Float64Array(B * nh * Se * d);
         CV = new Float64Array(B * nh * Se * d);
-        const k2 = linear(encX, B * Se, H, W(`${ca}.self.key.weight`), W(`${ca}.self.key.bias`), H);
-        const v2 = linear(encX, B * Se, H, W(`${ca}.self.value.weight`), W(`${ca}.self.value.bias`), H);
+        const k2 = linear64(encX, B * Se, W(`${ca}.self.key.weight`), W(`${ca}.self.key.bias`), H, H);
+        const v2 = linear64(encX, B * Se, W(`${ca}.self.value.weight`), W(`${ca}.self.value.bias`), H, H);
         for (let b = 0; b < B; b++) for (let hh = 0; hh < nh; hh++) for (let s = 0; s < Se; s++) for (let t = 0; t < d; t++) {
           CK[((b * nh + hh) * Se + s) * d + t] = k2[(b * Se + s) * H + hh * d + t];
           CV[((b * nh + hh) * Se + s) * d + t] = v2[(b * Se + s) * H + hh * d + t];
@@ -279,10 +263,10 @@ export function bertForward64(configIn, tensors, inputs) {
       cross.push([layerPresent[0], layerPresent[1]]);
     }
     const I = c.intermediate_size;
-    const inter = linear(h, B * S, H, W(`${pre}.intermediate.dense.weight`), W(`${pre}.intermediate.dense.bias`), I).map(act);
-    const o = linear(inter, B * S, I, W(`${pre}.output.dense.weight`), W(`${pre}.output.dense.bias`), H);
+    const inter = linear64(h, B * S, W(`${pre}.intermediate.dense.weight`), W(`${pre}.intermediate.dense.bias`), I, H).map(act);
+    const o = linear64(inter, B * S, W(`${pre}.output.dense.weight`), W(`${pre}.output.dense.bias`), H, I);
     for (let i = 0; i < o.length; i++) o[i] += h[i];
-    x = layerNorm(o, B * S, H, W(`${pre}.output.LayerNorm.weight`), W(`${pre}.output.LayerNorm.bias`), c.layer_norm_eps);
+    x = layerNorm64(o, B * S, H, W(`${pre}.output.LayerNorm.weight`), W(`${pre}.output.LayerNorm.bias`), c.layer_norm_eps);
     if (useCache) present.push(layerPresent);
   }
   if (outHid) hidden.push({ data: x, shape: [B, S, H] });
@@ -290,7 +274,7 @@ export function bertForward64(configIn, tensors, inputs) {
   if (tensors.has("pooler.dense.weight")) {
     const first = new Float64Array(B * H);
     for (let b = 0; b < B; b++) first.set(x.subarray(b * S * H, b * S * H + H), b * H);
-    pooled = { data: linear(first, B, H, W("pooler.dense.weight"), W("pooler.dense.bias"), H).map(Math.tanh), shape: [B, H] };
+    pooled = { data: linear64(first, B, W("pooler.dense.weight"), W("pooler.dense.bias"), H, H).map(Math.tanh), shape: [B, H] };
   }
   return {
     last_hidden_state: { data: x, shape: [B, S, H] },
