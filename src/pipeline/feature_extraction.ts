@@ -80,9 +80,15 @@ export async function pipeline(task: string, source: ModelSource, options: Pipel
     for (let start = 0; start < n; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
       const S = pooling === "none" ? longest : ids[idx[0]].length;
-      const input_ids = idx.map((i) => [...ids[i], ...new Array(S - ids[i].length).fill(pad)]);
-      const attention_mask = idx.map((i) => ids[i].map(() => 1).concat(new Array(S - ids[i].length).fill(0)));
-      const res = (await model.forward({ input_ids, attention_mask })) as BaseModelOutputWithPoolingAndCrossAttentions;
+      // the batch as flat int32 rows, padded on the right
+      const input_ids = new Int32Array(idx.length * S).fill(pad);
+      const attention_mask = new Int32Array(idx.length * S);
+      idx.forEach((i, r) => {
+        input_ids.set(ids[i], r * S);
+        attention_mask.fill(1, r * S, r * S + ids[i].length);
+      });
+      const shape = [idx.length, S];
+      const res = (await model.forward({ input_ids: { data: input_ids, shape }, attention_mask: { data: attention_mask, shape } })) as BaseModelOutputWithPoolingAndCrossAttentions;
       const h = res.last_hidden_state.data as Float32Array;
       idx.forEach((i, r) => {
         const rowBase = r * S * H;
