@@ -71,4 +71,22 @@ test("threads option: validation and fallback", async () => {
   assert.is(e.threads, 1);
 });
 
+test("kernels passed as { wasm } must be the build the thread count needs", async () => {
+  const { readFileSync } = await import("node:fs");
+  const plain = await WebAssembly.compile(readFileSync(new URL("../build/simdbert.wasm", import.meta.url)));
+  const threaded = await WebAssembly.compile(readFileSync(new URL("../build/simdbert-threads.wasm", import.meta.url)));
+  for (const [wasm, threads, pattern] of [[plain, 2, /pass the threads build/], [threaded, 1, /pass simdbert\/wasm, not a threads build/]]) {
+    try {
+      await Engine.create({ wasm, threads });
+      assert.unreachable();
+    } catch (e) {
+      assert.is(e.name, "EngineError");
+      assert.match(e.message, pattern);
+    }
+  }
+  const e = await Engine.create({ wasm: threaded, threads: 2 });
+  assert.is(e.threads, 2);
+  e.dispose();
+});
+
 test.run();

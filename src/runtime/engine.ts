@@ -111,7 +111,18 @@ export class Engine {
     const threads = resolveThreads(options.threads);
     const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, ...(threads > 1 ? { shared: true } : {}) });
-    const instance = await WebAssembly.instantiate(mod, { env: { memory } });
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(mod, { env: { memory } });
+    } catch (e) {
+      // a module given as { wasm } whose memory is not of the kind the thread count needs
+      if (e instanceof WebAssembly.LinkError && options.wasm !== undefined) {
+        throw new EngineError(
+          `simdbert: the kernels passed as { wasm } do not fit ${threads > 1 ? `${threads} threads: pass the threads build (simdbert/wasm-threads)` : "one thread: pass simdbert/wasm, not a threads build"} (${e.message})`,
+        );
+      }
+      throw e;
+    }
     const engine = new Engine(memory, instance);
     if (threads > 1) {
       const ctl = engine.alloc(CTL_BYTES);
