@@ -148,6 +148,7 @@ for (const m of results.models) {
     }
     if (s.median["simdbert-2t"] !== undefined) {
       r.push(`simdbert-2t/simdbert ${f2(s.median["simdbert-2t"] / s.median.simdbert)}`);
+      if (s.median["ort-web-2t"] !== undefined) r.push(`simdbert-2t/ort-web-2t ${f2(s.median["simdbert-2t"] / s.median["ort-web-2t"])}`);
       if (s.median["ort-node"] !== undefined) r.push(`simdbert-2t/ort-node ${f2(s.median["simdbert-2t"] / s.median["ort-node"])}`);
     }
     p(`   ${`${s.batch} x ${s.seq}`.padEnd(12)}${r.join("  ")}`);
@@ -159,6 +160,10 @@ for (const m of results.models) {
     goal(`${m.model} b8 s128: two threads >= 1.7x the single-thread throughput`, r >= 1.7, `${f2(r)}x`);
   }
   const s1 = m.shapes.find((s) => s.batch === 1 && s.seq === 128);
+  if (s1 && !smoke && s1.median["simdbert-2t"] !== undefined && s1.median["ort-web-2t"] !== undefined) {
+    const r = s1.median["simdbert-2t"] / s1.median["ort-web-2t"];
+    goal(`${m.model} b1 s128 two threads: simdbert <= 0.7x onnxruntime-web (2 threads)`, r <= 0.7, `${f2(r)}x`);
+  }
   if (s1 && !smoke) {
     for (const mine of ["simdbert", "simdbert-relaxed"]) {
       if (s1.median[mine] === undefined) continue;

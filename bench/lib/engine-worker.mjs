@@ -1,7 +1,7 @@
 // One engine in its own process (so that engines share no heap, JIT or allocator state), driven
 // by bench/lib/models-bench.mjs over IPC:
 //   node bench/lib/engine-worker.mjs <engine> <model dir>
-// engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), ort-web (wasm backend, SIMD, 1 thread),
+// engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), ort-web (wasm backend, SIMD, 1 thread), ort-web-2t,
 //          ort-node-1t (CPU, 1 intra-op thread), ort-node (CPU, default threads)
 // messages in:  { id, cmd: "load" } | { id, cmd: "outputs", batch, seq } | { id, cmd: "warmup", batch, seq, minTime, maxTime, maxRuns }
 //               { id, cmd: "time", batch, seq, maxTime, minSamples } | { id, cmd: "memory", batch, seq, forwards }
@@ -81,6 +81,7 @@ const makers = {
   "simdbert-relaxed": () => simdbert(true),
   "simdbert-2t": () => simdbert(false, 2),
   "ort-web": () => ort("web", 1),
+  "ort-web-2t": () => ort("web", 2),
   "ort-node-1t": () => ort("node", 1),
   "ort-node": () => ort("node", 0),
 };

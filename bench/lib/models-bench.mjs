@@ -64,8 +64,8 @@ export const AGREE_ATOL = 2e-3;
 export async function benchModel(name, { smoke = false, shapes = SHAPES, budget = 6, engines: only = null } = {}) {
   const m = ensureModel(name);
   const relaxedArgv = await relaxedExecArgv();
-  const threaded = os.cpus().length >= 2 ? ["simdbert-2t"] : [];
-  const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), ...threaded, "ort-web", "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
+  const two = os.cpus().length >= 2;
+  const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), ...(two ? ["simdbert-2t"] : []), "ort-web", ...(two ? ["ort-web-2t"] : []), "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
   const workers = names.map((e) => new Worker(e, m.dir, e === "simdbert-relaxed" ? relaxedArgv : []));
   const out = { model: name, config: m.config, floats: m.floats, weightBytesF32: m.floats * 4, engines: {}, shapes: [] };
   try {

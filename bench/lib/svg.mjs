@@ -5,6 +5,7 @@ const COLORS = {
   "simdbert-relaxed": "#6baed6",
   "simdbert-2t": "#08519c",
   "ort-web": "#ff7f0e",
+  "ort-web-2t": "#fdae6b",
   "ort-node-1t": "#2ca02c",
   "ort-node": "#98df8a",
 };
@@ -13,6 +14,7 @@ const LABELS = {
   "simdbert-relaxed": "simdbert (relaxed SIMD, 1 thread)",
   "simdbert-2t": "simdbert (SIMD, 2 threads)",
   "ort-web": "onnxruntime-web (wasm SIMD, 1 thread)",
+  "ort-web-2t": "onnxruntime-web (wasm SIMD, 2 threads)",
   "ort-node-1t": "onnxruntime-node (CPU, 1 thread)",
   "ort-node": "onnxruntime-node (CPU, default threads)",
 };
