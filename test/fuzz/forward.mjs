@@ -25,23 +25,15 @@ import {
   InputError,
   Tensor,
   KVCache,
+  MODEL_CLASSES,
 } from "../../dist/index.js";
 import { attempt, closeness, judge, sameBits, show, Rand } from "./lib.mjs";
 import { TINY, bertForward64, fixture, quiet, linear64, mlm64, crossEntropy64 } from "./models.mjs";
 
 export const name = "forward";
 
-const CLASSES = {
-  BertModel,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertForQuestionAnswering,
-  BertForNextSentencePrediction,
-  BertForMultipleChoice,
-  BertForMaskedLM,
-  BertForPreTraining,
-  BertLMHeadModel,
-};
+// every model class, as the library registers them
+const CLASSES = MODEL_CLASSES;
 
 /** The models fuzzed: [key, class, config, load options]. */
 const TARGETS = [
