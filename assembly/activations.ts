@@ -1,6 +1,6 @@
 // Every hidden_act of Hugging Face's ACT2FN (transformers 4.30.2 activations.py), elementwise.
 // The numbering is shared with src/runtime/activations.ts.
-import { exp4, tanh4, sigmoid4, onePlusErf4 } from "./math";
+import { exp4, tanh4, sigmoid4, onePlusErf4, geluErf4 } from "./math";
 
 export const ACT_LINEAR: i32 = 0;
 export const ACT_GELU: i32 = 1; // x/2·(1 + erf(x/√2)); also gelu_python
@@ -29,7 +29,7 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 @inline export function activate4(kind: i32, x: v128): v128 {
   switch (kind) {
     case ACT_GELU:
-      return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), onePlusErf4(f32x4.mul(x, f32x4.splat(INV_SQRT2))));
+      return geluErf4(x);
     case ACT_GELU_TANH: {
       const x3 = f32x4.mul(f32x4.mul(x, x), x);
       const u = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)));
@@ -41,7 +41,7 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
       return f32x4.mul(x, halfOnePlusTanh(u));
     }
     case ACT_GELU_10: {
-      const g = f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), onePlusErf4(f32x4.mul(x, f32x4.splat(INV_SQRT2))));
+      const g = geluErf4(x);
       return f32x4.min(f32x4.max(g, f32x4.splat(-10.0)), f32x4.splat(10.0));
     }
     case ACT_QUICK_GELU:
