@@ -1,6 +1,6 @@
 // Attention for one (batch, head), reading Q, K, V where the projections wrote them:
 // row i of a head is at base + i·ld (ld = the projection's row stride), its d values contiguous.
-// No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_6x8 reading V
+// No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_4x8 reading V
 // rows in place (see gemm.ts). Strides are in elements. Q·Kᵀ is of the GEMM family: the
 // relaxed build fuses its multiply-adds (madd), like the GEMM's.
 import { exp4, madd } from "./math";

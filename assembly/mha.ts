@@ -3,7 +3,7 @@
 // layer (not one per head) keeps the JS <-> wasm traffic flat, and a range is the unit of work a
 // thread takes. Strides are in floats; each tensor is read where its producer wrote it.
 import { f32_attn_relative, f32_attn_scores, f32_softmax_rows } from "./attention";
-import { f32_gemm_6x8 } from "./gemm";
+import { f32_gemm_4x8 } from "./gemm";
 
 export const REL_NONE: i32 = 0;
 export const REL_KEY: i32 = 1;
@@ -40,6 +40,6 @@ export function f32_mha(
     }
     const hs: f32 = headScales ? load<f32>(headScales + (<usize>h << 2)) : 1.0;
     f32_softmax_rows(sq, sk, s, sk, scale, mask ? mask + (<usize>(b * maskB) << 2) : 0, ldm, hs);
-    f32_gemm_6x8(sq, d, sk, s, sk, vp, ldv * 4, 32, 0, ctx + (<usize>(b * ctxB + h * d) << 2), ldc, 0, 0);
+    f32_gemm_4x8(sq, d, sk, s, sk, vp, ldv * 4, 32, 0, ctx + (<usize>(b * ctxB + h * d) << 2), ldc, 0, 0);
   }
 }

@@ -89,4 +89,41 @@ test("kernels passed as { wasm } must be the build the thread count needs", asyn
   e.dispose();
 });
 
+
+test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads) = f32_gemm_4x8, bit for bit", async () => {
+  // K = 3000: 40-row blocks of A in the 512 KiB packing buffer, so M = 150 takes 4 blocks (the last
+  // partial); M = 2 / N = 13 also go through the row-split and single-call paths
+  const r = rng(7);
+  for (const threads of [1, 2]) {
+    const e = await Engine.create({ threads });
+    for (const [m, n, k, withR, inPlace] of [[150, 40, 3000, true, false], [150, 17, 3000, true, true], [2, 13, 3000, false, false], [37, 1000, 64, true, false], [5, 9, 1, false, false]]) {
+      const w = e.alloc(Math.ceil(n / 8) * 8 * k * 4);
+      const raw = e.alloc(n * k * 4), bias = e.alloc(Math.ceil(n / 8) * 32);
+      const f = e.f32;
+      f.set(randn(r, n * k), raw / 4);
+      f.set(randn(r, n), bias / 4);
+      e.k.f32_pack_panels8(n, k, raw, w);
+      const a = e.arena();
+      const [pa, pr, pc1, pc2] = [a.take(m * k), a.take(m * n), a.take(m * n), a.take(m * n)];
+      a.commit();
+      const g = e.f32;
+      g.set(randn(r, m * k), pa / 4);
+      g.set(randn(r, m * n), pr / 4);
+      if (inPlace) {
+        g.copyWithin(pc1 / 4, pr / 4, pr / 4 + m * n);
+        g.copyWithin(pc2 / 4, pr / 4, pr / 4 + m * n);
+      }
+      const rr = (c) => (inPlace ? c : withR ? pr : 0);
+      e.k.f32_gemm_4x8(m, n, k, pa, k, w, 32, 32 * k, bias, pc1, n, rr(pc1), n);
+      e.gemm(m, n, k, pa, k, w, 32, 32 * k, bias, pc2, n, rr(pc2), n);
+      const h = e.f32;
+      for (let i = 0; i < m * n; i++) {
+        if (!Number.isFinite(h[pc1 / 4 + i])) assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i} not finite`);
+        if (!Object.is(h[pc1 / 4 + i], h[pc2 / 4 + i])) assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i}: engine.gemm ${h[pc2 / 4 + i]} vs f32_gemm_4x8 ${h[pc1 / 4 + i]}`);
+      }
+    }
+    e.dispose();
+  }
+});
+
 test.run();

@@ -58,7 +58,7 @@ function gemmShapes(relaxed, maxTime, opts) {
     for (let i = 0; i < N * K; i++) f32[W / 4 + i] = r() * 0.1;
     for (let i = 0; i < N; i++) f32[bias / 4 + i] = r();
     k.f32_pack_panels8(N, K, W, P);
-    const fn = () => k.f32_gemm_6x8(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
+    const fn = () => k.f32_gemm_4x8(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
     // spot check against a float64 dot product
     fn();
     for (const [i, j] of [[0, 0], [M - 1, N - 1], [M >> 1, 7]]) {

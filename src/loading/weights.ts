@@ -22,7 +22,7 @@ export interface RawParam {
 
 /**
  * HF Linear weights [n_i, k] (and biases [n_i]) concatenated along n and packed into 8-column
- * panels for f32_gemm_6x8: n = Σ n_i. ptr/bias are set by load().
+ * panels for f32_gemm_4x8: n = Σ n_i. ptr/bias are set by load().
  */
 export interface PackedLinear {
   kind: "packed";

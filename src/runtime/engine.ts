@@ -9,7 +9,7 @@
 // are re-made after a grow (growing detaches the old ArrayBuffer).
 import { kernelsModule, type WasmOptions } from "./wasm.js";
 import { CTL_BYTES, ThreadPool } from "./threads.js";
-import { ACTIVATION, GEMM, GEMM_ROWS, LAYERNORM, MHA, runTask, type TaskKernels } from "./tasks.js";
+import { ACTIVATION, GEMM, GEMM_PACKED, GEMM_PACKED_ROWS, GEMM_ROWS, LAYERNORM, MHA, runTask, type TaskKernels } from "./tasks.js";
 
 export interface EngineOptions extends WasmOptions {
   /**
@@ -27,6 +27,12 @@ export class EngineError extends Error {
 
 /** Below this many flops a GEMM stays on one thread: a hand-off costs a few microseconds. */
 const PARALLEL_FLOPS = 1 << 19;
+/**
+ * Bytes of the arena's first buffer, where engine.gemm packs A (f32_pack_rows4) for the weights'
+ * GEMM: rows go in blocks that fit it (a block of A then stays in L2 while W's panels stream
+ * past), so it bounds the packing's memory whatever the batch. 512 KiB: 84 rows at K = 1536.
+ */
+const PACK_BYTES = 1 << 19;
 /** Tasks per thread: enough that a thread slowed by another process leaves its share to the rest. */
 const TASKS_PER_THREAD = 4;
 
@@ -48,10 +54,19 @@ export interface Kernels {
   heap_base(): number;
   relaxed(): number;
   f32_pack_panels8(n: number, k: number, w: number, out: number): void;
-  f32_gemm_6x8(
+  f32_gemm_4x8(
     m: number, n: number, k: number,
     a: number, lda: number,
     b: number, kStride: number, panelStride: number,
+    bias: number,
+    c: number, ldc: number,
+    r: number, ldr: number,
+  ): void;
+  f32_pack_rows4(m: number, k: number, a: number, lda: number, out: number): void;
+  f32_gemm_4x8_packed(
+    m: number, n: number, k: number,
+    ap: number,
+    b: number, panelStride: number,
     bias: number,
     c: number, ldc: number,
     r: number, ldr: number,
@@ -98,6 +113,8 @@ export class Engine {
   private _i32!: Int32Array;
   private _u8!: Uint8Array;
   private pool: ThreadPool | null = null;
+  /** Offset of the packing buffer at the start of the current arena plan; -1 before any plan. */
+  private pack = -1;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -151,17 +168,47 @@ export class Engine {
     else runTask(this.k as unknown as TaskKernels, kind, args, 0, 1, 0);
   }
 
-  /** f32_gemm_6x8, split by column panels (or row blocks when there are few panels). */
+  /** f32_gemm_4x8, split by column panels (or row blocks when there are few panels). */
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+    if (kStride === 32 && this.pack >= 0 && 16 * k <= PACK_BYTES) {
+      this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr);
+      return;
+    }
     const T = this.threads;
     if (T === 1 || 2 * m * n * k < PARALLEL_FLOPS) {
-      this.k.f32_gemm_6x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
+      this.k.f32_gemm_4x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
       return;
     }
     const args = [m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr];
     const panels = Math.ceil(n / 8);
     if (panels >= 2 * T) this.job(GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
     else this.job(GEMM_ROWS, args, Math.min(Math.ceil(m / 4), T * TASKS_PER_THREAD));
+  }
+
+  /**
+   * The weights' GEMM (W packed by f32_pack_panels8): A packed in row blocks that fit the packing
+   * buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or by row
+   * tiles when there are few panels). The same bits as f32_gemm_4x8.
+   */
+  private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+    const T = this.threads;
+    const maxRows = Math.max(4, 4 * Math.floor(PACK_BYTES / (16 * Math.max(k, 1))));
+    const blocks = Math.ceil(m / maxRows);
+    const rows = 4 * Math.ceil(m / blocks / 4);
+    const ap = this.pack;
+    for (let m0 = 0; m0 < m; m0 += rows) {
+      const mb = Math.min(rows, m - m0);
+      const cb = c + 4 * m0 * ldc, rb = r && r + 4 * m0 * ldr;
+      this.k.f32_pack_rows4(mb, k, a + 4 * m0 * lda, lda, ap);
+      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
+        this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr);
+        continue;
+      }
+      const args = [mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr];
+      const panels = Math.ceil(n / 8);
+      if (panels >= 2 * T) this.job(GEMM_PACKED, args, Math.min(panels, T * TASKS_PER_THREAD));
+      else this.job(GEMM_PACKED_ROWS, args, Math.min(Math.ceil(mb / 4), T * TASKS_PER_THREAD));
+    }
   }
 
   /** f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
@@ -253,6 +300,7 @@ export class Engine {
    */
   keep(bytes: number): number {
     const size = alignUp(bytes);
+    this.pack = -1; // the arena moves: the next plan places the packing buffer again
     this.ensure(this.top + size + SLACK);
     this.keptBytes = size;
     if (this.arenaEnd < this.top + size) this.arenaEnd = this.top + size;
@@ -264,7 +312,12 @@ export class Engine {
 
   /** Starts planning the arena for one request: buffers are carved from where the kept region ends. */
   arena(): Arena {
-    return new Arena(this, this.top + this.keptBytes);
+    const a = new Arena(this, this.top + this.keptBytes);
+    // first in every plan, so at the same offset in all of them: reserved by the plan's commit
+    const pack = a.take(PACK_BYTES / 4);
+    a.commit();
+    this.pack = pack;
+    return a;
   }
 
   /** Called by Arena.commit: grows the memory for the plan. */

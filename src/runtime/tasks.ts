@@ -4,11 +4,12 @@
 // pairs, rows, elements). Whoever takes task i computes exactly the part one thread would
 // compute there, so results do not depend on who ran what.
 
-export const GEMM = 0, GEMM_ROWS = 1, MHA = 2, LAYERNORM = 3, ACTIVATION = 4;
+export const GEMM = 0, GEMM_ROWS = 1, MHA = 2, LAYERNORM = 3, ACTIVATION = 4, GEMM_PACKED = 5, GEMM_PACKED_ROWS = 6;
 
 type Fn = (...a: number[]) => void;
 export interface TaskKernels {
-  f32_gemm_6x8: Fn;
+  f32_gemm_4x8: Fn;
+  f32_gemm_4x8_packed: Fn;
   f32_mha: Fn;
   f32_layernorm: Fn;
   f32_activation: Fn;
@@ -29,13 +30,32 @@ export function runTask(k: TaskKernels, kind: number, a: ArrayLike<number>, task
       const p0 = part(task, n, panels), p1 = part(task + 1, n, panels);
       const n0 = p0 * 8, n1 = Math.min(p1 * 8, cols);
       if (n1 <= n0) return;
-      k.f32_gemm_6x8(a[0], n1 - n0, a[2], a[3], a[4], a[5] + p0 * a[7], a[6], a[7], a[8] && a[8] + 4 * n0, a[9] + 4 * n0, a[10], a[11] && a[11] + 4 * n0, a[12]);
+      k.f32_gemm_4x8(a[0], n1 - n0, a[2], a[3], a[4], a[5] + p0 * a[7], a[6], a[7], a[8] && a[8] + 4 * n0, a[9] + 4 * n0, a[10], a[11] && a[11] + 4 * n0, a[12]);
       return;
     }
     case GEMM_ROWS: {
       const m0 = part(task, n, a[0]), m1 = part(task + 1, n, a[0]);
       if (m1 <= m0) return;
-      k.f32_gemm_6x8(m1 - m0, a[1], a[2], a[3] + 4 * m0 * a[4], a[4], a[5], a[6], a[7], a[8], a[9] + 4 * m0 * a[10], a[10], a[11] && a[11] + 4 * m0 * a[12], a[12]);
+      k.f32_gemm_4x8(m1 - m0, a[1], a[2], a[3] + 4 * m0 * a[4], a[4], a[5], a[6], a[7], a[8], a[9] + 4 * m0 * a[10], a[10], a[11] && a[11] + 4 * m0 * a[12], a[12]);
+      return;
+    }
+    case GEMM_PACKED: {
+      // [m, n, k, ap, b, panelStride, bias, c, ldc, r, ldr]: columns by 8-wide panels
+      const cols = a[1];
+      const panels = Math.ceil(cols / 8);
+      const p0 = part(task, n, panels), p1 = part(task + 1, n, panels);
+      const n0 = p0 * 8, n1 = Math.min(p1 * 8, cols);
+      if (n1 <= n0) return;
+      k.f32_gemm_4x8_packed(a[0], n1 - n0, a[2], a[3], a[4] + p0 * a[5], a[5], a[6] && a[6] + 4 * n0, a[7] + 4 * n0, a[8], a[9] && a[9] + 4 * n0, a[10]);
+      return;
+    }
+    case GEMM_PACKED_ROWS: {
+      // rows by tiles of 4 (packed A holds k·4 floats per tile)
+      const tiles = Math.ceil(a[0] / 4);
+      const t0 = part(task, n, tiles), t1 = part(task + 1, n, tiles);
+      if (t1 <= t0) return;
+      const m0 = t0 * 4, m1 = Math.min(t1 * 4, a[0]);
+      k.f32_gemm_4x8_packed(m1 - m0, a[1], a[2], a[3] + 16 * t0 * a[2], a[4], a[5], a[6], a[7] + 4 * m0 * a[8], a[8], a[9] && a[9] + 4 * m0 * a[10], a[10]);
       return;
     }
     case MHA: {
