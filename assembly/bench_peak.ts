@@ -57,3 +57,34 @@ export function peak_split(iters: i32, mf: f32): f32 {
 export function relaxed(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
+
+/**
+ * The multiplies fed from memory, as in a GEMM micro-kernel: 8 accumulators (8 add chains, with
+ * slack: 2 adds a cycle at latency 3 need only 6), every product independent, its operands loaded
+ * each step from a buffer that stays in L1 (buf: FED_STEPS·48 = 18 KiB of small values), so that no
+ * compiler can hoist them. What a mul + add (or relaxed_madd) kernel reaches once its own loads and
+ * loop are paid: the 12-chain probe above is bound by each chain's mul -> add latency, this one is not.
+ * 64 flops per step, FED_STEPS steps per round.
+ */
+export const FED_STEPS: i32 = 384;
+export function peak_fed(rounds: i32, buf: usize): f32 {
+  let c0 = f32x4.splat(0.0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  const end = buf + <usize>FED_STEPS * 48;
+  for (let i = 0; i < rounds; i++) {
+    let p = buf;
+    while (p < end) {
+      const b0 = v128.load(p), b1 = v128.load(p, 16);
+      let x = v128.load32_splat(p, 32);
+      c0 = step(x, b0, c0); c1 = step(x, b1, c1);
+      x = v128.load32_splat(p, 36);
+      c2 = step(x, b0, c2); c3 = step(x, b1, c3);
+      x = v128.load32_splat(p, 40);
+      c4 = step(x, b0, c4); c5 = step(x, b1, c5);
+      x = v128.load32_splat(p, 44);
+      c6 = step(x, b0, c6); c7 = step(x, b1, c7);
+      p += 48;
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
+}

@@ -9,9 +9,9 @@ import { chartSvg } from "../bench/lib/svg.mjs";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
-test("bench smoke: peak and GEMM probes", () => {
+test("bench smoke: peak and GEMM probes", async () => {
   if (!existsSync(new URL("../build/bench-peak.wasm", import.meta.url))) execFileSync("npm", ["run", "--silent", "build:bench"], { stdio: "ignore" });
-  const k = summarizeKernels(measureKernels({ smoke: true }));
+  const k = summarizeKernels(await measureKernels({ smoke: true }));
   assert.ok(k.peakGflops > 0.5, `peak ${k.peakGflops}`);
   assert.equal(Object.keys(k.gemm).length, GEMM_SHAPES.length);
   // a smoke run on a shared machine times too briefly for a meaningful % of peak: only sanity here

@@ -4,6 +4,7 @@
 //   node bench/lib/kernels.mjs [--relaxed] [--smoke]   (as a child: sends { type: "result" })
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT, timeSync, median } from "./common.mjs";
 
 export const GEMM_SHAPES = [
@@ -24,43 +25,55 @@ function instance(file, pages) {
 
 /** Peak probes: { [variant]: GFLOP/s samples }. */
 function peakProbes(relaxed, maxTime, opts) {
-  const { k } = instance(relaxed ? "bench-peak-relaxed.wasm" : "bench-peak.wasm", 1);
+  const { k, memory } = instance(relaxed ? "bench-peak-relaxed.wasm" : "bench-peak.wasm", 2);
   if (!!k.relaxed() !== relaxed) throw new Error("bench-peak build mismatch");
   const iters = 200_000; // about 0.5 ms a call
+  // the fed probes' operands: FED_STEPS steps of 48 bytes, small values, at the start of memory
+  const fedSteps = k.FED_STEPS.value;
+  const f32 = new Float32Array(memory.buffer);
+  const buf = 32768; // past the probe module's (tiny) static data; the memory has 2 pages
+  for (let i = 0; i < fedSteps * 12; i++) f32[buf / 4 + i] = 1e-3 * (1 + (i % 7) / 8);
+  const fedRounds = Math.round(iters * 1.5 / fedSteps);
   const out = {};
   const probes = relaxed
-    ? { relaxed_madd: () => k.peak(iters, 1, 0) }
-    : { mul_add_chain: () => k.peak(iters, 1, 0), mul_add_split: () => k.peak_split(iters, 1) };
-  const flops = { relaxed_madd: 96, mul_add_chain: 96, mul_add_split: 48 };
+    ? { relaxed_madd: () => k.peak(iters, 1, 0), relaxed_madd_fed: () => k.peak_fed(fedRounds, buf) }
+    : { mul_add_chain: () => k.peak(iters, 1, 0), mul_add_split: () => k.peak_split(iters, 1), mul_add_fed: () => k.peak_fed(fedRounds, buf) };
+  const flops = { relaxed_madd: 96 * iters, mul_add_chain: 96 * iters, mul_add_split: 48 * iters, relaxed_madd_fed: 64 * fedSteps * fedRounds, mul_add_fed: 64 * fedSteps * fedRounds };
   for (const [name, fn] of Object.entries(probes)) {
     for (let i = 0; i < 20; i++) fn();
     const { samples } = timeSync(`peak ${name}`, fn, { maxTime, ...opts });
-    out[name] = samples.map((s) => (flops[name] * iters) / s / 1e9);
+    out[name] = samples.map((s) => flops[name] / s / 1e9);
   }
   return out;
 }
 
-/** GEMM at M x K x N through the kernels' build: GFLOP/s samples per shape. */
-function gemmShapes(relaxed, maxTime, opts) {
+/**
+ * GEMM at M x K x N as the model runs it: engine.gemm on weights packed at load (A packed in row
+ * blocks, f32_pack_rows4 + f32_gemm_4x8_packed, packing time included): GFLOP/s samples per shape.
+ */
+async function gemmShapes(relaxed, maxTime, opts) {
+  const { Engine } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
+  const e = await Engine.create({ relaxedSimd: relaxed });
+  if (e.relaxed !== relaxed) throw new Error("simdbert build mismatch");
   const M = GEMM_M;
-  const maxK = Math.max(...GEMM_SHAPES.map(([k]) => k)), maxN = Math.max(...GEMM_SHAPES.map(([, n]) => n));
-  const bytes = 4 * (M * maxK + 2 * maxK * maxN + maxN + M * maxN) + 4096;
-  const { k, memory } = instance(relaxed ? "simdbert-relaxed.wasm" : "simdbert.wasm", Math.ceil(bytes / 65536) + 32);
-  if (k.relaxed() !== (relaxed ? 1 : 0)) throw new Error("simdbert build mismatch");
-  const f32 = new Float32Array(memory.buffer);
-  const base = (k.heap_base() + 63) & ~63;
   const out = {};
   for (const [K, N] of GEMM_SHAPES) {
-    const A = base, W = A + M * K * 4 + 64, P = W + N * K * 4 + 64, bias = P + N * K * 4 + 64, C = bias + N * 4 + 64;
     let s = 12345;
     const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5);
-    for (let i = 0; i < M * K; i++) f32[A / 4 + i] = r();
+    const W = e.alloc(N * K * 4), P = e.alloc(N * K * 4), bias = e.alloc(N * 4);
+    let f32 = e.f32;
     for (let i = 0; i < N * K; i++) f32[W / 4 + i] = r() * 0.1;
     for (let i = 0; i < N; i++) f32[bias / 4 + i] = r();
-    k.f32_pack_panels8(N, K, W, P);
-    const fn = () => k.f32_gemm_4x8(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
+    e.k.f32_pack_panels8(N, K, W, P);
+    const a = e.arena();
+    const A = a.take(M * K), C = a.take(M * N);
+    a.commit();
+    f32 = e.f32;
+    for (let i = 0; i < M * K; i++) f32[A / 4 + i] = r();
+    const fn = () => e.gemm(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
     // spot check against a float64 dot product
     fn();
+    f32 = e.f32;
     for (const [i, j] of [[0, 0], [M - 1, N - 1], [M >> 1, 7]]) {
       let ref = f32[bias / 4 + j];
       for (let t = 0; t < K; t++) ref += f32[A / 4 + i * K + t] * f32[W / 4 + j * K + t];
@@ -78,7 +91,7 @@ function gemmShapes(relaxed, maxTime, opts) {
  * the peak measured around it in the same round (the machine's load drifts), then the median
  * over rounds. Returns { relaxed, rounds: [{ peak: { variant: GFLOP/s samples }, gemm: { "KxN": samples } }] }.
  */
-export function measureKernels({ relaxed = false, smoke = false } = {}) {
+export async function measureKernels({ relaxed = false, smoke = false } = {}) {
   const rounds = smoke ? 1 : 4;
   const maxTime = smoke ? 0.01 : 0.3;
   const opts = smoke ? { minSamples: 2, minTime: 0.005 } : {};
@@ -89,7 +102,7 @@ export function measureKernels({ relaxed = false, smoke = false } = {}) {
   for (let r = 0; r < rounds; r++) {
     const round = { peak: {}, gemm: {} };
     add(round.peak, peakProbes(relaxed, maxTime / 2, opts));
-    add(round.gemm, gemmShapes(relaxed, maxTime, opts));
+    add(round.gemm, await gemmShapes(relaxed, maxTime, opts));
     if (!smoke) add(round.peak, peakProbes(relaxed, maxTime / 2, opts));
     out.push(round);
   }
@@ -114,5 +127,5 @@ export function summarizeKernels(res) {
 if (process.send && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
   const relaxed = process.argv.includes("--relaxed");
   const smoke = process.argv.includes("--smoke");
-  process.send({ type: "result", value: measureKernels({ relaxed, smoke }) });
+  process.send({ type: "result", value: await measureKernels({ relaxed, smoke }) });
 }
