@@ -290,7 +290,7 @@ function gemmCase(r, { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 
       }
       const r2 = rm ? (rIsC ? pc2 : pr) : 0;
       writesOnly(e, offs, counts, { off: pc2, rows: m, cols: n, ld: ldc }, `[${b.name}] ${label} (A packed)`, () =>
-        e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr),
+        e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr, 0),
       );
       const got2 = readMatrix(e, pc2, m, n, ldc);
       for (let i = 0; i < m * n; i++) {
@@ -298,6 +298,19 @@ function gemmCase(r, { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 
       }
       assertGuards(e, pc2, m * ldc, `[${b.name}] ${label} (A packed): C`);
       assertGaps(e, pc2, m, n, ldc, `[${b.name}] ${label} (A packed): C`);
+      if (!rIsC) {
+        // the activation in the epilogue: f32_activation's bits on the same sums (kinds cycled)
+        const act = 1 + ((m * 7 + n * 3 + k) % 14);
+        writesOnly(e, offs, counts, { off: pc2, rows: m, cols: n, ld: ldc }, `[${b.name}] ${label} (A packed, act ${act})`, () =>
+          e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr, act),
+        );
+        const got3 = readMatrix(e, pc2, m, n, ldc);
+        for (let i = 0; i < m * n; i++) {
+          const want = e.k.f32_activation1(act, got[i]);
+          if (!Object.is(got3[i], want)) assert.unreachable(`[${b.name}] ${label}: act ${act} in the epilogue (${Math.floor(i / n)}, ${i % n}) = ${got3[i]}, f32_activation gives ${want}`);
+        }
+        assertGaps(e, pc2, m, n, ldc, `[${b.name}] ${label} (A packed, act ${act}): C`);
+      }
     }
   }
 }

@@ -90,13 +90,14 @@ test("kernels passed as { wasm } must be the build the thread count needs", asyn
 });
 
 
-test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads) = f32_gemm_4x8, bit for bit", async () => {
+test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ± activation epilogue) = f32_gemm_4x8 (+ f32_activation), bit for bit", async () => {
   // K = 3000: 40-row blocks of A in the 512 KiB packing buffer, so M = 150 takes 4 blocks (the last
   // partial); M = 2 / N = 13 also go through the row-split and single-call paths
   const r = rng(7);
   for (const threads of [1, 2]) {
     const e = await Engine.create({ threads });
-    for (const [m, n, k, withR, inPlace] of [[150, 40, 3000, true, false], [150, 17, 3000, true, true], [2, 13, 3000, false, false], [37, 1000, 64, true, false], [5, 9, 1, false, false]]) {
+    // act: the activation in the GEMM's epilogue (gelu, tanh), = f32_activation on the sums
+    for (const [m, n, k, withR, inPlace, act] of [[150, 40, 3000, true, false, 0], [150, 17, 3000, true, true, 0], [2, 13, 3000, false, false, 1], [37, 1000, 64, true, false, 0], [5, 9, 1, false, false, 12], [130, 300, 3000, false, false, 1]]) {
       const w = e.alloc(Math.ceil(n / 8) * 8 * k * 4);
       const raw = e.alloc(n * k * 4), bias = e.alloc(Math.ceil(n / 8) * 32);
       const f = e.f32;
@@ -115,7 +116,8 @@ test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads) = 
       }
       const rr = (c) => (inPlace ? c : withR ? pr : 0);
       e.k.f32_gemm_4x8(m, n, k, pa, k, w, 32, 32 * k, bias, pc1, n, rr(pc1), n);
-      e.gemm(m, n, k, pa, k, w, 32, 32 * k, bias, pc2, n, rr(pc2), n);
+      e.gemm(m, n, k, pa, k, w, 32, 32 * k, bias, pc2, n, rr(pc2), n, act);
+      if (act) e.k.f32_activation(act, m * n, pc1, pc1);
       const h = e.f32;
       for (let i = 0; i < m * n; i++) {
         if (!Number.isFinite(h[pc1 / 4 + i])) assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i} not finite`);

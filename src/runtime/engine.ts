@@ -70,6 +70,7 @@ export interface Kernels {
     bias: number,
     c: number, ldc: number,
     r: number, ldr: number,
+    act: number,
   ): void;
   f32_attn_scores(sq: number, sk: number, d: number, q: number, ldq: number, k: number, ldk: number, s: number, lds: number): void;
   f32_attn_relative(
@@ -168,12 +169,25 @@ export class Engine {
     else runTask(this.k as unknown as TaskKernels, kind, args, 0, 1, 0);
   }
 
-  /** f32_gemm_4x8, split by column panels (or row blocks when there are few panels). */
-  gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+  /**
+   * C = act(A·B + bias (+ R)) (act numbered as ACTIVATIONS; 0: none). Weights (kStride 32: packed
+   * by f32_pack_panels8) go through the packed-A kernel with the activation in its epilogue; other
+   * B (read in place) through f32_gemm_4x8, split by column panels (or row blocks when there are
+   * few panels), then the activation as a pass.
+   */
+  gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act = 0): void {
     if (kStride === 32 && this.pack >= 0 && 16 * k <= PACK_BYTES) {
-      this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr);
+      this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr, act);
       return;
     }
+    this.gemmInPlace(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
+    if (act) {
+      if (ldc === n) this.activation(act, m * n, c, c);
+      else for (let i = 0; i < m; i++) this.activation(act, n, c + 4 * i * ldc, c + 4 * i * ldc);
+    }
+  }
+
+  private gemmInPlace(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
     const T = this.threads;
     if (T === 1 || 2 * m * n * k < PARALLEL_FLOPS) {
       this.k.f32_gemm_4x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
@@ -190,7 +204,7 @@ export class Engine {
    * buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or by row
    * tiles when there are few panels). The same bits as f32_gemm_4x8.
    */
-  private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+  private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act: number): void {
     const T = this.threads;
     const maxRows = Math.max(4, 4 * Math.floor(PACK_BYTES / (16 * Math.max(k, 1))));
     const blocks = Math.ceil(m / maxRows);
@@ -201,10 +215,10 @@ export class Engine {
       const cb = c + 4 * m0 * ldc, rb = r && r + 4 * m0 * ldr;
       this.k.f32_pack_rows4(mb, k, a + 4 * m0 * lda, lda, ap);
       if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
-        this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr);
+        this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act);
         continue;
       }
-      const args = [mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr];
+      const args = [mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act];
       const panels = Math.ceil(n / 8);
       if (panels >= 2 * T) this.job(GEMM_PACKED, args, Math.min(panels, T * TASKS_PER_THREAD));
       else this.job(GEMM_PACKED_ROWS, args, Math.min(Math.ceil(mb / 4), T * TASKS_PER_THREAD));

@@ -40,13 +40,13 @@ export function runTask(k: TaskKernels, kind: number, a: ArrayLike<number>, task
       return;
     }
     case GEMM_PACKED: {
-      // [m, n, k, ap, b, panelStride, bias, c, ldc, r, ldr]: columns by 8-wide panels
+      // [m, n, k, ap, b, panelStride, bias, c, ldc, r, ldr, act]: columns by 8-wide panels
       const cols = a[1];
       const panels = Math.ceil(cols / 8);
       const p0 = part(task, n, panels), p1 = part(task + 1, n, panels);
       const n0 = p0 * 8, n1 = Math.min(p1 * 8, cols);
       if (n1 <= n0) return;
-      k.f32_gemm_4x8_packed(a[0], n1 - n0, a[2], a[3], a[4] + p0 * a[5], a[5], a[6] && a[6] + 4 * n0, a[7] + 4 * n0, a[8], a[9] && a[9] + 4 * n0, a[10]);
+      k.f32_gemm_4x8_packed(a[0], n1 - n0, a[2], a[3], a[4] + p0 * a[5], a[5], a[6] && a[6] + 4 * n0, a[7] + 4 * n0, a[8], a[9] && a[9] + 4 * n0, a[10], a[11]);
       return;
     }
     case GEMM_PACKED_ROWS: {
@@ -55,7 +55,7 @@ export function runTask(k: TaskKernels, kind: number, a: ArrayLike<number>, task
       const t0 = part(task, n, tiles), t1 = part(task + 1, n, tiles);
       if (t1 <= t0) return;
       const m0 = t0 * 4, m1 = Math.min(t1 * 4, a[0]);
-      k.f32_gemm_4x8_packed(m1 - m0, a[1], a[2], a[3] + 16 * t0 * a[2], a[4], a[5], a[6], a[7] + 4 * m0 * a[8], a[8], a[9] && a[9] + 4 * m0 * a[10], a[10]);
+      k.f32_gemm_4x8_packed(m1 - m0, a[1], a[2], a[3] + 16 * t0 * a[2], a[4], a[5], a[6], a[7] + 4 * m0 * a[8], a[8], a[9] && a[9] + 4 * m0 * a[10], a[10], a[11]);
       return;
     }
     case MHA: {

@@ -44,8 +44,7 @@ export class BertPredictionHeadTransform {
   /** y = LayerNorm(act(dense(x))) */
   forward(e: Engine, rows: number, x: number, y: number): void {
     const h = this.dense.n;
-    linear(e, this.dense, rows, x, h, y, h);
-    e.activation(this.act, rows * h, y, y);
+    linear(e, this.dense, rows, x, h, y, h, 0, 0, this.act);
     this.LayerNorm.forward(e, rows, y, y);
   }
 }

@@ -14,8 +14,8 @@ import { Pass, type HeadsView, type MaskView } from "./pass.js";
 import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
 
 /** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
-export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0): void {
-  e.gemm(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr);
+export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0, act = 0): void {
+  e.gemm(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr, act);
 }
 
 export class LayerNorm {
@@ -153,11 +153,9 @@ export class BertIntermediate {
     this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [config.intermediate_size], config.hidden_size);
     this.act = ACTIVATIONS[config.hidden_act];
   }
-  /** y = act(dense(x)) */
+  /** y = act(dense(x)), the activation applied in the GEMM's epilogue */
   forward(e: Engine, rows: number, x: number, y: number): void {
-    const n = this.dense.n;
-    linear(e, this.dense, rows, x, this.dense.k, y, n);
-    e.activation(this.act, rows * n, y, y);
+    linear(e, this.dense, rows, x, this.dense.k, y, this.dense.n, 0, 0, this.act);
   }
 }
 
@@ -267,8 +265,7 @@ export class BertPooler {
   /** pooled[b] = tanh(dense(hidden[b, 0])): the first token of each sequence (row stride S·H). */
   forward(p: Pass): void {
     const h = this.dense.n;
-    linear(p.e, this.dense, p.B, p.hidden, p.S * h, p.pooled, h);
-    p.e.activation(ACTIVATIONS.tanh, p.B * h, p.pooled, p.pooled);
+    linear(p.e, this.dense, p.B, p.hidden, p.S * h, p.pooled, h, 0, 0, ACTIVATIONS.tanh);
   }
 }
 
