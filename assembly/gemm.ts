@@ -113,6 +113,32 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   return v;
 }
 
+/**
+ * Packs B[k, n] (row-major, rows ldb floats apart: attention's V where the projection wrote it)
+ * into panels of 8 columns, the layout f32_pack_panels8 gives W: ceil(n/8)·k·8 floats, zero past n.
+ */
+export function f32_pack_cols8(k: i32, n: i32, b: usize, ldb: i32, out: usize): void {
+  const ldbB = <usize>ldb << 2;
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const dst = out + (<usize>p * <usize>k << 5);
+    const src = b + (<usize>(p * 8) << 2);
+    const nr = min(n - p * 8, 8);
+    if (nr == 8) {
+      for (let kk = 0; kk < k; kk++) {
+        const s = src + <usize>kk * ldbB, d = dst + (<usize>kk << 5);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        const s = src + <usize>kk * ldbB, d = dst + (<usize>kk << 5);
+        for (let j = 0; j < 8; j++) store<f32>(d + (<usize>j << 2), j < nr ? load<f32>(s + (<usize>j << 2)) : 0.0);
+      }
+    }
+  }
+}
+
 // One tile: mr (1..4) rows x nr (1..8) columns over kc steps of k. Rows past mr repeat the last
 // valid row of A (in bounds, results discarded).
 //   first: start from bias (or 0), else from C (a later K block)

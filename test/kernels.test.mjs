@@ -647,6 +647,66 @@ test("f32_softmax_rows: masked entries exactly 0, fully masked rows uniform, hea
 });
 
 // ---------------------------------------------------------------------------------------------
+// f32_pack_cols8 and f32_mha's packed P·V: V [sk, d] (rows ldv apart) as panels of 8 columns, and
+// P·V on the packed micro-kernel, which must give the in-place path's bits (same sums, same order).
+
+test("f32_pack_cols8: B[k, n] -> 8-column panels, zero padded past n, exact, nothing else written", () => {
+  const r = rng(91);
+  for (const [k, n, ldb] of [[1, 1, 1], [3, 5, 7], [17, 8, 8], [13, 13, 40], [100, 32, 96], [37, 64, 200], [5, 17, 17]]) {
+    const bm = randomMatrix(r, k * n);
+    for (const b of builds) {
+      const e = b.engine;
+      const counts = [k * ldb, ceil8(n) * k];
+      const [pb, po] = place(e, counts);
+      writeMatrix(e, pb, bm, k, n, ldb);
+      writesOnly(e, [pb, po], counts, { off: po, rows: 1, cols: ceil8(n) * k, ld: ceil8(n) * k }, `[${b.name}] pack_cols8 k=${k} n=${n}`, () => e.k.f32_pack_cols8(k, n, pb, ldb, po));
+      const f32 = e.f32;
+      for (let p = 0; p < ceil8(n) / 8; p++) {
+        for (let kk = 0; kk < k; kk++) {
+          for (let j = 0; j < 8; j++) {
+            const col = 8 * p + j, want = col < n ? bm[kk * n + col] : 0, have = f32[po / 4 + (p * k + kk) * 8 + j];
+            if (!Object.is(have, want)) assert.unreachable(`[${b.name}] pack_cols8 k=${k} n=${n}: panel ${p}, k ${kk}, column ${j}: ${have} != ${want}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test("f32_mha: P·V on packed P and V (packing scratch given) = the in-place path, bit for bit; too little scratch falls back", () => {
+  const r = rng(92);
+  for (const [sq, sk, d, heads] of [[1, 1, 1, 1], [13, 17, 5, 2], [17, 13, 8, 3], [100, 37, 13, 2], [128, 128, 32, 2], [1, 90, 64, 2]]) {
+    const H = heads * d;
+    const q = randomMatrix(r, sq * H), kk = randomMatrix(r, sk * H), v = randomMatrix(r, sk * H);
+    for (const b of builds) {
+      const e = b.engine;
+      const need = 4 * (4 * Math.ceil(sq / 4) * sk + ceil8(d) * sk);
+      const [pq, pk, pv, probs, c1, c2, c3, pack] = place(e, [sq * H, sk * H, sk * H, heads * sq * sk, sq * H, sq * H, sq * H, need / 4]);
+      e.f32.set(q, pq / 4);
+      e.f32.set(kk, pk / 4);
+      e.f32.set(v, pv / 4);
+      const run = (ctx, p, bytes) =>
+        e.k.f32_mha(0, heads, heads, sq, sk, d, pq, 0, d, H, pk, 0, d, H, pv, 0, d, H, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, probs, sq * sk, ctx, 0, H, p, bytes);
+      run(c1, 0, 0);
+      run(c2, pack, need);
+      run(c3, pack, need - 4); // one float short: the in-place path
+      const f32 = e.f32;
+      for (let i = 0; i < sq * H; i++) {
+        if (!Number.isFinite(f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: ctx ${i} not finite`);
+        if (!Object.is(f32[c2 / 4 + i], f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: packed ctx ${i} = ${f32[c2 / 4 + i]}, in place ${f32[c1 / 4 + i]}`);
+        if (!Object.is(f32[c3 / 4 + i], f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: fallback ctx ${i} differs`);
+      }
+      // a spot check of one context value against float64 (P as the kernel wrote it)
+      const [i0, h0, t0] = [sq - 1, heads - 1, d - 1];
+      let want = 0;
+      for (let j = 0; j < sk; j++) want += f32[probs / 4 + (h0 * sq + i0) * sk + j] * v[j * H + h0 * d + t0];
+      const got = f32[c1 / 4 + i0 * H + h0 * d + t0];
+      if (!(Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want)))) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: ctx = ${got}, P·V in float64 = ${want}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
 // f32_layernorm: y = (x - mean)/sqrt(var + eps)·gamma + beta (torch.nn.LayerNorm: biased var).
 //
 // The kernel takes mean and variance in float64 (so they are exact to ~1e-16), then in float32:

@@ -33,6 +33,13 @@ const PARALLEL_FLOPS = 1 << 19;
  * past), so it bounds the packing's memory whatever the batch. 512 KiB: 84 rows at K = 1536.
  */
 const PACK_BYTES = 1 << 19;
+/**
+ * Packing scratch per thread for attention (f32_mha packs each (batch, head) pair's P and V in it
+ * for P·V): 256 KiB holds up to seq 227 at head size 64; longer pairs read V in place. The same
+ * for every thread count, so that a pair takes the same path on one thread or many; the packing
+ * buffer is sized for max(PACK_BYTES, threads · MHA_PACK_BYTES).
+ */
+const MHA_PACK_BYTES = 1 << 18;
 /** Tasks per thread: enough that a thread slowed by another process leaves its share to the rest. */
 const TASKS_PER_THREAD = 4;
 
@@ -116,6 +123,7 @@ export class Engine {
   private pool: ThreadPool | null = null;
   /** Offset of the packing buffer at the start of the current arena plan; -1 before any plan. */
   private pack = -1;
+  private packBytes = PACK_BYTES;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -147,6 +155,7 @@ export class Engine {
       const k = engine.k as unknown as TaskKernels;
       engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, (kind, a, task, n, t) => runTask(k, kind, a, task, n, t));
     }
+    engine.packBytes = Math.max(PACK_BYTES, threads * MHA_PACK_BYTES);
     return engine;
   }
 
@@ -176,7 +185,7 @@ export class Engine {
    * few panels), then the activation as a pass.
    */
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act = 0): void {
-    if (kStride === 32 && this.pack >= 0 && 16 * k <= PACK_BYTES) {
+    if (kStride === 32 && this.pack >= 0 && 16 * k <= this.packBytes) {
       this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr, act);
       return;
     }
@@ -206,7 +215,7 @@ export class Engine {
    */
   private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act: number): void {
     const T = this.threads;
-    const maxRows = Math.max(4, 4 * Math.floor(PACK_BYTES / (16 * Math.max(k, 1))));
+    const maxRows = Math.max(4, 4 * Math.floor(this.packBytes / (16 * Math.max(k, 1))));
     const blocks = Math.ceil(m / maxRows);
     const rows = 4 * Math.ceil(m / blocks / 4);
     const ap = this.pack;
@@ -232,6 +241,7 @@ export class Engine {
       x.q, x.qB, x.qH, x.ldq, x.k, x.kB, x.kH, x.ldk, x.v, x.vB, x.vH, x.ldv,
       x.rel, x.e, x.maxPos, x.l0, x.lstep, x.mask, x.maskB, x.ldm, x.headScales, x.scale,
       x.probs, x.probsStride, x.scratch, x.ctx, x.ctxB, x.ldc,
+      Math.max(this.pack, 0), MHA_PACK_BYTES,
     ];
     this.job(MHA, args, Math.min(pairs, this.threads * TASKS_PER_THREAD));
   }
@@ -328,7 +338,7 @@ export class Engine {
   arena(): Arena {
     const a = new Arena(this, this.top + this.keptBytes);
     // first in every plan, so at the same offset in all of them: reserved by the plan's commit
-    const pack = a.take(PACK_BYTES / 4);
+    const pack = a.take(this.packBytes / 4);
     a.commit();
     this.pack = pack;
     return a;

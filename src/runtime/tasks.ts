@@ -60,7 +60,8 @@ export function runTask(k: TaskKernels, kind: number, a: ArrayLike<number>, task
     }
     case MHA: {
       // [pairs, heads, sq, sk, d, q, qB, qH, ldq, k, kB, kH, ldk, v, vB, vH, ldv, rel, e, maxPos,
-      //  l0, lstep, mask, maskB, ldm, headScales, scale, probs, probsStride, scratch, ctx, ctxB, ldc]
+      //  l0, lstep, mask, maskB, ldm, headScales, scale, probs, probsStride, scratch, ctx, ctxB, ldc,
+      //  pack, packBytes]: thread t packs at pack + t·packBytes
       const bh0 = part(task, n, a[0]), bh1 = part(task + 1, n, a[0]);
       if (bh1 <= bh0) return;
       const probs = a[28] ? a[27] : a[27] + 4 * thread * a[29];
@@ -69,6 +70,7 @@ export function runTask(k: TaskKernels, kind: number, a: ArrayLike<number>, task
         a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16],
         a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], a[26],
         probs, a[28], a[30], a[31], a[32],
+        a[33] && a[33] + thread * a[34], a[34],
       );
       return;
     }
