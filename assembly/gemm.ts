@@ -19,7 +19,8 @@
 // Rows are blocked (MC) so that a block of A stays in L2 while the panels of B stream past it;
 // K is blocked only past 4096 (KC).
 import { madd } from "./math";
-import { activate4, ACT_LINEAR } from "./activations";
+import { activate4, ACT_GELU, ACT_LINEAR } from "./activations";
+import { geluErf4 } from "./math";
 
 /** K block. Measured on Zen 4 (V8 11.3), splitting K only costs here: the hardware prefetchers
  * keep a B panel's k steps coming from L2 (an 8 x 4096 panel is 128 KiB), and a split adds a pass
@@ -313,7 +314,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
 @inline function tile4x8Packed(
   mr: i32, nr: i32, k: i32,
   ap: usize, b: usize, bias: usize,
-  c: usize, ldc: usize, r: usize, ldr: usize, act: i32,
+  c: usize, ldc: usize, r: usize, ldr: usize,
 ): void {
   let c00 = f32x4.splat(0.0), c01 = f32x4.splat(0.0);
   if (bias) {
@@ -348,14 +349,22 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
   if (mr > 1) storeRow(c + ldc, c10, c11, nr);
   if (mr > 2) storeRow(c + 2 * ldc, c20, c21, nr);
   if (mr > 3) storeRow(c + 3 * ldc, c30, c31, nr);
-  if (act != ACT_LINEAR) activateTile(act, mr, nr, c, ldc);
 }
 
-// The activation on a tile just stored (still in L1): f32_activation's arithmetic, so the same
-// bits as a separate pass. A function of its own, not inlined into the tile: with the activations'
-// code in it, V8 spilled the tile loop's accumulators.
-function activateTile(act: i32, mr: i32, nr: i32, c: usize, ldc: usize): void {
-  for (let i = 0; i < mr; i++) {
+// The activation on a column panel just stored (m rows x nr columns, still in L1):
+// f32_activation's arithmetic, so the same bits as a separate pass. Per panel rather than per tile:
+// a long activation (GELU's exponential) needs many independent vectors in flight, and in the tile
+// itself V8 spilled the tile loop's accumulators.
+function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
+  if (act == ACT_GELU && nr == 8) {
+    for (let i = 0; i < m; i++) {
+      const p = c + <usize>i * ldc;
+      v128.store(p, geluErf4(v128.load(p)));
+      v128.store(p, geluErf4(v128.load(p, 16)), 16);
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
     const p = c + <usize>i * ldc;
     storeRow(p, activate4(act, loadRow0(p, nr)), activate4(act, loadRow1(p, nr)), nr);
   }
@@ -385,9 +394,10 @@ export function f32_gemm_4x8_packed(
     const rj = r ? r + (<usize>j << 2) : 0;
     let i = 0, t: usize = ap;
     for (; i + 4 <= m; i += 4) {
-      tile4x8Packed(4, nr, k, t, bp, biasJ, cj + <usize>i * ldcB, ldcB, rj ? rj + <usize>i * ldrB : 0, ldrB, act);
+      tile4x8Packed(4, nr, k, t, bp, biasJ, cj + <usize>i * ldcB, ldcB, rj ? rj + <usize>i * ldrB : 0, ldrB);
       t += tileB;
     }
-    if (i < m) tile4x8Packed(m - i, nr, k, t, bp, biasJ, cj + <usize>i * ldcB, ldcB, rj ? rj + <usize>i * ldrB : 0, ldrB, act);
+    if (i < m) tile4x8Packed(m - i, nr, k, t, bp, biasJ, cj + <usize>i * ldcB, ldcB, rj ? rj + <usize>i * ldrB : 0, ldrB);
+    if (act != ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
   }
 }
