@@ -3,7 +3,7 @@
 // No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_4x8 reading V
 // rows in place (see gemm.ts). Strides are in elements. Q·Kᵀ is of the GEMM family: the
 // relaxed build fuses its multiply-adds (madd), like the GEMM's.
-import { exp4, madd } from "./math";
+import { exp4, expNeg4, madd } from "./math";
 
 // [Σa, Σb, Σc, Σd] of four vectors
 @inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
@@ -183,8 +183,21 @@ export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f
     // 2. e = exp(x - max) in place, and its sum
     const vm = f32x4.splat(mx);
     let vsum = f32x4.splat(0.0);
-    for (let off: usize = 0; off < nB; off += 16) {
-      const e = exp4(f32x4.sub(v128.load(row + off), vm));
+    // four vectors a step: their exponentials overlap; the sum keeps its order
+    let off: usize = 0;
+    for (; off + 64 <= nB; off += 64) {
+      const e0 = expNeg4(f32x4.sub(v128.load(row + off), vm));
+      const e1 = expNeg4(f32x4.sub(v128.load(row + off, 16), vm));
+      const e2 = expNeg4(f32x4.sub(v128.load(row + off, 32), vm));
+      const e3 = expNeg4(f32x4.sub(v128.load(row + off, 48), vm));
+      v128.store(row + off, e0);
+      v128.store(row + off, e1, 16);
+      v128.store(row + off, e2, 32);
+      v128.store(row + off, e3, 48);
+      vsum = f32x4.add(f32x4.add(f32x4.add(f32x4.add(vsum, e0), e1), e2), e3);
+    }
+    for (; off < nB; off += 16) {
+      const e = expNeg4(f32x4.sub(v128.load(row + off), vm));
       v128.store(row + off, e);
       vsum = f32x4.add(vsum, e);
     }

@@ -48,6 +48,19 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.72283)));
 }
 
+/** exp4 for x <= 0 (or NaN), as in softmax after the max is taken: the same bits, without the
+ * overflow bound. */
+@inline export function expNeg4(x: v128): v128 {
+  const xc = f32x4.pmax(x, f32x4.splat(-87.34));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  const p = poly(r, 0.49999988079071045, 0.166665181517601, 0.04166953265666962, 0.008368915878236294, 0.0013751407386735082);
+  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)), 23);
+  return v128.andnot(f32x4.mul(er, scale), f32x4.lt(x, f32x4.splat(-87.33654)));
+}
+
 /** tanh(x), 1 ulp: odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond. */
 @inline export function tanh4(x: v128): v128 {
   const a = f32x4.abs(x);
