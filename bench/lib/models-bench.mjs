@@ -91,7 +91,7 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
       const plan = Object.fromEntries(
         workers.map((w) => {
           const est = Math.max(shape.warmup[w.engine].last, 1e-4);
-          const n = smoke ? 2 : Math.min(40, Math.max(est > 1 ? 3 : 6, Math.round(budget / est)));
+          const n = smoke ? 2 : Math.min(40, Math.max(est > 1 ? 5 : 6, Math.round(budget / est)));
           return [w.engine, { perRound: Math.ceil(n / rounds), maxTime: (est * n) / rounds }];
         }),
       );
@@ -99,6 +99,9 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
         const order = workers.map((_, i) => workers[(i + r) % workers.length]);
         for (const w of order) {
           const p = plan[w.engine];
+          // a pause before each engine's turn: the previous engine's threads (onnxruntime spins its
+          // idle pool threads for a while) leave the cores before this one is timed
+          if (!smoke) await new Promise((res) => setTimeout(res, 250));
           const { samples } = await w.call("time", { batch, seq, maxTime: p.maxTime, minSamples: p.perRound });
           (shape.samples[w.engine] ??= []).push(...samples);
         }
