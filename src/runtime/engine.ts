@@ -211,7 +211,8 @@ export class Engine {
   /**
    * The weights' GEMM (W packed by f32_pack_panels8): A packed in row blocks that fit the packing
    * buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or by row
-   * tiles when there are few panels). The same bits as f32_gemm_4x8.
+   * tiles when there are few panels). The same bits as f32_gemm_4x8 (up to K = 4096, past which
+   * f32_gemm_4x8 splits K and, when R is C, adds R first).
    */
   private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act: number): void {
     const T = this.threads;
