@@ -19,7 +19,7 @@
 // Rows are blocked (MC) so that a block of A stays in L2 while the panels of B stream past it;
 // K is blocked only past 4096 (KC).
 import { madd } from "./math";
-import { activate4, ACT_GELU, ACT_LINEAR } from "./activations";
+import { f32_activation, ACT_GELU, ACT_LINEAR } from "./activations";
 import { geluErf4 } from "./math";
 
 /** K block. Measured on Zen 4 (V8 11.3), splitting K only costs here: the hardware prefetchers
@@ -366,7 +366,7 @@ function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
   }
   for (let i = 0; i < m; i++) {
     const p = c + <usize>i * ldc;
-    storeRow(p, activate4(act, loadRow0(p, nr)), activate4(act, loadRow1(p, nr)), nr);
+    f32_activation(act, nr, p, p);
   }
 }
 
