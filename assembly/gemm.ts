@@ -29,6 +29,19 @@ const KC: i32 = 4096;
 /** M block (a multiple of 4): 256 rows of A at a time (about 1 MiB at K = 1024). */
 const MC: i32 = 256;
 
+// Stores the transpose of the 4x4 block whose rows are x0..x3: its row i (the i-th lanes of
+// x0..x3) at d + i·step bytes.
+@inline function storeTransposed4x4(d: usize, step: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(d + step, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(d + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
 /** Packs W[n, k] (row-major, HF's [out, in]) into panels of 8 rows of W: ceil(n/8)·k·8 floats. */
 export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   const panels = (n + 7) >> 3;
@@ -46,15 +59,7 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
         for (let half = 0; half < 2; half++) {
           const r = s + <usize>(half * 4) * rowB;
           const x0 = v128.load(r), x1 = v128.load(r + rowB), x2 = v128.load(r + 2 * rowB), x3 = v128.load(r + 3 * rowB);
-          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-          const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-          const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-          const o = d + (<usize>half << 4);
-          v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-          v128.store(o, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
-          v128.store(o, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
-          v128.store(o, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+          storeTransposed4x4(d + (<usize>half << 4), 32, x0, x1, x2, x3);
         }
       }
       for (; kk < k; kk++) {
@@ -289,15 +294,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
       // a 4x4 transpose: rows' k..k+3 become k steps of 4 rows
       const off = <usize>kk << 2;
       const x0 = v128.load(p0 + off), x1 = v128.load(p1 + off), x2 = v128.load(p2 + off), x3 = v128.load(p3 + off);
-      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-      const d = dst + (<usize>kk << 4);
-      v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-      v128.store(d, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-      v128.store(d, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-      v128.store(d, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+      storeTransposed4x4(dst + (<usize>kk << 4), 16, x0, x1, x2, x3);
     }
     for (; kk < k; kk++) {
       const off = <usize>kk << 2;

@@ -27,12 +27,8 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   return v128.or(mag, v128.and(sgn, SIGN));
 }
 
-/** exp(x), 1 ulp. Below -87.34 (the smallest normal result) it returns 0; above 88.72, +inf. */
-@inline export function exp4(x: v128): v128 {
-  // pmin/pmax (one minps/maxps each) instead of min/max (about seven instructions each in V8 for
-  // their NaN and -0 rules): with x first they still return x when x is NaN, and the bounds are
-  // not zero, so the result is the same.
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.34)), f32x4.splat(88.37));
+// e^xc for xc in [-87.34, 88.37] (NaN kept): the core of exp4 and expNeg4.
+@inline function expClamped(xc: v128): v128 {
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
   // r = x - n·ln2 in two steps (ln2_hi has trailing zero bits, so n·ln2_hi is exact)
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
@@ -43,22 +39,23 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   // 2^n: n + 127 read from the bits of n + (1.5·2^23 + 127) (exact: n is an integer in
   // [-126, 128]); the same as trunc_sat(n) + 127, which V8 lowers to about eight instructions
   const scale = i32x4.shl(i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)), 23);
-  let y = f32x4.mul(er, scale);
-  y = v128.andnot(y, f32x4.lt(x, f32x4.splat(-87.33654)));
+  return f32x4.mul(er, scale);
+}
+
+/** exp(x), 1 ulp. Below -87.34 (the smallest normal result) it returns 0; above 88.72, +inf. */
+@inline export function exp4(x: v128): v128 {
+  // pmin/pmax (one minps/maxps each) instead of min/max (about seven instructions each in V8 for
+  // their NaN and -0 rules): with x first they still return x when x is NaN, and the bounds are
+  // not zero, so the result is the same.
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.34)), f32x4.splat(88.37));
+  const y = v128.andnot(expClamped(xc), f32x4.lt(x, f32x4.splat(-87.33654)));
   return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.72283)));
 }
 
 /** exp4 for x <= 0 (or NaN), as in softmax after the max is taken: the same bits, without the
  * overflow bound. */
 @inline export function expNeg4(x: v128): v128 {
-  const xc = f32x4.pmax(x, f32x4.splat(-87.34));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
-  const p = poly(r, 0.49999988079071045, 0.166665181517601, 0.04166953265666962, 0.008368915878236294, 0.0013751407386735082);
-  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)), 23);
-  return v128.andnot(f32x4.mul(er, scale), f32x4.lt(x, f32x4.splat(-87.33654)));
+  return v128.andnot(expClamped(f32x4.pmax(x, f32x4.splat(-87.34))), f32x4.lt(x, f32x4.splat(-87.33654)));
 }
 
 /** tanh(x), 1 ulp: odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond. */
