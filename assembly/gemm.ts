@@ -269,7 +269,7 @@ export function f32_gemm_4x8(
 // multiplies and adds, and the loop cannot be unrolled in source (binaryen regroups an unrolled
 // body by accumulator, keeping every B vector live, and V8 then spills). With the tile's 4 rows
 // packed side by side ([k][4], 16 bytes a step), one pointer serves all four rows: on Zen 4 that
-// is 10-15% more GFLOP/s at BERT's shapes, and packing costs one pass over A, shared by every
+// is 8-12% more GFLOP/s at BERT's shapes, and packing costs one pass over A, shared by every
 // column panel. The sums are formed in the same order as f32_gemm_4x8's: the results are the same
 // bits.
 
@@ -354,6 +354,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
 // itself V8 spilled the tile loop's accumulators.
 function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
   if (act == ACT_GELU && nr == 8) {
+    // BERT's case, without f32_activation's per-vector switch (the same arithmetic)
     for (let i = 0; i < m; i++) {
       const p = c + <usize>i * ldc;
       v128.store(p, geluErf4(v128.load(p)));
@@ -368,9 +369,10 @@ function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
 }
 
 /**
- * C[m, n] = act(A·W + bias (+ R)), act numbered as in activations.ts (0: none), A packed by f32_pack_rows4 (at ap), W packed by f32_pack_panels8
- * (panels panelStride bytes apart, 32 bytes a k step). ldc/ldr in floats; bias and r may be 0;
- * bias readable up to a multiple of 8 entries. R may be C; C must not overlap A's packing.
+ * C[m, n] = act(A·W + bias (+ R)), act numbered as in activations.ts (0: none). A packed by
+ * f32_pack_rows4 (at ap), W packed by f32_pack_panels8 (panels panelStride bytes apart, 32 bytes a
+ * k step). ldc/ldr in floats; bias and r may be 0; bias readable up to a multiple of 8 entries.
+ * R may be C; C must not overlap A's packing.
  */
 export function f32_gemm_4x8_packed(
   m: i32, n: i32, k: i32,
