@@ -124,3 +124,30 @@ for x in np.linspace(-10, 10, 100001, dtype=np.float32):
     ulp = np.spacing(np.float32(float(e))) if e != 0 else np.float32(1e-45)
     worst = max(worst, abs(float(got) - float(e)) / float(ulp))
 print("tanh worst ulp", worst)
+
+# GELU (math.ts geluErf4): Φ(-a) = e^{-a²/2}·R(a) on a in [0, 13.2], R = P/Q with P of degree 4 and
+# Q of degree 5 (Q(0) = 1), fitted for relative error by linearised least squares (Sanathanan-
+# Koerner) with Lawson reweighting towards minimax, on Chebyshev nodes; values from mpmath.
+GA, GN = 13.2, 3000
+gxs = np.array([GA * (1 - np.cos(np.pi * (i + 0.5) / GN)) / 2 for i in range(GN)])
+gys = np.array([float(mp.ncdf(-mp.mpf(a)) * mp.exp(mp.mpf(a) ** 2 / 2)) for a in gxs])
+
+
+def fit_rational(m, n, iters=40):
+    q, w, best = np.ones(GN), np.ones(GN) / GN, None
+    for _ in range(iters):
+        cols = [gxs**k for k in range(m + 1)] + [-gys * gxs**k for k in range(1, n + 1)]
+        M = np.stack(cols, 1) / (gys * q)[:, None] * np.sqrt(w)[:, None]
+        c, *_ = np.linalg.lstsq(M, np.sqrt(w) / q, rcond=None)
+        p, qq = c[: m + 1], np.concatenate([[1], c[m + 1 :]])
+        q = np.polyval(qq[::-1], gxs)
+        err = np.polyval(p[::-1], gxs) / q / gys - 1
+        if best is None or np.abs(err).max() < best[2]:
+            best = (p, qq, np.abs(err).max())
+        w = w * np.abs(err)
+        w /= w.sum()
+    return best
+
+
+gp, gq, gerr = fit_rational(4, 5)
+print("gelu R = P/Q: P", [float(f32(c)) for c in gp], "Q", [float(f32(c)) for c in gq], "max rel err", gerr)
