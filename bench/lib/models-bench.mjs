@@ -84,7 +84,7 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
         if (!(d <= AGREE_ATOL)) log(`  WARNING ${name} ${batch}x${seq}: ${w.engine} disagrees with simdbert (max|diff| ${d})`);
       }
       for (const w of workers) {
-        shape.warmup[w.engine] = await w.call("warmup", smoke ? { batch, seq, minTime: 0, maxTime: 1, maxRuns: 2 } : { batch, seq, minTime: 2, maxTime: 20 });
+        shape.warmup[w.engine] = await w.call("warmup", smoke ? { batch, seq, minTime: 0, maxTime: 1, maxRuns: 2 } : { batch, seq, minTime: 2, maxTime: 12 });
       }
       // samples per engine from its settled time; rounds interleave the engines, order rotated
       const rounds = smoke ? 1 : 3;
