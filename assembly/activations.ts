@@ -32,7 +32,10 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
       return geluErf4(x);
     case ACT_GELU_TANH: {
       const x3 = f32x4.mul(f32x4.mul(x, x), x);
-      const u = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)));
+      const u = f32x4.mul(
+        f32x4.splat(SQRT_2_OVER_PI),
+        f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3)),
+      );
       return f32x4.mul(x, halfOnePlusTanh(u));
     }
     case ACT_GELU_FAST: {
@@ -69,7 +72,10 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
       return tanh4(x);
     case ACT_LAPLACE: {
       // σ·√2 rounded once to f32, as torch does (0.282095 * sqrt(2) in double, then the division)
-      const z = f32x4.div(f32x4.sub(x, f32x4.splat(0.707107)), f32x4.splat(<f32>0.39894257487763823));
+      const z = f32x4.div(
+        f32x4.sub(x, f32x4.splat(0.707107)),
+        f32x4.splat(<f32>0.39894257487763823),
+      );
       return f32x4.mul(f32x4.splat(0.5), onePlusErf4(z));
     }
     case ACT_LEAKY_RELU:
@@ -82,24 +88,24 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 /** y[i] = act(x[i]) for i < n (x and y may be the same buffer). */
 export function f32_activation(kind: i32, n: i32, x: usize, y: usize): void {
   if (kind == ACT_LINEAR) {
-    if (x != y) memory.copy(y, x, <usize>n << 2);
+    if (x != y) memory.copy(y, x, (<usize>n) << 2);
     return;
   }
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    const off = <usize>i << 2;
+    const off = (<usize>i) << 2;
     v128.store(y + off, activate4(kind, v128.load(x + off)));
   }
   if (i < n) {
     // tail: go through a vector with the remaining lanes zero-filled
     let v = f32x4.splat(0.0);
     const rest = n - i;
-    const p = x + (<usize>i << 2);
+    const p = x + ((<usize>i) << 2);
     v = f32x4.replace_lane(v, 0, load<f32>(p));
     if (rest > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
     if (rest > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
     const r = activate4(kind, v);
-    const q = y + (<usize>i << 2);
+    const q = y + ((<usize>i) << 2);
     store<f32>(q, f32x4.extract_lane(r, 0));
     if (rest > 1) store<f32>(q, f32x4.extract_lane(r, 1), 4);
     if (rest > 2) store<f32>(q, f32x4.extract_lane(r, 2), 8);

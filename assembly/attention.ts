@@ -13,24 +13,38 @@ import { exp4, expNeg4, madd } from "./math";
 }
 
 @inline function hsum(a: v128): f32 {
-  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+  return (
+    f32x4.extract_lane(a, 0) +
+    f32x4.extract_lane(a, 1) +
+    f32x4.extract_lane(a, 2) +
+    f32x4.extract_lane(a, 3)
+  );
 }
 
 @inline function dot(x: usize, y: usize, d: i32): f32 {
   let acc = f32x4.splat(0.0);
   let t = 0;
-  for (; t + 4 <= d; t += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(x + (<usize>t << 2)), v128.load(y + (<usize>t << 2))));
+  for (; t + 4 <= d; t += 4)
+    acc = f32x4.add(
+      acc,
+      f32x4.mul(v128.load(x + ((<usize>t) << 2)), v128.load(y + ((<usize>t) << 2))),
+    );
   let s = hsum(acc);
-  for (; t < d; t++) s += load<f32>(x + (<usize>t << 2)) * load<f32>(y + (<usize>t << 2));
+  for (; t < d; t++) s += load<f32>(x + ((<usize>t) << 2)) * load<f32>(y + ((<usize>t) << 2));
   return s;
 }
 
 // One query row against 4 keys: [S[i, j..j+3]]
 @inline function dot1x4(qi: usize, k0: usize, ldkB: usize, d: i32, d4: i32): v128 {
-  const k1 = k0 + ldkB, k2 = k1 + ldkB, k3 = k2 + ldkB;
-  let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.0), a2 = f32x4.splat(0.0), a3 = f32x4.splat(0.0);
+  const k1 = k0 + ldkB,
+    k2 = k1 + ldkB,
+    k3 = k2 + ldkB;
+  let a0 = f32x4.splat(0.0),
+    a1 = f32x4.splat(0.0),
+    a2 = f32x4.splat(0.0),
+    a3 = f32x4.splat(0.0);
   for (let t = 0; t < d4; t += 4) {
-    const off = <usize>t << 2;
+    const off = (<usize>t) << 2;
     const x = v128.load(qi + off);
     a0 = madd(x, v128.load(k0 + off), a0);
     a1 = madd(x, v128.load(k1 + off), a1);
@@ -39,7 +53,7 @@ import { exp4, expNeg4, madd } from "./math";
   }
   let r = hsum4(a0, a1, a2, a3);
   for (let t = d4; t < d; t++) {
-    const off = <usize>t << 2;
+    const off = (<usize>t) << 2;
     const x = load<f32>(qi + off);
     let t4 = f32x4.splat(x * load<f32>(k0 + off));
     t4 = f32x4.replace_lane(t4, 1, x * load<f32>(k1 + off));
@@ -55,21 +69,45 @@ import { exp4, expNeg4, madd } from "./math";
  * Tiles of 2 query rows x 4 keys: each K vector loaded feeds two rows (8 accumulators, 12 vector
  * registers with the operands); every sum is accumulated in the same order as a 1 x 4 tile's.
  */
-export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k: usize, ldk: i32, s: usize, lds: i32): void {
-  const ldqB = <usize>ldq << 2, ldkB = <usize>ldk << 2, ldsB = <usize>lds << 2;
+export function f32_attn_scores(
+  sq: i32,
+  sk: i32,
+  d: i32,
+  q: usize,
+  ldq: i32,
+  k: usize,
+  ldk: i32,
+  s: usize,
+  lds: i32,
+): void {
+  const ldqB = (<usize>ldq) << 2,
+    ldkB = (<usize>ldk) << 2,
+    ldsB = (<usize>lds) << 2;
   const d4 = d & ~3;
-  const dB = <usize>d4 << 2;
+  const dB = (<usize>d4) << 2;
   let i = 0;
   for (; i + 2 <= sq; i += 2) {
-    const q0 = q + <usize>i * ldqB, q1 = q0 + ldqB;
-    const s0 = s + <usize>i * ldsB, s1 = s0 + ldsB;
+    const q0 = q + <usize>i * ldqB,
+      q1 = q0 + ldqB;
+    const s0 = s + <usize>i * ldsB,
+      s1 = s0 + ldsB;
     let j = 0;
     for (; j + 4 <= sk; j += 4) {
-      const k0 = k + <usize>j * ldkB, k1 = k0 + ldkB, k2 = k1 + ldkB, k3 = k2 + ldkB;
-      let a00 = f32x4.splat(0.0), a01 = a00, a02 = a00, a03 = a00;
-      let a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+      const k0 = k + <usize>j * ldkB,
+        k1 = k0 + ldkB,
+        k2 = k1 + ldkB,
+        k3 = k2 + ldkB;
+      let a00 = f32x4.splat(0.0),
+        a01 = a00,
+        a02 = a00,
+        a03 = a00;
+      let a10 = a00,
+        a11 = a00,
+        a12 = a00,
+        a13 = a00;
       for (let off: usize = 0; off < dB; off += 16) {
-        const x0 = v128.load(q0 + off), x1 = v128.load(q1 + off);
+        const x0 = v128.load(q0 + off),
+          x1 = v128.load(q1 + off);
         let y = v128.load(k0 + off);
         a00 = madd(x0, y, a00);
         a10 = madd(x1, y, a10);
@@ -86,8 +124,11 @@ export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k:
       let r0 = hsum4(a00, a01, a02, a03);
       let r1 = hsum4(a10, a11, a12, a13);
       for (let t = d4; t < d; t++) {
-        const off = <usize>t << 2;
-        const y0 = load<f32>(k0 + off), y1 = load<f32>(k1 + off), y2 = load<f32>(k2 + off), y3 = load<f32>(k3 + off);
+        const off = (<usize>t) << 2;
+        const y0 = load<f32>(k0 + off),
+          y1 = load<f32>(k1 + off),
+          y2 = load<f32>(k2 + off),
+          y3 = load<f32>(k3 + off);
         let x = load<f32>(q0 + off);
         let t4 = f32x4.splat(x * y0);
         t4 = f32x4.replace_lane(t4, 1, x * y1);
@@ -101,21 +142,22 @@ export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k:
         t4 = f32x4.replace_lane(t4, 3, x * y3);
         r1 = f32x4.add(r1, t4);
       }
-      v128.store(s0 + (<usize>j << 2), r0);
-      v128.store(s1 + (<usize>j << 2), r1);
+      v128.store(s0 + ((<usize>j) << 2), r0);
+      v128.store(s1 + ((<usize>j) << 2), r1);
     }
     for (; j < sk; j++) {
       const kj = k + <usize>j * ldkB;
-      store<f32>(s0 + (<usize>j << 2), dot(q0, kj, d));
-      store<f32>(s1 + (<usize>j << 2), dot(q1, kj, d));
+      store<f32>(s0 + ((<usize>j) << 2), dot(q0, kj, d));
+      store<f32>(s1 + ((<usize>j) << 2), dot(q1, kj, d));
     }
   }
   for (; i < sq; i++) {
     const qi = q + <usize>i * ldqB;
     const si = s + <usize>i * ldsB;
     let j = 0;
-    for (; j + 4 <= sk; j += 4) v128.store(si + (<usize>j << 2), dot1x4(qi, k + <usize>j * ldkB, ldkB, d, d4));
-    for (; j < sk; j++) store<f32>(si + (<usize>j << 2), dot(qi, k + <usize>j * ldkB, d));
+    for (; j + 4 <= sk; j += 4)
+      v128.store(si + ((<usize>j) << 2), dot1x4(qi, k + <usize>j * ldkB, ldkB, d, d4));
+    for (; j < sk; j++) store<f32>(si + ((<usize>j) << 2), dot(qi, k + <usize>j * ldkB, d));
   }
 }
 
@@ -126,17 +168,29 @@ export function f32_attn_scores(sq: i32, sk: i32, d: i32, q: usize, ldq: i32, k:
  * E is distance_embedding [2·maxPos - 1, d]; callers check that every index is in range.
  */
 export function f32_attn_relative(
-  sq: i32, sk: i32, d: i32, x: usize, ldx: i32, byKey: bool,
-  e: usize, maxPos: i32, l0: i32, lstep: i32, s: usize, lds: i32,
+  sq: i32,
+  sk: i32,
+  d: i32,
+  x: usize,
+  ldx: i32,
+  byKey: bool,
+  e: usize,
+  maxPos: i32,
+  l0: i32,
+  lstep: i32,
+  s: usize,
+  lds: i32,
 ): void {
-  const ldxB = <usize>ldx << 2, ldsB = <usize>lds << 2, rowE = <usize>d << 2;
+  const ldxB = (<usize>ldx) << 2,
+    ldsB = (<usize>lds) << 2,
+    rowE = (<usize>d) << 2;
   for (let i = 0; i < sq; i++) {
     const l = l0 + i * lstep;
     const si = s + <usize>i * ldsB;
     for (let j = 0; j < sk; j++) {
       const xr = x + <usize>(byKey ? j : i) * ldxB;
       const er = e + <usize>(l - j + maxPos - 1) * rowE;
-      const p = si + (<usize>j << 2);
+      const p = si + ((<usize>j) << 2);
       store<f32>(p, load<f32>(p) + dot(xr, er, d));
     }
   }
@@ -149,13 +203,22 @@ export function f32_attn_relative(
  * row; mask 0 means none). A fully masked row has all entries equal to finfo.min, so it comes out
  * uniform, as in HF.
  */
-export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f32, mask: usize, ldm: i32, headScale: f32): void {
+export function f32_softmax_rows(
+  rows: i32,
+  n: i32,
+  s: usize,
+  lds: i32,
+  scale: f32,
+  mask: usize,
+  ldm: i32,
+  headScale: f32,
+): void {
   const n4 = n & ~3;
-  const nB = <usize>n4 << 2;
+  const nB = (<usize>n4) << 2;
   const vscale = f32x4.splat(scale);
   for (let i = 0; i < rows; i++) {
-    const row = s + (<usize>i * <usize>lds << 2);
-    const mrow = mask ? mask + (<usize>i * <usize>ldm << 2) : 0;
+    const row = s + ((<usize>i * <usize>lds) << 2);
+    const mrow = mask ? mask + ((<usize>i * <usize>ldm) << 2) : 0;
     // 1. x = S·scale + M in place, and the row's max (pmax: one instruction; a NaN makes the
     //    sum, so the whole row, NaN anyway)
     let vmax = f32x4.splat(-Infinity);
@@ -172,9 +235,12 @@ export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f
         vmax = f32x4.pmax(vmax, v);
       }
     }
-    let mx = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    let mx = max(
+      max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
+      max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
+    );
     for (let j = n4; j < n; j++) {
-      const off = <usize>j << 2;
+      const off = (<usize>j) << 2;
       let v = load<f32>(row + off) * scale;
       if (mrow) v += load<f32>(mrow + off);
       store<f32>(row + off, v);
@@ -203,7 +269,7 @@ export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f
     }
     let sum = hsum(vsum);
     for (let j = n4; j < n; j++) {
-      const off = <usize>j << 2;
+      const off = (<usize>j) << 2;
       const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(row + off) - mx)), 0);
       store<f32>(row + off, e);
       sum += e;
@@ -212,12 +278,14 @@ export function f32_softmax_rows(rows: i32, n: i32, s: usize, lds: i32, scale: f
     const inv = f32x4.splat(1.0 / sum);
     if (headScale != 1.0) {
       const hs = f32x4.splat(headScale);
-      for (let off: usize = 0; off < nB; off += 16) v128.store(row + off, f32x4.mul(f32x4.mul(v128.load(row + off), inv), hs));
+      for (let off: usize = 0; off < nB; off += 16)
+        v128.store(row + off, f32x4.mul(f32x4.mul(v128.load(row + off), inv), hs));
     } else {
-      for (let off: usize = 0; off < nB; off += 16) v128.store(row + off, f32x4.mul(v128.load(row + off), inv));
+      for (let off: usize = 0; off < nB; off += 16)
+        v128.store(row + off, f32x4.mul(v128.load(row + off), inv));
     }
     for (let j = n4; j < n; j++) {
-      const off = <usize>j << 2;
+      const off = (<usize>j) << 2;
       let p = load<f32>(row + off) * f32x4.extract_lane(inv, 0);
       if (headScale != 1.0) p *= headScale;
       store<f32>(row + off, p);

@@ -13,18 +13,45 @@
 }
 
 function run(iters: i32, mf: f32, cf: f32): f32 {
-  const m = f32x4.splat(mf), c = f32x4.splat(cf);
-  let a0 = f32x4.splat(1.0), a1 = f32x4.splat(1.5), a2 = f32x4.splat(2.0), a3 = f32x4.splat(2.5);
-  let a4 = f32x4.splat(3.0), a5 = f32x4.splat(3.5), a6 = f32x4.splat(4.0), a7 = f32x4.splat(4.5);
-  let a8 = f32x4.splat(5.0), a9 = f32x4.splat(5.5), a10 = f32x4.splat(6.0), a11 = f32x4.splat(6.5);
+  const m = f32x4.splat(mf),
+    c = f32x4.splat(cf);
+  let a0 = f32x4.splat(1.0),
+    a1 = f32x4.splat(1.5),
+    a2 = f32x4.splat(2.0),
+    a3 = f32x4.splat(2.5);
+  let a4 = f32x4.splat(3.0),
+    a5 = f32x4.splat(3.5),
+    a6 = f32x4.splat(4.0),
+    a7 = f32x4.splat(4.5);
+  let a8 = f32x4.splat(5.0),
+    a9 = f32x4.splat(5.5),
+    a10 = f32x4.splat(6.0),
+    a11 = f32x4.splat(6.5);
   for (let i = 0; i < iters; i++) {
-    a0 = step(a0, m, c); a1 = step(a1, m, c); a2 = step(a2, m, c); a3 = step(a3, m, c);
-    a4 = step(a4, m, c); a5 = step(a5, m, c); a6 = step(a6, m, c); a7 = step(a7, m, c);
-    a8 = step(a8, m, c); a9 = step(a9, m, c); a10 = step(a10, m, c); a11 = step(a11, m, c);
+    a0 = step(a0, m, c);
+    a1 = step(a1, m, c);
+    a2 = step(a2, m, c);
+    a3 = step(a3, m, c);
+    a4 = step(a4, m, c);
+    a5 = step(a5, m, c);
+    a6 = step(a6, m, c);
+    a7 = step(a7, m, c);
+    a8 = step(a8, m, c);
+    a9 = step(a9, m, c);
+    a10 = step(a10, m, c);
+    a11 = step(a11, m, c);
   }
-  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)),
+    f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)),
+  );
   const t = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
-  return f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3);
+  return (
+    f32x4.extract_lane(t, 0) +
+    f32x4.extract_lane(t, 1) +
+    f32x4.extract_lane(t, 2) +
+    f32x4.extract_lane(t, 3)
+  );
 }
 
 /** Flops per iteration of `peak`. */
@@ -41,15 +68,36 @@ export function peak(iters: i32, m: f32, c: f32): f32 {
  */
 export function peak_split(iters: i32, mf: f32): f32 {
   const m = f32x4.splat(mf);
-  let p0 = f32x4.splat(1.0), p1 = f32x4.splat(1.5), p2 = f32x4.splat(2.0), p3 = f32x4.splat(2.5), p4 = f32x4.splat(3.0), p5 = f32x4.splat(3.5);
-  let s0 = f32x4.splat(0.0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+  let p0 = f32x4.splat(1.0),
+    p1 = f32x4.splat(1.5),
+    p2 = f32x4.splat(2.0),
+    p3 = f32x4.splat(2.5),
+    p4 = f32x4.splat(3.0),
+    p5 = f32x4.splat(3.5);
+  let s0 = f32x4.splat(0.0),
+    s1 = s0,
+    s2 = s0,
+    s3 = s0,
+    s4 = s0,
+    s5 = s0;
   for (let i = 0; i < iters; i++) {
-    s0 = f32x4.add(s0, p0); s1 = f32x4.add(s1, p1); s2 = f32x4.add(s2, p2);
-    s3 = f32x4.add(s3, p3); s4 = f32x4.add(s4, p4); s5 = f32x4.add(s5, p5);
-    p0 = f32x4.mul(p0, m); p1 = f32x4.mul(p1, m); p2 = f32x4.mul(p2, m);
-    p3 = f32x4.mul(p3, m); p4 = f32x4.mul(p4, m); p5 = f32x4.mul(p5, m);
+    s0 = f32x4.add(s0, p0);
+    s1 = f32x4.add(s1, p1);
+    s2 = f32x4.add(s2, p2);
+    s3 = f32x4.add(s3, p3);
+    s4 = f32x4.add(s4, p4);
+    s5 = f32x4.add(s5, p5);
+    p0 = f32x4.mul(p0, m);
+    p1 = f32x4.mul(p1, m);
+    p2 = f32x4.mul(p2, m);
+    p3 = f32x4.mul(p3, m);
+    p4 = f32x4.mul(p4, m);
+    p5 = f32x4.mul(p5, m);
   }
-  const s = f32x4.add(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), f32x4.add(f32x4.add(s4, s5), f32x4.add(p0, p5)));
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)),
+    f32x4.add(f32x4.add(s4, s5), f32x4.add(p0, p5)),
+  );
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
 }
 
@@ -68,23 +116,38 @@ export function relaxed(): i32 {
  */
 export const FED_STEPS: i32 = 384;
 export function peak_fed(rounds: i32, buf: usize): f32 {
-  let c0 = f32x4.splat(0.0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  let c0 = f32x4.splat(0.0),
+    c1 = c0,
+    c2 = c0,
+    c3 = c0,
+    c4 = c0,
+    c5 = c0,
+    c6 = c0,
+    c7 = c0;
   const end = buf + <usize>FED_STEPS * 48;
   for (let i = 0; i < rounds; i++) {
     let p = buf;
     while (p < end) {
-      const b0 = v128.load(p), b1 = v128.load(p, 16);
+      const b0 = v128.load(p),
+        b1 = v128.load(p, 16);
       let x = v128.load32_splat(p, 32);
-      c0 = step(x, b0, c0); c1 = step(x, b1, c1);
+      c0 = step(x, b0, c0);
+      c1 = step(x, b1, c1);
       x = v128.load32_splat(p, 36);
-      c2 = step(x, b0, c2); c3 = step(x, b1, c3);
+      c2 = step(x, b0, c2);
+      c3 = step(x, b1, c3);
       x = v128.load32_splat(p, 40);
-      c4 = step(x, b0, c4); c5 = step(x, b1, c5);
+      c4 = step(x, b0, c4);
+      c5 = step(x, b1, c5);
       x = v128.load32_splat(p, 44);
-      c6 = step(x, b0, c6); c7 = step(x, b1, c7);
+      c6 = step(x, b0, c6);
+      c7 = step(x, b1, c7);
       p += 48;
     }
   }
-  const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)),
+    f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)),
+  );
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
 }

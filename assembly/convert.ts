@@ -4,7 +4,7 @@
 export function bf16_to_f32(n: i32, src: usize, out: usize): void {
   // walk backwards so that out may overlap src (out == src, widening in place)
   for (let i = n - 1; i >= 0; i--) {
-    store<u32>(out + (<usize>i << 2), <u32>load<u16>(src + (<usize>i << 1)) << 16);
+    store<u32>(out + ((<usize>i) << 2), (<u32>load<u16>(src + ((<usize>i) << 1))) << 16);
   }
 }
 
@@ -28,6 +28,6 @@ export function bf16_to_f32(n: i32, src: usize, out: usize): void {
 /** out[i] = f32(f16 in[i]), exact. */
 export function f16_to_f32(n: i32, src: usize, out: usize): void {
   for (let i = n - 1; i >= 0; i--) {
-    store<u32>(out + (<usize>i << 2), halfToFloatBits(<u32>load<u16>(src + (<usize>i << 1))));
+    store<u32>(out + ((<usize>i) << 2), halfToFloatBits(<u32>load<u16>(src + ((<usize>i) << 1))));
   }
 }

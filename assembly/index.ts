@@ -1,7 +1,13 @@
 // simdbert's WebAssembly kernels. Every kernel takes byte offsets into the one linear memory
 // (imported from JS as env.memory) and allocates nothing: the TypeScript layer lays out the
 // weights once and plans one activation arena per request shape.
-export { f32_pack_panels8, f32_pack_cols8, f32_gemm_4x8, f32_pack_rows4, f32_gemm_4x8_packed } from "./gemm";
+export {
+  f32_pack_panels8,
+  f32_pack_cols8,
+  f32_gemm_4x8,
+  f32_pack_rows4,
+  f32_gemm_4x8_packed,
+} from "./gemm";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
 export { f32_mha } from "./mha";
 export { f32_layernorm } from "./norm";

@@ -34,11 +34,21 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
   // e^r = 1 + r + r²·P(r) on |r| <= ln2/2
-  const p = poly(r, 0.49999988079071045, 0.166665181517601, 0.04166953265666962, 0.008368915878236294, 0.0013751407386735082);
+  const p = poly(
+    r,
+    0.49999988079071045,
+    0.166665181517601,
+    0.04166953265666962,
+    0.008368915878236294,
+    0.0013751407386735082,
+  );
   const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1.0));
   // 2^n: n + 127 read from the bits of n + (1.5·2^23 + 127) (exact: n is an integer in
   // [-126, 128]); the same as trunc_sat(n) + 127, which V8 lowers to about eight instructions
-  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)), 23);
+  const scale = i32x4.shl(
+    i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)),
+    23,
+  );
   return f32x4.mul(er, scale);
 }
 
@@ -55,17 +65,30 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 /** exp4 for x <= 0 (or NaN), as in softmax after the max is taken: the same bits, without the
  * overflow bound. */
 @inline export function expNeg4(x: v128): v128 {
-  return v128.andnot(expClamped(f32x4.pmax(x, f32x4.splat(-87.34))), f32x4.lt(x, f32x4.splat(-87.33654)));
+  return v128.andnot(
+    expClamped(f32x4.pmax(x, f32x4.splat(-87.34))),
+    f32x4.lt(x, f32x4.splat(-87.33654)),
+  );
 }
 
 /** tanh(x), 1 ulp: odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond. */
 @inline export function tanh4(x: v128): v128 {
   const a = f32x4.abs(x);
   const s = f32x4.mul(x, x);
-  const p = poly(s, -0.3333328068256378, 0.13331381976604462, -0.05373531952500343, 0.020626291632652283, -0.005691985599696636);
+  const p = poly(
+    s,
+    -0.3333328068256378,
+    0.13331381976604462,
+    -0.05373531952500343,
+    0.020626291632652283,
+    -0.005691985599696636,
+  );
   const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, s), p));
   const e = exp4(f32x4.add(a, a));
-  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  const big = f32x4.sub(
+    f32x4.splat(1.0),
+    f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))),
+  );
   // tanh is odd: the sign of x (also for ±0, which the polynomial would turn into +0)
   return copysign(v128.bitselect(f32x4.abs(small), big, f32x4.lt(a, f32x4.splat(0.625))), x);
 }
@@ -80,7 +103,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 // erf(z) ≈ z·P(z²) on |z| < 0.9
 @inline function erfSmall(z: v128): v128 {
   const s = f32x4.mul(z, z);
-  let p = f32x4.splat(8.508394967066124e-05);
+  let p = f32x4.splat(8.508394967066124e-5);
   p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-0.000817448366433382));
   p = f32x4.add(f32x4.mul(p, s), f32x4.splat(0.005203752778470516));
   p = f32x4.add(f32x4.mul(p, s), f32x4.splat(-0.026860462501645088));
@@ -96,7 +119,10 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 @inline function erfcLarge(a0: v128): v128 {
   // erfc(10) = 2e-45 is below f32's normal range: past it the result is 0 (and ±inf stays finite)
   const a = f32x4.pmin(a0, f32x4.splat(10.0)); // = min(a0, 10), NaN kept (see exp4)
-  const t = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), f32x4.mul(a, f32x4.splat(0.5))));
+  const t = f32x4.div(
+    f32x4.splat(1.0),
+    f32x4.add(f32x4.splat(1.0), f32x4.mul(a, f32x4.splat(0.5))),
+  );
   let q = f32x4.splat(0.030236968770623207);
   q = f32x4.add(f32x4.mul(q, t), f32x4.splat(-0.1834130585193634));
   q = f32x4.add(f32x4.mul(q, t), f32x4.splat(0.4077572524547577));
@@ -161,13 +187,22 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   r = f32x4.sub(r, f32x4.add(l, f32x4.mul(n, f32x4.splat(1.428606765330187e-6))));
   // e^r = 1 + r + r²·P(r), P as in exp4, by Estrin's scheme (a shorter dependency chain)
   const r2 = f32x4.mul(r, r);
-  const p01 = f32x4.add(f32x4.mul(r, f32x4.splat(0.166665181517601)), f32x4.splat(0.49999988079071045));
-  const p23 = f32x4.add(f32x4.mul(r, f32x4.splat(0.008368915878236294)), f32x4.splat(0.04166953265666962));
+  const p01 = f32x4.add(
+    f32x4.mul(r, f32x4.splat(0.166665181517601)),
+    f32x4.splat(0.49999988079071045),
+  );
+  const p23 = f32x4.add(
+    f32x4.mul(r, f32x4.splat(0.008368915878236294)),
+    f32x4.splat(0.04166953265666962),
+  );
   const p234 = f32x4.add(f32x4.mul(r2, f32x4.splat(0.0013751407386735082)), p23);
   const pe = f32x4.add(f32x4.mul(r2, p234), p01);
   const er = f32x4.add(f32x4.add(f32x4.mul(r2, pe), r), f32x4.splat(1.0));
   // n in [-126, 0]: 2^n from the bits of n + (1.5·2^23 + 127), as in exp4
-  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)), 23);
+  const scale = i32x4.shl(
+    i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)),
+    23,
+  );
   // R = P(a)/Q(a) (Horner: these are off the critical path, which is the exponential's)
   let p = f32x4.splat(0.00401227455586195);
   p = f32x4.add(f32x4.mul(p, a), f32x4.splat(0.0399305559694767));

@@ -23,16 +23,41 @@ export const REL_KEY_QUERY: i32 = 2;
  * pack: packBytes of scratch for packing (0: none), see below.
  */
 export function f32_mha(
-  bh0: i32, bh1: i32, heads: i32, sq: i32, sk: i32, d: i32,
-  q: usize, qB: i32, qH: i32, ldq: i32,
-  k: usize, kB: i32, kH: i32, ldk: i32,
-  v: usize, vB: i32, vH: i32, ldv: i32,
-  rel: i32, e: usize, maxPos: i32, l0: i32, lstep: i32,
-  mask: usize, maskB: i32, ldm: i32,
-  headScales: usize, scale: f32,
-  probs: usize, probsStride: i32,
-  ctx: usize, ctxB: i32, ldc: i32,
-  pack: usize, packBytes: i32,
+  bh0: i32,
+  bh1: i32,
+  heads: i32,
+  sq: i32,
+  sk: i32,
+  d: i32,
+  q: usize,
+  qB: i32,
+  qH: i32,
+  ldq: i32,
+  k: usize,
+  kB: i32,
+  kH: i32,
+  ldk: i32,
+  v: usize,
+  vB: i32,
+  vH: i32,
+  ldv: i32,
+  rel: i32,
+  e: usize,
+  maxPos: i32,
+  l0: i32,
+  lstep: i32,
+  mask: usize,
+  maskB: i32,
+  ldm: i32,
+  headScales: usize,
+  scale: f32,
+  probs: usize,
+  probsStride: i32,
+  ctx: usize,
+  ctxB: i32,
+  ldc: i32,
+  pack: usize,
+  packBytes: i32,
 ): void {
   // With packing scratch that holds a pair's P and V, P·V runs on the weights' micro-kernel
   // (f32_gemm_4x8_packed: one A pointer, V as panels of 8 columns); else it reads V in place.
@@ -40,21 +65,23 @@ export function f32_mha(
   // d its sums would run in sequence, about twice the rounding error of its four lanes.)
   const packed = pack != 0 && mhaPackBytes(sq, sk, d) <= <i64>packBytes;
   const pp = pack;
-  const pv = pp + (<usize>((sq + 3) & ~3) * <usize>sk << 2);
+  const pv = pp + ((<usize>((sq + 3) & ~3) * <usize>sk) << 2);
   for (let bh = bh0; bh < bh1; bh++) {
-    const b = bh / heads, h = bh % heads;
-    const qp = q + (<usize>(b * qB + h * qH) << 2);
-    const kp = k + (<usize>(b * kB + h * kH) << 2);
-    const vp = v + (<usize>(b * vB + h * vH) << 2);
-    const s = probs + (<usize>bh * <usize>probsStride << 2);
+    const b = bh / heads,
+      h = bh % heads;
+    const qp = q + ((<usize>(b * qB + h * qH)) << 2);
+    const kp = k + ((<usize>(b * kB + h * kH)) << 2);
+    const vp = v + ((<usize>(b * vB + h * vH)) << 2);
+    const s = probs + ((<usize>bh * <usize>probsStride) << 2);
     f32_attn_scores(sq, sk, d, qp, ldq, kp, ldk, s, sk);
     if (rel != REL_NONE) {
       f32_attn_relative(sq, sk, d, qp, ldq, false, e, maxPos, l0, lstep, s, sk);
-      if (rel == REL_KEY_QUERY) f32_attn_relative(sq, sk, d, kp, ldk, true, e, maxPos, l0, lstep, s, sk);
+      if (rel == REL_KEY_QUERY)
+        f32_attn_relative(sq, sk, d, kp, ldk, true, e, maxPos, l0, lstep, s, sk);
     }
-    const hs: f32 = headScales ? load<f32>(headScales + (<usize>h << 2)) : 1.0;
-    f32_softmax_rows(sq, sk, s, sk, scale, mask ? mask + (<usize>(b * maskB) << 2) : 0, ldm, hs);
-    const cp = ctx + (<usize>(b * ctxB + h * d) << 2);
+    const hs: f32 = headScales ? load<f32>(headScales + ((<usize>h) << 2)) : 1.0;
+    f32_softmax_rows(sq, sk, s, sk, scale, mask ? mask + ((<usize>(b * maskB)) << 2) : 0, ldm, hs);
+    const cp = ctx + ((<usize>(b * ctxB + h * d)) << 2);
     if (packed) {
       f32_pack_rows4(sq, sk, s, sk, pp);
       f32_pack_cols8(sk, d, vp, ldv, pv);

@@ -9,8 +9,15 @@ const runs = Number(args[args.indexOf("--runs") + 1]) || 40;
 const asJson = args.includes("--json");
 
 const config = {
-  vocab_size: 30522, hidden_size: 384, num_hidden_layers: 6, num_attention_heads: 12, intermediate_size: 1536,
-  max_position_embeddings: 512, type_vocab_size: 2, hidden_act: "gelu", is_decoder: true,
+  vocab_size: 30522,
+  hidden_size: 384,
+  num_hidden_layers: 6,
+  num_attention_heads: 12,
+  intermediate_size: 1536,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  hidden_act: "gelu",
+  is_decoder: true,
 };
 
 function randomCheckpoint(c) {
@@ -24,7 +31,8 @@ function randomCheckpoint(c) {
     if (name.endsWith("LayerNorm.weight")) data.fill(1);
     t.set(name, { shape, data });
   };
-  const H = c.hidden_size, I = c.intermediate_size;
+  const H = c.hidden_size,
+    I = c.intermediate_size;
   add("embeddings.word_embeddings.weight", [c.vocab_size, H]);
   add("embeddings.position_embeddings.weight", [c.max_position_embeddings, H]);
   add("embeddings.token_type_embeddings.weight", [c.type_vocab_size, H]);
@@ -68,7 +76,8 @@ for (let i = 0; i < 5; i++) {
   const p = await model.forward(prefix);
   await model.forward({ input_ids: [[ids[127]]], past_key_values: p.past_key_values });
 }
-const step = [], whole = [];
+const step = [],
+  whole = [];
 for (let i = 0; i < runs; i++) {
   const p = (await model.forward(prefix)).past_key_values; // not timed: builds the 127-token cache
   let t = performance.now();
@@ -78,10 +87,18 @@ for (let i = 0; i < runs; i++) {
   await model.forward(full);
   whole.push(performance.now() - t);
 }
-const res = { model: "MiniLM-L6-shaped decoder", step127_ms: median(step), full128_ms: median(whole), ratio: median(whole) / median(step), runs };
+const res = {
+  model: "MiniLM-L6-shaped decoder",
+  step127_ms: median(step),
+  full128_ms: median(whole),
+  ratio: median(whole) / median(step),
+  runs,
+};
 if (asJson) console.log(JSON.stringify(res));
 else {
-  console.log(`decoder step with a 127-token cache: ${res.step127_ms.toFixed(3)} ms (median of ${runs})`);
+  console.log(
+    `decoder step with a 127-token cache: ${res.step127_ms.toFixed(3)} ms (median of ${runs})`,
+  );
   console.log(`full 128-token forward:              ${res.full128_ms.toFixed(3)} ms`);
   console.log(`full / step:                         ${res.ratio.toFixed(1)}x`);
 }

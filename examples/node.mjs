@@ -15,7 +15,11 @@ if (!dir) {
   process.exit(2);
 }
 
-const SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "The new movie is awesome."];
+const SENTENCES = [
+  "A man is eating food.",
+  "A man is eating a piece of bread.",
+  "The new movie is awesome.",
+];
 const exists = (f) => import("node:fs").then((fs) => fs.existsSync(`${dir}/${f}`));
 const hasTokenizer = (await exists("vocab.txt")) || (await exists("tokenizer.json"));
 const cos = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
@@ -27,18 +31,28 @@ if (typeof simdbert.pipeline === "function" && hasTokenizer) {
   console.log(`loaded ${dir} (${(performance.now() - t0).toFixed(0)} ms)`);
   t0 = performance.now();
   const emb = await extractor(SENTENCES, { pooling: "mean", normalize: true });
-  console.log(`embedded ${SENTENCES.length} sentences -> [${emb.shape}] in ${(performance.now() - t0).toFixed(1)} ms`);
+  console.log(
+    `embedded ${SENTENCES.length} sentences -> [${emb.shape}] in ${(performance.now() - t0).toFixed(1)} ms`,
+  );
   const hidden = emb.shape[1];
   const rows = SENTENCES.map((_, i) => emb.data.subarray(i * hidden, (i + 1) * hidden));
-  SENTENCES.forEach((s, i) => console.log(`${JSON.stringify(s)}: [${Array.from(rows[i].slice(0, 4), (x) => x.toFixed(4)).join(", ")}, ...]`));
-  console.log(`cosine(0, 1) = ${cos(rows[0], rows[1]).toFixed(4)}, cosine(0, 2) = ${cos(rows[0], rows[2]).toFixed(4)}`);
+  SENTENCES.forEach((s, i) =>
+    console.log(
+      `${JSON.stringify(s)}: [${Array.from(rows[i].slice(0, 4), (x) => x.toFixed(4)).join(", ")}, ...]`,
+    ),
+  );
+  console.log(
+    `cosine(0, 1) = ${cos(rows[0], rows[1]).toFixed(4)}, cosine(0, 2) = ${cos(rows[0], rows[2]).toFixed(4)}`,
+  );
   process.exit(0);
 }
 
 let t0 = performance.now();
 const model = await simdbert.BertModel.fromPretrained(dir);
 const { hidden_size, vocab_size, num_hidden_layers } = model.config;
-console.log(`loaded ${dir}: ${num_hidden_layers} layers, hidden ${hidden_size}, vocab ${vocab_size} (${(performance.now() - t0).toFixed(0)} ms)`);
+console.log(
+  `loaded ${dir}: ${num_hidden_layers} layers, hidden ${hidden_size}, vocab ${vocab_size} (${(performance.now() - t0).toFixed(0)} ms)`,
+);
 
 // No tokenizer: the sentences above, pre-tokenized with bert-base-uncased's vocabulary ([CLS] =
 // 101, [SEP] = 102), clipped to this model's vocabulary so the example runs on any checkpoint.
@@ -57,7 +71,9 @@ t0 = performance.now();
 const out = await model.forward({ input_ids, attention_mask });
 const ms = performance.now() - t0;
 const [n, , hidden] = out.last_hidden_state.shape;
-console.log(`forward [${n}, ${seq}] -> last_hidden_state [${out.last_hidden_state.shape}] in ${ms.toFixed(1)} ms`);
+console.log(
+  `forward [${n}, ${seq}] -> last_hidden_state [${out.last_hidden_state.shape}] in ${ms.toFixed(1)} ms`,
+);
 
 // mean pooling over the mask, then L2 normalisation
 const h = out.last_hidden_state.data;
@@ -71,6 +87,10 @@ const embeddings = attention_mask.map((mask, b) => {
   return v.map((x) => x / norm);
 });
 for (let i = 0; i < n; i++) {
-  console.log(`embedding ${i}: [${Array.from(embeddings[i].slice(0, 4), (x) => x.toFixed(4)).join(", ")}, ...]`);
+  console.log(
+    `embedding ${i}: [${Array.from(embeddings[i].slice(0, 4), (x) => x.toFixed(4)).join(", ")}, ...]`,
+  );
 }
-console.log(`cosine(0, 1) = ${cos(embeddings[0], embeddings[1]).toFixed(4)}, cosine(0, 2) = ${cos(embeddings[0], embeddings[2]).toFixed(4)}`);
+console.log(
+  `cosine(0, 1) = ${cos(embeddings[0], embeddings[1]).toFixed(4)}, cosine(0, 2) = ${cos(embeddings[0], embeddings[2]).toFixed(4)}`,
+);

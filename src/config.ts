@@ -72,14 +72,18 @@ const DEFAULTS = {
   torchscript: false,
   chunk_size_feed_forward: 0,
   tie_word_embeddings: true,
-  problem_type: null as null | "regression" | "single_label_classification" | "multi_label_classification",
+  problem_type: null as
+    null | "regression" | "single_label_classification" | "multi_label_classification",
   architectures: null as string[] | null,
   model_type: "bert",
 };
 
 type Defaults = typeof DEFAULTS;
 
+// The class declares HF's defaults as typed fields through this merged interface.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface BertConfig extends Defaults {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class BertConfig {
   /** id -> label; its size is num_labels. */
   id2label: Record<string, string> = { "0": "LABEL_0", "1": "LABEL_1" };
@@ -88,27 +92,45 @@ export class BertConfig {
   readonly extra: Record<string, unknown> = {};
 
   constructor(values: Partial<BertConfig> & Record<string, unknown> = {}) {
-    if (values === null || typeof values !== "object" || Array.isArray(values)) throw new ConfigError(`a config must be an object, got ${brief(values)}`);
+    if (values === null || typeof values !== "object" || Array.isArray(values))
+      throw new ConfigError(`a config must be an object, got ${brief(values)}`);
     Object.assign(this, DEFAULTS);
     for (const [k, v] of Object.entries(values)) {
       if (k === "id2label" || k === "label2id" || k === "num_labels" || k === "extra") continue;
       // own keys only ("constructor" or "__proto__" in a config.json are just unknown keys)
-      if (Object.prototype.hasOwnProperty.call(DEFAULTS, k)) (this as Record<string, unknown>)[k] = v;
-      else Object.defineProperty(this.extra, k, { value: v, enumerable: true, writable: true, configurable: true });
+      if (Object.prototype.hasOwnProperty.call(DEFAULTS, k))
+        (this as Record<string, unknown>)[k] = v;
+      else
+        Object.defineProperty(this.extra, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     const id2label = values.id2label as unknown;
     if (id2label !== undefined && id2label !== null) {
       // HF reads it as {int(key): value}
-      if (typeof id2label !== "object" || Array.isArray(id2label)) throw new ConfigError(`config.id2label must be an object {id: label}, got ${brief(id2label)}`);
+      if (typeof id2label !== "object" || Array.isArray(id2label))
+        throw new ConfigError(
+          `config.id2label must be an object {id: label}, got ${brief(id2label)}`,
+        );
       const entries = Object.entries(id2label);
-      if (entries.length > MAX_LABELS) throw new ConfigError(`config.id2label has ${entries.length} labels, more than the ${MAX_LABELS} supported`);
+      if (entries.length > MAX_LABELS)
+        throw new ConfigError(
+          `config.id2label has ${entries.length} labels, more than the ${MAX_LABELS} supported`,
+        );
       this.id2label = {};
       for (const [k, v] of entries) {
-        if (!/^\s*[+-]?\d+\s*$/.test(k)) throw new ConfigError(`config.id2label: key ${brief(k)} is not an integer label id`);
-        if (typeof v !== "string" && typeof v !== "number") throw new ConfigError(`config.id2label[${brief(k)}] must be a string, got ${brief(v)}`);
+        if (!/^\s*[+-]?\d+\s*$/.test(k))
+          throw new ConfigError(`config.id2label: key ${brief(k)} is not an integer label id`);
+        if (typeof v !== "string" && typeof v !== "number")
+          throw new ConfigError(`config.id2label[${brief(k)}] must be a string, got ${brief(v)}`);
         this.id2label[String(Number(k))] = String(v);
       }
-      this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
+      this.label2id = Object.fromEntries(
+        Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]),
+      );
     } else if (values.num_labels !== undefined) {
       this.num_labels = values.num_labels as number;
     }
@@ -128,7 +150,8 @@ export class BertConfig {
         throw new ConfigError(`config.json is not valid JSON: ${(e as Error).message}`);
       }
     }
-    if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError("config.json must hold a JSON object");
+    if (!obj || typeof obj !== "object" || Array.isArray(obj))
+      throw new ConfigError("config.json must hold a JSON object");
     return new BertConfig(obj as Record<string, unknown>);
   }
 
@@ -136,10 +159,13 @@ export class BertConfig {
     return Object.keys(this.id2label).length;
   }
   set num_labels(n: number) {
-    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LABELS) throw new ConfigError(`num_labels must be an integer in [1, ${MAX_LABELS}], got ${brief(n)}`);
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LABELS)
+      throw new ConfigError(`num_labels must be an integer in [1, ${MAX_LABELS}], got ${brief(n)}`);
     this.id2label = {};
     for (let i = 0; i < n; i++) this.id2label[String(i)] = `LABEL_${i}`;
-    this.label2id = Object.fromEntries(Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]));
+    this.label2id = Object.fromEntries(
+      Object.entries(this.id2label).map(([k, v]) => [v, Number(k)]),
+    );
   }
 
   /** HF: return_dict and not torchscript. */
@@ -170,30 +196,58 @@ export class BertConfig {
         `The hidden size (${this.hidden_size}) is not a multiple of the number of attention heads (${this.num_attention_heads})`,
       );
     }
-    if (typeof this.hidden_act !== "string" || !Object.prototype.hasOwnProperty.call(ACTIVATIONS, this.hidden_act)) {
+    if (
+      typeof this.hidden_act !== "string" ||
+      !Object.prototype.hasOwnProperty.call(ACTIVATIONS, this.hidden_act)
+    ) {
       throw new ConfigError(
         `config.hidden_act ${brief(this.hidden_act)} is not one of HF's ACT2FN names: ${Object.keys(ACTIVATIONS).join(", ")}`,
       );
     }
-    if (!["absolute", "relative_key", "relative_key_query"].includes(this.position_embedding_type as string)) {
+    if (
+      !["absolute", "relative_key", "relative_key_query"].includes(
+        this.position_embedding_type as string,
+      )
+    ) {
       throw new ConfigError(
         `config.position_embedding_type must be "absolute", "relative_key" or "relative_key_query", got ${brief(this.position_embedding_type)}`,
       );
     }
     const eps = this.layer_norm_eps as unknown;
     if (typeof eps !== "number" || !Number.isFinite(eps) || eps < 0) {
-      throw new ConfigError(`config.layer_norm_eps must be a non-negative number, got ${brief(eps)}`);
+      throw new ConfigError(
+        `config.layer_norm_eps must be a non-negative number, got ${brief(eps)}`,
+      );
     }
-    for (const k of ["is_decoder", "add_cross_attention", "output_attentions", "output_hidden_states", "return_dict", "use_cache", "torchscript"] as const) {
-      if (typeof this[k] !== "boolean") throw new ConfigError(`config.${k} must be true or false, got ${brief(this[k])}`);
+    for (const k of [
+      "is_decoder",
+      "add_cross_attention",
+      "output_attentions",
+      "output_hidden_states",
+      "return_dict",
+      "use_cache",
+      "torchscript",
+    ] as const) {
+      if (typeof this[k] !== "boolean")
+        throw new ConfigError(`config.${k} must be true or false, got ${brief(this[k])}`);
     }
     const c = this.chunk_size_feed_forward as unknown;
     if (typeof c !== "number" || !Number.isSafeInteger(c) || c < 0) {
-      throw new ConfigError(`config.chunk_size_feed_forward must be a non-negative integer, got ${brief(c)}`);
+      throw new ConfigError(
+        `config.chunk_size_feed_forward must be a non-negative integer, got ${brief(c)}`,
+      );
     }
     const p = this.problem_type as unknown;
-    if (p !== null && p !== undefined && p !== "regression" && p !== "single_label_classification" && p !== "multi_label_classification") {
-      throw new ConfigError(`config.problem_type must be null, "regression", "single_label_classification" or "multi_label_classification", got ${brief(p)}`);
+    if (
+      p !== null &&
+      p !== undefined &&
+      p !== "regression" &&
+      p !== "single_label_classification" &&
+      p !== "multi_label_classification"
+    ) {
+      throw new ConfigError(
+        `config.problem_type must be null, "regression", "single_label_classification" or "multi_label_classification", got ${brief(p)}`,
+      );
     }
   }
 

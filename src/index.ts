@@ -2,8 +2,23 @@
 export { Tensor, type DType } from "./tensor.js";
 export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
 export { Engine, EngineError, type EngineOptions } from "./runtime/engine.js";
-export { hasSimd, hasRelaxedSimd, kernelsModule, type WasmOptions, type WasmSource } from "./runtime/wasm.js";
-export { SafetensorsError, parseHeader, headerLength, writeSafetensors, readTensor, BufferSource, type TensorSource, type TensorInfo } from "./safetensors.js";
+export {
+  hasSimd,
+  hasRelaxedSimd,
+  kernelsModule,
+  type WasmOptions,
+  type WasmSource,
+} from "./runtime/wasm.js";
+export {
+  SafetensorsError,
+  parseHeader,
+  headerLength,
+  writeSafetensors,
+  readTensor,
+  BufferSource,
+  type TensorSource,
+  type TensorInfo,
+} from "./safetensors.js";
 export { WeightsError } from "./loading/weights.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
 export { InputError, type TensorLike } from "./models/inputs.js";
@@ -41,4 +56,10 @@ export {
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
 export * from "./tokenizer/index.js";
-export { pipeline, type FeatureExtractionPipeline, type ExtractOptions, type PipelineOptions, type Pooling } from "./pipeline/feature_extraction.js";
+export {
+  pipeline,
+  type FeatureExtractionPipeline,
+  type ExtractOptions,
+  type PipelineOptions,
+  type Pooling,
+} from "./pipeline/feature_extraction.js";

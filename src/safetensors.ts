@@ -9,10 +9,21 @@ export class SafetensorsError extends Error {
 }
 
 export const DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 
 export interface TensorInfo {
@@ -36,12 +47,16 @@ const MAX_HEADER = 100_000_000;
 
 /** Reads the 8-byte prefix: the header length, checked against the file size. */
 export function headerLength(prefix: Uint8Array, fileSize: number): number {
-  if (fileSize < 8 || prefix.length < 8) throw new SafetensorsError(`file too short (${fileSize} bytes): no 8-byte header length`);
+  if (fileSize < 8 || prefix.length < 8)
+    throw new SafetensorsError(`file too short (${fileSize} bytes): no 8-byte header length`);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(fileSize - 8)) {
-    throw new SafetensorsError(`header length ${n} runs past the end of the file (${fileSize} bytes): truncated or not a safetensors file`);
+    throw new SafetensorsError(
+      `header length ${n} runs past the end of the file (${fileSize} bytes): truncated or not a safetensors file`,
+    );
   }
-  if (n > BigInt(MAX_HEADER)) throw new SafetensorsError(`header length ${n} is larger than the ${MAX_HEADER}-byte limit`);
+  if (n > BigInt(MAX_HEADER))
+    throw new SafetensorsError(`header length ${n} is larger than the ${MAX_HEADER}-byte limit`);
   if (n < 2n) throw new SafetensorsError(`header length ${n} is too small for a JSON object`);
   return Number(n);
 }
@@ -62,13 +77,15 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   } catch (e) {
     throw new SafetensorsError(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw new SafetensorsError("header must be a JSON object");
+  if (!obj || typeof obj !== "object" || Array.isArray(obj))
+    throw new SafetensorsError("header must be a JSON object");
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> | null = null;
   for (const [name, raw] of Object.entries(obj as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (raw === null) continue;
-      if (typeof raw !== "object" || Array.isArray(raw)) throw new SafetensorsError("__metadata__ must be an object of strings");
+      if (typeof raw !== "object" || Array.isArray(raw))
+        throw new SafetensorsError("__metadata__ must be an object of strings");
       metadata = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== "string") throw new SafetensorsError(`__metadata__.${k} must be a string`);
@@ -82,8 +99,14 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const t of sorted) {
-    if (t.begin < at) throw new SafetensorsError(`tensor "${t.name}" [${t.begin}, ${t.end}) overlaps another tensor's bytes`);
-    if (t.begin > at) throw new SafetensorsError(`bytes [${at}, ${t.begin}) of the data belong to no tensor (hole before "${t.name}")`);
+    if (t.begin < at)
+      throw new SafetensorsError(
+        `tensor "${t.name}" [${t.begin}, ${t.end}) overlaps another tensor's bytes`,
+      );
+    if (t.begin > at)
+      throw new SafetensorsError(
+        `bytes [${at}, ${t.begin}) of the data belong to no tensor (hole before "${t.name}")`,
+      );
     at = t.end;
   }
   if (at !== dataLen) {
@@ -105,33 +128,46 @@ function brief(v: unknown): string {
 }
 
 function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new SafetensorsError(`tensor "${name}": entry must be an object`);
+  if (!raw || typeof raw !== "object" || Array.isArray(raw))
+    throw new SafetensorsError(`tensor "${name}": entry must be an object`);
   const e = raw as Record<string, unknown>;
   const dtype = e.dtype;
   if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) {
     throw new SafetensorsError(`tensor "${name}": unknown dtype ${brief(dtype)}`);
   }
   const shape = e.shape;
-  if (!Array.isArray(shape) || shape.length > 16) throw new SafetensorsError(`tensor "${name}": shape must be a list of at most 16 sizes`);
+  if (!Array.isArray(shape) || shape.length > 16)
+    throw new SafetensorsError(`tensor "${name}": shape must be a list of at most 16 sizes`);
   let count = 1n;
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new SafetensorsError(`tensor "${name}": shape [${shape.map(brief).join(", ")}] has an invalid size ${brief(d)}`);
+      throw new SafetensorsError(
+        `tensor "${name}": shape [${shape.map(brief).join(", ")}] has an invalid size ${brief(d)}`,
+      );
     }
     count *= BigInt(d);
   }
   const offs = e.data_offsets;
-  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0)) {
+  if (
+    !Array.isArray(offs) ||
+    offs.length !== 2 ||
+    !offs.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0)
+  ) {
     throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
   }
   const [begin, end] = offs as number[];
-  if (end < begin) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] are reversed`);
+  if (end < begin)
+    throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] are reversed`);
   if (end > dataLen) {
-    throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`);
+    throw new SafetensorsError(
+      `tensor "${name}": data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`,
+    );
   }
   const bytes = count * BigInt(DTYPE_BYTES[dtype]);
   if (bytes !== BigInt(end - begin)) {
-    throw new SafetensorsError(`tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${bytes} bytes but data_offsets give ${end - begin}`);
+    throw new SafetensorsError(
+      `tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${bytes} bytes but data_offsets give ${end - begin}`,
+    );
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -161,7 +197,11 @@ export class BufferSource implements TensorSource {
 }
 
 /** Decodes one tensor from an in-memory file into a typed array (for small inputs such as inputs.safetensors). */
-export function readTensor(bytes: Uint8Array, header: SafetensorsHeader, name: string): { dtype: string; shape: number[]; data: Float32Array | BigInt64Array | Int32Array } {
+export function readTensor(
+  bytes: Uint8Array,
+  header: SafetensorsHeader,
+  name: string,
+): { dtype: string; shape: number[]; data: Float32Array | BigInt64Array | Int32Array } {
   const t = header.tensors.get(name);
   if (!t) throw new SafetensorsError(`no tensor named "${name}"`);
   const raw = bytes.slice(header.dataStart + t.begin, header.dataStart + t.end);
@@ -170,12 +210,17 @@ export function readTensor(bytes: Uint8Array, header: SafetensorsHeader, name: s
     case "F32":
       return { dtype: t.dtype, shape: t.shape, data: new Float32Array(raw.buffer, 0, n) };
     case "F64":
-      return { dtype: t.dtype, shape: t.shape, data: Float32Array.from(new Float64Array(raw.buffer, 0, n)) };
+      return {
+        dtype: t.dtype,
+        shape: t.shape,
+        data: Float32Array.from(new Float64Array(raw.buffer, 0, n)),
+      };
     case "F16":
     case "BF16": {
       const u16 = new Uint16Array(raw.buffer, 0, n);
       const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = t.dtype === "BF16" ? bf16ToF32(u16[i]) : f16ToF32(u16[i]);
+      for (let i = 0; i < n; i++)
+        out[i] = t.dtype === "BF16" ? bf16ToF32(u16[i]) : f16ToF32(u16[i]);
       return { dtype: t.dtype, shape: t.shape, data: out };
     }
     case "I64":
@@ -203,7 +248,10 @@ function f16ToF32(h: number): number {
 }
 
 /** Writes F32 tensors as a safetensors file (names sorted, as HF's writer does). */
-export function writeSafetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;

@@ -12,18 +12,32 @@ export class Tensor {
   private _data: TypedData | null;
   private _load: (() => TypedData) | null = null;
 
-  constructor(dtype: DType, data: TypedData | ArrayLike<number> | ArrayLike<bigint>, shape: readonly number[]) {
+  constructor(
+    dtype: DType,
+    data: TypedData | ArrayLike<number> | ArrayLike<bigint>,
+    shape: readonly number[],
+  ) {
     const size = shape.reduce((a, b) => a * b, 1);
     for (const d of shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new Error(`Tensor: invalid shape [${shape.join(", ")}]`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new Error(`Tensor: invalid shape [${shape.join(", ")}]`);
     }
     let arr: TypedData;
-    if (dtype === "float32") arr = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number);
-    else if (dtype === "int32") arr = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>, Number);
-    else if (dtype === "int64") arr = data instanceof BigInt64Array ? data : BigInt64Array.from(data as ArrayLike<bigint>, (v) => BigInt(v));
+    if (dtype === "float32")
+      arr =
+        data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number);
+    else if (dtype === "int32")
+      arr = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>, Number);
+    else if (dtype === "int64")
+      arr =
+        data instanceof BigInt64Array
+          ? data
+          : BigInt64Array.from(data as ArrayLike<bigint>, (v) => BigInt(v));
     else throw new Error(`Tensor: unknown dtype ${String(dtype)}`);
     if (arr.length !== size) {
-      throw new Error(`Tensor: ${arr.length} values do not fill shape [${shape.join(", ")}] (${size} values)`);
+      throw new Error(
+        `Tensor: ${arr.length} values do not fill shape [${shape.join(", ")}] (${size} values)`,
+      );
     }
     this.dtype = dtype;
     this.shape = [...shape];
@@ -49,7 +63,15 @@ export class Tensor {
    * WebAssembly memory unless JS reads it). `load` must return `shape`'s element count.
    */
   static lazy(dtype: DType, shape: readonly number[], load: () => TypedData): Tensor {
-    const t = new Tensor(dtype, dtype === "float32" ? new Float32Array(0) : dtype === "int32" ? new Int32Array(0) : new BigInt64Array(0), [0]);
+    const t = new Tensor(
+      dtype,
+      dtype === "float32"
+        ? new Float32Array(0)
+        : dtype === "int32"
+          ? new Int32Array(0)
+          : new BigInt64Array(0),
+      [0],
+    );
     (t as { shape: number[] }).shape = [...shape];
     t._data = null;
     t._load = load;
@@ -97,20 +119,36 @@ export class Tensor {
     const flat: (number | bigint)[] = [];
     const walk = (v: unknown, dim: number, path: string): void => {
       if (dim === shape.length) {
-        if (Array.isArray(v)) throw new Error(`${name}: ragged nested list at ${path} (deeper than [${shape.join(", ")}])`);
+        if (Array.isArray(v))
+          throw new Error(
+            `${name}: ragged nested list at ${path} (deeper than [${shape.join(", ")}])`,
+          );
         if (typeof v !== "number" && typeof v !== "bigint" && typeof v !== "boolean") {
-          throw new Error(`${name}: expected a number at ${path}, got ${v === null ? "null" : typeof v}`);
+          throw new Error(
+            `${name}: expected a number at ${path}, got ${v === null ? "null" : typeof v}`,
+          );
         }
         flat.push(typeof v === "boolean" ? (v ? 1 : 0) : v);
         return;
       }
       if (!Array.isArray(v) || v.length !== shape[dim]) {
-        throw new Error(`${name}: ragged nested list at ${path}: expected ${shape[dim]} entries, got ${Array.isArray(v) ? v.length : typeof v}`);
+        throw new Error(
+          `${name}: ragged nested list at ${path}: expected ${shape[dim]} entries, got ${Array.isArray(v) ? v.length : typeof v}`,
+        );
       }
       for (let i = 0; i < v.length; i++) walk(v[i], dim + 1, `${path}[${i}]`);
     };
     walk(value, 0, name);
-    if (dtype === "int64") return new Tensor("int64", flat.map((x) => BigInt(x)), shape);
-    return new Tensor(dtype, flat.map((x) => Number(x)), shape);
+    if (dtype === "int64")
+      return new Tensor(
+        "int64",
+        flat.map((x) => BigInt(x)),
+        shape,
+      );
+    return new Tensor(
+      dtype,
+      flat.map((x) => Number(x)),
+      shape,
+    );
   }
 }

@@ -10,16 +10,25 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
 test("bench smoke: peak and GEMM probes", async () => {
-  if (!existsSync(new URL("../build/bench-peak.wasm", import.meta.url))) execFileSync("npm", ["run", "--silent", "build:bench"], { stdio: "ignore" });
+  if (!existsSync(new URL("../build/bench-peak.wasm", import.meta.url)))
+    execFileSync("npm", ["run", "--silent", "build:bench"], { stdio: "ignore" });
   const k = summarizeKernels(await measureKernels({ smoke: true }));
   assert.ok(k.peakGflops > 0.5, `peak ${k.peakGflops}`);
   assert.equal(Object.keys(k.gemm).length, GEMM_SHAPES.length);
   // a smoke run on a shared machine times too briefly for a meaningful % of peak: only sanity here
-  for (const [shape, g] of Object.entries(k.gemm)) assert.ok(g.gflops > 0.1 && Number.isFinite(g.pctOfPeak) && g.pctOfPeak > 0, `${shape}: ${g.gflops} GFLOP/s`);
+  for (const [shape, g] of Object.entries(k.gemm))
+    assert.ok(
+      g.gflops > 0.1 && Number.isFinite(g.pctOfPeak) && g.pctOfPeak > 0,
+      `${shape}: ${g.gflops} GFLOP/s`,
+    );
 });
 
 test("bench smoke: tiny model in simdbert and onnxruntime-web agree, timed, charted", async () => {
-  const r = await benchModel("tiny", { smoke: true, shapes: [[2, 16]], engines: ["simdbert", "ort-web"] });
+  const r = await benchModel("tiny", {
+    smoke: true,
+    shapes: [[2, 16]],
+    engines: ["simdbert", "ort-web"],
+  });
   const s = r.shapes[0];
   assert.ok(s.agreement["ort-web"].ok, `max|diff| ${s.agreement["ort-web"].maxAbsDiff}`);
   assert.ok(s.median.simdbert > 0 && s.median["ort-web"] > 0);

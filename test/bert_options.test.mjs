@@ -9,7 +9,15 @@ import { readFileSync } from "node:fs";
 import { bertCases, readSafetensorsFile } from "./support/shared.mjs";
 import { readRequest } from "../dist/cli/request.js";
 import { bertForward64, ACT64 } from "./support/reference_bert.mjs";
-import { TINY, checkpoint, encoderShapes, randomIds, randomTensors, rng, randn } from "./support/random_model.mjs";
+import {
+  TINY,
+  checkpoint,
+  encoderShapes,
+  randomIds,
+  randomTensors,
+  rng,
+  randn,
+} from "./support/random_model.mjs";
 
 const quiet = { warn: () => {} };
 
@@ -40,8 +48,17 @@ function compare(got, ref, tol, what) {
     assert.equal(g.shape, r.shape, `${what}: ${name} shape`);
     pairs.push([name, maxDiff(g.data, r.data)]);
   };
-  for (const k of ["last_hidden_state", "pooler_output", "hidden_states", "attentions", "cross_attentions", "past_key_values"]) walk(got[k], ref[k], k);
-  for (const [name, d] of pairs) assert.ok(d <= tol, `${what}: ${name} max|diff| ${d.toExponential(2)} > ${tol}`);
+  for (const k of [
+    "last_hidden_state",
+    "pooler_output",
+    "hidden_states",
+    "attentions",
+    "cross_attentions",
+    "past_key_values",
+  ])
+    walk(got[k], ref[k], k);
+  for (const [name, d] of pairs)
+    assert.ok(d <= tol, `${what}: ${name} max|diff| ${d.toExponential(2)} > ${tol}`);
   return Math.max(0, ...pairs.map((p) => p[1]));
 }
 
@@ -51,8 +68,15 @@ test("the float64 reference reproduces the shared HF cases (a, c, e, e2, f, i)",
     const cfg = JSON.parse(readFileSync(join(c.dir, "config.json"), "utf8"));
     const t = readSafetensorsFile(join(c.dir, "model.safetensors"));
     const inputs = { ...req.inputs };
-    if (inputs.past_key_values) inputs.past_key_values = inputs.past_key_values.map((l) => l.map((x) => ({ data: x.data, shape: x.shape })));
-    if (inputs.encoder_hidden_states) inputs.encoder_hidden_states = { data: inputs.encoder_hidden_states.data, shape: inputs.encoder_hidden_states.shape };
+    if (inputs.past_key_values)
+      inputs.past_key_values = inputs.past_key_values.map((l) =>
+        l.map((x) => ({ data: x.data, shape: x.shape })),
+      );
+    if (inputs.encoder_hidden_states)
+      inputs.encoder_hidden_states = {
+        data: inputs.encoder_hidden_states.data,
+        shape: inputs.encoder_hidden_states.shape,
+      };
     const ref = bertForward64(cfg, t, inputs);
     const exp = readSafetensorsFile(join(c.dir, "expected.safetensors"));
     const flat = new Map();
@@ -80,7 +104,8 @@ function randomModel(overrides, seed = 3) {
 }
 
 const r = rng(5);
-const B = 2, S = 13;
+const B = 2,
+  S = 13;
 const ids = randomIds(r, B, S, TINY.vocab_size);
 const pad = ids.map((row, b) => row.map((_, s) => (b === 1 && s >= 8 ? 0 : 1)));
 
@@ -90,9 +115,26 @@ const TOL = 2e-5;
 test("absolute encoder: head_mask 1D and 2D, attentions and hidden states", async () => {
   const m = randomModel({});
   const model = await BertModel.fromPretrained(m.files, quiet);
-  for (const head_mask of [[1, 0, 0.5, 1], [[1, 1, 0, 1], [0.25, 1, 1, 0]]]) {
-    const inputs = { input_ids: ids, attention_mask: pad, head_mask, output_attentions: true, output_hidden_states: true };
-    compare(await model.forward(inputs), bertForward64(m.c, m.t, inputs), TOL, `head_mask ${JSON.stringify(head_mask)}`);
+  for (const head_mask of [
+    [1, 0, 0.5, 1],
+    [
+      [1, 1, 0, 1],
+      [0.25, 1, 1, 0],
+    ],
+  ]) {
+    const inputs = {
+      input_ids: ids,
+      attention_mask: pad,
+      head_mask,
+      output_attentions: true,
+      output_hidden_states: true,
+    };
+    compare(
+      await model.forward(inputs),
+      bertForward64(m.c, m.t, inputs),
+      TOL,
+      `head_mask ${JSON.stringify(head_mask)}`,
+    );
   }
 });
 
@@ -101,14 +143,28 @@ test("inputs_embeds instead of input_ids; explicit position_ids broadcast from [
   const model = await BertModel.fromPretrained(m.files, quiet);
   const emb = new Tensor("float32", randn(r, B * S * 16, 0.5), [B, S, 16]);
   const position_ids = [Array.from({ length: S }, (_, i) => (i * 3) % 40)];
-  const inputs = { inputs_embeds: emb, attention_mask: pad, position_ids, token_type_ids: ids.map((row) => row.map((x) => x % 3)) };
-  compare(await model.forward(inputs), bertForward64(m.c, m.t, { ...inputs, inputs_embeds: { data: emb.data, shape: emb.shape } }), TOL, "inputs_embeds");
+  const inputs = {
+    inputs_embeds: emb,
+    attention_mask: pad,
+    position_ids,
+    token_type_ids: ids.map((row) => row.map((x) => x % 3)),
+  };
+  compare(
+    await model.forward(inputs),
+    bertForward64(m.c, m.t, { ...inputs, inputs_embeds: { data: emb.data, shape: emb.shape } }),
+    TOL,
+    "inputs_embeds",
+  );
 });
 
 test("3D attention mask and a fully masked row (uniform attention, as HF)", async () => {
   const m = randomModel({});
   const model = await BertModel.fromPretrained(m.files, quiet);
-  const m3 = Array.from({ length: B }, (_, b) => Array.from({ length: S }, (_, i) => Array.from({ length: S }, (_, j) => (b === 0 && i === 4 ? 0 : (i + j + b) % 3 === 0 ? 0 : 1))));
+  const m3 = Array.from({ length: B }, (_, b) =>
+    Array.from({ length: S }, (_, i) =>
+      Array.from({ length: S }, (_, j) => (b === 0 && i === 4 ? 0 : (i + j + b) % 3 === 0 ? 0 : 1)),
+    ),
+  );
   const inputs = { input_ids: ids, attention_mask: m3, output_attentions: true };
   const out = await model.forward(inputs);
   compare(out, bertForward64(m.c, m.t, inputs), TOL, "3D mask");
@@ -139,7 +195,12 @@ test("every hidden_act of HF's ACT2FN", async () => {
 });
 
 test("odd sizes: hidden 20 (head_dim 5), intermediate 13, eps 1e-5, seq 1 and 17", async () => {
-  const m = randomModel({ hidden_size: 20, num_attention_heads: 4, intermediate_size: 13, layer_norm_eps: 1e-5 });
+  const m = randomModel({
+    hidden_size: 20,
+    num_attention_heads: 4,
+    intermediate_size: 13,
+    layer_norm_eps: 1e-5,
+  });
   const model = await BertModel.fromPretrained(m.files, quiet);
   for (const s of [1, 17]) {
     const x = randomIds(r, 3, s, TINY.vocab_size);
@@ -153,8 +214,19 @@ test("decoder: causal + padding mask, cross-attention with a 3D encoder mask, ca
   const model = await BertModel.fromPretrained(m.files, quiet);
   const Se = 5;
   const enc = { data: randn(r, B * Se * 16, 0.7), shape: [B, Se, 16] };
-  const em3 = Array.from({ length: B }, (_, b) => Array.from({ length: S }, (_, i) => Array.from({ length: Se }, (_, j) => ((b + i + j) % 4 === 0 ? 0 : 1))));
-  const inputs = { input_ids: ids, attention_mask: pad, encoder_hidden_states: enc, encoder_attention_mask: em3, output_attentions: true, output_hidden_states: true };
+  const em3 = Array.from({ length: B }, (_, b) =>
+    Array.from({ length: S }, (_, i) =>
+      Array.from({ length: Se }, (_, j) => ((b + i + j) % 4 === 0 ? 0 : 1)),
+    ),
+  );
+  const inputs = {
+    input_ids: ids,
+    attention_mask: pad,
+    encoder_hidden_states: enc,
+    encoder_attention_mask: em3,
+    output_attentions: true,
+    output_hidden_states: true,
+  };
   compare(await model.forward(inputs), bertForward64(m.c, m.t, inputs), TOL, "decoder");
 });
 
@@ -164,9 +236,18 @@ test("decoder with relative_key_query and a cache: HF's single query position wi
   const first = await model.forward({ input_ids: ids.map((x) => x.slice(0, 9)), use_cache: true });
   const past = first.past_key_values;
   // two new tokens at once: HF uses position key_length - 1 for both query rows
-  const step = { input_ids: ids.map((x) => x.slice(9, 11)), past_key_values: past, output_attentions: true };
+  const step = {
+    input_ids: ids.map((x) => x.slice(9, 11)),
+    past_key_values: past,
+    output_attentions: true,
+  };
   const pastRef = past.map((l) => l.map((t) => ({ data: t.data, shape: t.shape })));
-  compare(await model.forward(step), bertForward64(m.c, m.t, { ...step, past_key_values: pastRef }), TOL, "relative + cache");
+  compare(
+    await model.forward(step),
+    bertForward64(m.c, m.t, { ...step, past_key_values: pastRef }),
+    TOL,
+    "relative + cache",
+  );
 });
 
 test("decoder with cross-attention layers but no encoder states: HF puts the self k/v where cross attentions go", async () => {
@@ -179,14 +260,23 @@ test("decoder with cross-attention layers but no encoder states: HF puts the sel
 });
 
 test("config defaults: output_hidden_states / output_attentions / return_dict from config.json", async () => {
-  const m = randomModel({ output_hidden_states: true, output_attentions: true, return_dict: false });
+  const m = randomModel({
+    output_hidden_states: true,
+    output_attentions: true,
+    return_dict: false,
+  });
   const model = await BertModel.fromPretrained(m.files, quiet);
   const out = await model.forward({ input_ids: ids });
   assert.ok(Array.isArray(out), "return_dict false gives a tuple");
   assert.equal(out.length, 4); // last, pooled, hidden_states, attentions
   assert.equal(out[2].length, 3);
   assert.equal(out[3].length, 2);
-  const explicit = await model.forward({ input_ids: ids, output_hidden_states: false, output_attentions: false, return_dict: true });
+  const explicit = await model.forward({
+    input_ids: ids,
+    output_hidden_states: false,
+    output_attentions: false,
+    return_dict: true,
+  });
   assert.equal(explicit.keys(), ["last_hidden_state", "pooler_output"]);
 });
 
@@ -201,7 +291,8 @@ test("F16 and BF16 checkpoints are widened to f32 at load (same numbers as their
     for (const [name, t] of [...m.t].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const u16 = new Uint16Array(t.data.length);
       const back = new Float32Array(t.data.length);
-      const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+      const f = new Float32Array(1),
+        u = new Uint32Array(f.buffer);
       for (let i = 0; i < t.data.length; i++) {
         f[0] = t.data[i];
         if (dtype === "BF16") {
@@ -217,7 +308,10 @@ test("F16 and BF16 checkpoints are widened to f32 at load (same numbers as their
           const s = q < 0 ? 0x8000 : 0;
           const a = Math.abs(q);
           const ee = Math.floor(Math.log2(a));
-          u16[i] = ee < -14 ? s | Math.round(a / 2 ** -24) : s | ((ee + 15) << 10) | Math.round((a / 2 ** ee - 1) * 1024);
+          u16[i] =
+            ee < -14
+              ? s | Math.round(a / 2 ** -24)
+              : s | ((ee + 15) << 10) | Math.round((a / 2 ** ee - 1) * 1024);
         }
       }
       rounded.set(name, { shape: t.shape, data: back });
@@ -234,7 +328,10 @@ test("F16 and BF16 checkpoints are widened to f32 at load (same numbers as their
       file.set(p, at);
       at += p.length;
     }
-    const half = await BertModel.fromPretrained({ "config.json": m.c, "model.safetensors": file }, quiet);
+    const half = await BertModel.fromPretrained(
+      { "config.json": m.c, "model.safetensors": file },
+      quiet,
+    );
     const full = await BertModel.fromPretrained(checkpoint(m.c, rounded), quiet);
     const a = await half.forward({ input_ids: ids });
     const b = await full.forward({ input_ids: ids });

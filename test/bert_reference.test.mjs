@@ -17,7 +17,9 @@ for (const c of bertCases()) {
     const got = await runRequest(c.dir, req);
     const expected = readSafetensorsFile(join(c.dir, "expected.safetensors"));
     const torch32 = c.meta.torch_float32_forward_max_abs_diff ?? {};
-    let worst = 0, ratio = 0, worstName = "";
+    let worst = 0,
+      ratio = 0,
+      worstName = "";
     for (const [name, e] of expected) {
       if (name.startsWith("full_sequence.")) continue;
       const g = got.get(name);
@@ -31,8 +33,11 @@ for (const c of bertCases()) {
       }
       worst = Math.max(worst, d);
     }
-    for (const name of got.keys()) assert.ok(expected.has(name), `${c.name}: unexpected output ${name}`);
-    report.push(`${c.name.padEnd(30)} max|diff| ${worst.toExponential(2)}  ${ratio.toFixed(2)}x torch f32 (worst: ${worstName})`);
+    for (const name of got.keys())
+      assert.ok(expected.has(name), `${c.name}: unexpected output ${name}`);
+    report.push(
+      `${c.name.padEnd(30)} max|diff| ${worst.toExponential(2)}  ${ratio.toFixed(2)}x torch f32 (worst: ${worstName})`,
+    );
   });
 }
 
@@ -40,7 +45,9 @@ test("an incremental decoder step equals the same position of a full forward", a
   const c = bertCases().find((x) => x.name === "e2_decoder_incremental_step");
   assert.ok(c, "case e2_decoder_incremental_step is missing from ../shared");
   const got = await runRequest(c.dir, await readRequest(join(c.dir, "inputs.json")));
-  const full = readSafetensorsFile(join(c.dir, "expected.safetensors")).get("full_sequence.last_hidden_state_at_step");
+  const full = readSafetensorsFile(join(c.dir, "expected.safetensors")).get(
+    "full_sequence.last_hidden_state_at_step",
+  );
   const d = maxAbsDiff(got.get("last_hidden_state").data, full.data);
   // the reference differs from the full run by 6e-8 (cached k/v rounded to f32): same scale here
   assert.ok(d < 2e-6, `step vs full forward max|diff| ${d}`);

@@ -19,8 +19,17 @@ for (const surface of SURFACES) {
     const r = await fuzzSurface(surface, { seconds, seed, skipKnown: true, log: () => {} });
     console.log(`  ${formatResult(r)}`);
     const bad = r.failures.filter((f) => f.kind !== "log");
-    const lines = bad.slice(0, 5).map((f) => `${f.kind} in case ${f.case}: ${f.detail.split("\n")[0].slice(0, 400)}\n    replay: node test/fuzz/run.mjs --surface ${surface} --seed ${seed} --case ${f.case} --verbose`);
-    assert.is(failureCount(r), 0, `${surface}: ${failureCount(r)} failure(s)\n  ${lines.join("\n  ")}`);
+    const lines = bad
+      .slice(0, 5)
+      .map(
+        (f) =>
+          `${f.kind} in case ${f.case}: ${f.detail.split("\n")[0].slice(0, 400)}\n    replay: node test/fuzz/run.mjs --surface ${surface} --seed ${seed} --case ${f.case} --verbose`,
+      );
+    assert.is(
+      failureCount(r),
+      0,
+      `${surface}: ${failureCount(r)} failure(s)\n  ${lines.join("\n  ")}`,
+    );
     if (!r.skipped) assert.ok(r.counts.tried > 0, `${surface}: no case ran`);
   });
 }

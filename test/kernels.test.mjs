@@ -33,12 +33,24 @@ const WANT = (process.env.SIMDBERT_KERNEL_BUILDS ?? "plain,relaxed").split(",");
 const builds = [];
 // SIMDBERT_KERNEL_WASM=path/to.wasm tests a candidate build in place of the plain one
 const candidate = process.env.SIMDBERT_KERNEL_WASM;
-if (WANT.includes("plain")) builds.push({ name: candidate ? `plain ${candidate}` : "plain", engine: await Engine.create(candidate ? { wasm: candidate } : {}) });
-if (WANT.includes("relaxed") && hasRelaxedSimd()) builds.push({ name: "relaxed", engine: await Engine.create({ relaxedSimd: true }) });
-for (const b of builds) if (!candidate) assert.is(b.engine.relaxed, b.name === "relaxed", `${b.name} build reports relaxed() = ${b.engine.relaxed}`);
+if (WANT.includes("plain"))
+  builds.push({
+    name: candidate ? `plain ${candidate}` : "plain",
+    engine: await Engine.create(candidate ? { wasm: candidate } : {}),
+  });
+if (WANT.includes("relaxed") && hasRelaxedSimd())
+  builds.push({ name: "relaxed", engine: await Engine.create({ relaxedSimd: true }) });
+for (const b of builds)
+  if (!candidate)
+    assert.is(
+      b.engine.relaxed,
+      b.name === "relaxed",
+      `${b.name} build reports relaxed() = ${b.engine.relaxed}`,
+    );
 const relaxedInChild = WANT.includes("relaxed") && !hasRelaxedSimd() && WANT.includes("plain");
 const CHILD_UNSUPPORTED = "simdbert-kernels: relaxed SIMD unsupported";
-if (!WANT.includes("plain") && WANT.includes("relaxed") && !hasRelaxedSimd()) console.log(CHILD_UNSUPPORTED);
+if (!WANT.includes("plain") && WANT.includes("relaxed") && !hasRelaxedSimd())
+  console.log(CHILD_UNSUPPORTED);
 
 /** Worst measured errors, printed at the end: what → build → { value, fmt }. */
 const report = new Map();
@@ -70,8 +82,10 @@ function assertGuards(engine, off, n, what) {
   const i32 = engine.i32;
   const p = off / 4;
   for (let i = 1; i <= G; i++) {
-    if (i32[p - i] !== SENTINEL) assert.unreachable(`${what}: word ${-i} before the buffer was overwritten`);
-    if (i32[p + n + i - 1] !== SENTINEL) assert.unreachable(`${what}: word ${i - 1} after the buffer was overwritten`);
+    if (i32[p - i] !== SENTINEL)
+      assert.unreachable(`${what}: word ${-i} before the buffer was overwritten`);
+    if (i32[p + n + i - 1] !== SENTINEL)
+      assert.unreachable(`${what}: word ${i - 1} after the buffer was overwritten`);
   }
 }
 
@@ -80,7 +94,8 @@ function assertGaps(engine, off, rows, cols, ld, what) {
   const i32 = engine.i32;
   for (let r = 0; r < rows; r++) {
     for (let j = cols; j < ld; j++) {
-      if (i32[off / 4 + r * ld + j] !== SENTINEL) assert.unreachable(`${what}: gap word (${r}, ${j}) overwritten`);
+      if (i32[off / 4 + r * ld + j] !== SENTINEL)
+        assert.unreachable(`${what}: gap word (${r}, ${j}) overwritten`);
     }
   }
 }
@@ -99,10 +114,14 @@ function writesOnly(engine, offs, counts, out, what, call) {
   const base = out.off / 4;
   for (let w = lo; w < hi; w++) {
     if (after[w] === before[w - lo]) continue;
-    const rel = w - base, r = Math.floor(rel / out.ld), c = rel - r * out.ld;
+    const rel = w - base,
+      r = Math.floor(rel / out.ld),
+      c = rel - r * out.ld;
     if (rel >= 0 && r < out.rows && c < out.cols) continue;
     const owner = offs.findIndex((o, i) => w >= o / 4 - G && w < o / 4 + counts[i] + G);
-    assert.unreachable(`${what}: word ${w - (owner >= 0 ? offs[owner] / 4 : 0)} of buffer #${owner} (outside the output) was written`);
+    assert.unreachable(
+      `${what}: word ${w - (owner >= 0 ? offs[owner] / 4 : 0)} of buffer #${owner} (outside the output) was written`,
+    );
   }
 }
 
@@ -119,7 +138,8 @@ function writeMatrix(engine, off, m, rows, cols, ld) {
 function readMatrix(engine, off, rows, cols, ld) {
   const f32 = engine.f32;
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) out.set(f32.subarray(off / 4 + r * ld, off / 4 + r * ld + cols), r * cols);
+  for (let r = 0; r < rows; r++)
+    out.set(f32.subarray(off / 4 + r * ld, off / 4 + r * ld + cols), r * cols);
   return out;
 }
 
@@ -132,12 +152,17 @@ const fmtE = (v) => v.toExponential(2);
  * and records it. Fails on the first element past its tolerance, naming it.
  */
 function compare(got, ref, tol, what, scaleForReport) {
-  let worst = 0, worstScaled = 0;
+  let worst = 0,
+    worstScaled = 0;
   for (let i = 0; i < ref.length; i++) {
-    const g = got[i], e = ref[i];
+    const g = got[i],
+      e = ref[i];
     const err = Math.abs(g - e);
     const t = tol(i);
-    if (!(err <= t)) assert.unreachable(`${what}: element ${i}: got ${g}, expected ${e} (|err| ${fmtE(err)} > tol ${fmtE(t)})`);
+    if (!(err <= t))
+      assert.unreachable(
+        `${what}: element ${i}: got ${g}, expected ${e} (|err| ${fmtE(err)} > tol ${fmtE(t)})`,
+      );
     if (t > 0) worst = Math.max(worst, err / t);
     if (scaleForReport) worstScaled = Math.max(worstScaled, err / scaleForReport(i));
   }
@@ -160,7 +185,14 @@ test("f32_pack_panels8: W[n, k] -> 8-row panels, zero padded past n, exact, noth
         const packed = ceil8(n) * k;
         const [wp, out] = place(e, [n * k, packed]);
         e.f32.set(w, wp / 4);
-        writesOnly(e, [wp, out], [n * k, packed], { off: out, rows: 1, cols: packed, ld: packed }, `[${b.name}] pack n=${n} k=${k}`, () => e.k.f32_pack_panels8(n, k, wp, out));
+        writesOnly(
+          e,
+          [wp, out],
+          [n * k, packed],
+          { off: out, rows: 1, cols: packed, ld: packed },
+          `[${b.name}] pack n=${n} k=${k}`,
+          () => e.k.f32_pack_panels8(n, k, wp, out),
+        );
         const f32 = e.f32;
         for (let p = 0; p < ceil8(n) / 8; p++) {
           for (let kk = 0; kk < k; kk++) {
@@ -168,7 +200,10 @@ test("f32_pack_panels8: W[n, k] -> 8-row panels, zero padded past n, exact, noth
               const row = p * 8 + j;
               const want = row < n ? w[row * k + kk] : 0;
               const got = f32[out / 4 + p * 8 * k + kk * 8 + j];
-              if (!Object.is(got, want)) assert.unreachable(`[${b.name}] pack n=${n} k=${k}: panel ${p} k ${kk} lane ${j}: got ${got}, want ${want}`);
+              if (!Object.is(got, want))
+                assert.unreachable(
+                  `[${b.name}] pack n=${n} k=${k}: panel ${p} k ${kk} lane ${j}: got ${got}, want ${want}`,
+                );
             }
           }
         }
@@ -194,11 +229,14 @@ test("f32_pack_panels8: W[n, k] -> 8-row panels, zero padded past n, exact, noth
 
 /** C = A·Btᵀ + bias + R in float64, and S = Σ|terms| per element; Bt is [n, k] row-major. */
 function gemmRef(m, n, k, a, bt, bias, rm) {
-  const c = new Float64Array(m * n), s = new Float64Array(m * n);
+  const c = new Float64Array(m * n),
+    s = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      let acc = bias ? bias[j] : 0, mag = bias ? Math.abs(bias[j]) : 0;
-      const ai = i * k, bj = j * k;
+      let acc = bias ? bias[j] : 0,
+        mag = bias ? Math.abs(bias[j]) : 0;
+      const ai = i * k,
+        bj = j * k;
       for (let kk = 0; kk < k; kk++) {
         const p = a[ai + kk] * bt[bj + kk];
         acc += p;
@@ -220,9 +258,15 @@ function gemmRef(m, n, k, a, bt, bias, rm) {
  * (kStride 32, panelStride 32·k); mode "inplace": B a row-major [k, ldb] matrix read in place
  * (kStride ldb·4, panelStride 32), columns past n (NaN here) read but never stored.
  */
-function gemmCase(r, { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 0, 0, 0], misalign = 0, tag = "" }) {
+function gemmCase(
+  r,
+  { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 0, 0, 0], misalign = 0, tag = "" },
+) {
   const [padA, padB, padC, padR] = pads;
-  const lda = k + padA, ldb = n + padB, ldc = n + padC, ldr = rIsC ? ldc : n + padR;
+  const lda = k + padA,
+    ldb = n + padB,
+    ldc = n + padC,
+    ldr = rIsC ? ldc : n + padR;
   const a = randomMatrix(r, m * k);
   const w = randomMatrix(r, n * k); // packed: W[n, k]; inplace: B[k, n]
   const bias = withBias ? randomMatrix(r, n) : null;
@@ -259,14 +303,41 @@ function gemmCase(r, { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 
     if (rm && !rIsC) writeMatrix(e, pr, rm, m, n, ldr);
     if (rm && rIsC) {
       writeMatrix(e, pc, rm, m, n, ldc);
-      for (let i = 0; i < m; i++) e.i32.fill(SENTINEL, pc / 4 + i * ldc + n, pc / 4 + (i + 1) * ldc);
+      for (let i = 0; i < m; i++)
+        e.i32.fill(SENTINEL, pc / 4 + i * ldc + n, pc / 4 + (i + 1) * ldc);
     }
     const rPtr = rm ? (rIsC ? pc : pr) : 0;
-    writesOnly(e, [pa, pw, pp, pbias, pc, pr], counts, { off: pc, rows: m, cols: n, ld: ldc }, `[${b.name}] ${label}`, () =>
-      e.k.f32_gemm_4x8(m, n, k, pa, lda, bPtr, kStride, panelStride, bias ? pbias : 0, pc, ldc, rPtr, ldr),
+    writesOnly(
+      e,
+      [pa, pw, pp, pbias, pc, pr],
+      counts,
+      { off: pc, rows: m, cols: n, ld: ldc },
+      `[${b.name}] ${label}`,
+      () =>
+        e.k.f32_gemm_4x8(
+          m,
+          n,
+          k,
+          pa,
+          lda,
+          bPtr,
+          kStride,
+          panelStride,
+          bias ? pbias : 0,
+          pc,
+          ldc,
+          rPtr,
+          ldr,
+        ),
     );
     const got = readMatrix(e, pc, m, n, ldc);
-    const { worstScaled } = compare(got, ref, (i) => gam * s[i], `[${b.name}] ${label}`, (i) => U * s[i]);
+    const { worstScaled } = compare(
+      got,
+      ref,
+      (i) => gam * s[i],
+      `[${b.name}] ${label}`,
+      (i) => U * s[i],
+    );
     note(`f32_gemm_4x8 worst |err|/(u·Σ|a·b|) (bound K+2)`, b.name, worstScaled);
     assertGuards(e, pc, m * ldc, `[${b.name}] ${label}: C`);
     assertGaps(e, pc, m, n, ldc, `[${b.name}] ${label}: C`);
@@ -274,40 +345,83 @@ function gemmCase(r, { m, n, k, mode, withBias, withR, rIsC = false, pads = [0, 
       // the engine's path for weights: A packed by f32_pack_rows4, then f32_gemm_4x8_packed. The
       // products are summed in the same order, so the result is f32_gemm_4x8's, bit for bit.
       const offs = [pa, pw, pp, pbias, pc, pr, pap, pc2];
-      writesOnly(e, offs, counts, { off: pap, rows: 1, cols: packedA, ld: packedA }, `[${b.name}] pack_rows4 m=${m} k=${k} lda=${lda}`, () => e.k.f32_pack_rows4(m, k, pa, lda, pap));
+      writesOnly(
+        e,
+        offs,
+        counts,
+        { off: pap, rows: 1, cols: packedA, ld: packedA },
+        `[${b.name}] pack_rows4 m=${m} k=${k} lda=${lda}`,
+        () => e.k.f32_pack_rows4(m, k, pa, lda, pap),
+      );
       const f32 = e.f32;
       for (let t = 0; t < Math.ceil(m / 4); t++) {
         for (let kk = 0; kk < k; kk++) {
           for (let q = 0; q < 4; q++) {
-            const want = a[Math.min(4 * t + q, m - 1) * k + kk], have = f32[pap / 4 + (t * k + kk) * 4 + q];
-            if (!Object.is(have, want)) assert.unreachable(`[${b.name}] pack_rows4 m=${m} k=${k}: tile ${t}, k ${kk}, row ${q}: ${have} != ${want}`);
+            const want = a[Math.min(4 * t + q, m - 1) * k + kk],
+              have = f32[pap / 4 + (t * k + kk) * 4 + q];
+            if (!Object.is(have, want))
+              assert.unreachable(
+                `[${b.name}] pack_rows4 m=${m} k=${k}: tile ${t}, k ${kk}, row ${q}: ${have} != ${want}`,
+              );
           }
         }
       }
       if (rm && rIsC) {
         writeMatrix(e, pc2, rm, m, n, ldc);
-        for (let i = 0; i < m; i++) e.i32.fill(SENTINEL, pc2 / 4 + i * ldc + n, pc2 / 4 + (i + 1) * ldc);
+        for (let i = 0; i < m; i++)
+          e.i32.fill(SENTINEL, pc2 / 4 + i * ldc + n, pc2 / 4 + (i + 1) * ldc);
       }
       const r2 = rm ? (rIsC ? pc2 : pr) : 0;
-      writesOnly(e, offs, counts, { off: pc2, rows: m, cols: n, ld: ldc }, `[${b.name}] ${label} (A packed)`, () =>
-        e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr, 0),
+      writesOnly(
+        e,
+        offs,
+        counts,
+        { off: pc2, rows: m, cols: n, ld: ldc },
+        `[${b.name}] ${label} (A packed)`,
+        () =>
+          e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr, 0),
       );
       const got2 = readMatrix(e, pc2, m, n, ldc);
       for (let i = 0; i < m * n; i++) {
-        if (!Object.is(got2[i], got[i])) assert.unreachable(`[${b.name}] ${label}: f32_gemm_4x8_packed (${Math.floor(i / n)}, ${i % n}) = ${got2[i]}, f32_gemm_4x8 gives ${got[i]}`);
+        if (!Object.is(got2[i], got[i]))
+          assert.unreachable(
+            `[${b.name}] ${label}: f32_gemm_4x8_packed (${Math.floor(i / n)}, ${i % n}) = ${got2[i]}, f32_gemm_4x8 gives ${got[i]}`,
+          );
       }
       assertGuards(e, pc2, m * ldc, `[${b.name}] ${label} (A packed): C`);
       assertGaps(e, pc2, m, n, ldc, `[${b.name}] ${label} (A packed): C`);
       if (!rIsC) {
         // the activation in the epilogue: f32_activation's bits on the same sums (kinds cycled)
         const act = 1 + ((m * 7 + n * 3 + k) % 14);
-        writesOnly(e, offs, counts, { off: pc2, rows: m, cols: n, ld: ldc }, `[${b.name}] ${label} (A packed, act ${act})`, () =>
-          e.k.f32_gemm_4x8_packed(m, n, k, pap, pp, 32 * k, bias ? pbias : 0, pc2, ldc, r2, ldr, act),
+        writesOnly(
+          e,
+          offs,
+          counts,
+          { off: pc2, rows: m, cols: n, ld: ldc },
+          `[${b.name}] ${label} (A packed, act ${act})`,
+          () =>
+            e.k.f32_gemm_4x8_packed(
+              m,
+              n,
+              k,
+              pap,
+              pp,
+              32 * k,
+              bias ? pbias : 0,
+              pc2,
+              ldc,
+              r2,
+              ldr,
+              act,
+            ),
         );
         const got3 = readMatrix(e, pc2, m, n, ldc);
         for (let i = 0; i < m * n; i++) {
           const want = e.k.f32_activation1(act, got[i]);
-          if (!Object.is(got3[i], want)) assert.unreachable(`[${b.name}] ${label}: act ${act} in the epilogue (${Math.floor(i / n)}, ${i % n}) = ${got3[i]}, f32_activation gives ${want}`);
+          if (!Object.is(got3[i], want))
+            assert.unreachable(
+              `[${b.name}] ${label}: act ${act} in the epilogue (${Math.floor(i / n)}, ${i % n}) = ${got3[i]}, f32_activation gives ${want}`,
+            );
         }
         assertGaps(e, pc2, m, n, ldc, `[${b.name}] ${label} (A packed, act ${act}): C`);
       }
@@ -328,7 +442,16 @@ test("f32_gemm_4x8 (and f32_pack_rows4 + f32_gemm_4x8_packed, same bits): every 
         const v = i++;
         const mode = v % 2 ? "packed" : "inplace";
         const pads = [0, 1, 2, 3].map(() => Math.floor(r() * 4));
-        gemmCase(r, { m, n, k, mode, withBias: !!((v >> 1) & 1), withR: !!((v >> 2) & 1), pads, misalign: Math.floor(r() * 4) });
+        gemmCase(r, {
+          m,
+          n,
+          k,
+          mode,
+          withBias: !!((v >> 1) & 1),
+          withR: !!((v >> 2) & 1),
+          pads,
+          misalign: Math.floor(r() * 4),
+        });
       }
     }
   }
@@ -336,10 +459,18 @@ test("f32_gemm_4x8 (and f32_pack_rows4 + f32_gemm_4x8_packed, same bits): every 
 
 test("f32_gemm_4x8: all four bias/R combinations in both modes at odd sizes, K = 1 exact", () => {
   const r = rng(22);
-  for (const [m, n, k] of [[1, 1, 1], [7, 13, 1], [5, 17, 3], [13, 9, 17], [17, 100, 13], [100, 7, 100]]) {
+  for (const [m, n, k] of [
+    [1, 1, 1],
+    [7, 13, 1],
+    [5, 17, 3],
+    [13, 9, 17],
+    [17, 100, 13],
+    [100, 7, 100],
+  ]) {
     for (const mode of ["packed", "inplace"]) {
       for (const withBias of [false, true]) {
-        for (const withR of [false, true]) gemmCase(r, { m, n, k, mode, withBias, withR, pads: [3, 5, 1, 2] });
+        for (const withR of [false, true])
+          gemmCase(r, { m, n, k, mode, withBias, withR, pads: [3, 5, 1, 2] });
       }
     }
   }
@@ -347,14 +478,20 @@ test("f32_gemm_4x8: all four bias/R combinations in both modes at odd sizes, K =
   for (const b of builds) {
     const e = b.engine;
     const [m, n] = [7, 13];
-    const a = randomMatrix(r, m), w = randomMatrix(r, n);
+    const a = randomMatrix(r, m),
+      w = randomMatrix(r, n);
     const [pa, pw, pc] = place(e, [m, n, m * n]);
     e.f32.set(a, pa / 4);
     e.f32.set(w, pw / 4);
     e.k.f32_gemm_4x8(m, n, 1, pa, 1, pw, n * 4, 32, 0, pc, n, 0, 0);
     const f32 = e.f32;
     for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) assert.is(f32[pc / 4 + i * n + j], Math.fround(a[i] * w[j]), `[${b.name}] K=1 product (${i}, ${j})`);
+      for (let j = 0; j < n; j++)
+        assert.is(
+          f32[pc / 4 + i * n + j],
+          Math.fround(a[i] * w[j]),
+          `[${b.name}] K=1 product (${i}, ${j})`,
+        );
     }
   }
 });
@@ -362,19 +499,40 @@ test("f32_gemm_4x8: all four bias/R combinations in both modes at odd sizes, K =
 test("f32_gemm_4x8: K = 0 (C = bias + R), R aliasing C (in-place residual), K blocked past 512", () => {
   const r = rng(24);
   for (const mode of ["packed", "inplace"]) {
-    for (const [m, n] of [[1, 1], [5, 13], [7, 8], [17, 3]]) {
+    for (const [m, n] of [
+      [1, 1],
+      [5, 13],
+      [7, 8],
+      [17, 3],
+    ]) {
       for (const withBias of [false, true]) {
-        for (const withR of [false, true]) gemmCase(r, { m, n, k: 0, mode, withBias, withR, pads: [1, 2, 3, 1] });
+        for (const withR of [false, true])
+          gemmCase(r, { m, n, k: 0, mode, withBias, withR, pads: [1, 2, 3, 1] });
       }
     }
     // R = C with K in one block and with K split into blocks (the partial sums live in C)
-    for (const [m, n, k] of [[1, 1, 1], [5, 13, 7], [7, 17, 100], [3, 9, 511], [5, 7, 512], [6, 13, 513], [13, 17, 1025], [2, 5, 1536]]) {
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [5, 13, 7],
+      [7, 17, 100],
+      [3, 9, 511],
+      [5, 7, 512],
+      [6, 13, 513],
+      [13, 17, 1025],
+      [2, 5, 1536],
+    ]) {
       gemmCase(r, { m, n, k, mode, withBias: true, withR: true, rIsC: true, pads: [1, 2, 3, 0] });
       gemmCase(r, { m, n, k, mode, withBias: false, withR: true, rIsC: true, pads: [0, 0, 0, 0] });
     }
-    for (const [m, n, k] of [[1, 3, 513], [7, 13, 1000], [5, 9, 1024], [17, 8, 1030]]) {
+    for (const [m, n, k] of [
+      [1, 3, 513],
+      [7, 13, 1000],
+      [5, 9, 1024],
+      [17, 8, 1030],
+    ]) {
       for (const withBias of [false, true]) {
-        for (const withR of [false, true]) gemmCase(r, { m, n, k, mode, withBias, withR, pads: [3, 1, 2, 5], misalign: 1 });
+        for (const withR of [false, true])
+          gemmCase(r, { m, n, k, mode, withBias, withR, pads: [3, 1, 2, 5], misalign: 1 });
       }
     }
   }
@@ -384,12 +542,30 @@ test("f32_gemm_4x8: round sizes (BERT-base shapes)", () => {
   const r = rng(23);
   // attention output / FFN dense: [tokens, 768] x [768, 768]ᵀ + bias + residual
   gemmCase(r, { m: 128, n: 768, k: 768, mode: "packed", withBias: true, withR: true });
-  gemmCase(r, { m: 64, n: 768, k: 768, mode: "packed", withBias: true, withR: true, rIsC: true, tag: " (residual in place)" });
+  gemmCase(r, {
+    m: 64,
+    n: 768,
+    k: 768,
+    mode: "packed",
+    withBias: true,
+    withR: true,
+    rIsC: true,
+    tag: " (residual in place)",
+  });
   // FFN up and down projections with few tokens
   gemmCase(r, { m: 13, n: 3072, k: 768, mode: "packed", withBias: true, withR: false });
   gemmCase(r, { m: 7, n: 768, k: 3072, mode: "packed", withBias: true, withR: true });
   // P·V with V read in place from a fused [s, 3·768] projection (ldb = 2304), one head of 64
-  gemmCase(r, { m: 384, n: 64, k: 384, mode: "inplace", withBias: false, withR: false, pads: [0, 2304 - 64, 768 - 64, 0], tag: " (P·V)" });
+  gemmCase(r, {
+    m: 384,
+    n: 64,
+    k: 384,
+    mode: "inplace",
+    withBias: false,
+    withR: false,
+    pads: [0, 2304 - 64, 768 - 64, 0],
+    tag: " (P·V)",
+  });
   gemmCase(r, { m: 64, n: 384, k: 128, mode: "inplace", withBias: true, withR: true });
 });
 
@@ -400,11 +576,14 @@ test("f32_gemm_4x8: round sizes (BERT-base shapes)", () => {
 // SIMD lanes and the horizontal sum only change the order). Same power as for the GEMM.
 
 function scoresCase(r, { sq, sk, d, ldq, ldk, lds, label }) {
-  const q = randomMatrix(r, sq * d), k = randomMatrix(r, sk * d);
-  const ref = new Float64Array(sq * sk), s = new Float64Array(sq * sk);
+  const q = randomMatrix(r, sq * d),
+    k = randomMatrix(r, sk * d);
+  const ref = new Float64Array(sq * sk),
+    s = new Float64Array(sq * sk);
   for (let i = 0; i < sq; i++) {
     for (let j = 0; j < sk; j++) {
-      let acc = 0, mag = 0;
+      let acc = 0,
+        mag = 0;
       for (let t = 0; t < d; t++) {
         const p = q[i * d + t] * k[j * d + t];
         acc += p;
@@ -421,9 +600,22 @@ function scoresCase(r, { sq, sk, d, ldq, ldk, lds, label }) {
     writeMatrix(e, pq, q, sq, d, ldq);
     writeMatrix(e, pk, k, sk, d, ldk);
     const what = `[${b.name}] attn_scores ${label ?? ""} sq=${sq} sk=${sk} d=${d} ldq=${ldq} ldk=${ldk} lds=${lds}`;
-    writesOnly(e, [pq, pk, ps], [sq * ldq, sk * ldk, sq * lds], { off: ps, rows: sq, cols: sk, ld: lds }, what, () => e.k.f32_attn_scores(sq, sk, d, pq, ldq, pk, ldk, ps, lds));
+    writesOnly(
+      e,
+      [pq, pk, ps],
+      [sq * ldq, sk * ldk, sq * lds],
+      { off: ps, rows: sq, cols: sk, ld: lds },
+      what,
+      () => e.k.f32_attn_scores(sq, sk, d, pq, ldq, pk, ldk, ps, lds),
+    );
     const got = readMatrix(e, ps, sq, sk, lds);
-    const { worstScaled } = compare(got, ref, (i) => gam * s[i], what, (i) => U * s[i]);
+    const { worstScaled } = compare(
+      got,
+      ref,
+      (i) => gam * s[i],
+      what,
+      (i) => U * s[i],
+    );
     note(`f32_attn_scores worst |err|/(u·Σ|q·k|) (bound d+2)`, b.name, worstScaled);
     assertGuards(e, ps, sq * lds, what);
     assertGaps(e, ps, sq, sk, lds, what);
@@ -435,7 +627,14 @@ test("f32_attn_scores: odd sizes with strided Q, K and S", () => {
   for (const sq of SMALL) {
     for (const sk of SMALL) {
       for (const d of [1, 2, 3, 4, 5, 7, 8, 13, 17, 64]) {
-        scoresCase(r, { sq, sk, d, ldq: d + Math.floor(r() * 4), ldk: d + Math.floor(r() * 4), lds: sk + Math.floor(r() * 3) });
+        scoresCase(r, {
+          sq,
+          sk,
+          d,
+          ldq: d + Math.floor(r() * 4),
+          ldk: d + Math.floor(r() * 4),
+          lds: sk + Math.floor(r() * 3),
+        });
       }
     }
   }
@@ -443,7 +642,15 @@ test("f32_attn_scores: odd sizes with strided Q, K and S", () => {
 
 test("f32_attn_scores: round sizes, heads read in place from a fused projection", () => {
   const r = rng(32);
-  scoresCase(r, { sq: 384, sk: 384, d: 64, ldq: 2304, ldk: 2304, lds: 384, label: "(bert-base head)" });
+  scoresCase(r, {
+    sq: 384,
+    sk: 384,
+    d: 64,
+    ldq: 2304,
+    ldk: 2304,
+    lds: 384,
+    label: "(bert-base head)",
+  });
   scoresCase(r, { sq: 128, sk: 128, d: 64, ldq: 768, ldk: 768, lds: 128 });
   scoresCase(r, { sq: 1, sk: 128, d: 32, ldq: 128, ldk: 256, lds: 128, label: "(one query)" });
 });
@@ -459,14 +666,16 @@ function relativeCase(r, { sq, sk, d, byKey, lstep, l0, maxPos, ldx, lds }) {
   const x = randomMatrix(r, rows * d);
   const E = randomMatrix(r, (2 * maxPos - 1) * d);
   const s0 = randomMatrix(r, sq * sk, -4, 4);
-  const ref = new Float64Array(sq * sk), s = new Float64Array(sq * sk);
+  const ref = new Float64Array(sq * sk),
+    s = new Float64Array(sq * sk);
   for (let i = 0; i < sq; i++) {
     const l = l0 + i * lstep;
     for (let j = 0; j < sk; j++) {
       const idx = l - j + maxPos - 1;
       assert.ok(idx >= 0 && idx < 2 * maxPos - 1, "test bug: distance index out of range");
       const xr = byKey ? j : i;
-      let acc = s0[i * sk + j], mag = Math.abs(acc);
+      let acc = s0[i * sk + j],
+        mag = Math.abs(acc);
       for (let t = 0; t < d; t++) {
         const p = x[xr * d + t] * E[idx * d + t];
         acc += p;
@@ -484,13 +693,26 @@ function relativeCase(r, { sq, sk, d, byKey, lstep, l0, maxPos, ldx, lds }) {
     e.f32.set(E, pe / 4);
     writeMatrix(e, ps, s0, sq, sk, lds);
     // S is in-out: its row gaps go back to sentinels, so that a write there shows
-    for (let i = 0; i < sq; i++) e.i32.fill(SENTINEL, ps / 4 + i * lds + sk, ps / 4 + (i + 1) * lds);
+    for (let i = 0; i < sq; i++)
+      e.i32.fill(SENTINEL, ps / 4 + i * lds + sk, ps / 4 + (i + 1) * lds);
     const what = `[${b.name}] attn_relative sq=${sq} sk=${sk} d=${d} byKey=${byKey} lstep=${lstep} l0=${l0} maxPos=${maxPos}`;
-    writesOnly(e, [px, pe, ps], [rows * ldx, (2 * maxPos - 1) * d, sq * lds], { off: ps, rows: sq, cols: sk, ld: lds }, what, () =>
-      e.k.f32_attn_relative(sq, sk, d, px, ldx, byKey ? 1 : 0, pe, maxPos, l0, lstep, ps, lds),
+    writesOnly(
+      e,
+      [px, pe, ps],
+      [rows * ldx, (2 * maxPos - 1) * d, sq * lds],
+      { off: ps, rows: sq, cols: sk, ld: lds },
+      what,
+      () =>
+        e.k.f32_attn_relative(sq, sk, d, px, ldx, byKey ? 1 : 0, pe, maxPos, l0, lstep, ps, lds),
     );
     const got = readMatrix(e, ps, sq, sk, lds);
-    const { worstScaled } = compare(got, ref, (i) => gam * s[i], what, (i) => U * s[i]);
+    const { worstScaled } = compare(
+      got,
+      ref,
+      (i) => gam * s[i],
+      what,
+      (i) => U * s[i],
+    );
     note(`f32_attn_relative worst |err|/(u·(|S0|+Σ|x·e|)) (bound d+2)`, b.name, worstScaled);
     assertGuards(e, ps, sq * lds, what);
     assertGaps(e, ps, sq, sk, lds, what);
@@ -506,9 +728,20 @@ test("f32_attn_relative: both byKey modes, lstep 0 and 1, any l0 in range", () =
           for (const lstep of [0, 1]) {
             const maxPos = Math.max(sq, sk) + 1 + Math.floor(r() * 4);
             // every index l - j + maxPos - 1 must lie in [0, 2·maxPos - 2]
-            const lo = sk - maxPos, hi = lstep ? maxPos - sq : maxPos - 1;
+            const lo = sk - maxPos,
+              hi = lstep ? maxPos - sq : maxPos - 1;
             const l0 = lo + Math.floor(r() * (hi - lo + 1));
-            relativeCase(r, { sq, sk, d, byKey, lstep, l0, maxPos, ldx: d + Math.floor(r() * 3), lds: sk + Math.floor(r() * 3) });
+            relativeCase(r, {
+              sq,
+              sk,
+              d,
+              byKey,
+              lstep,
+              l0,
+              maxPos,
+              ldx: d + Math.floor(r() * 3),
+              lds: sk + Math.floor(r() * 3),
+            });
           }
         }
       }
@@ -519,8 +752,28 @@ test("f32_attn_relative: both byKey modes, lstep 0 and 1, any l0 in range", () =
 test("f32_attn_relative: round sizes (HF's use: l0 = 0, lstep 1; cached decoding: l0 = sk - 1, lstep 0)", () => {
   const r = rng(42);
   for (const byKey of [false, true]) {
-    relativeCase(r, { sq: 128, sk: 128, d: 64, byKey, lstep: 1, l0: 0, maxPos: 512, ldx: 768, lds: 128 });
-    relativeCase(r, { sq: 1, sk: 100, d: 64, byKey, lstep: 0, l0: 99, maxPos: 128, ldx: 2304, lds: 100 });
+    relativeCase(r, {
+      sq: 128,
+      sk: 128,
+      d: 64,
+      byKey,
+      lstep: 1,
+      l0: 0,
+      maxPos: 512,
+      ldx: 768,
+      lds: 128,
+    });
+    relativeCase(r, {
+      sq: 1,
+      sk: 100,
+      d: 64,
+      byKey,
+      lstep: 0,
+      l0: 99,
+      maxPos: 128,
+      ldx: 2304,
+      lds: 100,
+    });
   }
 });
 
@@ -552,7 +805,8 @@ function softmaxRef(sRow, mRow, scale, headScale) {
   const delta = new Float64Array(n);
   let wsum = 0;
   for (let j = 0; j < n; j++) {
-    delta[j] = U * (Math.abs(sRow[j] * scale) + Math.abs(x[j]) + Math.abs(x[j] - mx) + Math.abs(mx)) + 2 * U;
+    delta[j] =
+      U * (Math.abs(sRow[j] * scale) + Math.abs(x[j]) + Math.abs(x[j] - mx) + Math.abs(mx)) + 2 * U;
     if (headScale !== 0) wsum += (p[j] / headScale) * delta[j];
   }
   const tol = new Float64Array(n);
@@ -560,35 +814,50 @@ function softmaxRef(sRow, mRow, scale, headScale) {
   return { p, tol, x, mx };
 }
 
-function softmaxCase(r, { rows, n, lds, scale, maskKind, ldm: ldmIn, headScale, maskedFrac = 0.3, fullRows = [] }) {
+function softmaxCase(
+  r,
+  { rows, n, lds, scale, maskKind, ldm: ldmIn, headScale, maskedFrac = 0.3, fullRows = [] },
+) {
   const S = randomMatrix(r, rows * n, -6, 6);
   // mask rows: "none"; "row" (one row, ldm 0, broadcast); "rows" (one per row, stride ldm)
   const maskRows = maskKind === "rows" ? rows : maskKind === "row" ? 1 : 0;
-  const ldm = maskKind === "rows" ? ldmIn ?? n : 0;
+  const ldm = maskKind === "rows" ? (ldmIn ?? n) : 0;
   const M = new Float32Array(maskRows * n);
   for (let i = 0; i < maskRows; i++) {
     for (let j = 0; j < n; j++) {
       const v = r();
       // masked (HF's (1 - m)·finfo.min, for m = 0 and m = 0.5), or a soft additive bias
-      M[i * n + j] = v < maskedFrac ? (v < maskedFrac / 2 ? F32_MIN : Math.fround(0.5 * F32_MIN)) : uniformNonZero(r, -3, 1);
+      M[i * n + j] =
+        v < maskedFrac
+          ? v < maskedFrac / 2
+            ? F32_MIN
+            : Math.fround(0.5 * F32_MIN)
+          : uniformNonZero(r, -3, 1);
     }
     if (fullRows.includes(i)) M.fill(F32_MIN, i * n, (i + 1) * n);
   }
   const refs = [];
   for (let i = 0; i < rows; i++) {
-    const mRow = maskRows ? M.subarray((maskRows === 1 ? 0 : i) * n, (maskRows === 1 ? 1 : i + 1) * n) : null;
-    refs.push(softmaxRef(S.subarray(i * n, (i + 1) * n), mRow, Math.fround(scale), Math.fround(headScale)));
+    const mRow = maskRows
+      ? M.subarray((maskRows === 1 ? 0 : i) * n, (maskRows === 1 ? 1 : i + 1) * n)
+      : null;
+    refs.push(
+      softmaxRef(S.subarray(i * n, (i + 1) * n), mRow, Math.fround(scale), Math.fround(headScale)),
+    );
   }
   for (const b of builds) {
     const e = b.engine;
     const counts = [rows * lds, Math.max(1, maskRows ? (maskRows - 1) * ldm + n : 1)];
     const [ps, pm] = place(e, counts);
     writeMatrix(e, ps, S, rows, n, lds);
-    for (let i = 0; i < rows; i++) e.i32.fill(SENTINEL, ps / 4 + i * lds + n, ps / 4 + (i + 1) * lds);
+    for (let i = 0; i < rows; i++)
+      e.i32.fill(SENTINEL, ps / 4 + i * lds + n, ps / 4 + (i + 1) * lds);
     if (maskRows === 1) e.f32.set(M, pm / 4);
     else if (maskRows) writeMatrix(e, pm, M, rows, n, ldm);
     const what = `[${b.name}] softmax rows=${rows} n=${n} lds=${lds} scale=${scale} mask=${maskKind} ldm=${ldm} headScale=${headScale}`;
-    writesOnly(e, [ps, pm], counts, { off: ps, rows, cols: n, ld: lds }, what, () => e.k.f32_softmax_rows(rows, n, ps, lds, scale, maskRows ? pm : 0, ldm, headScale));
+    writesOnly(e, [ps, pm], counts, { off: ps, rows, cols: n, ld: lds }, what, () =>
+      e.k.f32_softmax_rows(rows, n, ps, lds, scale, maskRows ? pm : 0, ldm, headScale),
+    );
     const f32 = e.f32;
     for (let i = 0; i < rows; i++) {
       const { p, tol, x, mx } = refs[i];
@@ -602,15 +871,27 @@ function softmaxCase(r, { rows, n, lds, scale, maskKind, ldm: ldmIn, headScale, 
       for (let j = 0; j < n; j++) {
         const where = `${what}: row ${i} col ${j}`;
         if (full && x[j] === mx) {
-          assert.is(got[j], first, `${where}: fully masked row must be uniform over its ${atMax} maximal entries`);
+          assert.is(
+            got[j],
+            first,
+            `${where}: fully masked row must be uniform over its ${atMax} maximal entries`,
+          );
           const want = headScale / atMax;
-          if (!(Math.abs(got[j] - want) <= 2 * U * Math.abs(want))) assert.unreachable(`${where}: fully masked row: got ${got[j]}, want ${want}`);
+          if (!(Math.abs(got[j] - want) <= 2 * U * Math.abs(want)))
+            assert.unreachable(`${where}: fully masked row: got ${got[j]}, want ${want}`);
         } else if (x[j] <= 0.5 * F32_MIN) {
-          if (got[j] !== 0) assert.unreachable(`${where}: masked entry (logit ${x[j]}) must be exactly 0, got ${got[j]}`);
+          if (got[j] !== 0)
+            assert.unreachable(
+              `${where}: masked entry (logit ${x[j]}) must be exactly 0, got ${got[j]}`,
+            );
         } else {
           const err = Math.abs(got[j] - p[j]);
-          if (!(err <= tol[j])) assert.unreachable(`${where}: got ${got[j]}, expected ${p[j]} (|err| ${fmtE(err)} > tol ${fmtE(tol[j])})`);
-          if (p[j] !== 0) note(`f32_softmax_rows worst relative error / u`, b.name, err / Math.abs(p[j]) / U);
+          if (!(err <= tol[j]))
+            assert.unreachable(
+              `${where}: got ${got[j]}, expected ${p[j]} (|err| ${fmtE(err)} > tol ${fmtE(tol[j])})`,
+            );
+          if (p[j] !== 0)
+            note(`f32_softmax_rows worst relative error / u`, b.name, err / Math.abs(p[j]) / U);
         }
       }
     }
@@ -627,7 +908,15 @@ test("f32_softmax_rows: sizes x mask layouts x scales x head scales", () => {
       for (const headScale of [1, 0.5, 1.75]) {
         const rows = [1, 2, 3, 5][v++ % 4];
         const scale = [1, 0.125, 1 / Math.sqrt(13)][v % 3];
-        softmaxCase(r, { rows, n, lds: n + (v % 3), scale, maskKind, ldm: n + (v % 2) * 3, headScale });
+        softmaxCase(r, {
+          rows,
+          n,
+          lds: n + (v % 3),
+          scale,
+          maskKind,
+          ldm: n + (v % 2) * 3,
+          headScale,
+        });
       }
     }
   }
@@ -637,8 +926,27 @@ test("f32_softmax_rows: masked entries exactly 0, fully masked rows uniform, hea
   const r = rng(52);
   for (const n of [1, 3, 7, 8, 13, 100, 384]) {
     // rows 1 and 3 fully masked (per-row mask); others 60% masked
-    softmaxCase(r, { rows: 5, n, lds: n + 1, scale: 0.125, maskKind: "rows", ldm: n + 2, headScale: 1, maskedFrac: 0.6, fullRows: [1, 3] });
-    softmaxCase(r, { rows: 3, n, lds: n, scale: 0.125, maskKind: "rows", ldm: n, headScale: 0.25, fullRows: [0] });
+    softmaxCase(r, {
+      rows: 5,
+      n,
+      lds: n + 1,
+      scale: 0.125,
+      maskKind: "rows",
+      ldm: n + 2,
+      headScale: 1,
+      maskedFrac: 0.6,
+      fullRows: [1, 3],
+    });
+    softmaxCase(r, {
+      rows: 3,
+      n,
+      lds: n,
+      scale: 0.125,
+      maskKind: "rows",
+      ldm: n,
+      headScale: 0.25,
+      fullRows: [0],
+    });
     // broadcast mask row fully masked: every row uniform
     softmaxCase(r, { rows: 2, n, lds: n, scale: 1, maskKind: "row", headScale: 1, fullRows: [0] });
     // a head masked out by head_mask: all zeros
@@ -652,20 +960,40 @@ test("f32_softmax_rows: masked entries exactly 0, fully masked rows uniform, hea
 
 test("f32_pack_cols8: B[k, n] -> 8-column panels, zero padded past n, exact, nothing else written", () => {
   const r = rng(91);
-  for (const [k, n, ldb] of [[1, 1, 1], [3, 5, 7], [17, 8, 8], [13, 13, 40], [100, 32, 96], [37, 64, 200], [5, 17, 17]]) {
+  for (const [k, n, ldb] of [
+    [1, 1, 1],
+    [3, 5, 7],
+    [17, 8, 8],
+    [13, 13, 40],
+    [100, 32, 96],
+    [37, 64, 200],
+    [5, 17, 17],
+  ]) {
     const bm = randomMatrix(r, k * n);
     for (const b of builds) {
       const e = b.engine;
       const counts = [k * ldb, ceil8(n) * k];
       const [pb, po] = place(e, counts);
       writeMatrix(e, pb, bm, k, n, ldb);
-      writesOnly(e, [pb, po], counts, { off: po, rows: 1, cols: ceil8(n) * k, ld: ceil8(n) * k }, `[${b.name}] pack_cols8 k=${k} n=${n}`, () => e.k.f32_pack_cols8(k, n, pb, ldb, po));
+      writesOnly(
+        e,
+        [pb, po],
+        counts,
+        { off: po, rows: 1, cols: ceil8(n) * k, ld: ceil8(n) * k },
+        `[${b.name}] pack_cols8 k=${k} n=${n}`,
+        () => e.k.f32_pack_cols8(k, n, pb, ldb, po),
+      );
       const f32 = e.f32;
       for (let p = 0; p < ceil8(n) / 8; p++) {
         for (let kk = 0; kk < k; kk++) {
           for (let j = 0; j < 8; j++) {
-            const col = 8 * p + j, want = col < n ? bm[kk * n + col] : 0, have = f32[po / 4 + (p * k + kk) * 8 + j];
-            if (!Object.is(have, want)) assert.unreachable(`[${b.name}] pack_cols8 k=${k} n=${n}: panel ${p}, k ${kk}, column ${j}: ${have} != ${want}`);
+            const col = 8 * p + j,
+              want = col < n ? bm[kk * n + col] : 0,
+              have = f32[po / 4 + (p * k + kk) * 8 + j];
+            if (!Object.is(have, want))
+              assert.unreachable(
+                `[${b.name}] pack_cols8 k=${k} n=${n}: panel ${p}, k ${kk}, column ${j}: ${have} != ${want}`,
+              );
           }
         }
       }
@@ -675,33 +1003,96 @@ test("f32_pack_cols8: B[k, n] -> 8-column panels, zero padded past n, exact, not
 
 test("f32_mha: P·V on packed P and V (packing scratch given) = the in-place path, bit for bit; too little scratch falls back", () => {
   const r = rng(92);
-  for (const [sq, sk, d, heads] of [[1, 1, 1, 1], [13, 17, 5, 2], [17, 13, 8, 3], [100, 37, 13, 2], [128, 128, 32, 2], [1, 90, 64, 2]]) {
+  for (const [sq, sk, d, heads] of [
+    [1, 1, 1, 1],
+    [13, 17, 5, 2],
+    [17, 13, 8, 3],
+    [100, 37, 13, 2],
+    [128, 128, 32, 2],
+    [1, 90, 64, 2],
+  ]) {
     const H = heads * d;
-    const q = randomMatrix(r, sq * H), kk = randomMatrix(r, sk * H), v = randomMatrix(r, sk * H);
+    const q = randomMatrix(r, sq * H),
+      kk = randomMatrix(r, sk * H),
+      v = randomMatrix(r, sk * H);
     for (const b of builds) {
       const e = b.engine;
       const need = 4 * (4 * Math.ceil(sq / 4) * sk + ceil8(d) * sk);
-      const [pq, pk, pv, probs, c1, c2, c3, pack] = place(e, [sq * H, sk * H, sk * H, heads * sq * sk, sq * H, sq * H, sq * H, need / 4]);
+      const [pq, pk, pv, probs, c1, c2, c3, pack] = place(e, [
+        sq * H,
+        sk * H,
+        sk * H,
+        heads * sq * sk,
+        sq * H,
+        sq * H,
+        sq * H,
+        need / 4,
+      ]);
       e.f32.set(q, pq / 4);
       e.f32.set(kk, pk / 4);
       e.f32.set(v, pv / 4);
       const run = (ctx, p, bytes) =>
-        e.k.f32_mha(0, heads, heads, sq, sk, d, pq, 0, d, H, pk, 0, d, H, pv, 0, d, H, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, probs, sq * sk, ctx, 0, H, p, bytes);
+        e.k.f32_mha(
+          0,
+          heads,
+          heads,
+          sq,
+          sk,
+          d,
+          pq,
+          0,
+          d,
+          H,
+          pk,
+          0,
+          d,
+          H,
+          pv,
+          0,
+          d,
+          H,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0.3,
+          probs,
+          sq * sk,
+          ctx,
+          0,
+          H,
+          p,
+          bytes,
+        );
       run(c1, 0, 0);
       run(c2, pack, need);
       run(c3, pack, need - 4); // one float short: the in-place path
       const f32 = e.f32;
       for (let i = 0; i < sq * H; i++) {
-        if (!Number.isFinite(f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: ctx ${i} not finite`);
-        if (!Object.is(f32[c2 / 4 + i], f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: packed ctx ${i} = ${f32[c2 / 4 + i]}, in place ${f32[c1 / 4 + i]}`);
-        if (!Object.is(f32[c3 / 4 + i], f32[c1 / 4 + i])) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: fallback ctx ${i} differs`);
+        if (!Number.isFinite(f32[c1 / 4 + i]))
+          assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: ctx ${i} not finite`);
+        if (!Object.is(f32[c2 / 4 + i], f32[c1 / 4 + i]))
+          assert.unreachable(
+            `[${b.name}] mha ${sq}x${sk}x${d}: packed ctx ${i} = ${f32[c2 / 4 + i]}, in place ${f32[c1 / 4 + i]}`,
+          );
+        if (!Object.is(f32[c3 / 4 + i], f32[c1 / 4 + i]))
+          assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: fallback ctx ${i} differs`);
       }
       // a spot check of one context value against float64 (P as the kernel wrote it)
       const [i0, h0, t0] = [sq - 1, heads - 1, d - 1];
       let want = 0;
-      for (let j = 0; j < sk; j++) want += f32[probs / 4 + (h0 * sq + i0) * sk + j] * v[j * H + h0 * d + t0];
+      for (let j = 0; j < sk; j++)
+        want += f32[probs / 4 + (h0 * sq + i0) * sk + j] * v[j * H + h0 * d + t0];
       const got = f32[c1 / 4 + i0 * H + h0 * d + t0];
-      if (!(Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want)))) assert.unreachable(`[${b.name}] mha ${sq}x${sk}x${d}: ctx = ${got}, P·V in float64 = ${want}`);
+      if (!(Math.abs(got - want) <= 1e-5 * (1 + Math.abs(want))))
+        assert.unreachable(
+          `[${b.name}] mha ${sq}x${sk}x${d}: ctx = ${got}, P·V in float64 = ${want}`,
+        );
     }
   }
 });
@@ -722,12 +1113,18 @@ function layernormCase(r, { rows, n, eps, ldx, ldy, inPlace, kinds }) {
     const kind = kinds[i % kinds.length];
     const row = X.subarray(i * n, (i + 1) * n);
     if (kind === "const") row.fill(uniformNonZero(r, -3, 3));
-    else if (kind === "offset") for (let j = 0; j < n; j++) row[j] = Math.fround(37.5 + uniformNonZero(r, -1, 1));
-    else if (kind === "narrow") for (let j = 0; j < n; j++) row[j] = Math.fround(0.25 + 1e-3 * uniformNonZero(r, -1, 1)); // var ~ 3e-7: eps matters
+    else if (kind === "offset")
+      for (let j = 0; j < n; j++) row[j] = Math.fround(37.5 + uniformNonZero(r, -1, 1));
+    else if (kind === "narrow")
+      for (let j = 0; j < n; j++) row[j] = Math.fround(0.25 + 1e-3 * uniformNonZero(r, -1, 1)); // var ~ 3e-7: eps matters
     else for (let j = 0; j < n; j++) row[j] = uniformNonZero(r, -2, 2);
   }
-  const gamma = randomMatrix(r, n, -2, 2), beta = randomMatrix(r, n, -1, 1);
-  const ref = new Float64Array(rows * n), tol = new Float64Array(rows * n), mag = new Float64Array(rows * n), exact = new Uint8Array(rows);
+  const gamma = randomMatrix(r, n, -2, 2),
+    beta = randomMatrix(r, n, -1, 1);
+  const ref = new Float64Array(rows * n),
+    tol = new Float64Array(rows * n),
+    mag = new Float64Array(rows * n),
+    exact = new Uint8Array(rows);
   for (let i = 0; i < rows; i++) {
     const row = X.subarray(i * n, (i + 1) * n);
     let mean = 0;
@@ -744,7 +1141,8 @@ function layernormCase(r, { rows, n, eps, ldx, ldy, inPlace, kinds }) {
       ref[i * n + j] = y;
       const dt = rstd * U * Math.abs(mean) + 3 * U * Math.abs(t);
       tol[i * n + j] = Math.abs(gamma[j]) * dt + U * Math.abs(gamma[j] * t) + U * Math.abs(y);
-      mag[i * n + j] = Math.abs(gamma[j]) * (Math.abs(t) + rstd * Math.abs(mean)) + Math.abs(beta[j]);
+      mag[i * n + j] =
+        Math.abs(gamma[j]) * (Math.abs(t) + rstd * Math.abs(mean)) + Math.abs(beta[j]);
     }
   }
   for (const b of builds) {
@@ -752,20 +1150,40 @@ function layernormCase(r, { rows, n, eps, ldx, ldy, inPlace, kinds }) {
     const counts = [rows * ldx, inPlace ? 1 : rows * ldy, n, n];
     const [px, py, pg, pb] = place(e, counts);
     writeMatrix(e, px, X, rows, n, ldx);
-    if (inPlace) for (let i = 0; i < rows; i++) e.i32.fill(SENTINEL, px / 4 + i * ldx + n, px / 4 + (i + 1) * ldx);
+    if (inPlace)
+      for (let i = 0; i < rows; i++)
+        e.i32.fill(SENTINEL, px / 4 + i * ldx + n, px / 4 + (i + 1) * ldx);
     e.f32.set(gamma, pg / 4);
     e.f32.set(beta, pb / 4);
-    const out = inPlace ? px : py, ld = inPlace ? ldx : ldy;
+    const out = inPlace ? px : py,
+      ld = inPlace ? ldx : ldy;
     const what = `[${b.name}] layernorm rows=${rows} n=${n} eps=${eps} ldx=${ldx} ldy=${ld}${inPlace ? " in place" : ""}`;
-    writesOnly(e, [px, py, pg, pb], counts, { off: out, rows, cols: n, ld }, what, () => e.k.f32_layernorm(rows, n, px, ldx, pg, pb, eps, out, ld));
+    writesOnly(e, [px, py, pg, pb], counts, { off: out, rows, cols: n, ld }, what, () =>
+      e.k.f32_layernorm(rows, n, px, ldx, pg, pb, eps, out, ld),
+    );
     const got = readMatrix(e, out, rows, n, ld);
     for (let i = 0; i < rows; i++) {
       if (!exact[i]) continue;
-      for (let j = 0; j < n; j++) assert.is(got[i * n + j], beta[j], `${what}: constant row ${i} col ${j} must give beta exactly`);
+      for (let j = 0; j < n; j++)
+        assert.is(
+          got[i * n + j],
+          beta[j],
+          `${what}: constant row ${i} col ${j} must give beta exactly`,
+        );
     }
-    const { worst, worstScaled } = compare(got, ref, (i) => tol[i], what, (i) => U * mag[i]);
+    const { worst, worstScaled } = compare(
+      got,
+      ref,
+      (i) => tol[i],
+      what,
+      (i) => U * mag[i],
+    );
     note(`f32_layernorm worst |err|/tol`, b.name, worst);
-    note(`f32_layernorm worst |err|/(u·(|gamma|·(|t| + rstd·|mean|) + |beta|)) (bound 4)`, b.name, worstScaled);
+    note(
+      `f32_layernorm worst |err|/(u·(|gamma|·(|t| + rstd·|mean|) + |beta|)) (bound 4)`,
+      b.name,
+      worstScaled,
+    );
     assertGuards(e, out, rows * ld, what);
     assertGaps(e, out, rows, n, ld, what);
   }
@@ -778,13 +1196,37 @@ test("f32_layernorm: eps 1e-12 and 1e-5, widths 1..768, constant / offset / narr
     for (const eps of [1e-12, 1e-5]) {
       for (const inPlace of [false, true]) {
         const rows = [1, 2, 3, 7][v++ % 4];
-        layernormCase(r, { rows, n, eps, ldx: n + (v % 3), ldy: n + ((v >> 1) % 3), inPlace, kinds: ["random", "const", "offset", "narrow"].slice(v % 4).concat(["random"]) });
+        layernormCase(r, {
+          rows,
+          n,
+          eps,
+          ldx: n + (v % 3),
+          ldy: n + ((v >> 1) % 3),
+          inPlace,
+          kinds: ["random", "const", "offset", "narrow"].slice(v % 4).concat(["random"]),
+        });
       }
     }
   }
   // a batch of BERT-base rows, and only constant rows
-  layernormCase(r, { rows: 128, n: 768, eps: 1e-12, ldx: 768, ldy: 768, inPlace: false, kinds: ["random"] });
-  layernormCase(r, { rows: 5, n: 768, eps: 1e-12, ldx: 768, ldy: 768, inPlace: true, kinds: ["const"] });
+  layernormCase(r, {
+    rows: 128,
+    n: 768,
+    eps: 1e-12,
+    ldx: 768,
+    ldy: 768,
+    inPlace: false,
+    kinds: ["random"],
+  });
+  layernormCase(r, {
+    rows: 5,
+    n: 768,
+    eps: 1e-12,
+    ldx: 768,
+    ldy: 768,
+    inPlace: true,
+    kinds: ["const"],
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -806,16 +1248,37 @@ test("f32_layernorm: eps 1e-12 and 1e-5, widths 1..768, constant / offset / narr
 const SIG = (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU = (x) => 0.5 * x * erfc(-x / Math.SQRT2); // x/2·(1 + erf(x/√2)), no cancellation
-const LAPLACE_MU = 0.707107, LAPLACE_SIGMA = 0.282095;
+const LAPLACE_MU = 0.707107,
+  LAPLACE_SIGMA = 0.282095;
 // 0.5·x·(1 + tanh(u)) is written x·sigmoid(2u): the same function, without float64 cancellation
 const ACTS = {
   linear: { f: (x) => x, A: 0, B: 0 },
   gelu: { xf: true, f: GELU, A: 6, B: 0 },
   gelu_python: { xf: true, f: GELU, A: 6, B: 0 },
-  gelu_new: { xf: true, f: (x) => x * SIG(2 * SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)), A: 4, B: 2 },
-  gelu_pytorch_tanh: { xf: true, f: (x) => x * SIG(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)), A: 4, B: 2 },
-  gelu_accurate: { xf: true, f: (x) => x * SIG(2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)), A: 4, B: 2 },
-  gelu_fast: { xf: true, f: (x) => x * SIG(2 * (x * 0.7978845608 * (1 + 0.044715 * x * x))), A: 4, B: 3 },
+  gelu_new: {
+    xf: true,
+    f: (x) => x * SIG(2 * SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)),
+    A: 4,
+    B: 2,
+  },
+  gelu_pytorch_tanh: {
+    xf: true,
+    f: (x) => x * SIG(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)),
+    A: 4,
+    B: 2,
+  },
+  gelu_accurate: {
+    xf: true,
+    f: (x) => x * SIG(2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)),
+    A: 4,
+    B: 2,
+  },
+  gelu_fast: {
+    xf: true,
+    f: (x) => x * SIG(2 * (x * 0.7978845608 * (1 + 0.044715 * x * x))),
+    A: 4,
+    B: 3,
+  },
   gelu_10: { xf: true, f: (x) => Math.min(Math.max(GELU(x), -10), 10), A: 6, B: 0 },
   quick_gelu: { xf: true, f: (x) => x * SIG(1.702 * x), A: 4, B: 2 },
   relu: { f: (x) => Math.max(x, 0), A: 0, B: 0 },
@@ -827,7 +1290,12 @@ const ACTS = {
   mish: { xf: true, f: (x) => x * Math.tanh(x > 20 ? x : Math.log1p(Math.exp(x))), A: 5, B: 0 },
   sigmoid: { f: SIG, A: 4, B: 0 },
   tanh: { f: Math.tanh, A: 2, B: 0 },
-  laplace: { f: (x) => 0.5 * erfc(-(x - LAPLACE_MU) / (LAPLACE_SIGMA * Math.SQRT2)), A: 2, B: 3, arg: (x) => Math.abs(x - LAPLACE_MU) + LAPLACE_MU },
+  laplace: {
+    f: (x) => 0.5 * erfc(-(x - LAPLACE_MU) / (LAPLACE_SIGMA * Math.SQRT2)),
+    A: 2,
+    B: 3,
+    arg: (x) => Math.abs(x - LAPLACE_MU) + LAPLACE_MU,
+  },
   // 0.01 rounded to float32 (relative 2.2e-8) then one product
   leaky_relu: { f: (x) => (x > 0 ? x : 0.01 * x), A: 1, B: 0 },
 };
@@ -835,11 +1303,25 @@ const ACTS = {
 // Expected at ±Inf: the limit where HF's formula has one; where it is ±Inf·0 (torch gives NaN)
 // both NaN and 0 are accepted ("either").
 const AT_INF = {
-  linear: [Infinity, -Infinity], gelu: [Infinity, "either"], gelu_python: [Infinity, "either"],
-  gelu_new: [Infinity, "either"], gelu_pytorch_tanh: [Infinity, "either"], gelu_accurate: [Infinity, "either"],
-  gelu_fast: [Infinity, "either"], gelu_10: [10, "either"], quick_gelu: [Infinity, "either"],
-  relu: [Infinity, 0], relu2: [Infinity, 0], relu6: [6, 0], silu: [Infinity, "either"], swish: [Infinity, "either"],
-  mish: [Infinity, "either"], sigmoid: [1, 0], tanh: [1, -1], laplace: [1, 0], leaky_relu: [Infinity, -Infinity],
+  linear: [Infinity, -Infinity],
+  gelu: [Infinity, "either"],
+  gelu_python: [Infinity, "either"],
+  gelu_new: [Infinity, "either"],
+  gelu_pytorch_tanh: [Infinity, "either"],
+  gelu_accurate: [Infinity, "either"],
+  gelu_fast: [Infinity, "either"],
+  gelu_10: [10, "either"],
+  quick_gelu: [Infinity, "either"],
+  relu: [Infinity, 0],
+  relu2: [Infinity, 0],
+  relu6: [6, 0],
+  silu: [Infinity, "either"],
+  swish: [Infinity, "either"],
+  mish: [Infinity, "either"],
+  sigmoid: [1, 0],
+  tanh: [1, -1],
+  laplace: [1, 0],
+  leaky_relu: [Infinity, -Infinity],
 };
 
 /** |f'(x)|, by a central difference (only sizes a tolerance term). */
@@ -850,7 +1332,11 @@ const sensitivity = (spec, x) => {
 const actTol = (spec, x, y) => {
   if (spec.A === 0 && spec.B === 0) return 0;
   const arg = spec.arg ? spec.arg(x) : Math.abs(x);
-  return spec.A * ulp32(y) + spec.B * U * sensitivity(spec, x) * arg + 2 ** -125 * (spec.xf ? Math.max(1, Math.abs(x)) : 1);
+  return (
+    spec.A * ulp32(y) +
+    spec.B * U * sensitivity(spec, x) * arg +
+    2 ** -125 * (spec.xf ? Math.max(1, Math.abs(x)) : 1)
+  );
 };
 
 // The sweep: a dense grid over [-12, 12], log-spaced magnitudes down to 1e-30, and the float32
@@ -864,8 +1350,18 @@ function sweepPoints() {
     pts.push(m, -m);
   }
   const z09 = 0.9 * Math.SQRT2;
-  const branch = [0.625, 0.3125, z09, z09 / 2, LAPLACE_MU + 0.9 * LAPLACE_SIGMA * Math.SQRT2, LAPLACE_MU - 0.9 * LAPLACE_SIGMA * Math.SQRT2, 20, 0];
-  const bits = new Float32Array(1), ib = new Int32Array(bits.buffer);
+  const branch = [
+    0.625,
+    0.3125,
+    z09,
+    z09 / 2,
+    LAPLACE_MU + 0.9 * LAPLACE_SIGMA * Math.SQRT2,
+    LAPLACE_MU - 0.9 * LAPLACE_SIGMA * Math.SQRT2,
+    20,
+    0,
+  ];
+  const bits = new Float32Array(1),
+    ib = new Int32Array(bits.buffer);
   for (const c of branch) {
     for (const s of [1, -1]) {
       bits[0] = s * c;
@@ -879,7 +1375,38 @@ function sweepPoints() {
   return Float32Array.from(pts);
 }
 
-const SPECIALS = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, 2 ** -126, -(2 ** -126), 1e-30, -1e-30, 1e-7, -1e-7, 12, -12, 20, -20, 20.5, -20.5, 30, -30, 87, -87, 88, -88, 100, -100, 1e4, -1e4, 3e38, -3e38];
+const SPECIALS = [
+  0,
+  -0,
+  1e-45,
+  -1e-45,
+  1e-40,
+  -1e-40,
+  2 ** -126,
+  -(2 ** -126),
+  1e-30,
+  -1e-30,
+  1e-7,
+  -1e-7,
+  12,
+  -12,
+  20,
+  -20,
+  20.5,
+  -20.5,
+  30,
+  -30,
+  87,
+  -87,
+  88,
+  -88,
+  100,
+  -100,
+  1e4,
+  -1e4,
+  3e38,
+  -3e38,
+];
 
 // The same functions at the float32 argument the kernel actually forms (activations.ts), so that
 // the error left is the kernel's own (math.ts's claim), without the argument's conditioning.
@@ -893,10 +1420,19 @@ const SPECIALS = [0, -0, 1e-45, -1e-45, 1e-40, -1e-40, 2 ** -126, -(2 ** -126), 
 // rounds the Python float (pinned by the test below).
 const LAPLACE_DIV_TORCH = Math.fround(LAPLACE_SIGMA * Math.SQRT2);
 const LAPLACE_DIV_KERNEL = LAPLACE_DIV_TORCH;
-const laplaceZ = (x, div = LAPLACE_DIV_KERNEL) => Math.fround(Math.fround(x - Math.fround(LAPLACE_MU)) / div);
+const laplaceZ = (x, div = LAPLACE_DIV_KERNEL) =>
+  Math.fround(Math.fround(x - Math.fround(LAPLACE_MU)) / div);
 const AT_F32_ARG = {
-  laplace: { z: (x) => laplaceZ(x), f: (x, z) => 0.5 * erfc(-z), tol: (x, z, y) => onePlusErfTol(z, y, 0.5) },
-  quick_gelu: { z: (x) => Math.fround(x * Math.fround(1.702)), f: (x, z) => x * SIG(z), tol: (x, z, y) => 4 * ulp32(y) },
+  laplace: {
+    z: (x) => laplaceZ(x),
+    f: (x, z) => 0.5 * erfc(-z),
+    tol: (x, z, y) => onePlusErfTol(z, y, 0.5),
+  },
+  quick_gelu: {
+    z: (x) => Math.fround(x * Math.fround(1.702)),
+    f: (x, z) => x * SIG(z),
+    tol: (x, z, y) => 4 * ulp32(y),
+  },
 };
 function onePlusErfTol(z, y, scale) {
   const series = z >= 0 ? z < 0.9 : z > -0.45;
@@ -909,7 +1445,8 @@ function sweepRefs() {
   const xs = sweepPoints();
   const out = {};
   for (const [name, spec] of Object.entries(ACTS)) {
-    const ref = new Float64Array(xs.length), tol = new Float64Array(xs.length);
+    const ref = new Float64Array(xs.length),
+      tol = new Float64Array(xs.length);
     for (let i = 0; i < xs.length; i++) {
       ref[i] = spec.f(xs[i]);
       tol[i] = actTol(spec, xs[i], ref[i]);
@@ -931,7 +1468,11 @@ function sweepRefs() {
 
 test("activations: ACTIVATIONS names the kernel's numbering for every ACT2FN key", () => {
   const names = Object.keys(ACTS).sort();
-  assert.equal(Object.keys(ACTIVATIONS).sort(), names, "test and config disagree on the activation names");
+  assert.equal(
+    Object.keys(ACTIVATIONS).sort(),
+    names,
+    "test and config disagree on the activation names",
+  );
 });
 
 test("activations: dense sweep over [-12, 12] + tiny magnitudes + branch points vs float64 HF formulas", () => {
@@ -940,33 +1481,50 @@ test("activations: dense sweep over [-12, 12] + tiny magnitudes + branch points 
   for (const b of builds) {
     const e = b.engine;
     const [px, py] = place(e, [n, n]);
-    for (const [name, spec] of Object.entries(ACTS)) {
+    for (const name of Object.keys(ACTS)) {
       const kind = ACTIVATIONS[name];
       e.f32.set(xs, px / 4);
       e.k.f32_activation(kind, n, px, py);
       const got = e.f32.slice(py / 4, py / 4 + n);
       const { ref, tol, atArg } = refs[name];
-      let maxUlp = 0, maxAbs = 0, worst = 0, maxUlpAtArg = 0, worstAtArg = 0;
+      let maxUlp = 0,
+        maxAbs = 0,
+        worst = 0,
+        maxUlpAtArg = 0,
+        worstAtArg = 0;
       for (let i = 0; i < n; i++) {
         const err = Math.abs(got[i] - ref[i]);
         if (!(err <= tol[i])) {
-          assert.unreachable(`[${b.name}] ${name} (kind ${kind}) at x = ${xs[i]}: got ${got[i]}, expected ${ref[i]} (|err| ${fmtE(err)} = ${(err / ulp32(ref[i])).toFixed(1)} ulp > tol ${fmtE(tol[i])})`);
+          assert.unreachable(
+            `[${b.name}] ${name} (kind ${kind}) at x = ${xs[i]}: got ${got[i]}, expected ${ref[i]} (|err| ${fmtE(err)} = ${(err / ulp32(ref[i])).toFixed(1)} ulp > tol ${fmtE(tol[i])})`,
+          );
         }
         if (tol[i] > 0) worst = Math.max(worst, err / tol[i]);
         maxAbs = Math.max(maxAbs, err);
         if (Math.abs(ref[i]) >= 2 ** -120) maxUlp = Math.max(maxUlp, err / ulp32(ref[i]));
         if (atArg && Math.abs(atArg.ref[i]) >= 2 ** -120) {
-          const err = Math.abs(got[i] - atArg.ref[i]), ul = err / ulp32(atArg.ref[i]);
+          const err = Math.abs(got[i] - atArg.ref[i]),
+            ul = err / ulp32(atArg.ref[i]);
           if (!(err <= atArg.tol[i])) {
-            assert.unreachable(`[${b.name}] ${name} at x = ${xs[i]}, at the kernel's float32 argument: got ${got[i]}, expected ${atArg.ref[i]} (${ul.toFixed(1)} ulp > tol ${(atArg.tol[i] / ulp32(atArg.ref[i])).toFixed(1)} ulp)`);
+            assert.unreachable(
+              `[${b.name}] ${name} at x = ${xs[i]}, at the kernel's float32 argument: got ${got[i]}, expected ${atArg.ref[i]} (${ul.toFixed(1)} ulp > tol ${(atArg.tol[i] / ulp32(atArg.ref[i])).toFixed(1)} ulp)`,
+            );
           }
           maxUlpAtArg = Math.max(maxUlpAtArg, ul);
           worstAtArg = Math.max(worstAtArg, err / atArg.tol[i]);
         }
       }
-      const extra = atArg ? ` | at the f32 argument: max ${maxUlpAtArg.toFixed(1)} ulp, worst ${worstAtArg.toFixed(2)} of tol` : "";
+      const extra = atArg
+        ? ` | at the f32 argument: max ${maxUlpAtArg.toFixed(1)} ulp, worst ${worstAtArg.toFixed(2)} of tol`
+        : "";
       const aliases = Object.keys(ACTS).filter((a) => ACTIVATIONS[a] === kind);
-      if (aliases[0] === name) note(`activation ${aliases.join(" = ")}: max ulp / max abs / worst err/tol`, b.name, maxUlp, () => `${maxUlp.toFixed(2)} / ${fmtE(maxAbs)} / ${worst.toFixed(2)}${extra}`);
+      if (aliases[0] === name)
+        note(
+          `activation ${aliases.join(" = ")}: max ulp / max abs / worst err/tol`,
+          b.name,
+          maxUlp,
+          () => `${maxUlp.toFixed(2)} / ${fmtE(maxAbs)} / ${worst.toFixed(2)}${extra}`,
+        );
       assertGuards(e, py, n, `[${b.name}] ${name} output`);
     }
   }
@@ -988,13 +1546,23 @@ test("activations: special values (±0, tiny, large |x|, ±Inf, NaN) through f32
         }
         const err = Math.abs(got - spec.f(x32));
         const tol = actTol(spec, x32, spec.f(x32)) + (Math.abs(want) > 3e38 ? ulp32(want) : 0);
-        if (!(err <= tol)) assert.unreachable(`${where}: got ${got}, expected ${spec.f(x32)} (|err| ${fmtE(err)} > tol ${fmtE(tol)})`);
+        if (!(err <= tol))
+          assert.unreachable(
+            `${where}: got ${got}, expected ${spec.f(x32)} (|err| ${fmtE(err)} > tol ${fmtE(tol)})`,
+          );
       }
-      assert.ok(Number.isNaN(e.k.f32_activation1(kind, NaN)), `[${b.name}] ${name}(NaN) must be NaN`);
+      assert.ok(
+        Number.isNaN(e.k.f32_activation1(kind, NaN)),
+        `[${b.name}] ${name}(NaN) must be NaN`,
+      );
       const [pos, neg] = AT_INF[name];
       assert.is(e.k.f32_activation1(kind, Infinity), pos, `[${b.name}] ${name}(+Inf)`);
       const gn = e.k.f32_activation1(kind, -Infinity);
-      if (neg === "either") assert.ok(Number.isNaN(gn) || gn === 0, `[${b.name}] ${name}(-Inf): got ${gn}, want NaN (torch) or 0 (the limit)`);
+      if (neg === "either")
+        assert.ok(
+          Number.isNaN(gn) || gn === 0,
+          `[${b.name}] ${name}(-Inf): got ${gn}, want NaN (torch) or 0 (the limit)`,
+        );
       else assert.is(gn, neg, `[${b.name}] ${name}(-Inf)`);
     }
   }
@@ -1014,7 +1582,10 @@ test("activations: laplace divides by σ·√2 rounded once to float32 (as torch
       const got = e.k.f32_activation1(ACTIVATIONS.laplace, xs[i]);
       const ul = Math.abs(got - ref) / ulp32(ref);
       const tol = onePlusErfTol(z, ref, 0.5);
-      if (!(Math.abs(got - ref) <= tol)) assert.unreachable(`[${b.name}] laplace(${xs[i]}): got ${got}, 0.5·erfc(-z) at torch's z = ${z}: ${ref} (${ul.toFixed(1)} ulp > ${(tol / ulp32(ref)).toFixed(1)})`);
+      if (!(Math.abs(got - ref) <= tol))
+        assert.unreachable(
+          `[${b.name}] laplace(${xs[i]}): got ${got}, 0.5·erfc(-z) at torch's z = ${z}: ${ref} (${ul.toFixed(1)} ulp > ${(tol / ulp32(ref)).toFixed(1)})`,
+        );
     }
   }
   void refs;
@@ -1036,19 +1607,32 @@ test("f32_activation: every n (tails of 1-3 lanes), in place and not, lanes inde
           const [px, py] = place(e, [n, n], n % 4);
           e.f32.set(x, px / 4);
           const out = inPlace ? px : py;
-          writesOnly(e, [px, py], [n, n], { off: out, rows: 1, cols: n, ld: n }, `[${b.name}] ${name} n=${n}${inPlace ? " in place" : ""}`, () => e.k.f32_activation(kind, n, px, out));
+          writesOnly(
+            e,
+            [px, py],
+            [n, n],
+            { off: out, rows: 1, cols: n, ld: n },
+            `[${b.name}] ${name} n=${n}${inPlace ? " in place" : ""}`,
+            () => e.k.f32_activation(kind, n, px, out),
+          );
           const got = e.f32.slice(out / 4, out / 4 + n);
           for (let i = 0; i < n; i++) {
             const want = e.k.f32_activation1(kind, x[i]);
             if (!Object.is(got[i], want) && !(Number.isNaN(got[i]) && Number.isNaN(want))) {
-              assert.unreachable(`[${b.name}] ${name} n=${n}${inPlace ? " in place" : ""}: element ${i} (x = ${x[i]}): f32_activation ${got[i]} != f32_activation1 ${want}`);
+              assert.unreachable(
+                `[${b.name}] ${name} n=${n}${inPlace ? " in place" : ""}: element ${i} (x = ${x[i]}): f32_activation ${got[i]} != f32_activation1 ${want}`,
+              );
             }
           }
           assertGuards(e, out, n, `[${b.name}] ${name} n=${n}${inPlace ? " in place" : ""}`);
           if (!inPlace) {
             assertGuards(e, px, n, `[${b.name}] ${name} n=${n} input`);
             const xin = e.f32.subarray(px / 4, px / 4 + n);
-            for (let i = 0; i < n; i++) assert.ok(Object.is(xin[i], x[i]) || (Number.isNaN(x[i]) && Number.isNaN(xin[i])), `[${b.name}] ${name}: input modified`);
+            for (let i = 0; i < n; i++)
+              assert.ok(
+                Object.is(xin[i], x[i]) || (Number.isNaN(x[i]) && Number.isNaN(xin[i])),
+                `[${b.name}] ${name}: input modified`,
+              );
           }
         }
       }
@@ -1071,7 +1655,10 @@ test("f32_bert_embeddings: ids / inputs_embeds, ± positions, odd and round widt
   const [V, T, P] = [37, 3, 41];
   for (const h of [1, 2, 3, 5, 8, 13, 17, 64, 100, 768]) {
     for (const rows of [1, 2, 5, 13]) {
-      const word = randomMatrix(r, V * h), type = randomMatrix(r, T * h), pos = randomMatrix(r, P * h), embeds = randomMatrix(r, rows * h);
+      const word = randomMatrix(r, V * h),
+        type = randomMatrix(r, T * h),
+        pos = randomMatrix(r, P * h),
+        embeds = randomMatrix(r, rows * h);
       const ids = Int32Array.from({ length: rows }, () => Math.floor(r() * V));
       const tids = Int32Array.from({ length: rows }, () => Math.floor(r() * T));
       const pids = Int32Array.from({ length: rows }, () => Math.floor(r() * P));
@@ -1106,13 +1693,23 @@ test("f32_bert_embeddings: ids / inputs_embeds, ± positions, odd and round widt
               e.i32.set(pids, ppi / 4);
               const args = [useIds ? pi : 0, pe, pt, pti, usePos ? pp : 0, usePos ? ppi : 0, po];
               const what = `[${b.name}] embeddings h=${h} rows=${rows} ${useIds ? "ids" : "inputs_embeds"}${usePos ? " +pos" : ""}${packed ? " packed word table" : ""}`;
-              writesOnly(e, offs, counts, { off: po, rows: 1, cols: rows * h, ld: rows * h }, what, () => {
-                if (arity === 11) e.k.f32_bert_embeddings(rows, h, pw, packed ? 1 : 0, ...args);
-                else e.k.f32_bert_embeddings(rows, h, pw, ...args);
-              });
+              writesOnly(
+                e,
+                offs,
+                counts,
+                { off: po, rows: 1, cols: rows * h, ld: rows * h },
+                what,
+                () => {
+                  if (arity === 11) e.k.f32_bert_embeddings(rows, h, pw, packed ? 1 : 0, ...args);
+                  else e.k.f32_bert_embeddings(rows, h, pw, ...args);
+                },
+              );
               const got = e.f32.slice(po / 4, po / 4 + rows * h);
               for (let i = 0; i < rows * h; i++) {
-                if (!Object.is(got[i], want[i])) assert.unreachable(`${what}: row ${Math.floor(i / h)} col ${i % h}: got ${got[i]}, want ${want[i]}`);
+                if (!Object.is(got[i], want[i]))
+                  assert.unreachable(
+                    `${what}: row ${Math.floor(i / h)} col ${i % h}: got ${got[i]}, want ${want[i]}`,
+                  );
               }
               assertGuards(e, po, rows * h, what);
             }
@@ -1129,19 +1726,26 @@ test("f32_bert_embeddings: ids / inputs_embeds, ± positions, odd and round widt
 // NaN patterns must give NaN; ±0 keep their sign.
 
 function decodeF16(h) {
-  const s = h & 0x8000 ? -1 : 1, ex = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    ex = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (ex === 0x1f) return m ? NaN : s * Infinity;
   if (ex === 0) return s * m * 2 ** -24; // subnormal: m/1024 · 2^-14
   return s * (1 + m / 1024) * 2 ** (ex - 15);
 }
 function decodeBF16(h) {
-  const s = h & 0x8000 ? -1 : 1, ex = (h >> 7) & 0xff, m = h & 0x7f;
+  const s = h & 0x8000 ? -1 : 1,
+    ex = (h >> 7) & 0xff,
+    m = h & 0x7f;
   if (ex === 0xff) return m ? NaN : s * Infinity;
   if (ex === 0) return s * m * 2 ** -133; // subnormal: m/128 · 2^-126
   return s * (1 + m / 128) * 2 ** (ex - 127);
 }
 
-for (const [fn, decode] of [["f16_to_f32", decodeF16], ["bf16_to_f32", decodeBF16]]) {
+for (const [fn, decode] of [
+  ["f16_to_f32", decodeF16],
+  ["bf16_to_f32", decodeBF16],
+]) {
   test(`${fn}: all 65536 bit patterns, separate and in place (out == src), odd counts`, () => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
     const r = rng(91);
@@ -1151,17 +1755,32 @@ for (const [fn, decode] of [["f16_to_f32", decodeF16], ["bf16_to_f32", decodeBF1
         for (let i = 0; i < src.length; i++) {
           const want = decode(src[i]);
           const ok = Number.isNaN(want) ? Number.isNaN(got[i]) : Object.is(got[i], want);
-          if (!ok) assert.unreachable(`[${b.name}] ${fn} ${what}: 0x${src[i].toString(16).padStart(4, "0")} -> ${got[i]}, want ${want}`);
+          if (!ok)
+            assert.unreachable(
+              `[${b.name}] ${fn} ${what}: 0x${src[i].toString(16).padStart(4, "0")} -> ${got[i]}, want ${want}`,
+            );
         }
       };
       for (const inPlace of [false, true]) {
-        for (const src of [all, Uint16Array.from({ length: 1 }, () => (r() * 65536) | 0), Uint16Array.from({ length: 13 }, () => (r() * 65536) | 0), Uint16Array.from({ length: 17 }, () => (r() * 65536) | 0)]) {
+        for (const src of [
+          all,
+          Uint16Array.from({ length: 1 }, () => (r() * 65536) | 0),
+          Uint16Array.from({ length: 13 }, () => (r() * 65536) | 0),
+          Uint16Array.from({ length: 17 }, () => (r() * 65536) | 0),
+        ]) {
           const n = src.length;
           const [ps, po] = place(e, [Math.ceil(n / 2), n]);
           const srcPtr = inPlace ? po : ps;
           new Uint16Array(e.memory.buffer, srcPtr, n).set(src);
           const what = `n=${n}${inPlace ? " in place" : ""}`;
-          writesOnly(e, [ps, po], [Math.ceil(n / 2), n], { off: po, rows: 1, cols: n, ld: n }, `[${b.name}] ${fn} ${what}`, () => e.k[fn](n, srcPtr, po));
+          writesOnly(
+            e,
+            [ps, po],
+            [Math.ceil(n / 2), n],
+            { off: po, rows: 1, cols: n, ld: n },
+            `[${b.name}] ${fn} ${what}`,
+            () => e.k[fn](n, srcPtr, po),
+          );
           check(e.f32.subarray(po / 4, po / 4 + n), src, what);
           assertGuards(e, po, n, `[${b.name}] ${fn} ${what}`);
         }
@@ -1195,10 +1814,15 @@ test("relaxed-SIMD build", async () => {
   if (!child) return;
   const { code, out } = await child;
   if (out.includes(CHILD_UNSUPPORTED) || (code !== 0 && /bad option/i.test(out))) {
-    console.log(`  note: relaxed-SIMD build not tested: this runtime does not support it even with --experimental-wasm-relaxed-simd\n${out}`);
+    console.log(
+      `  note: relaxed-SIMD build not tested: this runtime does not support it even with --experimental-wasm-relaxed-simd\n${out}`,
+    );
     return;
   }
-  if (code !== 0) assert.unreachable(`the kernel tests failed on the relaxed-SIMD build (child node --experimental-wasm-relaxed-simd):\n${out}`);
+  if (code !== 0)
+    assert.unreachable(
+      `the kernel tests failed on the relaxed-SIMD build (child node --experimental-wasm-relaxed-simd):\n${out}`,
+    );
   const at = out.indexOf(REPORT_TAG);
   assert.ok(at >= 0, `the relaxed-SIMD child printed no report:\n${out}`);
   childReport = JSON.parse(out.slice(at + REPORT_TAG.length, out.indexOf("\n", at)));
@@ -1209,7 +1833,8 @@ let childReport = null; // [what, build, text][] from the relaxed child
 test.after(() => {
   if (!builds.length) return;
   const rows = [];
-  for (const [what, byBuild] of report) for (const [build, { value, fmt }] of byBuild) rows.push([what, build, fmt(value)]);
+  for (const [what, byBuild] of report)
+    for (const [build, { value, fmt }] of byBuild) rows.push([what, build, fmt(value)]);
   if (!WANT.includes("plain")) {
     console.log(REPORT_TAG + JSON.stringify(rows)); // read by the parent process
     return;
@@ -1219,10 +1844,15 @@ test.after(() => {
   const lines = whats.map((w) => {
     const mine = rows.filter((r) => r[0] === w);
     const first = mine[0][2];
-    const rest = mine.slice(1).filter((r) => r[2] !== first).map((r) => ` | ${r[1]}: ${r[2]}`);
+    const rest = mine
+      .slice(1)
+      .filter((r) => r[2] !== first)
+      .map((r) => ` | ${r[1]}: ${r[2]}`);
     return `    ${w}: ${first}${mine.length > 1 && !rest.length ? " (all builds)" : ` (${mine[0][1]})`}${rest.join("")}`;
   });
-  console.log(`\n  kernel tests, worst measured errors (builds: ${[...builds.map((b) => b.name), ...(childReport ? ["relaxed (child)"] : [])].join(", ")}):\n${lines.join("\n")}`);
+  console.log(
+    `\n  kernel tests, worst measured errors (builds: ${[...builds.map((b) => b.name), ...(childReport ? ["relaxed (child)"] : [])].join(", ")}):\n${lines.join("\n")}`,
+  );
 });
 
 test.run();

@@ -4,58 +4,124 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BertModel, BertForMaskedLM, Engine } from "../dist/index.js";
-import { TINY, checkpoint, encoderShapes, headShapes, randomIds, randomTensors, rng, randn } from "./support/random_model.mjs";
+import {
+  TINY,
+  checkpoint,
+  encoderShapes,
+  headShapes,
+  randomIds,
+  randomTensors,
+  rng,
+  randn,
+} from "./support/random_model.mjs";
 
 const quiet = { warn: () => {} };
 
 function identical(a, b, what) {
   assert.equal(a.shape, b.shape, what);
-  const x = a.data, y = b.data;
-  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) assert.unreachable(`${what}: element ${i}: ${x[i]} vs ${y[i]}`);
+  const x = a.data,
+    y = b.data;
+  for (let i = 0; i < x.length; i++)
+    if (!Object.is(x[i], y[i])) assert.unreachable(`${what}: element ${i}: ${x[i]} vs ${y[i]}`);
 }
 
 function compareAll(a, b) {
   for (const k of a.keys()) {
-    const va = a.get(k), vb = b.get(k);
-    const flat = (v, name) => (Array.isArray(v) ? v.flatMap((x, i) => flat(x, `${name}.${i}`)) : [[name, v]]);
-    const fa = flat(va, k), fb = flat(vb, k);
+    const va = a.get(k),
+      vb = b.get(k);
+    const flat = (v, name) =>
+      Array.isArray(v) ? v.flatMap((x, i) => flat(x, `${name}.${i}`)) : [[name, v]];
+    const fa = flat(va, k),
+      fb = flat(vb, k);
     fa.forEach(([name, t], i) => identical(t, fb[i][1], name));
   }
 }
 
 test("two threads give the single-thread bits: encoder with relative_key_query, head mask, attentions", async () => {
-  const c = { ...TINY, hidden_size: 64, num_attention_heads: 4, intermediate_size: 200, position_embedding_type: "relative_key_query", max_position_embeddings: 80 };
+  const c = {
+    ...TINY,
+    hidden_size: 64,
+    num_attention_heads: 4,
+    intermediate_size: 200,
+    position_embedding_type: "relative_key_query",
+    max_position_embeddings: 80,
+  };
   const files = checkpoint(c, randomTensors(encoderShapes(c), 5));
   const one = await BertModel.fromPretrained(files, quiet);
   const two = await BertModel.fromPretrained(files, { ...quiet, threads: 2 });
   assert.is(two.engine.threads, 2);
   const r = rng(1);
-  const inputs = { input_ids: randomIds(r, 3, 70, c.vocab_size), head_mask: [1, 0.5, 0, 1], output_attentions: true, output_hidden_states: true };
+  const inputs = {
+    input_ids: randomIds(r, 3, 70, c.vocab_size),
+    head_mask: [1, 0.5, 0, 1],
+    output_attentions: true,
+    output_hidden_states: true,
+  };
   compareAll(await one.forward(inputs), await two.forward(inputs));
   // a request too small to split, then a big one again
-  compareAll(await one.forward({ input_ids: [[1, 2, 3]] }), await two.forward({ input_ids: [[1, 2, 3]] }));
+  compareAll(
+    await one.forward({ input_ids: [[1, 2, 3]] }),
+    await two.forward({ input_ids: [[1, 2, 3]] }),
+  );
   compareAll(await one.forward(inputs), await two.forward(inputs));
   two.engine.dispose();
 });
 
 test("two threads: decoder with cross-attention and cache; MLM head", async () => {
-  const c = { ...TINY, hidden_size: 64, num_attention_heads: 8, intermediate_size: 96, is_decoder: true, add_cross_attention: true };
-  const t = randomTensors({ ...encoderShapes(c, "bert.", { cross: true, pooler: false }), ...headShapes("BertForMaskedLM", c) }, 6);
+  const c = {
+    ...TINY,
+    hidden_size: 64,
+    num_attention_heads: 8,
+    intermediate_size: 96,
+    is_decoder: true,
+    add_cross_attention: true,
+  };
+  const t = randomTensors(
+    {
+      ...encoderShapes(c, "bert.", { cross: true, pooler: false }),
+      ...headShapes("BertForMaskedLM", c),
+    },
+    6,
+  );
   const files = checkpoint(c, t);
   const r = rng(2);
   const enc = { data: randn(r, 2 * 9 * 64, 0.5), shape: [2, 9, 64] };
   const ids = randomIds(r, 2, 36, c.vocab_size);
   const one = await BertModel.fromPretrained(files, { ...quiet, addPoolingLayer: false });
-  const two = await BertModel.fromPretrained(files, { ...quiet, threads: 2, addPoolingLayer: false });
-  const a1 = await one.forward({ input_ids: ids, encoder_hidden_states: enc, output_attentions: true });
-  const a2 = await two.forward({ input_ids: ids, encoder_hidden_states: enc, output_attentions: true });
+  const two = await BertModel.fromPretrained(files, {
+    ...quiet,
+    threads: 2,
+    addPoolingLayer: false,
+  });
+  const a1 = await one.forward({
+    input_ids: ids,
+    encoder_hidden_states: enc,
+    output_attentions: true,
+  });
+  const a2 = await two.forward({
+    input_ids: ids,
+    encoder_hidden_states: enc,
+    output_attentions: true,
+  });
   compareAll(a1, a2);
-  const s1 = await one.forward({ input_ids: [[3], [4]], encoder_hidden_states: enc, past_key_values: a1.past_key_values });
-  const s2 = await two.forward({ input_ids: [[3], [4]], encoder_hidden_states: enc, past_key_values: a2.past_key_values });
+  const s1 = await one.forward({
+    input_ids: [[3], [4]],
+    encoder_hidden_states: enc,
+    past_key_values: a1.past_key_values,
+  });
+  const s2 = await two.forward({
+    input_ids: [[3], [4]],
+    encoder_hidden_states: enc,
+    past_key_values: a2.past_key_values,
+  });
   compareAll(s1, s2);
   const m1 = await BertForMaskedLM.fromPretrained(files, quiet);
   const m2 = await BertForMaskedLM.fromPretrained(files, { ...quiet, threads: 2 });
-  identical((await m1.forward({ input_ids: ids })).logits, (await m2.forward({ input_ids: ids })).logits, "mlm logits");
+  identical(
+    (await m1.forward({ input_ids: ids })).logits,
+    (await m2.forward({ input_ids: ids })).logits,
+    "mlm logits",
+  );
   two.engine.dispose();
   m2.engine.dispose();
 });
@@ -73,9 +139,16 @@ test("threads option: validation and fallback", async () => {
 
 test("kernels passed as { wasm } must be the build the thread count needs", async () => {
   const { readFileSync } = await import("node:fs");
-  const plain = await WebAssembly.compile(readFileSync(new URL("../build/simdbert.wasm", import.meta.url)));
-  const threaded = await WebAssembly.compile(readFileSync(new URL("../build/simdbert-threads.wasm", import.meta.url)));
-  for (const [wasm, threads, pattern] of [[plain, 2, /pass the threads build/], [threaded, 1, /pass simdbert\/wasm, not a threads build/]]) {
+  const plain = await WebAssembly.compile(
+    readFileSync(new URL("../build/simdbert.wasm", import.meta.url)),
+  );
+  const threaded = await WebAssembly.compile(
+    readFileSync(new URL("../build/simdbert-threads.wasm", import.meta.url)),
+  );
+  for (const [wasm, threads, pattern] of [
+    [plain, 2, /pass the threads build/],
+    [threaded, 1, /pass simdbert\/wasm, not a threads build/],
+  ]) {
     try {
       await Engine.create({ wasm, threads });
       assert.unreachable();
@@ -89,7 +162,6 @@ test("kernels passed as { wasm } must be the build the thread count needs", asyn
   e.dispose();
 });
 
-
 test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ± activation epilogue) = f32_gemm_4x8 (+ f32_activation), bit for bit", async () => {
   // K = 3000: 40-row blocks of A in the 512 KiB packing buffer, so M = 150 takes 4 blocks (the last
   // partial); M = 2 / N = 13 also go through the row-split and single-call paths
@@ -97,9 +169,17 @@ test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ±
   for (const threads of [1, 2]) {
     const e = await Engine.create({ threads });
     // act: the activation in the GEMM's epilogue (gelu, tanh), = f32_activation on the sums
-    for (const [m, n, k, withR, inPlace, act] of [[150, 40, 3000, true, false, 0], [150, 17, 3000, true, true, 0], [2, 13, 3000, false, false, 1], [37, 1000, 64, true, false, 0], [5, 9, 1, false, false, 12], [130, 300, 3000, false, false, 1]]) {
+    for (const [m, n, k, withR, inPlace, act] of [
+      [150, 40, 3000, true, false, 0],
+      [150, 17, 3000, true, true, 0],
+      [2, 13, 3000, false, false, 1],
+      [37, 1000, 64, true, false, 0],
+      [5, 9, 1, false, false, 12],
+      [130, 300, 3000, false, false, 1],
+    ]) {
       const w = e.alloc(Math.ceil(n / 8) * 8 * k * 4);
-      const raw = e.alloc(n * k * 4), bias = e.alloc(Math.ceil(n / 8) * 32);
+      const raw = e.alloc(n * k * 4),
+        bias = e.alloc(Math.ceil(n / 8) * 32);
       const f = e.f32;
       f.set(randn(r, n * k), raw / 4);
       f.set(randn(r, n), bias / 4);
@@ -120,8 +200,12 @@ test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ±
       if (act) e.k.f32_activation(act, m * n, pc1, pc1);
       const h = e.f32;
       for (let i = 0; i < m * n; i++) {
-        if (!Number.isFinite(h[pc1 / 4 + i])) assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i} not finite`);
-        if (!Object.is(h[pc1 / 4 + i], h[pc2 / 4 + i])) assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i}: engine.gemm ${h[pc2 / 4 + i]} vs f32_gemm_4x8 ${h[pc1 / 4 + i]}`);
+        if (!Number.isFinite(h[pc1 / 4 + i]))
+          assert.unreachable(`threads ${threads}, ${m}x${n}x${k}: element ${i} not finite`);
+        if (!Object.is(h[pc1 / 4 + i], h[pc2 / 4 + i]))
+          assert.unreachable(
+            `threads ${threads}, ${m}x${n}x${k}: element ${i}: engine.gemm ${h[pc2 / 4 + i]} vs f32_gemm_4x8 ${h[pc1 / 4 + i]}`,
+          );
       }
     }
     e.dispose();

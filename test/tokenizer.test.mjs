@@ -23,7 +23,9 @@ import { sharedPath } from "./support/shared.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
-const { cases } = JSON.parse(readFileSync(sharedPath("fixtures", "tokenizer", "cases.json"), "utf8"));
+const { cases } = JSON.parse(
+  readFileSync(sharedPath("fixtures", "tokenizer", "cases.json"), "utf8"),
+);
 const vocabDir = (name) => sharedPath("fixtures", "vocab", name);
 const vocabText = (name) => readFileSync(join(vocabDir(name), "vocab.txt"), "utf8");
 
@@ -34,7 +36,9 @@ async function tokenizerFor(c) {
   const key = `${c.vocab ?? JSON.stringify(c.vocab_inline ?? null)}|${JSON.stringify(c.init ?? {})}`;
   if (!tokenizers.has(key)) {
     const init = c.init ?? {};
-    const t = c.vocab ? await BertTokenizer.fromPretrained(vocabDir(c.vocab), init) : new BertTokenizer(c.vocab_inline ?? ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], init);
+    const t = c.vocab
+      ? await BertTokenizer.fromPretrained(vocabDir(c.vocab), init)
+      : new BertTokenizer(c.vocab_inline ?? ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], init);
     tokenizers.set(key, t);
   }
   return tokenizers.get(key);
@@ -49,7 +53,10 @@ async function viaLibrary(c) {
   const { method, text, text_pair, ...options } = c.call;
   const init = c.init ?? {};
   if (method === "basic_tokenize") return { tokens: new BasicTokenizer(init).tokenize(text) };
-  if (method === "wordpiece_tokenize") return { tokens: new WordpieceTokenizer(vocabOf(c), { unk_token: "[UNK]", ...init }).tokenize(text) };
+  if (method === "wordpiece_tokenize")
+    return {
+      tokens: new WordpieceTokenizer(vocabOf(c), { unk_token: "[UNK]", ...init }).tokenize(text),
+    };
   const tok = await tokenizerFor(c);
   if (method === "tokenize") {
     const tokens = tok.tokenize(text);
@@ -96,7 +103,9 @@ test(`all ${cases.length} reference cases through the library API`, async () => 
     }
     for (const [k, want] of Object.entries(c.expected)) {
       if (JSON.stringify(got[k]) !== JSON.stringify(want)) {
-        failures.push(`${c.id}: ${k} got ${JSON.stringify(got[k])?.slice(0, 120)} want ${JSON.stringify(want).slice(0, 120)}`);
+        failures.push(
+          `${c.id}: ${k} got ${JSON.stringify(got[k])?.slice(0, 120)} want ${JSON.stringify(want).slice(0, 120)}`,
+        );
         break;
       }
     }
@@ -107,9 +116,16 @@ test(`all ${cases.length} reference cases through the library API`, async () => 
 // ---- the reference cases through the CLI ----------------------------------------------------
 
 function runCli(dir, lines) {
-  const r = spawnSync(process.execPath, [CLI, "tokenize", dir], { input: lines.join("\n") + "\n", encoding: "utf8", maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [CLI, "tokenize", dir], {
+    input: lines.join("\n") + "\n",
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
   assert.is(r.status, 0, `simdbert tokenize exited ${r.status}: ${r.stderr}`);
-  return r.stdout.split("\n").filter((l) => l.length).map((l) => JSON.parse(l));
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.length)
+    .map((l) => JSON.parse(l));
 }
 
 test(`all ${cases.length} reference cases through simdbert tokenize`, () => {
@@ -125,10 +141,16 @@ test(`all ${cases.length} reference cases through simdbert tokenize`, () => {
     let tmp = null;
     if (!dir) {
       tmp = dir = mkdtempSync(join(tmpdir(), "simdbert-tok-"));
-      writeFileSync(join(dir, "vocab.txt"), (group[0].vocab_inline ?? ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]).join("\n") + "\n");
+      writeFileSync(
+        join(dir, "vocab.txt"),
+        (group[0].vocab_inline ?? ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]).join("\n") + "\n",
+      );
     }
     try {
-      const answers = runCli(dir, group.map((c) => JSON.stringify({ init: c.init ?? {}, call: c.call })));
+      const answers = runCli(
+        dir,
+        group.map((c) => JSON.stringify({ init: c.init ?? {}, call: c.call })),
+      );
       assert.is(answers.length, group.length, "one answer per request");
       group.forEach((c, i) => {
         const got = answers[i];
@@ -138,7 +160,9 @@ test(`all ${cases.length} reference cases through simdbert tokenize`, () => {
         }
         for (const [k, want] of Object.entries(c.expected)) {
           if (JSON.stringify(got[k]) !== JSON.stringify(want)) {
-            failures.push(`${c.id}: ${k} got ${JSON.stringify(got[k])?.slice(0, 120)} want ${JSON.stringify(want).slice(0, 120)}`);
+            failures.push(
+              `${c.id}: ${k} got ${JSON.stringify(got[k])?.slice(0, 120)} want ${JSON.stringify(want).slice(0, 120)}`,
+            );
             break;
           }
         }
@@ -152,8 +176,14 @@ test(`all ${cases.length} reference cases through simdbert tokenize`, () => {
 
 test("simdbert tokenize: basic_tokenize, wordpiece_tokenize, tokenize, errors, bad JSON", () => {
   const lines = [
-    { init: { do_lower_case: true }, call: { method: "basic_tokenize", text: "Héllo, WORLD! 你好" } },
-    { init: { unk_token: "[UNK]" }, call: { method: "wordpiece_tokenize", text: "unaffable xyzzyq h\u00e9" } },
+    {
+      init: { do_lower_case: true },
+      call: { method: "basic_tokenize", text: "Héllo, WORLD! 你好" },
+    },
+    {
+      init: { unk_token: "[UNK]" },
+      call: { method: "wordpiece_tokenize", text: "unaffable xyzzyq h\u00e9" },
+    },
     { init: { do_lower_case: true }, call: { method: "tokenize", text: "Hello [MASK]!" } },
     { init: { padding_side: "middle" }, call: { method: "encode_plus", text: "x" } },
     { init: {}, call: { method: "encode_plus", text: "x", padding: "sideways" } },
@@ -171,9 +201,15 @@ test("simdbert tokenize: basic_tokenize, wordpiece_tokenize, tokenize, errors, b
 test("simdbert tokenize gives missing special tokens new ids, as Python does", () => {
   const dir = mkdtempSync(join(tmpdir(), "simdbert-tok-"));
   try {
-    writeFileSync(join(dir, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"].join("\n") + "\n");
+    writeFileSync(
+      join(dir, "vocab.txt"),
+      ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"].join("\n") + "\n",
+    );
     const call = { method: "encode_plus", text: "hello [MASK]" };
-    const [hf, strict] = runCli(dir, [JSON.stringify({ init: {}, call }), JSON.stringify({ init: { add_missing_special_tokens: false }, call })]);
+    const [hf, strict] = runCli(dir, [
+      JSON.stringify({ init: {}, call }),
+      JSON.stringify({ init: { add_missing_special_tokens: false }, call }),
+    ]);
     assert.equal(hf.input_ids, [2, 4, 5, 3]);
     assert.equal(hf.input_tokens, ["[CLS]", "hello", "[MASK]", "[SEP]"]);
     assert.is(hf.decoded_skip_special, "hello");
@@ -209,7 +245,21 @@ const POOLS = [
   [...range(0x20000, 0x20010), ...range(0x2f800, 0x2f805)],
   [...range(0x3040, 0x3100), ...range(0xac00, 0xac20)],
   [...range(0x1f300, 0x1f320), "\u200d", "\ufe0f"],
-  [...range(0, 0x20), "\x7f", "\x85", "\xad", "\u200b", "\u2028", "\u2029", "\ufeff", "\ufffd", "\ue000", "\u0378", "\u00a0", "\u3000"],
+  [
+    ...range(0, 0x20),
+    "\x7f",
+    "\x85",
+    "\xad",
+    "\u200b",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\ufffd",
+    "\ue000",
+    "\u0378",
+    "\u00a0",
+    "\u3000",
+  ],
   ["\ud800", "\udc00", "\udbff", "\udfff", "\ud83d"],
   ["[MASK]", "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[mask]", " [MASK] ", "[MA", "SK]"],
   [...range(0x2010, 0x2070), ...range(0xff00, 0xff70)],
@@ -227,18 +277,34 @@ function randomText(r, n) {
 
 test("random Unicode (lone surrogates, controls, specials): never throws, ids valid, HF's invariants hold", async () => {
   const r = rng(12345);
-  const uncased = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), { model_max_length: 512 });
-  const multi = await BertTokenizer.fromPretrained(vocabDir("bert-base-multilingual-cased"), { do_lower_case: false, model_max_length: 512 });
-  const basicTok = new BertTokenizer(Vocab.fromText(vocabText("bert-base-cased")), { do_basic_tokenize: false });
+  const uncased = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), {
+    model_max_length: 512,
+  });
+  const multi = await BertTokenizer.fromPretrained(vocabDir("bert-base-multilingual-cased"), {
+    do_lower_case: false,
+    model_max_length: 512,
+  });
+  const basicTok = new BertTokenizer(Vocab.fromText(vocabText("bert-base-cased")), {
+    do_basic_tokenize: false,
+  });
   for (let i = 0; i < 1500; i++) {
     const tok = [uncased, multi, basicTok][i % 3];
     const text = randomText(r, [0, 1, 5, 40, 300][r(5)]);
     const pair = r(3) === 0 ? randomText(r, 20) : null;
     const tokens = tok.tokenize(text);
     const ids = tok.convert_tokens_to_ids(tokens);
-    for (const id of ids) assert.ok(Number.isInteger(id) && id >= 0 && id < tok.vocab_size, `id ${id} out of range`);
-    assert.equal(tok.encode(text, { add_special_tokens: false }), ids, "encode == convert_tokens_to_ids(tokenize)");
-    const enc = tok.encode_plus(text, pair, { truncation: r(2) === 0, max_length: 3 + r(40), padding: ["max_length", true, false][r(3)] });
+    for (const id of ids)
+      assert.ok(Number.isInteger(id) && id >= 0 && id < tok.vocab_size, `id ${id} out of range`);
+    assert.equal(
+      tok.encode(text, { add_special_tokens: false }),
+      ids,
+      "encode == convert_tokens_to_ids(tokenize)",
+    );
+    const enc = tok.encode_plus(text, pair, {
+      truncation: r(2) === 0,
+      max_length: 3 + r(40),
+      padding: ["max_length", true, false][r(3)],
+    });
     assert.is(enc.input_ids.length, enc.attention_mask.length);
     assert.is(enc.input_ids.length, enc.token_type_ids.length);
     const decoded = tok.decode(enc.input_ids, { skip_special_tokens: true });
@@ -254,8 +320,12 @@ test("BasicTokenizer on random Unicode: no whitespace or deleted characters surv
   for (let i = 0; i < 1000; i++) {
     for (const t of bt.tokenize(randomText(r, 60))) {
       assert.ok(t.length > 0);
+      // eslint-disable-next-line no-control-regex
       assert.not.ok(/[\s\u0000-\u001f\u007f\u0085\u200b\ufeff\ufffd]/.test(t), JSON.stringify(t));
-      assert.not.ok(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t), "lone surrogate kept");
+      assert.not.ok(
+        /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(t),
+        "lone surrogate kept",
+      );
     }
   }
 });
@@ -263,12 +333,14 @@ test("BasicTokenizer on random Unicode: no whitespace or deleted characters surv
 // ---- big inputs -------------------------------------------------------------------------------
 
 test("1 MB+ inputs: fast, and the same tokens as line by line", async () => {
-  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), { model_max_length: 512 });
+  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), {
+    model_max_length: 512,
+  });
   const r = rng(99);
   const lines = [];
   let size = 0;
   while (size < 1_200_000) {
-    const line = randomText(r, 80).replace(/[\n\r\u2028\u2029\[\]]/g, " ");
+    const line = randomText(r, 80).replace(/[\n\r\u2028\u2029[\]]/g, " ");
     lines.push(line);
     size += line.length;
   }
@@ -279,7 +351,10 @@ test("1 MB+ inputs: fast, and the same tokens as line by line", async () => {
   assert.ok(ms < 20_000, `1.2 MB took ${ms.toFixed(0)} ms`);
   const byLine = lines.flatMap((l) => tok.encode(l, { add_special_tokens: false }));
   assert.equal(ids.length, byLine.length);
-  assert.ok(ids.every((x, i) => x === byLine[i]), "whole text and line-by-line ids differ");
+  assert.ok(
+    ids.every((x, i) => x === byLine[i]),
+    "whole text and line-by-line ids differ",
+  );
 
   // pathological shapes, each a megabyte
   const mb = 1 << 20;
@@ -292,11 +367,17 @@ test("1 MB+ inputs: fast, and the same tokens as line by line", async () => {
 });
 
 test("10 MB of mixed text does not throw", async () => {
-  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-multilingual-cased"), { do_lower_case: false });
+  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-multilingual-cased"), {
+    do_lower_case: false,
+  });
   const r = rng(5);
   const block = randomText(r, 20_000);
   const text = block.repeat(Math.ceil(10_000_000 / block.length));
-  const enc = tok.encode_plus(text, null, { truncation: true, max_length: 512, return_overflowing_tokens: true });
+  const enc = tok.encode_plus(text, null, {
+    truncation: true,
+    max_length: 512,
+    return_overflowing_tokens: true,
+  });
   assert.is(enc.input_ids.length, 512);
   assert.ok(enc.overflowing_tokens.length > 1_000_000);
 });
@@ -306,24 +387,44 @@ test("10 MB of mixed text does not throw", async () => {
 test("a vocab without the special tokens it needs gets a clear error", () => {
   const words = ["hello", "world", "##s"];
   const noCls = new BertTokenizer(["[PAD]", "[UNK]", "[SEP]", "[MASK]", ...words]);
-  assert.equal(noCls.tokenize("hello worlds"), ["hello", "world", "##s"], "tokenize needs no special token");
+  assert.equal(
+    noCls.tokenize("hello worlds"),
+    ["hello", "world", "##s"],
+    "tokenize needs no special token",
+  );
   assert.equal(noCls.encode("hello", { add_special_tokens: false }), [4]);
-  assert.throws(() => noCls.encode_plus("hello"), (e) => e instanceof TokenizerError && /"\[CLS\]" \(cls_token\) is not in the vocabulary/.test(e.message));
+  assert.throws(
+    () => noCls.encode_plus("hello"),
+    (e) =>
+      e instanceof TokenizerError &&
+      /"\[CLS\]" \(cls_token\) is not in the vocabulary/.test(e.message),
+  );
 
   const noUnk = new BertTokenizer(["[PAD]", "[CLS]", "[SEP]", "[MASK]", ...words]);
   assert.equal(noUnk.encode("hello world"), [1, 4, 5, 2]);
-  assert.throws(() => noUnk.encode("hello xyz"), (e) => e instanceof TokenizerError && /\[UNK\]/.test(e.message));
+  assert.throws(
+    () => noUnk.encode("hello xyz"),
+    (e) => e instanceof TokenizerError && /\[UNK\]/.test(e.message),
+  );
 
   const noPad = new BertTokenizer(["[UNK]", "[CLS]", "[SEP]", "[MASK]", ...words]);
   assert.equal(noPad.encode_plus("hello").input_ids, [1, 4, 2]);
-  assert.throws(() => noPad.call(["hello", "hello world"], { padding: true }), (e) => e instanceof TokenizerError && /\[PAD\]/.test(e.message));
+  assert.throws(
+    () => noPad.call(["hello", "hello world"], { padding: true }),
+    (e) => e instanceof TokenizerError && /\[PAD\]/.test(e.message),
+  );
 
   const noMask = new BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", ...words]);
   assert.equal(noMask.encode("hello"), [2, 4, 3], "[MASK] is only needed when the text has it");
-  assert.throws(() => noMask.encode("hello [MASK]"), (e) => e instanceof TokenizerError && /mask_token/.test(e.message));
+  assert.throws(
+    () => noMask.encode("hello [MASK]"),
+    (e) => e instanceof TokenizerError && /mask_token/.test(e.message),
+  );
 
   // HF's own behaviour on request: missing special tokens get ids after the vocabulary
-  const hfLike = new BertTokenizer(["[PAD]", "[UNK]", "[SEP]", ...words], { add_missing_special_tokens: true });
+  const hfLike = new BertTokenizer(["[PAD]", "[UNK]", "[SEP]", ...words], {
+    add_missing_special_tokens: true,
+  });
   assert.is(hfLike.cls_token_id, 6);
   assert.is(hfLike.mask_token_id, 7);
   assert.equal(hfLike.encode("hello [MASK]"), [6, 3, 7, 2]);
@@ -339,12 +440,30 @@ function tokenizerJson(vocabList, { lowercase = true, strip_accents = null, chin
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: special.map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: chinese, strip_accents, lowercase },
+    added_tokens: special.map((t) => ({
+      id: vocab[t],
+      content: t,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: {
+      type: "BertNormalizer",
+      clean_text: true,
+      handle_chinese_chars: chinese,
+      strip_accents,
+      lowercase,
+    },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {
       type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: "[CLS]", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "[SEP]", type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: "[CLS]", type_id: 0 } },
         { Sequence: { id: "A", type_id: 0 } },
@@ -355,7 +474,13 @@ function tokenizerJson(vocabList, { lowercase = true, strip_accents = null, chin
       special_tokens: {},
     },
     decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: { type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab },
+    model: {
+      type: "WordPiece",
+      unk_token: "[UNK]",
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
 }
 
@@ -366,24 +491,40 @@ test("tokenizer.json built from a vocab gives the same encodings as vocab.txt", 
   ]) {
     const list = vocabText(name).split("\n");
     if (list[list.length - 1] === "") list.pop();
-    const fromJson = await BertTokenizer.fromPretrained({ "tokenizer.json": JSON.stringify(tokenizerJson(list, { lowercase })) }, { model_max_length: 512 });
-    const fromTxt = await BertTokenizer.fromPretrained(vocabDir(name), { ...opts, model_max_length: 512 });
+    const fromJson = await BertTokenizer.fromPretrained(
+      { "tokenizer.json": JSON.stringify(tokenizerJson(list, { lowercase })) },
+      { model_max_length: 512 },
+    );
+    const fromTxt = await BertTokenizer.fromPretrained(vocabDir(name), {
+      ...opts,
+      model_max_length: 512,
+    });
     assert.is(fromJson.vocab_size, fromTxt.vocab_size);
     assert.is(fromJson.basic_tokenizer.do_lower_case, lowercase);
-    const texts = cases.filter((c) => c.vocab === name && typeof c.call.text === "string").map((c) => c.call.text);
+    const texts = cases
+      .filter((c) => c.vocab === name && typeof c.call.text === "string")
+      .map((c) => c.call.text);
     const r = rng(3);
     for (let i = 0; i < 300; i++) texts.push(randomText(r, 50));
     for (const t of texts) {
-      assert.equal(fromJson.encode_plus(t, "a pair", { truncation: true, max_length: 64 }).toJSON(), fromTxt.encode_plus(t, "a pair", { truncation: true, max_length: 64 }).toJSON(), t);
+      assert.equal(
+        fromJson.encode_plus(t, "a pair", { truncation: true, max_length: 64 }).toJSON(),
+        fromTxt.encode_plus(t, "a pair", { truncation: true, max_length: 64 }).toJSON(),
+        t,
+      );
     }
   }
 });
 
 test("tokenizer.json: settings read, unsupported pipelines refused", async () => {
   const list = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "café", "x"];
-  const strip = await BertTokenizer.fromPretrained({ "tokenizer.json": tokenizerJson(list, { lowercase: false, strip_accents: true }) });
+  const strip = await BertTokenizer.fromPretrained({
+    "tokenizer.json": tokenizerJson(list, { lowercase: false, strip_accents: true }),
+  });
   assert.equal(strip.tokenize("café CAFE"), ["cafe", "[UNK]"]);
-  const keep = await BertTokenizer.fromPretrained({ "tokenizer.json": tokenizerJson(list, { lowercase: true, strip_accents: false }) });
+  const keep = await BertTokenizer.fromPretrained({
+    "tokenizer.json": tokenizerJson(list, { lowercase: true, strip_accents: false }),
+  });
   assert.equal(keep.tokenize("CAFÉ"), ["café"]);
   const bpe = { ...tokenizerJson(list), model: { type: "BPE", vocab: {}, merges: [] } };
   let err = null;
@@ -399,7 +540,10 @@ test("tokenizer.json: settings read, unsupported pipelines refused", async () =>
   } catch (e) {
     err = e;
   }
-  assert.ok(err instanceof TokenizerError && /neither vocab.txt nor tokenizer.json/.test(err.message), String(err));
+  assert.ok(
+    err instanceof TokenizerError && /neither vocab.txt nor tokenizer.json/.test(err.message),
+    String(err),
+  );
 });
 
 test("from_pretrained reads tokenizer_config.json and special_tokens_map.json; options win", async () => {
@@ -422,7 +566,11 @@ test("from_pretrained reads tokenizer_config.json and special_tokens_map.json; o
 
 test("tensors for BertModel.forward: int64, [batch, seq], padded", async () => {
   const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"));
-  const enc = tok.call(["Hello world", "A somewhat longer sentence"], { text_pair: ["first", "second one"], padding: true, return_tensors: "pt" });
+  const enc = tok.call(["Hello world", "A somewhat longer sentence"], {
+    text_pair: ["first", "second one"],
+    padding: true,
+    return_tensors: "pt",
+  });
   assert.ok(enc.input_ids instanceof Tensor);
   assert.is(enc.input_ids.dtype, "int64");
   assert.equal(enc.input_ids.shape, [2, 9]);
@@ -432,8 +580,14 @@ test("tensors for BertModel.forward: int64, [batch, seq], padded", async () => {
   const single = tok.encode_plus("Hello world", { return_tensors: "pt" });
   assert.equal(single.input_ids.shape, [1, 4]);
   assert.equal(tok.encode_plus("Hello world").toTensors().input_ids.shape, [1, 4]);
-  assert.throws(() => tok.call(["a", "a b c"], { return_tensors: "pt" }), /activate truncation and\/or padding/);
-  assert.equal(tok.batch_decode(enc.input_ids, { skip_special_tokens: true }), ["hello world first", "a somewhat longer sentence second one"]);
+  assert.throws(
+    () => tok.call(["a", "a b c"], { return_tensors: "pt" }),
+    /activate truncation and\/or padding/,
+  );
+  assert.equal(tok.batch_decode(enc.input_ids, { skip_special_tokens: true }), [
+    "hello world first",
+    "a somewhat longer sentence second one",
+  ]);
 });
 
 test("tokenizer output runs through BertModel.forward", async () => {
@@ -441,23 +595,56 @@ test("tokenizer output runs through BertModel.forward", async () => {
   const model = await BertModel.fromPretrained(dir);
   const words = Array.from({ length: 100 }, (_, i) => `w${i}`);
   const tok = new BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...words]);
-  const enc = tok.call(["w1 w2 w3", "w4 w99 unknown"], { text_pair: ["w5", "w6 w7"], padding: true, return_tensors: "pt" });
+  const enc = tok.call(["w1 w2 w3", "w4 w99 unknown"], {
+    text_pair: ["w5", "w6 w7"],
+    padding: true,
+    return_tensors: "pt",
+  });
   const out = await model.forward(enc);
   assert.equal(out.last_hidden_state.shape, [2, enc.input_ids.shape[1], 32]);
-  const plain = await model.forward(tok.call(["w1 w2 w3", "w4 w99 unknown"], { text_pair: ["w5", "w6 w7"], padding: true }));
+  const plain = await model.forward(
+    tok.call(["w1 w2 w3", "w4 w99 unknown"], { text_pair: ["w5", "w6 w7"], padding: true }),
+  );
   assert.equal(Array.from(plain.last_hidden_state.data), Array.from(out.last_hidden_state.data));
 });
 
 test("BasicTokenizer and WordpieceTokenizer on their own, as HF's", () => {
   const bt = new BasicTokenizer();
-  assert.equal(bt.tokenize(" \tHeLLo!how  \n Are yoU?  "), ["hello", "!", "how", "are", "you", "?"]);
+  assert.equal(bt.tokenize(" \tHeLLo!how  \n Are yoU?  "), [
+    "hello",
+    "!",
+    "how",
+    "are",
+    "you",
+    "?",
+  ]);
   assert.equal(bt.tokenize("H\u00E9llo"), ["hello"]);
-  assert.equal(new BasicTokenizer({ do_lower_case: false }).tokenize(" \tHeLLo!how  \n Are yoU?  "), ["HeLLo", "!", "how", "Are", "yoU", "?"]);
-  assert.equal(new BasicTokenizer({ do_lower_case: true, strip_accents: false }).tokenize(" \tHäLLo!how  \n Are yoU?  "), ["hällo", "!", "how", "are", "you", "?"]);
-  assert.equal(new BasicTokenizer({ do_lower_case: false, strip_accents: true }).tokenize(" \tHäLLo!how  \n Are yoU?  "), ["HaLLo", "!", "how", "Are", "yoU", "?"]);
-  assert.equal(new BasicTokenizer({ do_lower_case: false, never_split: ["[UNK]"] }).tokenize(" \tHeLLo!how  \n Are yoU? [UNK]"), ["HeLLo", "!", "how", "Are", "yoU", "?", "[UNK]"]);
+  assert.equal(
+    new BasicTokenizer({ do_lower_case: false }).tokenize(" \tHeLLo!how  \n Are yoU?  "),
+    ["HeLLo", "!", "how", "Are", "yoU", "?"],
+  );
+  assert.equal(
+    new BasicTokenizer({ do_lower_case: true, strip_accents: false }).tokenize(
+      " \tHäLLo!how  \n Are yoU?  ",
+    ),
+    ["hällo", "!", "how", "are", "you", "?"],
+  );
+  assert.equal(
+    new BasicTokenizer({ do_lower_case: false, strip_accents: true }).tokenize(
+      " \tHäLLo!how  \n Are yoU?  ",
+    ),
+    ["HaLLo", "!", "how", "Are", "yoU", "?"],
+  );
+  assert.equal(
+    new BasicTokenizer({ do_lower_case: false, never_split: ["[UNK]"] }).tokenize(
+      " \tHeLLo!how  \n Are yoU? [UNK]",
+    ),
+    ["HeLLo", "!", "how", "Are", "yoU", "?", "[UNK]"],
+  );
   assert.equal(bt.tokenize("ah\u535A\u63A8zz"), ["ah", "\u535A", "\u63A8", "zz"]);
-  assert.equal(new BasicTokenizer({ tokenize_chinese_chars: false }).tokenize("ah\u535A\u63A8zz"), ["ah\u535A\u63A8zz"]);
+  assert.equal(new BasicTokenizer({ tokenize_chinese_chars: false }).tokenize("ah\u535A\u63A8zz"), [
+    "ah\u535A\u63A8zz",
+  ]);
   // whole-word lowercasing here (no pre-pass): a final capital sigma becomes ς, as Python's lower()
   assert.equal(bt.tokenize("ΟΔΟΣ"), ["οδος"]);
   assert.equal(bt.tokenize("a\u2028b a\u00a0b"), ["a", "b", "a", "b"]);
@@ -467,7 +654,10 @@ test("BasicTokenizer and WordpieceTokenizer on their own, as HF's", () => {
   assert.equal(wp.tokenize(""), []);
   assert.equal(wp.tokenize("unwanted running"), ["un", "##want", "##ed", "runn", "##ing"]);
   assert.equal(wp.tokenize("unwantedX running"), ["[UNK]", "runn", "##ing"]);
-  assert.equal(new WordpieceTokenizer(vocab, { max_input_chars_per_word: 4 }).tokenize("want wanted"), ["want", "[UNK]"]);
+  assert.equal(
+    new WordpieceTokenizer(vocab, { max_input_chars_per_word: 4 }).tokenize("want wanted"),
+    ["want", "[UNK]"],
+  );
   // lengths in code points: 100 astral characters are one word of 100
   const astral = new WordpieceTokenizer(["[UNK]", "\u{1F600}", "##\u{1F600}"]);
   assert.is(astral.tokenize("\u{1F600}".repeat(100)).length, 100);
@@ -475,28 +665,50 @@ test("BasicTokenizer and WordpieceTokenizer on their own, as HF's", () => {
 });
 
 test("BertTokenizer API: tokens <-> ids, decode, special tokens, added tokens", async () => {
-  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), { model_max_length: 512 });
+  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), {
+    model_max_length: 512,
+  });
   assert.is(tok.vocab_size, 30522);
   assert.equal(tok.all_special_tokens, ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"]);
   assert.equal(tok.all_special_ids, [100, 102, 0, 101, 103]);
-  assert.equal([tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id, tok.mask_token_id], [101, 102, 0, 100, 103]);
+  assert.equal(
+    [tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, tok.unk_token_id, tok.mask_token_id],
+    [101, 102, 0, 100, 103],
+  );
   assert.equal(tok.convert_tokens_to_ids(["hello", "not-a-token"]), [7592, 100]);
   assert.is(tok.convert_tokens_to_ids("hello"), 7592);
   assert.is(tok.convert_ids_to_tokens(7592), "hello");
-  assert.equal(tok.convert_ids_to_tokens([101, 7592, 999999, -5]), ["[CLS]", "hello", "[UNK]", "[UNK]"]);
+  assert.equal(tok.convert_ids_to_tokens([101, 7592, 999999, -5]), [
+    "[CLS]",
+    "hello",
+    "[UNK]",
+    "[UNK]",
+  ]);
   assert.is(tok.convert_tokens_to_string(["un", "##aff", "##able", ",", "yes"]), "unaffable , yes");
   assert.is(tok.decode([101, 2009, 1005, 1055, 2025, 1012, 102]), "[CLS] it's not. [SEP]");
-  assert.is(tok.decode([101, 2009, 1005, 1055, 102], { skip_special_tokens: true, clean_up_tokenization_spaces: false }), "it ' s");
+  assert.is(
+    tok.decode([101, 2009, 1005, 1055, 102], {
+      skip_special_tokens: true,
+      clean_up_tokenization_spaces: false,
+    }),
+    "it ' s",
+  );
   assert.equal(tok.get_special_tokens_mask([5, 6], [7]), [1, 0, 0, 1, 0, 1]);
-  assert.equal(tok.encode_plus("a b", "c", { return_special_tokens_mask: true, return_length: true }).toJSON(), {
-    input_ids: [101, 1037, 1038, 102, 1039, 102],
-    token_type_ids: [0, 0, 0, 0, 1, 1],
-    special_tokens_mask: [1, 0, 0, 1, 0, 1],
-    attention_mask: [1, 1, 1, 1, 1, 1],
-    length: 6,
-  });
+  assert.equal(
+    tok.encode_plus("a b", "c", { return_special_tokens_mask: true, return_length: true }).toJSON(),
+    {
+      input_ids: [101, 1037, 1038, 102, 1039, 102],
+      token_type_ids: [0, 0, 0, 0, 1, 1],
+      special_tokens_mask: [1, 0, 0, 1, 0, 1],
+      attention_mask: [1, 1, 1, 1, 1, 1],
+      length: 6,
+    },
+  );
   // pre-split words, tokens and ids as inputs
-  assert.equal(tok.encode(["Hello", "world!"], { is_split_into_words: true }), [101, 7592, 2088, 999, 102]);
+  assert.equal(
+    tok.encode(["Hello", "world!"], { is_split_into_words: true }),
+    [101, 7592, 2088, 999, 102],
+  );
   assert.equal(tok.encode(["hello", "world"]), [101, 7592, 2088, 102]);
   assert.equal(tok.encode([7592, 2088]), [101, 7592, 2088, 102]);
   assert.throws(() => tok.encode([]), /is not valid/);
@@ -511,7 +723,9 @@ test("BertTokenizer API: tokens <-> ids, decode, special tokens, added tokens", 
   assert.equal(t2.tokenize("a<ent>b"), ["a", "<ent>", "b"]);
 
   // AddedToken flags decide which side's whitespace a special token takes
-  const t3 = new BertTokenizer(Vocab.fromText(vocabText("bert-base-uncased")), { mask_token: new AddedToken("[MASK]", { lstrip: true }) });
+  const t3 = new BertTokenizer(Vocab.fromText(vocabText("bert-base-uncased")), {
+    mask_token: new AddedToken("[MASK]", { lstrip: true }),
+  });
   assert.equal(t3.tokenize("a [MASK] b"), ["a", "[MASK]", "b"]);
 });
 
@@ -520,27 +734,74 @@ test("pad() after the fact, a vocab file path, non-strings refused", async () =>
   const a = tok.encode_plus("hello world");
   const b = tok.encode_plus("hi");
   const padded = tok.pad([a.toJSON(), b.toJSON()], { padding: "longest" });
-  assert.equal(padded.input_ids, [[101, 7592, 2088, 102], [101, 7632, 102, 0]]);
-  assert.equal(padded.attention_mask, [[1, 1, 1, 1], [1, 1, 1, 0]]);
-  assert.equal(tok.pad(b, { padding: "max_length", max_length: 5, return_tensors: "pt" }).input_ids.shape, [1, 5]);
-  assert.throws(() => tok.tokenize(null), (e) => e instanceof TokenizerError && e.pyType === "TypeError");
-  assert.throws(() => new BasicTokenizer().tokenize(42), (e) => e instanceof TokenizerError);
+  assert.equal(padded.input_ids, [
+    [101, 7592, 2088, 102],
+    [101, 7632, 102, 0],
+  ]);
+  assert.equal(padded.attention_mask, [
+    [1, 1, 1, 1],
+    [1, 1, 1, 0],
+  ]);
+  assert.equal(
+    tok.pad(b, { padding: "max_length", max_length: 5, return_tensors: "pt" }).input_ids.shape,
+    [1, 5],
+  );
+  assert.throws(
+    () => tok.tokenize(null),
+    (e) => e instanceof TokenizerError && e.pyType === "TypeError",
+  );
+  assert.throws(
+    () => new BasicTokenizer().tokenize(42),
+    (e) => e instanceof TokenizerError,
+  );
 });
 
 test("options as HF resolves them", async () => {
-  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), { model_max_length: 10 });
+  const tok = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), {
+    model_max_length: 10,
+  });
   const long = "one two three four five six seven eight nine ten eleven twelve";
-  assert.is(tok.encode(long, { truncation: true }).length, 10, "truncation=true uses model_max_length");
+  assert.is(
+    tok.encode(long, { truncation: true }).length,
+    10,
+    "truncation=true uses model_max_length",
+  );
   assert.is(tok.encode(long, { max_length: 5 }).length, 5, "max_length alone truncates");
-  assert.is(tok.encode(long, { max_length: 5, padding: true }).length, 14, "max_length with padding=true and no truncation is ignored");
+  assert.is(
+    tok.encode(long, { max_length: 5, padding: true }).length,
+    14,
+    "max_length with padding=true and no truncation is ignored",
+  );
   assert.is(tok.encode_plus("one", { padding: "max_length" }).input_ids.length, 10);
-  assert.throws(() => tok.encode_plus("one", { padding: "max_length", truncation: true, max_length: 6, pad_to_multiple_of: 4 }), /not a multiple of pad_to_multiple_of/);
-  assert.throws(() => tok.encode_plus("one", { truncation: "sideways" }), /is not a valid TruncationStrategy/);
-  assert.equal(tok.encode_plus("", { add_special_tokens: false, padding: "max_length", max_length: 4 }).toJSON(), { input_ids: [], token_type_ids: [], attention_mask: [] });
+  assert.throws(
+    () =>
+      tok.encode_plus("one", {
+        padding: "max_length",
+        truncation: true,
+        max_length: 6,
+        pad_to_multiple_of: 4,
+      }),
+    /not a multiple of pad_to_multiple_of/,
+  );
+  assert.throws(
+    () => tok.encode_plus("one", { truncation: "sideways" }),
+    /is not a valid TruncationStrategy/,
+  );
+  assert.equal(
+    tok
+      .encode_plus("", { add_special_tokens: false, padding: "max_length", max_length: 4 })
+      .toJSON(),
+    { input_ids: [], token_type_ids: [], attention_mask: [] },
+  );
   const ov = tok.encode_plus("one two three", { return_overflowing_tokens: true, max_length: 20 });
   assert.is(ov.num_truncated_tokens, -15);
-  assert.throws(() => tok.encode_plus("x", { return_token_type_ids: true, add_special_tokens: false }), /undefined behavior/);
-  const noTypes = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), { model_input_names: ["input_ids", "attention_mask"] });
+  assert.throws(
+    () => tok.encode_plus("x", { return_token_type_ids: true, add_special_tokens: false }),
+    /undefined behavior/,
+  );
+  const noTypes = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"), {
+    model_input_names: ["input_ids", "attention_mask"],
+  });
   assert.equal(Object.keys(noTypes.encode_plus("x").toJSON()), ["input_ids", "attention_mask"]);
   // no model_max_length configured: padding to max_length does nothing, truncation=true neither
   const free = await BertTokenizer.fromPretrained(vocabDir("bert-base-uncased"));

@@ -8,14 +8,18 @@ import { ensureModel } from "./models.mjs";
 function once(engine, dir) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [join(ROOT, "bench", "lib", "cold.mjs"), engine, dir], { stdio: ["ignore", "pipe", "inherit"] });
-    let buf = "", wall = null;
+    const p = spawn(process.execPath, [join(ROOT, "bench", "lib", "cold.mjs"), engine, dir], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buf = "",
+      wall = null;
     p.stdout.on("data", (d) => {
       buf += d;
       if (wall === null && buf.includes("\n")) wall = performance.now() - t0;
     });
     p.on("exit", (code) => {
-      if (code !== 0 || wall === null) return reject(new Error(`cold start ${engine} exited with ${code}`));
+      if (code !== 0 || wall === null)
+        return reject(new Error(`cold start ${engine} exited with ${code}`));
       resolve({ wallMs: wall, phases: JSON.parse(buf.trim()) });
     });
   });
@@ -27,7 +31,8 @@ export async function benchColdStart(name = "minilm-l6", { runs = 5 } = {}) {
   const res = Object.fromEntries(engines.map((e) => [e, []]));
   // one unmeasured run each: file cache warm for both
   for (const e of engines) await once(e, m.dir);
-  for (let r = 0; r < runs; r++) for (const e of r % 2 ? [...engines].reverse() : engines) res[e].push(await once(e, m.dir));
+  for (let r = 0; r < runs; r++)
+    for (const e of r % 2 ? [...engines].reverse() : engines) res[e].push(await once(e, m.dir));
   const out = { model: name, runs, engines: {} };
   for (const e of engines) {
     const ph = (k) => median(res[e].map((x) => x.phases[k] - x.phases.start));
@@ -41,6 +46,8 @@ export async function benchColdStart(name = "minilm-l6", { runs = 5 } = {}) {
     };
   }
   out.ratio = out.engines.simdbert.wallMs / out.engines["ort-web"].wallMs;
-  log(`  cold start ${name}: simdbert ${out.engines.simdbert.wallMs.toFixed(0)} ms, ort-web ${out.engines["ort-web"].wallMs.toFixed(0)} ms`);
+  log(
+    `  cold start ${name}: simdbert ${out.engines.simdbert.wallMs.toFixed(0)} ms, ort-web ${out.engines["ort-web"].wallMs.toFixed(0)} ms`,
+  );
   return out;
 }

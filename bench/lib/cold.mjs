@@ -15,22 +15,35 @@ const { makeInputs } = await import(new URL("models.mjs", here).href);
 const x = makeInputs(config, 1, 128);
 t.start = now();
 if (engine === "simdbert") {
-  const { BertModel } = await import(pathToFileURL(join(dir, "..", "..", "..", "dist", "index.js")).href);
+  const { BertModel } = await import(
+    pathToFileURL(join(dir, "..", "..", "..", "dist", "index.js")).href
+  );
   t.import = now();
   const model = await BertModel.fromPretrained(dir);
   t.load = now();
   const i = (a) => ({ data: Int32Array.from(a), shape: [1, 128] });
-  const out = await model.forward({ input_ids: i(x.ids), attention_mask: i(x.mask), token_type_ids: i(x.types) });
+  const out = await model.forward({
+    input_ids: i(x.ids),
+    attention_mask: i(x.mask),
+    token_type_ids: i(x.types),
+  });
   t.first = now();
   t.check = out.pooler_output.data[0];
 } else {
   const ort = await import("onnxruntime-web");
   t.import = now();
   ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(join(dir, "model.onnx"), { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const session = await ort.InferenceSession.create(join(dir, "model.onnx"), {
+    executionProviders: ["wasm"],
+    graphOptimizationLevel: "all",
+  });
   t.load = now();
   const i = (a) => new ort.Tensor("int64", BigInt64Array.from(a.map(BigInt)), [1, 128]);
-  const out = await session.run({ input_ids: i(x.ids), attention_mask: i(x.mask), token_type_ids: i(x.types) });
+  const out = await session.run({
+    input_ids: i(x.ids),
+    attention_mask: i(x.mask),
+    token_type_ids: i(x.types),
+  });
   t.first = now();
   t.check = out.pooler_output.data[0];
 }

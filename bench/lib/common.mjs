@@ -30,7 +30,13 @@ export function quantile(xs, q) {
  * maxTime in seconds (benchmark.js's own option).
  */
 export function timeSync(name, fn, { maxTime = 1, minSamples = 5, minTime = undefined } = {}) {
-  const b = new Benchmark(name, fn, { maxTime, minSamples, initCount: 1, async: false, ...(minTime ? { minTime } : {}) });
+  const b = new Benchmark(name, fn, {
+    maxTime,
+    minSamples,
+    initCount: 1,
+    async: false,
+    ...(minTime ? { minTime } : {}),
+  });
   b.run({ async: false });
   if (b.error) throw b.error;
   return { samples: [...b.stats.sample], rme: b.stats.rme };
@@ -42,10 +48,13 @@ export function timeAsync(name, fn, { maxTime = 1, minSamples = 2 } = {}) {
     const b = new Benchmark(name, {
       defer: true,
       fn(deferred) {
-        fn().then(() => deferred.resolve(), (e) => {
-          b.error = e;
-          deferred.resolve();
-        });
+        fn().then(
+          () => deferred.resolve(),
+          (e) => {
+            b.error = e;
+            deferred.resolve();
+          },
+        );
       },
       maxTime,
       minSamples,
@@ -53,7 +62,9 @@ export function timeAsync(name, fn, { maxTime = 1, minSamples = 2 } = {}) {
       // a forward takes milliseconds to seconds: no need to batch calls to beat the clock
       minTime: 0.001,
     });
-    b.on("complete", () => (b.error ? reject(b.error) : resolve({ samples: [...b.stats.sample], rme: b.stats.rme })));
+    b.on("complete", () =>
+      b.error ? reject(b.error) : resolve({ samples: [...b.stats.sample], rme: b.stats.rme }),
+    );
     b.on("error", () => reject(b.error));
     b.run({ async: true });
   });
@@ -72,7 +83,9 @@ export async function relaxedExecArgv() {
   const ok = await new Promise((resolve) => {
     const lib = JSON.stringify(new URL("../../dist/index.js", import.meta.url).href);
     const code = `import(${lib}).then((m) => process.exit(m.hasRelaxedSimd() ? 0 : 1))`;
-    const p = spawn(process.execPath, [flag, "--input-type=module", "-e", code], { stdio: "ignore" });
+    const p = spawn(process.execPath, [flag, "--input-type=module", "-e", code], {
+      stdio: "ignore",
+    });
     p.on("exit", (c) => resolve(c === 0));
     p.on("error", () => resolve(false));
   });
@@ -82,16 +95,29 @@ export async function relaxedExecArgv() {
 /** Runs a bench module as a child (node IPC, structured clone) and resolves to its result message. */
 export function runChild(script, args = [], execArgv = [], { onMessage } = {}) {
   return new Promise((resolve, reject) => {
-    const p = fork(script, args, { execArgv, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const p = fork(script, args, {
+      execArgv,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let result;
     p.on("message", (m) => {
       if (m && m.type === "result") result = m.value;
       else if (onMessage) onMessage(m);
     });
     p.on("error", reject);
-    p.on("exit", (code) => (code === 0 && result !== undefined ? resolve(result) : reject(new Error(`${script} ${args.join(" ")} exited with ${code}`))));
+    p.on("exit", (code) =>
+      code === 0 && result !== undefined
+        ? resolve(result)
+        : reject(new Error(`${script} ${args.join(" ")} exited with ${code}`)),
+    );
   });
 }
 
-export const fmtMs = (s) => (s * 1e3 >= 100 ? (s * 1e3).toFixed(0) : s * 1e3 >= 10 ? (s * 1e3).toFixed(1) : (s * 1e3).toFixed(2));
+export const fmtMs = (s) =>
+  s * 1e3 >= 100
+    ? (s * 1e3).toFixed(0)
+    : s * 1e3 >= 10
+      ? (s * 1e3).toFixed(1)
+      : (s * 1e3).toFixed(2);
 export const log = (...a) => console.error(...a);

@@ -18,24 +18,37 @@ const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
 async function simdbert(relaxed, threads = 1) {
   const { BertModel } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
   const model = await BertModel.fromPretrained(dir, { relaxedSimd: relaxed, threads });
-  if (model.engine.threads !== threads) throw new Error(`simdbert: ${threads} threads asked, ${model.engine.threads} running`);
-  if (model.engine.relaxed !== relaxed) throw new Error(`simdbert: relaxed build ${relaxed ? "not " : ""}in use`);
+  if (model.engine.threads !== threads)
+    throw new Error(`simdbert: ${threads} threads asked, ${model.engine.threads} running`);
+  if (model.engine.relaxed !== relaxed)
+    throw new Error(`simdbert: relaxed build ${relaxed ? "not " : ""}in use`);
   const prepared = new Map();
   const feeds = (batch, seq) => {
     const key = `${batch}x${seq}`;
     if (!prepared.has(key)) {
       const x = makeInputs(config, batch, seq);
       const t = (a) => ({ data: Int32Array.from(a), shape: [batch, seq] });
-      prepared.set(key, { input_ids: t(x.ids), attention_mask: t(x.mask), token_type_ids: t(x.types) });
+      prepared.set(key, {
+        input_ids: t(x.ids),
+        attention_mask: t(x.mask),
+        token_type_ids: t(x.types),
+      });
     }
     return prepared.get(key);
   };
   return {
     async run(batch, seq) {
       const out = await model.forward(feeds(batch, seq));
-      return { last_hidden_state: out.last_hidden_state.data, pooler_output: out.pooler_output.data };
+      return {
+        last_hidden_state: out.last_hidden_state.data,
+        pooler_output: out.pooler_output.data,
+      };
     },
-    memory: () => ({ memoryBytes: model.engine.memoryBytes, weightBytes: model.engine.weightBytes, arenaBytes: model.engine.arenaBytes }),
+    memory: () => ({
+      memoryBytes: model.engine.memoryBytes,
+      weightBytes: model.engine.weightBytes,
+      arenaBytes: model.engine.arenaBytes,
+    }),
   };
 }
 
@@ -56,21 +69,33 @@ async function ort(kind, threads) {
       options.interOpNumThreads = 1;
     }
   }
-  const session = await ortmod.InferenceSession.create(kind === "web" ? new Uint8Array(readFileSync(join(dir, "model.onnx"))) : join(dir, "model.onnx"), options);
+  const session = await ortmod.InferenceSession.create(
+    kind === "web"
+      ? new Uint8Array(readFileSync(join(dir, "model.onnx")))
+      : join(dir, "model.onnx"),
+    options,
+  );
   const prepared = new Map();
   const feeds = (batch, seq) => {
     const key = `${batch}x${seq}`;
     if (!prepared.has(key)) {
       const x = makeInputs(config, batch, seq);
       const t = (a) => new ortmod.Tensor("int64", BigInt64Array.from(a.map(BigInt)), [batch, seq]);
-      prepared.set(key, { input_ids: t(x.ids), attention_mask: t(x.mask), token_type_ids: t(x.types) });
+      prepared.set(key, {
+        input_ids: t(x.ids),
+        attention_mask: t(x.mask),
+        token_type_ids: t(x.types),
+      });
     }
     return prepared.get(key);
   };
   return {
     async run(batch, seq) {
       const out = await session.run(feeds(batch, seq));
-      return { last_hidden_state: out.last_hidden_state.data, pooler_output: out.pooler_output.data };
+      return {
+        last_hidden_state: out.last_hidden_state.data,
+        pooler_output: out.pooler_output.data,
+      };
     },
     memory: () => ({}),
   };
@@ -95,7 +120,10 @@ const handlers = {
   },
   async outputs({ batch, seq }) {
     const o = await engine.run(batch, seq);
-    return { last_hidden_state: Float32Array.from(o.last_hidden_state), pooler_output: Float32Array.from(o.pooler_output) };
+    return {
+      last_hidden_state: Float32Array.from(o.last_hidden_state),
+      pooler_output: Float32Array.from(o.pooler_output),
+    };
   },
   // Runs until the timings settle: the median of the last w runs within 5% of the w before them
   // (w = 3, or 2 / 1 for runs over 0.2 s / 1 s), after at least minTime seconds; at most maxTime
@@ -111,14 +139,25 @@ const handlers = {
       const n = times.length;
       const last = times[n - 1];
       const w = last > 1 ? 1 : last > 0.2 ? 2 : 3;
-      const settled = n >= (w === 1 ? 2 : 2 * w + 1) && Math.abs(median(times.slice(n - w)) / median(times.slice(n - 2 * w, n - w)) - 1) < 0.05;
+      const settled =
+        n >= (w === 1 ? 2 : 2 * w + 1) &&
+        Math.abs(median(times.slice(n - w)) / median(times.slice(n - 2 * w, n - w)) - 1) < 0.05;
       if ((settled && elapsed >= minTime) || elapsed >= maxTime || n >= maxRuns) {
-        return { runs: n, seconds: elapsed, settled, first: times[0], last: median(times.slice(n - w)) };
+        return {
+          runs: n,
+          seconds: elapsed,
+          settled,
+          first: times[0],
+          last: median(times.slice(n - w)),
+        };
       }
     }
   },
   async time({ batch, seq, maxTime, minSamples }) {
-    return timeAsync(`${engineName} ${batch}x${seq}`, () => engine.run(batch, seq), { maxTime, minSamples });
+    return timeAsync(`${engineName} ${batch}x${seq}`, () => engine.run(batch, seq), {
+      maxTime,
+      minSamples,
+    });
   },
   // simdbert's memory after one forward of (batch, seq), then after `forwards` more: one in ten
   // of (batch, seq), the others of (batch, smallSeq) (the same code paths, less time)
@@ -128,7 +167,14 @@ const handlers = {
     const rss0 = process.memoryUsage().rss;
     for (let i = 0; i < forwards; i++) await engine.run(batch, i % 10 === 0 ? seq : smallSeq);
     const after = engine.memory();
-    return { before, after, forwards, smallSeq, rssBefore: rss0, rssAfter: process.memoryUsage().rss };
+    return {
+      before,
+      after,
+      forwards,
+      smallSeq,
+      rssBefore: rss0,
+      rssAfter: process.memoryUsage().rss,
+    };
   },
 };
 

@@ -33,12 +33,25 @@ function peakProbes(relaxed, maxTime, opts) {
   const f32 = new Float32Array(memory.buffer);
   const buf = 32768; // past the probe module's (tiny) static data; the memory has 2 pages
   for (let i = 0; i < fedSteps * 12; i++) f32[buf / 4 + i] = 1e-3 * (1 + (i % 7) / 8);
-  const fedRounds = Math.round(iters * 1.5 / fedSteps);
+  const fedRounds = Math.round((iters * 1.5) / fedSteps);
   const out = {};
   const probes = relaxed
-    ? { relaxed_madd: () => k.peak(iters, 1, 0), relaxed_madd_fed: () => k.peak_fed(fedRounds, buf) }
-    : { mul_add_chain: () => k.peak(iters, 1, 0), mul_add_split: () => k.peak_split(iters, 1), mul_add_fed: () => k.peak_fed(fedRounds, buf) };
-  const flops = { relaxed_madd: 96 * iters, mul_add_chain: 96 * iters, mul_add_split: 48 * iters, relaxed_madd_fed: 64 * fedSteps * fedRounds, mul_add_fed: 64 * fedSteps * fedRounds };
+    ? {
+        relaxed_madd: () => k.peak(iters, 1, 0),
+        relaxed_madd_fed: () => k.peak_fed(fedRounds, buf),
+      }
+    : {
+        mul_add_chain: () => k.peak(iters, 1, 0),
+        mul_add_split: () => k.peak_split(iters, 1),
+        mul_add_fed: () => k.peak_fed(fedRounds, buf),
+      };
+  const flops = {
+    relaxed_madd: 96 * iters,
+    mul_add_chain: 96 * iters,
+    mul_add_split: 48 * iters,
+    relaxed_madd_fed: 64 * fedSteps * fedRounds,
+    mul_add_fed: 64 * fedSteps * fedRounds,
+  };
   for (const [name, fn] of Object.entries(probes)) {
     for (let i = 0; i < 20; i++) fn();
     const { samples } = timeSync(`peak ${name}`, fn, { maxTime, ...opts });
@@ -59,14 +72,17 @@ async function gemmShapes(relaxed, maxTime, opts) {
   const out = {};
   for (const [K, N] of GEMM_SHAPES) {
     let s = 12345;
-    const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5);
-    const W = e.alloc(N * K * 4), P = e.alloc(N * K * 4), bias = e.alloc(N * 4);
+    const r = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5;
+    const W = e.alloc(N * K * 4),
+      P = e.alloc(N * K * 4),
+      bias = e.alloc(N * 4);
     let f32 = e.f32;
     for (let i = 0; i < N * K; i++) f32[W / 4 + i] = r() * 0.1;
     for (let i = 0; i < N; i++) f32[bias / 4 + i] = r();
     e.k.f32_pack_panels8(N, K, W, P);
     const a = e.arena();
-    const A = a.take(M * K), C = a.take(M * N);
+    const A = a.take(M * K),
+      C = a.take(M * N);
     a.commit();
     f32 = e.f32;
     for (let i = 0; i < M * K; i++) f32[A / 4 + i] = r();
@@ -74,10 +90,15 @@ async function gemmShapes(relaxed, maxTime, opts) {
     // spot check against a float64 dot product
     fn();
     f32 = e.f32;
-    for (const [i, j] of [[0, 0], [M - 1, N - 1], [M >> 1, 7]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [M - 1, N - 1],
+      [M >> 1, 7],
+    ]) {
       let ref = f32[bias / 4 + j];
       for (let t = 0; t < K; t++) ref += f32[A / 4 + i * K + t] * f32[W / 4 + j * K + t];
-      if (Math.abs(ref - f32[C / 4 + i * N + j]) > 1e-3 * (1 + Math.abs(ref))) throw new Error(`GEMM ${K}x${N} wrong at ${i},${j}`);
+      if (Math.abs(ref - f32[C / 4 + i * N + j]) > 1e-3 * (1 + Math.abs(ref)))
+        throw new Error(`GEMM ${K}x${N} wrong at ${i},${j}`);
     }
     for (let i = 0; i < 5; i++) fn();
     const { samples } = timeSync(`gemm ${M}x${K}x${N}`, fn, { maxTime, ...opts });
@@ -112,13 +133,18 @@ export async function measureKernels({ relaxed = false, smoke = false } = {}) {
 export function summarizeKernels(res) {
   const roundPeak = (round) => Math.max(...Object.values(round.peak).map(median));
   const variants = Object.keys(res.rounds[0].peak);
-  const peakVariants = Object.fromEntries(variants.map((k) => [k, median(res.rounds.flatMap((r) => r.peak[k]))]));
+  const peakVariants = Object.fromEntries(
+    variants.map((k) => [k, median(res.rounds.flatMap((r) => r.peak[k]))]),
+  );
   const peak = median(res.rounds.map(roundPeak));
   const gemm = Object.fromEntries(
     Object.keys(res.rounds[0].gemm).map((k) => {
       const all = res.rounds.flatMap((r) => r.gemm[k]);
       const pct = median(res.rounds.map((r) => (100 * median(r.gemm[k])) / roundPeak(r)));
-      return [k, { gflops: median(all), best: Math.max(...all), pctOfPeak: pct, samples: all.length }];
+      return [
+        k,
+        { gflops: median(all), best: Math.max(...all), pctOfPeak: pct, samples: all.length },
+      ];
     }),
   );
   return { relaxed: res.relaxed, peakGflops: peak, peakVariants, gemm };

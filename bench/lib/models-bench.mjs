@@ -12,7 +12,11 @@ const WORKER = join(ROOT, "bench", "lib", "engine-worker.mjs");
 class Worker {
   constructor(engine, dir, execArgv) {
     this.engine = engine;
-    this.p = fork(WORKER, [engine, dir], { execArgv, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.p = fork(WORKER, [engine, dir], {
+      execArgv,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     this.pending = new Map();
     this.next = 0;
     this.p.on("message", (m) => {
@@ -23,7 +27,8 @@ class Worker {
       else w.resolve(m.value);
     });
     this.p.on("exit", (code) => {
-      for (const w of this.pending.values()) w.reject(new Error(`${engine} worker exited (${code})`));
+      for (const w of this.pending.values())
+        w.reject(new Error(`${engine} worker exited (${code})`));
       this.pending.clear();
     });
   }
@@ -61,30 +66,70 @@ export const AGREE_ATOL = 2e-3;
  * Benchmarks one model over the shapes. Returns
  * { model, floats, engines: {name: {loadMs}}, shapes: [{ batch, seq, agreement, warmup, samples, median }], memory }.
  */
-export async function benchModel(name, { smoke = false, shapes = SHAPES, budget = 6, engines: only = null } = {}) {
+export async function benchModel(
+  name,
+  { smoke = false, shapes = SHAPES, budget = 6, engines: only = null } = {},
+) {
   const m = ensureModel(name);
   const relaxedArgv = await relaxedExecArgv();
   const two = os.cpus().length >= 2;
-  const names = ["simdbert", ...(relaxedArgv ? ["simdbert-relaxed"] : []), ...(two ? ["simdbert-2t"] : []), "ort-web", ...(two ? ["ort-web-2t"] : []), "ort-node-1t", "ort-node"].filter((e) => !only || only.includes(e));
-  const workers = names.map((e) => new Worker(e, m.dir, e === "simdbert-relaxed" ? relaxedArgv : []));
-  const out = { model: name, config: m.config, floats: m.floats, weightBytesF32: m.floats * 4, engines: {}, shapes: [] };
+  const names = [
+    "simdbert",
+    ...(relaxedArgv ? ["simdbert-relaxed"] : []),
+    ...(two ? ["simdbert-2t"] : []),
+    "ort-web",
+    ...(two ? ["ort-web-2t"] : []),
+    "ort-node-1t",
+    "ort-node",
+  ].filter((e) => !only || only.includes(e));
+  const workers = names.map(
+    (e) => new Worker(e, m.dir, e === "simdbert-relaxed" ? relaxedArgv : []),
+  );
+  const out = {
+    model: name,
+    config: m.config,
+    floats: m.floats,
+    weightBytesF32: m.floats * 4,
+    engines: {},
+    shapes: [],
+  };
   try {
     for (const w of workers) {
       out.engines[w.engine] = await w.call("load");
       log(`  ${name}: ${w.engine} loaded in ${out.engines[w.engine].loadMs.toFixed(0)} ms`);
     }
     for (const [batch, seq] of shapes) {
-      const shape = { batch, seq, agreement: {}, warmup: {}, samples: {}, median: {}, p10: {}, p90: {} };
+      const shape = {
+        batch,
+        seq,
+        agreement: {},
+        warmup: {},
+        samples: {},
+        median: {},
+        p10: {},
+        p90: {},
+      };
       // every peer against simdbert (plain), before timing
       const ref = await workers[0].call("outputs", { batch, seq });
       for (const w of workers.slice(1)) {
         const o = await w.call("outputs", { batch, seq });
-        const d = Math.max(maxAbsDiff(ref.last_hidden_state, o.last_hidden_state), maxAbsDiff(ref.pooler_output, o.pooler_output));
+        const d = Math.max(
+          maxAbsDiff(ref.last_hidden_state, o.last_hidden_state),
+          maxAbsDiff(ref.pooler_output, o.pooler_output),
+        );
         shape.agreement[w.engine] = { maxAbsDiff: d, ok: d <= AGREE_ATOL };
-        if (!(d <= AGREE_ATOL)) log(`  WARNING ${name} ${batch}x${seq}: ${w.engine} disagrees with simdbert (max|diff| ${d})`);
+        if (!(d <= AGREE_ATOL))
+          log(
+            `  WARNING ${name} ${batch}x${seq}: ${w.engine} disagrees with simdbert (max|diff| ${d})`,
+          );
       }
       for (const w of workers) {
-        shape.warmup[w.engine] = await w.call("warmup", smoke ? { batch, seq, minTime: 0, maxTime: 1, maxRuns: 2 } : { batch, seq, minTime: 2, maxTime: 12 });
+        shape.warmup[w.engine] = await w.call(
+          "warmup",
+          smoke
+            ? { batch, seq, minTime: 0, maxTime: 1, maxRuns: 2 }
+            : { batch, seq, minTime: 2, maxTime: 12 },
+        );
       }
       // samples per engine from its settled time; rounds interleave the engines, order rotated
       const rounds = smoke ? 1 : 3;
@@ -102,7 +147,12 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
           // a pause before each engine's turn: the previous engine's threads (onnxruntime spins its
           // idle pool threads for a while) leave the cores before this one is timed
           if (!smoke) await new Promise((res) => setTimeout(res, 250));
-          const { samples } = await w.call("time", { batch, seq, maxTime: p.maxTime, minSamples: p.perRound });
+          const { samples } = await w.call("time", {
+            batch,
+            seq,
+            maxTime: p.maxTime,
+            minSamples: p.perRound,
+          });
           (shape.samples[w.engine] ??= []).push(...samples);
         }
       }
@@ -111,7 +161,12 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
         shape.p10[e] = quantile(s, 0.1);
         shape.p90[e] = quantile(s, 0.9);
       }
-      log(`  ${name} ${batch}x${seq}: ` + Object.entries(shape.median).map(([e, t]) => `${e} ${(t * 1e3).toFixed(1)} ms`).join(", "));
+      log(
+        `  ${name} ${batch}x${seq}: ` +
+          Object.entries(shape.median)
+            .map(([e, t]) => `${e} ${(t * 1e3).toFixed(1)} ms`)
+            .join(", "),
+      );
       out.shapes.push(shape);
     }
   } finally {
@@ -124,7 +179,10 @@ export async function benchModel(name, { smoke = false, shapes = SHAPES, budget 
  * simdbert's memory in a fresh process: wasm memory vs f32 weights and the arena after one forward
  * of (batch, seq), and growth over `forwards` more.
  */
-export async function benchMemory(name, { batch = 1, seq = 128, forwards = 1000, smallSeq = 16 } = {}) {
+export async function benchMemory(
+  name,
+  { batch = 1, seq = 128, forwards = 1000, smallSeq = 16 } = {},
+) {
   const m = ensureModel(name);
   const w = new Worker("simdbert", m.dir, []);
   try {

@@ -1,7 +1,7 @@
 // The bench's models: BERT configs of the two shapes the issue names, random weights (HF's
 // initialisation scale) written once as an HF checkpoint (config.json + model.safetensors) and as
 // an ONNX graph of the same weights, cached under bench/.cache/ (git-ignored).
-import { existsSync, mkdirSync, writeFileSync, renameSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync, renameSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bertOnnx } from "./onnx.mjs";
@@ -29,10 +29,29 @@ const base = {
 };
 
 export const MODELS = {
-  "minilm-l6": { ...base, hidden_size: 384, num_hidden_layers: 6, num_attention_heads: 12, intermediate_size: 1536 },
-  "bert-base": { ...base, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 },
+  "minilm-l6": {
+    ...base,
+    hidden_size: 384,
+    num_hidden_layers: 6,
+    num_attention_heads: 12,
+    intermediate_size: 1536,
+  },
+  "bert-base": {
+    ...base,
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+  },
   // tiny: for the smoke run only
-  tiny: { ...base, vocab_size: 1000, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256 },
+  tiny: {
+    ...base,
+    vocab_size: 1000,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 256,
+  },
 };
 
 /** xorshift32 stream of uniform floats in [-1, 1). */
@@ -50,7 +69,8 @@ function rng(seed) {
 
 /** The parameter list of BertModel (HF names and shapes, pooler included). */
 export function parameterShapes(c) {
-  const H = c.hidden_size, I = c.intermediate_size;
+  const H = c.hidden_size,
+    I = c.intermediate_size;
   const out = [
     ["embeddings.word_embeddings.weight", [c.vocab_size, H]],
     ["embeddings.position_embeddings.weight", [c.max_position_embeddings, H]],
@@ -60,9 +80,16 @@ export function parameterShapes(c) {
   ];
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `encoder.layer.${l}`;
-    for (const n of ["query", "key", "value"]) out.push([`${p}.attention.self.${n}.weight`, [H, H]], [`${p}.attention.self.${n}.bias`, [H]]);
-    out.push([`${p}.attention.output.dense.weight`, [H, H]], [`${p}.attention.output.dense.bias`, [H]]);
-    out.push([`${p}.attention.output.LayerNorm.weight`, [H]], [`${p}.attention.output.LayerNorm.bias`, [H]]);
+    for (const n of ["query", "key", "value"])
+      out.push([`${p}.attention.self.${n}.weight`, [H, H]], [`${p}.attention.self.${n}.bias`, [H]]);
+    out.push(
+      [`${p}.attention.output.dense.weight`, [H, H]],
+      [`${p}.attention.output.dense.bias`, [H]],
+    );
+    out.push(
+      [`${p}.attention.output.LayerNorm.weight`, [H]],
+      [`${p}.attention.output.LayerNorm.bias`, [H]],
+    );
     out.push([`${p}.intermediate.dense.weight`, [I, H]], [`${p}.intermediate.dense.bias`, [I]]);
     out.push([`${p}.output.dense.weight`, [H, I]], [`${p}.output.dense.bias`, [H]]);
     out.push([`${p}.output.LayerNorm.weight`, [H]], [`${p}.output.LayerNorm.bias`, [H]]);
@@ -98,12 +125,25 @@ function safetensors(weights) {
   json += " ".repeat((8 - (json.length % 8)) % 8);
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
-  return [head, Buffer.from(json), ...[...weights.values()].map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  return [
+    head,
+    Buffer.from(json),
+    ...[...weights.values()].map((t) =>
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    ),
+  ];
 }
 
 function writeAtomic(path, chunks) {
   const tmp = `${path}.tmp${process.pid}`;
-  writeFileSync(tmp, Buffer.concat(chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)))));
+  writeFileSync(
+    tmp,
+    Buffer.concat(
+      chunks.map((c) =>
+        Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength),
+      ),
+    ),
+  );
   renameSync(tmp, path);
 }
 
@@ -115,7 +155,10 @@ export function ensureModel(name) {
   const config = MODELS[name];
   const dir = join(CACHE, `${name}-${GENERATOR}`);
   const onnx = join(dir, "model.onnx");
-  const floats = parameterShapes(config).reduce((s, [, shape]) => s + shape.reduce((x, y) => x * y, 1), 0);
+  const floats = parameterShapes(config).reduce(
+    (s, [, shape]) => s + shape.reduce((x, y) => x * y, 1),
+    0,
+  );
   if (!existsSync(onnx)) {
     mkdirSync(dir, { recursive: true });
     const weights = randomWeights(config);
@@ -129,7 +172,9 @@ export function ensureModel(name) {
 /** Deterministic inputs: token ids in [1, vocab), a padded tail in every other row (mask 0). */
 export function makeInputs(config, batch, seq, seed = 7) {
   const r = rng(seed);
-  const ids = new Array(batch * seq), mask = new Array(batch * seq), types = new Array(batch * seq);
+  const ids = new Array(batch * seq),
+    mask = new Array(batch * seq),
+    types = new Array(batch * seq);
   for (let b = 0; b < batch; b++) {
     const pad = b % 2 === 1 ? Math.floor(seq / 4) : 0;
     for (let s = 0; s < seq; s++) {

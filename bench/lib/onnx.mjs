@@ -211,43 +211,86 @@ export function bertOnnx(config, weights) {
     for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) tr[c * o + r] = t.data[r * i + c];
     return g.init(`${n}.T`, [i, o], tr);
   };
-  const linear = (x, prefix) => g.op("Add", [g.op("MatMul", [x, linearWeight(`${prefix}.weight`)]), param(`${prefix}.bias`)]);
-  const layerNorm = (x, prefix) => g.op("LayerNormalization", [x, param(`${prefix}.weight`), param(`${prefix}.bias`)], { axis: -1, epsilon: f(eps) });
+  const linear = (x, prefix) =>
+    g.op("Add", [g.op("MatMul", [x, linearWeight(`${prefix}.weight`)]), param(`${prefix}.bias`)]);
+  const layerNorm = (x, prefix) =>
+    g.op("LayerNormalization", [x, param(`${prefix}.weight`), param(`${prefix}.bias`)], {
+      axis: -1,
+      epsilon: f(eps),
+    });
 
   // embeddings
-  const words = g.op("Gather", [param("embeddings.word_embeddings.weight"), "input_ids"], { axis: 0 });
-  const types = g.op("Gather", [param("embeddings.token_type_embeddings.weight"), "token_type_ids"], { axis: 0 });
+  const words = g.op("Gather", [param("embeddings.word_embeddings.weight"), "input_ids"], {
+    axis: 0,
+  });
+  const types = g.op(
+    "Gather",
+    [param("embeddings.token_type_embeddings.weight"), "token_type_ids"],
+    { axis: 0 },
+  );
   const seqLen = g.op("Shape", ["input_ids"], { start: 1, end: 2 });
-  const positions = g.op("Slice", [param("embeddings.position_embeddings.weight"), g.int64("zero1", [0]), seqLen, g.int64("axis0", [0])]);
-  let hidden = layerNorm(g.op("Add", [g.op("Add", [words, types]), positions]), "embeddings.LayerNorm");
+  const positions = g.op("Slice", [
+    param("embeddings.position_embeddings.weight"),
+    g.int64("zero1", [0]),
+    seqLen,
+    g.int64("axis0", [0]),
+  ]);
+  let hidden = layerNorm(
+    g.op("Add", [g.op("Add", [words, types]), positions]),
+    "embeddings.LayerNorm",
+  );
 
   // extended attention mask: (1 - mask)·finfo(f32).min, [batch, 1, 1, seq]
-  const maskF = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.int64("axes12", [1, 2])])], { to: FLOAT });
-  const extMask = g.op("Mul", [g.op("Sub", [g.scalar("one", 1), maskF]), g.scalar("f32min", -3.4028234663852886e38)]);
+  const maskF = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.int64("axes12", [1, 2])])], {
+    to: FLOAT,
+  });
+  const extMask = g.op("Mul", [
+    g.op("Sub", [g.scalar("one", 1), maskF]),
+    g.scalar("f32min", -3.4028234663852886e38),
+  ]);
 
   const headsShape = g.int64("heads_shape", [0, 0, heads, d]);
   const mergedShape = g.int64("merged_shape", [0, 0, H]);
   const scale = g.scalar("sqrt_d", Math.sqrt(d));
-  const toHeads = (x) => g.op("Transpose", [g.op("Reshape", [x, headsShape])], { perm: [0, 2, 1, 3] });
+  const toHeads = (x) =>
+    g.op("Transpose", [g.op("Reshape", [x, headsShape])], { perm: [0, 2, 1, 3] });
   const half = g.scalar("half", 0.5);
   const one = "one";
   const sqrt2 = g.scalar("sqrt2", Math.SQRT2);
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const p = `encoder.layer.${l}`;
     const q = toHeads(linear(hidden, `${p}.attention.self.query`));
-    const kT = g.op("Transpose", [g.op("Reshape", [linear(hidden, `${p}.attention.self.key`), headsShape])], { perm: [0, 2, 3, 1] });
+    const kT = g.op(
+      "Transpose",
+      [g.op("Reshape", [linear(hidden, `${p}.attention.self.key`), headsShape])],
+      { perm: [0, 2, 3, 1] },
+    );
     const v = toHeads(linear(hidden, `${p}.attention.self.value`));
     const scores = g.op("Add", [g.op("Div", [g.op("MatMul", [q, kT]), scale]), extMask]);
     const probs = g.op("Softmax", [scores], { axis: -1 });
-    const ctx = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: [0, 2, 1, 3] }), mergedShape]);
-    const attnOut = layerNorm(g.op("Add", [linear(ctx, `${p}.attention.output.dense`), hidden]), `${p}.attention.output.LayerNorm`);
+    const ctx = g.op("Reshape", [
+      g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: [0, 2, 1, 3] }),
+      mergedShape,
+    ]);
+    const attnOut = layerNorm(
+      g.op("Add", [linear(ctx, `${p}.attention.output.dense`), hidden]),
+      `${p}.attention.output.LayerNorm`,
+    );
     const inter = linear(attnOut, `${p}.intermediate.dense`);
     // gelu(x) = x·0.5·(1 + erf(x/√2)), as torch exports it
-    const gelu = g.op("Mul", [g.op("Mul", [inter, half]), g.op("Add", [g.op("Erf", [g.op("Div", [inter, sqrt2])]), one])]);
-    hidden = layerNorm(g.op("Add", [linear(gelu, `${p}.output.dense`), attnOut]), `${p}.output.LayerNorm`);
+    const gelu = g.op("Mul", [
+      g.op("Mul", [inter, half]),
+      g.op("Add", [g.op("Erf", [g.op("Div", [inter, sqrt2])]), one]),
+    ]);
+    hidden = layerNorm(
+      g.op("Add", [linear(gelu, `${p}.output.dense`), attnOut]),
+      `${p}.output.LayerNorm`,
+    );
   }
   g.output("last_hidden_state", hidden, FLOAT, ["batch", "seq", H]);
-  const first = g.op("Gather", [hidden, g.init("index0", [], BigInt64Array.of(0n), INT64)], { axis: 1 });
+  const first = g.op("Gather", [hidden, g.init("index0", [], BigInt64Array.of(0n), INT64)], {
+    axis: 1,
+  });
   g.output("pooler_output", g.op("Tanh", [linear(first, "pooler.dense")]), FLOAT, ["batch", H]);
   return g.model();
 }

@@ -28,18 +28,31 @@ const ms = (s) => {
 /** results.models: [{ model, shapes: [{ batch, seq, median, p10, p90 }] }] */
 export function chartSvg(results) {
   const panels = [];
-  for (const m of results.models ?? []) for (const s of m.shapes) panels.push({ title: `${m.model}  batch ${s.batch} x seq ${s.seq}`, s });
+  for (const m of results.models ?? [])
+    for (const s of m.shapes)
+      panels.push({ title: `${m.model}  batch ${s.batch} x seq ${s.seq}`, s });
   const engines = [...new Set(panels.flatMap((p) => Object.keys(p.s.median)))];
-  const W = 980, barH = 18, gap = 4, left = 250, right = 280, head = 26;
+  const W = 980,
+    barH = 18,
+    gap = 4,
+    left = 250,
+    right = 280,
+    head = 26;
   const panelH = head + engines.length * (barH + gap) + 14;
   const top = 70;
   const H = top + panels.length * panelH + 20;
   const o = [];
-  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  o.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   o.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  o.push(`<text x="12" y="24" font-size="16" font-weight="bold">${esc(results.title ?? "simdbert bench: median latency per forward (lower is better)")}</text>`);
+  o.push(
+    `<text x="12" y="24" font-size="16" font-weight="bold">${esc(results.title ?? "simdbert bench: median latency per forward (lower is better)")}</text>`,
+  );
   o.push(`<text x="12" y="44" fill="#555">${esc(results.subtitle ?? "")}</text>`);
-  o.push(`<text x="12" y="60" fill="#555">bars: median; whiskers: 10th-90th percentile; right: simdbert's latency / the engine's, plain and relaxed SIMD builds (below 1: simdbert is faster)</text>`);
+  o.push(
+    `<text x="12" y="60" fill="#555">bars: median; whiskers: 10th-90th percentile; right: simdbert's latency / the engine's, plain and relaxed SIMD builds (below 1: simdbert is faster)</text>`,
+  );
   panels.forEach((p, i) => {
     const y0 = top + i * panelH;
     const present = engines.filter((e) => p.s.median[e] !== undefined);
@@ -50,18 +63,30 @@ export function chartSvg(results) {
       const y = y0 + head + j * (barH + gap);
       const med = p.s.median[e];
       const w = Math.max(1, med * scale);
-      o.push(`<text x="${left - 8}" y="${y + barH - 5}" text-anchor="end">${esc(LABELS[e] ?? e)}</text>`);
-      o.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[e] ?? "#999"}"/>`);
+      o.push(
+        `<text x="${left - 8}" y="${y + barH - 5}" text-anchor="end">${esc(LABELS[e] ?? e)}</text>`,
+      );
+      o.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[e] ?? "#999"}"/>`,
+      );
       let end = left + w;
       if (p.s.p10?.[e] !== undefined) {
-        const a = left + p.s.p10[e] * scale, b = left + p.s.p90[e] * scale, cy = y + barH / 2;
-        o.push(`<line x1="${a.toFixed(1)}" x2="${b.toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#333"/>`);
+        const a = left + p.s.p10[e] * scale,
+          b = left + p.s.p90[e] * scale,
+          cy = y + barH / 2;
+        o.push(
+          `<line x1="${a.toFixed(1)}" x2="${b.toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#333"/>`,
+        );
         end = Math.max(end, b);
       }
       let label = `${ms(med)} ms`;
       if (!e.startsWith("simdbert")) {
-        const r = (mine) => (p.s.median[mine] !== undefined ? `${(p.s.median[mine] / med).toFixed(2)}x` : null);
-        const parts = [r("simdbert") && `simdbert/this ${r("simdbert")}`, r("simdbert-relaxed") && `relaxed ${r("simdbert-relaxed")}`].filter(Boolean);
+        const r = (mine) =>
+          p.s.median[mine] !== undefined ? `${(p.s.median[mine] / med).toFixed(2)}x` : null;
+        const parts = [
+          r("simdbert") && `simdbert/this ${r("simdbert")}`,
+          r("simdbert-relaxed") && `relaxed ${r("simdbert-relaxed")}`,
+        ].filter(Boolean);
         if (parts.length) label += `   ${parts.join(", ")}`;
       }
       o.push(`<text x="${(end + 6).toFixed(1)}" y="${y + barH - 5}">${esc(label)}</text>`);

@@ -9,14 +9,34 @@ import * as simdbert from "simdbert";
 const $ = (id) => document.getElementById(id);
 const hasPipeline = typeof simdbert.pipeline === "function";
 
-const SAMPLE_TEXT = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.", "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods."];
-const SAMPLE_IDS = ["101 1037 2158 2003 5983 2833 1012 102", "101 1037 2158 2003 5983 1037 3538 1997 7852 1012 102", "101 1996 2611 2003 4755 1037 3336 1012 102", "101 1037 2158 2003 5559 1037 3586 1012 102", "101 1037 2450 2003 2652 6710 1012 102"];
+const SAMPLE_TEXT = [
+  "A man is eating food.",
+  "A man is eating a piece of bread.",
+  "The girl is carrying a baby.",
+  "A man is riding a horse.",
+  "A woman is playing violin.",
+  "Two men pushed carts through the woods.",
+];
+const SAMPLE_IDS = [
+  "101 1037 2158 2003 5983 2833 1012 102",
+  "101 1037 2158 2003 5983 1037 3538 1997 7852 1012 102",
+  "101 1996 2611 2003 4755 1037 3336 1012 102",
+  "101 1037 2158 2003 5559 1037 3586 1012 102",
+  "101 1037 2450 2003 2652 6710 1012 102",
+];
 
 const TOKENIZER_FILES = ["tokenizer.json", "vocab.txt"];
 
 /** Whether the model folder at url has a tokenizer (HEAD requests). */
 async function hasTokenizer(url) {
-  const found = await Promise.all(TOKENIZER_FILES.map((f) => fetch(`${url.replace(/\/+$/, "")}/${f}`, { method: "HEAD" }).then((r) => r.ok, () => false)));
+  const found = await Promise.all(
+    TOKENIZER_FILES.map((f) =>
+      fetch(`${url.replace(/\/+$/, "")}/${f}`, { method: "HEAD" }).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    ),
+  );
   return found.some(Boolean);
 }
 
@@ -42,9 +62,14 @@ async function makeEmbedder(url) {
   const vocab = model.config.vocab_size;
   const embed = async (lines) => {
     const seqs = lines.map((line, i) => {
-      const ids = line.trim().split(/[\s,]+/).map(Number);
+      const ids = line
+        .trim()
+        .split(/[\s,]+/)
+        .map(Number);
       if (!ids.length || ids.some((x) => !Number.isInteger(x) || x < 0 || x >= vocab)) {
-        throw new Error(`line ${i + 1}: expected token ids in [0, ${vocab}) separated by spaces (no tokenizer here): "${line}"`);
+        throw new Error(
+          `line ${i + 1}: expected token ids in [0, ${vocab}) separated by spaces (no tokenizer here): "${line}"`,
+        );
       }
       return ids;
     });
@@ -56,7 +81,8 @@ async function makeEmbedder(url) {
     const h = out.last_hidden_state.data;
     return Array.from({ length: n }, (_, b) => {
       const v = new Float32Array(hidden);
-      for (let t = 0; t < seqs[b].length; t++) for (let k = 0; k < hidden; k++) v[k] += h[(b * seq + t) * hidden + k];
+      for (let t = 0; t < seqs[b].length; t++)
+        for (let k = 0; k < hidden; k++) v[k] += h[(b * seq + t) * hidden + k];
       let norm = 0;
       for (let k = 0; k < hidden; k++) norm += v[k] * v[k];
       norm = Math.sqrt(norm) || 1;
@@ -77,7 +103,9 @@ const HINTS = {
 const sample = hasPipeline ? SAMPLE_TEXT : SAMPLE_IDS;
 $("sentences").value = sample.join("\n");
 $("query").value = hasPipeline ? "Someone is having a meal." : SAMPLE_IDS[1];
-$("mode-hint").textContent = hasPipeline ? "Text is tokenized by simdbert's pipeline when the model folder has a tokenizer." : HINTS.ids;
+$("mode-hint").textContent = hasPipeline
+  ? "Text is tokenized by simdbert's pipeline when the model folder has a tokenizer."
+  : HINTS.ids;
 
 let embedder = null;
 let embedderUrl = null;
@@ -99,11 +127,16 @@ $("form").addEventListener("submit", async (ev) => {
       $("mode-hint").textContent = HINTS[embedder.mode];
       status.textContent = `loaded in ${(performance.now() - t0).toFixed(0)} ms`;
     }
-    const sentences = $("sentences").value.split("\n").map((s) => s.trim()).filter(Boolean);
+    const sentences = $("sentences")
+      .value.split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
     const t0 = performance.now();
     const [q, ...docs] = await embedder.embed([$("query").value, ...sentences]);
     const ms = performance.now() - t0;
-    const ranked = docs.map((d, i) => ({ i, score: d.reduce((s, x, k) => s + x * q[k], 0) })).sort((a, b) => b.score - a.score);
+    const ranked = docs
+      .map((d, i) => ({ i, score: d.reduce((s, x, k) => s + x * q[k], 0) }))
+      .sort((a, b) => b.score - a.score);
     for (const { i, score } of ranked) {
       const li = document.createElement("li");
       const s = document.createElement("span");

@@ -8,7 +8,15 @@ import { createInterface } from "node:readline";
 import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
 
 function parse(args: string[]) {
-  const o = { model: "", pooling: "mean" as Pooling, normalize: false, input: "", out: "", batchSize: 8, maxLength: 0 };
+  const o = {
+    model: "",
+    pooling: "mean" as Pooling,
+    normalize: false,
+    input: "",
+    out: "",
+    batchSize: 8,
+    maxLength: 0,
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const val = () => {
@@ -29,12 +37,18 @@ function parse(args: string[]) {
     else if (!o.model) o.model = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (!o.model) throw new Error("usage: simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]");
+  if (!o.model)
+    throw new Error(
+      "usage: simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]",
+    );
   return o;
 }
 
 async function readLines(path: string): Promise<string[]> {
-  const rl = createInterface({ input: path ? createReadStream(path, "utf8") : process.stdin, crlfDelay: Infinity });
+  const rl = createInterface({
+    input: path ? createReadStream(path, "utf8") : process.stdin,
+    crlfDelay: Infinity,
+  });
   const lines: string[] = [];
   for await (const line of rl) lines.push(line);
   return lines;
@@ -56,7 +70,10 @@ export function npy(data: Float32Array, shape: number[]): Uint8Array {
 export async function embedCommand(args: string[]): Promise<void> {
   const o = parse(args);
   const texts = await readLines(o.input);
-  const extractor = await pipeline("feature-extraction", o.model, { batchSize: o.batchSize, ...(o.maxLength ? { maxLength: o.maxLength } : {}) });
+  const extractor = await pipeline("feature-extraction", o.model, {
+    batchSize: o.batchSize,
+    ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+  });
   const bar = process.stderr.isTTY && texts.length > 64;
   const t0 = Date.now();
   const emb = await extractor(texts, {
@@ -67,7 +84,9 @@ export async function embedCommand(args: string[]): Promise<void> {
           const w = 30;
           const f = Math.round((done / total) * w);
           const rate = done / Math.max((Date.now() - t0) / 1000, 1e-3);
-          process.stderr.write(`\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${total} ${rate.toFixed(0)} texts/s`);
+          process.stderr.write(
+            `\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${total} ${rate.toFixed(0)} texts/s`,
+          );
         }
       : undefined,
   });
@@ -80,6 +99,7 @@ export async function embedCommand(args: string[]): Promise<void> {
     return;
   }
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify(Array.from(data.subarray(i * H, (i + 1) * H))));
+  for (let i = 0; i < n; i++)
+    lines.push(JSON.stringify(Array.from(data.subarray(i * H, (i + 1) * H))));
   process.stdout.write(lines.join("\n") + (n ? "\n" : ""));
 }

@@ -7,12 +7,16 @@ import { writeSafetensors } from "../safetensors.js";
 import { readRequest, runRequest } from "./request.js";
 
 export async function forwardCommand(args: string[]): Promise<void> {
-  if (args.length !== 3) throw new Error("usage: simdbert forward MODEL_DIR REQUEST.json OUT.safetensors");
+  if (args.length !== 3)
+    throw new Error("usage: simdbert forward MODEL_DIR REQUEST.json OUT.safetensors");
   const [modelDir, requestPath, outPath] = args;
   const outputs = await runRequest(modelDir, await readRequest(requestPath));
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of outputs) {
-    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>, Number);
+    const data =
+      t.data instanceof Float32Array
+        ? t.data
+        : Float32Array.from(t.data as ArrayLike<number>, Number);
     tensors.set(name, { shape: t.shape, data });
   }
   await writeFile(outPath, writeSafetensors(tensors));

@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   const err = e as Error;
-  process.stderr.write(`simdbert: ${err.name && err.name !== "Error" ? err.name + ": " : ""}${err.message}\n`);
+  process.stderr.write(
+    `simdbert: ${err.name && err.name !== "Error" ? err.name + ": " : ""}${err.message}\n`,
+  );
   process.exit(1);
 });

@@ -28,7 +28,10 @@ export async function readRequest(path: string): Promise<Request> {
   const deref = (v: Json): unknown => {
     if (Array.isArray(v)) return v.map(deref);
     if (v && typeof v === "object" && typeof v.$tensor === "string") {
-      if (!tensorFile) throw new Error(`forward_kwargs references tensor "${v.$tensor}" but the request has no tensor_file`);
+      if (!tensorFile)
+        throw new Error(
+          `forward_kwargs references tensor "${v.$tensor}" but the request has no tensor_file`,
+        );
       const t = readTensor(tensorFile.bytes, tensorFile.src.header, v.$tensor);
       if (t.data instanceof Float32Array) return new Tensor("float32", t.data, t.shape);
       if (t.data instanceof BigInt64Array) return new Tensor("int64", t.data, t.shape);
@@ -37,8 +40,12 @@ export async function readRequest(path: string): Promise<Request> {
     return v;
   };
   const inputs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((request.forward_kwargs ?? {}) as Record<string, Json>)) inputs[k] = deref(v);
-  const outputs = request.outputs && typeof request.outputs === "object" && !Array.isArray(request.outputs) ? Object.keys(request.outputs) : null;
+  for (const [k, v] of Object.entries((request.forward_kwargs ?? {}) as Record<string, Json>))
+    inputs[k] = deref(v);
+  const outputs =
+    request.outputs && typeof request.outputs === "object" && !Array.isArray(request.outputs)
+      ? Object.keys(request.outputs)
+      : null;
   return {
     modelClass: typeof request.model_class === "string" ? request.model_class : "BertModel",
     initKwargs: (request.model_init_kwargs ?? {}) as Record<string, unknown>,
@@ -55,7 +62,8 @@ export async function runRequest(modelDir: string, req: Request): Promise<Map<st
   if (!req.outputs) return flat;
   // "full_sequence.*" names are cross-checks of the reference, not outputs
   const absent = req.outputs.filter((n) => !flat.has(n) && !n.startsWith("full_sequence."));
-  if (absent.length) throw new Error(`the model did not produce the requested output(s) ${absent.join(", ")}`);
+  if (absent.length)
+    throw new Error(`the model did not produce the requested output(s) ${absent.join(", ")}`);
   const wanted = new Set(req.outputs);
   return new Map([...flat].filter(([n]) => wanted.has(n)));
 }

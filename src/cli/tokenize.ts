@@ -8,14 +8,19 @@
 // false makes that an error, the library's default).
 import { createInterface } from "node:readline";
 import { BasicTokenizer } from "../tokenizer/basic.js";
-import type { BertTokenizer, BertTokenizerOptions, TextInput } from "../tokenizer/bert_tokenizer.js";
+import type {
+  BertTokenizer,
+  BertTokenizerOptions,
+  TextInput,
+} from "../tokenizer/bert_tokenizer.js";
 import { TokenizerError } from "../tokenizer/errors.js";
 import { loadTokenizerFiles, type TokenizerFiles } from "../tokenizer/pretrained.js";
 import { WordpieceTokenizer } from "../tokenizer/wordpiece.js";
 
 type Json = Record<string, unknown>;
 
-const USAGE = "usage: simdbert tokenize TOKENIZER_DIR   (JSON lines {\"init\", \"call\"} on stdin, one JSON line per request on stdout)";
+const USAGE =
+  'usage: simdbert tokenize TOKENIZER_DIR   (JSON lines {"init", "call"} on stdin, one JSON line per request on stdout)';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
   if (args.length !== 1 || args[0].startsWith("-")) throw new Error(USAGE);
@@ -29,7 +34,8 @@ export async function tokenizeCommand(args: string[]): Promise<void> {
     const chunk = pending.join("");
     pending = [];
     size = 0;
-    if (!process.stdout.write(chunk)) await new Promise<void>((r) => process.stdout.once("drain", () => r()));
+    if (!process.stdout.write(chunk))
+      await new Promise<void>((r) => process.stdout.once("drain", () => r()));
   };
   for await (const line of rl) {
     if (!line.trim()) continue;
@@ -50,7 +56,8 @@ export class Runner {
     let req: Json;
     try {
       req = JSON.parse(line);
-      if (!req || typeof req !== "object" || Array.isArray(req)) throw new Error("a request is a JSON object");
+      if (!req || typeof req !== "object" || Array.isArray(req))
+        throw new Error("a request is a JSON object");
     } catch (e) {
       return { error: "JSONDecodeError", message: (e as Error).message };
     }
@@ -58,7 +65,14 @@ export class Runner {
       return this.answer((req.init ?? {}) as Json, (req.call ?? {}) as Json);
     } catch (e) {
       const err = e as Error;
-      const type = e instanceof TokenizerError ? e.pyType : err instanceof TypeError ? "TypeError" : err instanceof RangeError ? "MemoryError" : err.name || "Error";
+      const type =
+        e instanceof TokenizerError
+          ? e.pyType
+          : err instanceof TypeError
+            ? "TypeError"
+            : err instanceof RangeError
+              ? "MemoryError"
+              : err.name || "Error";
       return { error: type, message: err.message };
     }
   }
@@ -102,16 +116,30 @@ export class Runner {
       }
       case "encode": {
         const tok = this.tokenizer(init);
-        return { input_ids: tok.encode(text as TextInput, { ...options, text_pair: (text_pair ?? null) as TextInput | null }) };
+        return {
+          input_ids: tok.encode(text as TextInput, {
+            ...options,
+            text_pair: (text_pair ?? null) as TextInput | null,
+          }),
+        };
       }
       case "encode_plus":
       case "__call__":
       case undefined: {
         const tok = this.tokenizer(init);
         if (method === "__call__" && Array.isArray(text) && !options.is_split_into_words) {
-          return this.batch(tok, text.map((t, i) => (Array.isArray(text_pair) ? [t, text_pair[i]] : t)), options);
+          return this.batch(
+            tok,
+            text.map((t, i) => (Array.isArray(text_pair) ? [t, text_pair[i]] : t)),
+            options,
+          );
         }
-        const enc = tok.encode_plus(text as TextInput, { ...options, text_pair: (text_pair ?? null) as TextInput | null }).toJSON();
+        const enc = tok
+          .encode_plus(text as TextInput, {
+            ...options,
+            text_pair: (text_pair ?? null) as TextInput | null,
+          })
+          .toJSON();
         const out: Json = {};
         if (typeof text === "string") out.tokens = tok.tokenize(text);
         if (typeof text_pair === "string") out.tokens_pair = tok.tokenize(text_pair);
@@ -123,7 +151,8 @@ export class Runner {
         return out;
       }
       case "batch_encode_plus":
-        if (!Array.isArray(text)) throw new TokenizerError("batch_encode_plus: text must be a list", "TypeError");
+        if (!Array.isArray(text))
+          throw new TokenizerError("batch_encode_plus: text must be a list", "TypeError");
         return this.batch(this.tokenizer(init), text, options);
       case "decode": {
         const tok = this.tokenizer(init);
@@ -137,13 +166,18 @@ export class Runner {
 
   private batch(tok: BertTokenizer, items: unknown[], options: Json): Json {
     const enc = tok.batch_encode_plus(items as TextInput[], options).toJSON();
-    const isPair = (it: unknown) => Array.isArray(it) && it.length === 2 && !options.is_split_into_words;
+    const isPair = (it: unknown) =>
+      Array.isArray(it) && it.length === 2 && !options.is_split_into_words;
     const out: Json = {
       tokens: items.map((it) => {
         const first = isPair(it) ? (it as unknown[])[0] : it;
         return typeof first === "string" ? tok.tokenize(first) : null;
       }),
-      tokens_pair: items.map((it) => (isPair(it) && typeof (it as unknown[])[1] === "string" ? tok.tokenize((it as string[])[1]) : null)),
+      tokens_pair: items.map((it) =>
+        isPair(it) && typeof (it as unknown[])[1] === "string"
+          ? tok.tokenize((it as string[])[1])
+          : null,
+      ),
     };
     Object.assign(out, enc);
     const rows = enc.input_ids as number[][];
@@ -155,6 +189,10 @@ export class Runner {
 }
 
 function requireString(v: unknown): string {
-  if (typeof v !== "string") throw new TokenizerError(`text must be a string, got ${v === null ? "None" : typeof v}`, "TypeError");
+  if (typeof v !== "string")
+    throw new TokenizerError(
+      `text must be a string, got ${v === null ? "None" : typeof v}`,
+      "TypeError",
+    );
   return v;
 }

@@ -4,7 +4,14 @@
 //   - an http(s) base URL (browsers, workers: fetch),
 //   - files in memory: { "config.json": string | object, "model.safetensors": bytes, ... }.
 import { BertConfig, ConfigError } from "../config.js";
-import { BufferSource, headerLength, parseHeader, SafetensorsError, type TensorInfo, type TensorSource } from "../safetensors.js";
+import {
+  BufferSource,
+  headerLength,
+  parseHeader,
+  SafetensorsError,
+  type TensorInfo,
+  type TensorSource,
+} from "../safetensors.js";
 import { WeightsError } from "./weights.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
@@ -22,10 +29,16 @@ export interface ModelFiles {
 // The specifier is a variable, not a literal, so that bundlers for browsers and workers (esbuild,
 // wrangler, Vite) leave this import alone instead of failing to resolve node:fs for their platform.
 const NODE_FS = "node:fs/promises";
-const nodeFs = () => import(/* @vite-ignore */ NODE_FS) as Promise<typeof import("node:fs/promises")>;
+const nodeFs = () =>
+  import(/* @vite-ignore */ NODE_FS) as Promise<typeof import("node:fs/promises")>;
 
 function isModelFiles(s: unknown): s is ModelFiles {
-  return !!s && typeof s === "object" && typeof (s as ModelFiles).bytes === "function" && typeof (s as ModelFiles).tensors === "function";
+  return (
+    !!s &&
+    typeof s === "object" &&
+    typeof (s as ModelFiles).bytes === "function" &&
+    typeof (s as ModelFiles).tensors === "function"
+  );
 }
 
 /** Resolves any ModelSource to ModelFiles. */
@@ -33,7 +46,11 @@ export function modelFiles(source: ModelSource): ModelFiles {
   if (isModelFiles(source)) return source;
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
-    if (/^https?:\/\//i.test(s) || (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())) return new UrlFiles(s);
+    if (
+      /^https?:\/\//i.test(s) ||
+      (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())
+    )
+      return new UrlFiles(s);
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
@@ -41,7 +58,11 @@ export function modelFiles(source: ModelSource): ModelFiles {
 }
 
 function isNodeLike(): boolean {
-  const g = globalThis as { process?: { versions?: { node?: string } }; Deno?: unknown; Bun?: unknown };
+  const g = globalThis as {
+    process?: { versions?: { node?: string } };
+    Deno?: unknown;
+    Bun?: unknown;
+  };
   return !!(g.process?.versions?.node || g.Deno || g.Bun);
 }
 
@@ -86,7 +107,11 @@ type Handle = Awaited<ReturnType<typeof import("node:fs/promises").open>>;
 
 /** A safetensors file read in place: the header once, each tensor straight into its destination. */
 class FileSource implements TensorSource {
-  private constructor(private readonly handle: Handle, readonly header: TensorSource["header"], private readonly path: string) {}
+  private constructor(
+    private readonly handle: Handle,
+    readonly header: TensorSource["header"],
+    private readonly path: string,
+  ) {}
 
   static async open(handle: Handle, path: string): Promise<FileSource> {
     const size = (await handle.stat()).size;
@@ -105,11 +130,17 @@ class FileSource implements TensorSource {
   }
 }
 
-async function readFully(handle: Handle, dst: Uint8Array, position: number, path: string): Promise<void> {
+async function readFully(
+  handle: Handle,
+  dst: Uint8Array,
+  position: number,
+  path: string,
+): Promise<void> {
   let done = 0;
   while (done < dst.length) {
     const { bytesRead } = await handle.read(dst, done, dst.length - done, position + done);
-    if (bytesRead === 0) throw new SafetensorsError(`${path}: file ended early (truncated while reading)`);
+    if (bytesRead === 0)
+      throw new SafetensorsError(`${path}: file ended early (truncated while reading)`);
     done += bytesRead;
   }
 }
@@ -153,7 +184,10 @@ class MemoryFiles implements ModelFiles {
 }
 
 /** Reads a JSON file of a model, or null when absent. */
-export async function readJson(files: ModelFiles, name: string): Promise<Record<string, unknown> | null> {
+export async function readJson(
+  files: ModelFiles,
+  name: string,
+): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name);
   if (!b) return null;
   let text: string;
@@ -168,7 +202,9 @@ export async function readJson(files: ModelFiles, name: string): Promise<Record<
     if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`);
+    throw new ConfigError(
+      `${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -176,7 +212,12 @@ export async function readJson(files: ModelFiles, name: string): Promise<Record<
 export async function openModel(
   source: ModelSource,
   overrides?: Record<string, unknown>,
-): Promise<{ files: ModelFiles; config: BertConfig; tensors: TensorSource; close: () => Promise<void> }> {
+): Promise<{
+  files: ModelFiles;
+  config: BertConfig;
+  tensors: TensorSource;
+  close: () => Promise<void>;
+}> {
   const files = modelFiles(source);
   const json = await readJson(files, "config.json");
   if (!json) throw new ConfigError(`${files.where}: no config.json`);

@@ -46,7 +46,11 @@ export interface LoadOptions {
 
 /** HF's legacy TensorFlow names: LayerNorm.gamma / .beta are weight / bias. */
 function fixKey(key: string): string {
-  return key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias").replace(/^gamma$/, "weight").replace(/^beta$/, "bias");
+  return key
+    .replace(/\.gamma$/, ".weight")
+    .replace(/\.beta$/, ".bias")
+    .replace(/^gamma$/, "weight")
+    .replace(/^beta$/, "bias");
 }
 
 /** Packing reads a Linear's rows through a staging area past the weights of at most this size. */
@@ -61,7 +65,11 @@ export class WeightLoader {
   private used = new Set<string>();
   private prefix: string;
 
-  constructor(private readonly engine: Engine, private readonly source: TensorSource, private readonly options: LoadOptions = {}) {
+  constructor(
+    private readonly engine: Engine,
+    private readonly source: TensorSource,
+    private readonly options: LoadOptions = {},
+  ) {
     this.prefix = options.prefix ?? "bert";
     for (const [name, info] of source.header.tensors) this.byName.set(fixKey(name), info);
     // HF: a checkpoint with the base prefix loads into a base model (prefix dropped), and a base
@@ -90,7 +98,12 @@ export class WeightLoader {
 
   /** Declares a raw tensor; `names` are alternatives (first present wins), e.g. tied weights. */
   raw(names: string | string[], shape: number[]): RawParam {
-    const s: RawParam = { kind: "raw", names: Array.isArray(names) ? names : [names], shape, ptr: 0 };
+    const s: RawParam = {
+      kind: "raw",
+      names: Array.isArray(names) ? names : [names],
+      shape,
+      ptr: 0,
+    };
     this.slots.push(s);
     return s;
   }
@@ -107,7 +120,12 @@ export class WeightLoader {
   }
 
   /** Declares a Linear: weights[i] are alternatives for part i ([parts[i], k]), biases likewise (null: no bias). */
-  linear(weights: (string | string[])[], biases: (string | string[] | null)[], parts: number[], k: number): PackedLinear {
+  linear(
+    weights: (string | string[])[],
+    biases: (string | string[] | null)[],
+    parts: number[],
+    k: number,
+  ): PackedLinear {
     const s: PackedLinear = {
       kind: "packed",
       weights: weights.map((w) => (Array.isArray(w) ? w : [w])),
@@ -122,12 +140,19 @@ export class WeightLoader {
     return s;
   }
 
-  private find(alts: string[], shape: number[], missing: string[], bad: string[]): TensorInfo | null {
+  private find(
+    alts: string[],
+    shape: number[],
+    missing: string[],
+    bad: string[],
+  ): TensorInfo | null {
     for (const n of alts) {
       const t = this.lookup(n);
       if (!t) continue;
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        bad.push(`${n}: checkpoint has shape [${t.shape.join(", ")}], the model needs [${shape.join(", ")}]`);
+        bad.push(
+          `${n}: checkpoint has shape [${t.shape.join(", ")}], the model needs [${shape.join(", ")}]`,
+        );
         return null;
       }
       if (!["F32", "F16", "BF16", "F64"].includes(t.dtype)) {
@@ -164,22 +189,37 @@ export class WeightLoader {
     }
     if (missing.length || bad.length) {
       const p = this.prefix + ".";
-      const declared = this.slots.flatMap((slot) => (slot.kind === "raw" ? slot.names : slot.weights.flat()));
+      const declared = this.slots.flatMap((slot) =>
+        slot.kind === "raw" ? slot.names : slot.weights.flat(),
+      );
       const isTask = declared.some((n) => n.startsWith(p));
       const hasBase = [...this.byName.keys()].some((n) => n.includes("embeddings.word_embeddings"));
       if (isTask && hasBase && !bad.length && missing.every((n) => !n.startsWith(p))) {
-        missing.push("(the checkpoint has no weights for this model's task head: it looks like a bare encoder; load it with BertModel)");
+        missing.push(
+          "(the checkpoint has no weights for this model's task head: it looks like a bare encoder; load it with BertModel)",
+        );
       } else if (!bad.length && missing.length && missing.every((n) => /(^|\.)pooler\./.test(n))) {
-        missing.push("(the checkpoint has no pooler: load it with { addPoolingLayer: false }, HF's add_pooling_layer=False)");
+        missing.push(
+          "(the checkpoint has no pooler: load it with { addPoolingLayer: false }, HF's add_pooling_layer=False)",
+        );
       }
       const lines = [
         ...bad,
-        ...(missing.length ? [`missing from the checkpoint: ${missing.slice(0, 12).join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`] : []),
+        ...(missing.length
+          ? [
+              `missing from the checkpoint: ${missing.slice(0, 12).join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`,
+            ]
+          : []),
       ];
-      throw new WeightsError(`cannot load the checkpoint into this model:\n  ${lines.join("\n  ")}`);
+      throw new WeightsError(
+        `cannot load the checkpoint into this model:\n  ${lines.join("\n  ")}`,
+      );
     }
     // file order: a streaming source never seeks back further than one group
-    plans.sort((a, b) => Math.min(...a.tensors.map((t) => t.begin)) - Math.min(...b.tensors.map((t) => t.begin)));
+    plans.sort(
+      (a, b) =>
+        Math.min(...a.tensors.map((t) => t.begin)) - Math.min(...b.tensors.map((t) => t.begin)),
+    );
     // one grow for everything (weights + packing staging): a grow per tensor costs a GC each
     // (external memory pressure), tens of milliseconds of a cold start
     let total = STAGING_BYTES + 64;
@@ -199,7 +239,9 @@ export class WeightLoader {
         await this.loadPacked(p.slot, p.tensors, p.biases);
       }
     }
-    const unexpected = [...this.source.header.tensors.keys()].filter((n) => !this.used.has(n) && !IGNORED_UNEXPECTED.some((r) => r.test(n)));
+    const unexpected = [...this.source.header.tensors.keys()].filter(
+      (n) => !this.used.has(n) && !IGNORED_UNEXPECTED.some((r) => r.test(n)),
+    );
     if (unexpected.length && this.options.warn) {
       this.options.warn(
         `Some weights of the checkpoint were not used: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ""}`,
@@ -207,7 +249,11 @@ export class WeightLoader {
     }
   }
 
-  private async loadPacked(slot: PackedLinear, tensors: TensorInfo[], biases: (TensorInfo | null)[]): Promise<void> {
+  private async loadPacked(
+    slot: PackedLinear,
+    tensors: TensorInfo[],
+    biases: (TensorInfo | null)[],
+  ): Promise<void> {
     const { n, k } = slot;
     const panels = Math.ceil(n / 8);
     slot.ptr = this.engine.alloc(panels * 8 * k * 4);
@@ -231,8 +277,16 @@ export class WeightLoader {
       const rows = Math.min(chunk, n - r0);
       let partStart = 0;
       for (let i = 0; i < tensors.length; i++) {
-        const from = Math.max(r0, partStart), to = Math.min(r0 + rows, partStart + slot.parts[i]);
-        if (from < to) await this.readRows(tensors[i], from - partStart, to - from, k, staging + (from - r0) * rowBytes);
+        const from = Math.max(r0, partStart),
+          to = Math.min(r0 + rows, partStart + slot.parts[i]);
+        if (from < to)
+          await this.readRows(
+            tensors[i],
+            from - partStart,
+            to - from,
+            k,
+            staging + (from - r0) * rowBytes,
+          );
         partStart += slot.parts[i];
       }
       this.engine.k.f32_pack_panels8(rows, k, staging, slot.ptr + (r0 / 8) * k * 32);
@@ -240,7 +294,13 @@ export class WeightLoader {
   }
 
   /** Rows [row0, row0 + count) of a [rows, k] tensor, as f32 at byte offset dst. */
-  private async readRows(t: TensorInfo, row0: number, count: number, k: number, dst: number): Promise<void> {
+  private async readRows(
+    t: TensorInfo,
+    row0: number,
+    count: number,
+    k: number,
+    dst: number,
+  ): Promise<void> {
     const size = (t.end - t.begin) / (t.shape[0] * k);
     const begin = t.begin + row0 * k * size;
     await this.readF32({ ...t, shape: [count, k], begin, end: begin + count * k * size }, dst);

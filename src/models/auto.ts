@@ -33,9 +33,19 @@ export const MODEL_CLASSES: Record<string, ModelClass> = {
 };
 
 /** Loads `name` (a transformers class name) with HF constructor kwargs such as add_pooling_layer. */
-export async function loadModelClass(name: string, source: ModelSource, initKwargs: Record<string, unknown> = {}, options: FromPretrainedOptions = {}): Promise<Forwardable> {
-  const cls = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name) ? MODEL_CLASSES[name] : undefined;
-  if (!cls) throw new Error(`unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`);
+export async function loadModelClass(
+  name: string,
+  source: ModelSource,
+  initKwargs: Record<string, unknown> = {},
+  options: FromPretrainedOptions = {},
+): Promise<Forwardable> {
+  const cls = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name)
+    ? MODEL_CLASSES[name]
+    : undefined;
+  if (!cls)
+    throw new Error(
+      `unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`,
+    );
   const opts: FromPretrainedOptions = { ...options };
   for (const [k, v] of Object.entries(initKwargs)) {
     if (k === "add_pooling_layer" && name === "BertModel") opts.addPoolingLayer = v as boolean;
@@ -48,9 +58,14 @@ export async function loadModelClass(name: string, source: ModelSource, initKwar
  * AutoModel-style loading: the class named first in config.architectures when simdbert has it,
  * else BertModel (a task checkpoint then loads as its encoder).
  */
-export async function autoModel(source: ModelSource, options: FromPretrainedOptions = {}): Promise<Forwardable> {
+export async function autoModel(
+  source: ModelSource,
+  options: FromPretrainedOptions = {},
+): Promise<Forwardable> {
   const files = modelFiles(source);
   const config = await readJson(files, "config.json");
-  const arch = Array.isArray(config?.architectures) ? (config!.architectures as unknown[]).find((a) => typeof a === "string" && a in MODEL_CLASSES) : undefined;
+  const arch = Array.isArray(config?.architectures)
+    ? (config!.architectures as unknown[]).find((a) => typeof a === "string" && a in MODEL_CLASSES)
+    : undefined;
   return loadModelClass((arch as string) ?? "BertModel", files, {}, options);
 }

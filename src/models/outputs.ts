@@ -18,7 +18,11 @@ export class ModelOutput {
       if (!ctor.fields.includes(k)) throw new Error(`${ctor.name} has no field "${k}"`);
     }
     for (const k of ctor.fields) {
-      Object.defineProperty(this, k, { value: values[k] ?? null, enumerable: true, writable: false });
+      Object.defineProperty(this, k, {
+        value: values[k] ?? null,
+        enumerable: true,
+        writable: false,
+      });
     }
     this.keys().forEach((k, i) => {
       Object.defineProperty(this, i, { get: () => this.get(k), enumerable: false });
@@ -80,16 +84,26 @@ export interface BaseModelOutputWithPoolingAndCrossAttentions extends ModelOutpu
   readonly attentions: Tensor[] | null;
   readonly cross_attentions: OutputValue[] | null;
 }
-export const BaseModelOutputWithPoolingAndCrossAttentions = outputClass("BaseModelOutputWithPoolingAndCrossAttentions", [
-  "last_hidden_state",
-  "pooler_output",
-  "hidden_states",
-  "past_key_values",
-  "attentions",
-  "cross_attentions",
-]) as unknown as new (v: Record<string, OutputValue>) => BaseModelOutputWithPoolingAndCrossAttentions;
+export const BaseModelOutputWithPoolingAndCrossAttentions = outputClass(
+  "BaseModelOutputWithPoolingAndCrossAttentions",
+  [
+    "last_hidden_state",
+    "pooler_output",
+    "hidden_states",
+    "past_key_values",
+    "attentions",
+    "cross_attentions",
+  ],
+) as unknown as new (
+  v: Record<string, OutputValue>,
+) => BaseModelOutputWithPoolingAndCrossAttentions;
 
-export const MaskedLMOutput = outputClass("MaskedLMOutput", ["loss", "logits", "hidden_states", "attentions"]);
+export const MaskedLMOutput = outputClass("MaskedLMOutput", [
+  "loss",
+  "logits",
+  "hidden_states",
+  "attentions",
+]);
 export const CausalLMOutputWithCrossAttentions = outputClass("CausalLMOutputWithCrossAttentions", [
   "loss",
   "logits",
@@ -105,10 +119,30 @@ export const BertForPreTrainingOutput = outputClass("BertForPreTrainingOutput", 
   "hidden_states",
   "attentions",
 ]);
-export const NextSentencePredictorOutput = outputClass("NextSentencePredictorOutput", ["loss", "logits", "hidden_states", "attentions"]);
-export const SequenceClassifierOutput = outputClass("SequenceClassifierOutput", ["loss", "logits", "hidden_states", "attentions"]);
-export const MultipleChoiceModelOutput = outputClass("MultipleChoiceModelOutput", ["loss", "logits", "hidden_states", "attentions"]);
-export const TokenClassifierOutput = outputClass("TokenClassifierOutput", ["loss", "logits", "hidden_states", "attentions"]);
+export const NextSentencePredictorOutput = outputClass("NextSentencePredictorOutput", [
+  "loss",
+  "logits",
+  "hidden_states",
+  "attentions",
+]);
+export const SequenceClassifierOutput = outputClass("SequenceClassifierOutput", [
+  "loss",
+  "logits",
+  "hidden_states",
+  "attentions",
+]);
+export const MultipleChoiceModelOutput = outputClass("MultipleChoiceModelOutput", [
+  "loss",
+  "logits",
+  "hidden_states",
+  "attentions",
+]);
+export const TokenClassifierOutput = outputClass("TokenClassifierOutput", [
+  "loss",
+  "logits",
+  "hidden_states",
+  "attentions",
+]);
 export const QuestionAnsweringModelOutput = outputClass("QuestionAnsweringModelOutput", [
   "loss",
   "start_logits",

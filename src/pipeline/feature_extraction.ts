@@ -45,9 +45,15 @@ export interface FeatureExtractionPipeline {
 }
 
 /** transformers.js-style factory; "feature-extraction" (alias "embeddings") is the task here. */
-export async function pipeline(task: string, source: ModelSource, options: PipelineOptions = {}): Promise<FeatureExtractionPipeline> {
+export async function pipeline(
+  task: string,
+  source: ModelSource,
+  options: PipelineOptions = {},
+): Promise<FeatureExtractionPipeline> {
   if (task !== "feature-extraction" && task !== "embeddings") {
-    throw new Error(`simdbert: unsupported pipeline task "${task}" (supported: "feature-extraction")`);
+    throw new Error(
+      `simdbert: unsupported pipeline task "${task}" (supported: "feature-extraction")`,
+    );
   }
   const files = modelFiles(source);
   const [model, tokenizer, st] = await Promise.all([
@@ -58,16 +64,22 @@ export async function pipeline(task: string, source: ModelSource, options: Pipel
   const maxPos = model.config.max_position_embeddings;
   const stMax = typeof st?.max_seq_length === "number" ? st.max_seq_length : null;
   const maxLength = options.maxLength ?? Math.min(stMax ?? tokenizer.model_max_length, maxPos);
-  if (!Number.isSafeInteger(maxLength) || maxLength < 2) throw new Error(`simdbert: invalid maximum length ${maxLength}`);
+  if (!Number.isSafeInteger(maxLength) || maxLength < 2)
+    throw new Error(`simdbert: invalid maximum length ${maxLength}`);
   const defaultBatch = options.batchSize ?? 8;
 
   const extract = async (texts: string | string[], o: ExtractOptions = {}): Promise<Tensor> => {
     const list = typeof texts === "string" ? [texts] : texts;
-    if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) throw new InputError("feature-extraction expects a string or a list of strings");
+    if (!Array.isArray(list) || list.some((t) => typeof t !== "string"))
+      throw new InputError("feature-extraction expects a string or a list of strings");
     const pooling = o.pooling ?? "none";
-    if (!["none", "mean", "cls"].includes(pooling)) throw new InputError(`pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`);
+    if (!["none", "mean", "cls"].includes(pooling))
+      throw new InputError(
+        `pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`,
+      );
     const batchSize = o.batchSize ?? defaultBatch;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+      throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
     const H = model.config.hidden_size;
     const n = list.length;
     const ids = list.map((t) => tokenizer.encode(t, { truncation: true, max_length: maxLength }));
@@ -88,7 +100,10 @@ export async function pipeline(task: string, source: ModelSource, options: Pipel
         attention_mask.fill(1, r * S, r * S + ids[i].length);
       });
       const shape = [idx.length, S];
-      const res = (await model.forward({ input_ids: { data: input_ids, shape }, attention_mask: { data: attention_mask, shape } })) as BaseModelOutputWithPoolingAndCrossAttentions;
+      const res = (await model.forward({
+        input_ids: { data: input_ids, shape },
+        attention_mask: { data: attention_mask, shape },
+      })) as BaseModelOutputWithPoolingAndCrossAttentions;
       const h = res.last_hidden_state.data as Float32Array;
       idx.forEach((i, r) => {
         const rowBase = r * S * H;
@@ -101,11 +116,23 @@ export async function pipeline(task: string, source: ModelSource, options: Pipel
     if (o.normalize) normalizeRows(out, pooling === "none" ? n * longest : n, H);
     return new Tensor("float32", out, pooling === "none" ? [n, longest, H] : [n, H]);
   };
-  return Object.assign(extract, { task: "feature-extraction" as const, model, tokenizer, maxLength });
+  return Object.assign(extract, {
+    task: "feature-extraction" as const,
+    model,
+    tokenizer,
+    maxLength,
+  });
 }
 
 /** out[o..o+H] = mean of rows [0, len) of h (the real tokens: masked positions never enter). */
-function meanPool(h: Float32Array, base: number, len: number, H: number, out: Float32Array, o: number): void {
+function meanPool(
+  h: Float32Array,
+  base: number,
+  len: number,
+  H: number,
+  out: Float32Array,
+  o: number,
+): void {
   const acc = new Float64Array(H);
   for (let s = 0; s < len; s++) for (let j = 0; j < H; j++) acc[j] += h[base + s * H + j];
   // sentence-transformers: sum / clamp(count, 1e-9)

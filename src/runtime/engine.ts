@@ -9,7 +9,17 @@
 // are re-made after a grow (growing detaches the old ArrayBuffer).
 import { kernelsModule, type WasmOptions } from "./wasm.js";
 import { CTL_BYTES, ThreadPool } from "./threads.js";
-import { ACTIVATION, GEMM, GEMM_PACKED, GEMM_PACKED_ROWS, GEMM_ROWS, LAYERNORM, MHA, runTask, type TaskKernels } from "./tasks.js";
+import {
+  ACTIVATION,
+  GEMM,
+  GEMM_PACKED,
+  GEMM_PACKED_ROWS,
+  GEMM_ROWS,
+  LAYERNORM,
+  MHA,
+  runTask,
+  type TaskKernels,
+} from "./tasks.js";
 
 export interface EngineOptions extends WasmOptions {
   /**
@@ -45,16 +55,39 @@ const TASKS_PER_THREAD = 4;
 
 /** Arguments of f32_mha (see assembly/mha.ts), bh range excluded. */
 export interface MhaArgs {
-  heads: number; sq: number; sk: number; d: number;
-  q: number; qB: number; qH: number; ldq: number;
-  k: number; kB: number; kH: number; ldk: number;
-  v: number; vB: number; vH: number; ldv: number;
-  rel: number; e: number; maxPos: number; l0: number; lstep: number;
-  mask: number; maskB: number; ldm: number;
-  headScales: number; scale: number;
+  heads: number;
+  sq: number;
+  sk: number;
+  d: number;
+  q: number;
+  qB: number;
+  qH: number;
+  ldq: number;
+  k: number;
+  kB: number;
+  kH: number;
+  ldk: number;
+  v: number;
+  vB: number;
+  vH: number;
+  ldv: number;
+  rel: number;
+  e: number;
+  maxPos: number;
+  l0: number;
+  lstep: number;
+  mask: number;
+  maskB: number;
+  ldm: number;
+  headScales: number;
+  scale: number;
   /** probabilities of pair bh at probs + bh·probsStride floats; with probsStride 0, thread t uses probs + t·scratch floats */
-  probs: number; probsStride: number; scratch: number;
-  ctx: number; ctxB: number; ldc: number;
+  probs: number;
+  probsStride: number;
+  scratch: number;
+  ctx: number;
+  ctxB: number;
+  ldc: number;
 }
 
 export interface Kernels {
@@ -62,38 +95,95 @@ export interface Kernels {
   relaxed(): number;
   f32_pack_panels8(n: number, k: number, w: number, out: number): void;
   f32_gemm_4x8(
-    m: number, n: number, k: number,
-    a: number, lda: number,
-    b: number, kStride: number, panelStride: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    kStride: number,
+    panelStride: number,
     bias: number,
-    c: number, ldc: number,
-    r: number, ldr: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
   ): void;
   f32_pack_rows4(m: number, k: number, a: number, lda: number, out: number): void;
   f32_gemm_4x8_packed(
-    m: number, n: number, k: number,
+    m: number,
+    n: number,
+    k: number,
     ap: number,
-    b: number, panelStride: number,
+    b: number,
+    panelStride: number,
     bias: number,
-    c: number, ldc: number,
-    r: number, ldr: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
     act: number,
   ): void;
-  f32_attn_scores(sq: number, sk: number, d: number, q: number, ldq: number, k: number, ldk: number, s: number, lds: number): void;
-  f32_attn_relative(
-    sq: number, sk: number, d: number, x: number, ldx: number, byKey: number,
-    e: number, maxPos: number, l0: number, lstep: number, s: number, lds: number,
+  f32_attn_scores(
+    sq: number,
+    sk: number,
+    d: number,
+    q: number,
+    ldq: number,
+    k: number,
+    ldk: number,
+    s: number,
+    lds: number,
   ): void;
-  f32_softmax_rows(rows: number, n: number, s: number, lds: number, scale: number, mask: number, ldm: number, headScale: number): void;
+  f32_attn_relative(
+    sq: number,
+    sk: number,
+    d: number,
+    x: number,
+    ldx: number,
+    byKey: number,
+    e: number,
+    maxPos: number,
+    l0: number,
+    lstep: number,
+    s: number,
+    lds: number,
+  ): void;
+  f32_softmax_rows(
+    rows: number,
+    n: number,
+    s: number,
+    lds: number,
+    scale: number,
+    mask: number,
+    ldm: number,
+    headScale: number,
+  ): void;
   f32_mha(...args: number[]): void;
-  f32_layernorm(rows: number, n: number, x: number, ldx: number, gamma: number, beta: number, eps: number, y: number, ldy: number): void;
+  f32_layernorm(
+    rows: number,
+    n: number,
+    x: number,
+    ldx: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    y: number,
+    ldy: number,
+  ): void;
   f32_activation(kind: number, n: number, x: number, y: number): void;
   f32_activation1(kind: number, x: number): number;
   f32_bert_embeddings(
-    rows: number, h: number,
-    word: number, wordPacked: number, ids: number, inputsEmbeds: number,
-    type: number, tids: number,
-    pos: number, pids: number,
+    rows: number,
+    h: number,
+    word: number,
+    wordPacked: number,
+    ids: number,
+    inputsEmbeds: number,
+    type: number,
+    tids: number,
+    pos: number,
+    pids: number,
     out: number,
   ): void;
   bf16_to_f32(n: number, src: number, out: number): void;
@@ -136,7 +226,11 @@ export class Engine {
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const threads = resolveThreads(options.threads);
     const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, ...(threads > 1 ? { shared: true } : {}) });
+    const memory = new WebAssembly.Memory({
+      initial: 1,
+      maximum: 65536,
+      ...(threads > 1 ? { shared: true } : {}),
+    });
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(mod, { env: { memory } });
@@ -153,7 +247,9 @@ export class Engine {
     if (threads > 1) {
       const ctl = engine.alloc(CTL_BYTES);
       const k = engine.k as unknown as TaskKernels;
-      engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, (kind, a, task, n, t) => runTask(k, kind, a, task, n, t));
+      engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, (kind, a, task, n, t) =>
+        runTask(k, kind, a, task, n, t),
+      );
     }
     engine.packBytes = Math.max(PACK_BYTES, threads * MHA_PACK_BYTES);
     return engine;
@@ -184,7 +280,22 @@ export class Engine {
    * B (read in place) through f32_gemm_4x8, split by column panels (or row blocks when there are
    * few panels), then the activation as a pass.
    */
-  gemm(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act = 0): void {
+  gemm(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    kStride: number,
+    panelStride: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act = 0,
+  ): void {
     if (kStride === 32 && this.pack >= 0 && 16 * k <= this.packBytes) {
       this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr, act);
       return;
@@ -196,7 +307,21 @@ export class Engine {
     }
   }
 
-  private gemmInPlace(m: number, n: number, k: number, a: number, lda: number, b: number, kStride: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number): void {
+  private gemmInPlace(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    kStride: number,
+    panelStride: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+  ): void {
     const T = this.threads;
     if (T === 1 || 2 * m * n * k < PARALLEL_FLOPS) {
       this.k.f32_gemm_4x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
@@ -214,7 +339,21 @@ export class Engine {
    * tiles when there are few panels). The same bits as f32_gemm_4x8 (up to K = 4096, past which
    * f32_gemm_4x8 splits K and, when R is C, adds R first).
    */
-  private gemmPacked(m: number, n: number, k: number, a: number, lda: number, b: number, panelStride: number, bias: number, c: number, ldc: number, r: number, ldr: number, act: number): void {
+  private gemmPacked(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    panelStride: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+  ): void {
     const T = this.threads;
     const maxRows = Math.max(4, 4 * Math.floor(this.packBytes / (16 * Math.max(k, 1))));
     const blocks = Math.ceil(m / maxRows);
@@ -222,7 +361,8 @@ export class Engine {
     const ap = this.pack;
     for (let m0 = 0; m0 < m; m0 += rows) {
       const mb = Math.min(rows, m - m0);
-      const cb = c + 4 * m0 * ldc, rb = r && r + 4 * m0 * ldr;
+      const cb = c + 4 * m0 * ldc,
+        rb = r && r + 4 * m0 * ldr;
       this.k.f32_pack_rows4(mb, k, a + 4 * m0 * lda, lda, ap);
       if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
         this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act);
@@ -238,17 +378,57 @@ export class Engine {
   /** f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
   mha(pairs: number, x: MhaArgs): void {
     const args = [
-      pairs, x.heads, x.sq, x.sk, x.d,
-      x.q, x.qB, x.qH, x.ldq, x.k, x.kB, x.kH, x.ldk, x.v, x.vB, x.vH, x.ldv,
-      x.rel, x.e, x.maxPos, x.l0, x.lstep, x.mask, x.maskB, x.ldm, x.headScales, x.scale,
-      x.probs, x.probsStride, x.scratch, x.ctx, x.ctxB, x.ldc,
-      Math.max(this.pack, 0), MHA_PACK_BYTES,
+      pairs,
+      x.heads,
+      x.sq,
+      x.sk,
+      x.d,
+      x.q,
+      x.qB,
+      x.qH,
+      x.ldq,
+      x.k,
+      x.kB,
+      x.kH,
+      x.ldk,
+      x.v,
+      x.vB,
+      x.vH,
+      x.ldv,
+      x.rel,
+      x.e,
+      x.maxPos,
+      x.l0,
+      x.lstep,
+      x.mask,
+      x.maskB,
+      x.ldm,
+      x.headScales,
+      x.scale,
+      x.probs,
+      x.probsStride,
+      x.scratch,
+      x.ctx,
+      x.ctxB,
+      x.ldc,
+      Math.max(this.pack, 0),
+      MHA_PACK_BYTES,
     ];
     this.job(MHA, args, Math.min(pairs, this.threads * TASKS_PER_THREAD));
   }
 
   /** f32_layernorm split by rows. */
-  layernorm(rows: number, n: number, x: number, ldx: number, gamma: number, beta: number, eps: number, y: number, ldy: number): void {
+  layernorm(
+    rows: number,
+    n: number,
+    x: number,
+    ldx: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    y: number,
+    ldy: number,
+  ): void {
     const tasks = rows * n < 1 << 15 ? 1 : Math.min(rows, this.threads * TASKS_PER_THREAD);
     this.job(LAYERNORM, [rows, n, x, ldx, gamma, beta, eps, y, ldy], tasks);
   }
@@ -359,18 +539,29 @@ export class Engine {
 
 function resolveThreads(t: number | "auto" | undefined): number {
   if (t === undefined || t === 1) return 1;
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown };
-  const n = t === "auto" ? g.navigator?.hardwareConcurrency ?? 1 : t;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new EngineError(`simdbert: threads must be a positive integer or "auto", got ${String(t)}`);
+  const g = globalThis as {
+    navigator?: { hardwareConcurrency?: number };
+    crossOriginIsolated?: boolean;
+    SharedArrayBuffer?: unknown;
+  };
+  const n = t === "auto" ? (g.navigator?.hardwareConcurrency ?? 1) : t;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256)
+    throw new EngineError(
+      `simdbert: threads must be a positive integer or "auto", got ${String(t)}`,
+    );
   // WebAssembly threads need SharedArrayBuffer (in browsers: a cross-origin isolated page)
-  if (n > 1 && (typeof g.SharedArrayBuffer !== "function" || g.crossOriginIsolated === false)) return 1;
+  if (n > 1 && (typeof g.SharedArrayBuffer !== "function" || g.crossOriginIsolated === false))
+    return 1;
   return n;
 }
 
 /** A bump plan over the arena. Buffers live until the next plan. */
 export class Arena {
   private end: number;
-  constructor(private readonly engine: Engine, private readonly base: number) {
+  constructor(
+    private readonly engine: Engine,
+    private readonly base: number,
+  ) {
     this.end = base;
   }
   /** Reserves `count` floats (or int32s); returns the byte offset. */

@@ -15,7 +15,8 @@ function serve({ module, memory, ctl, thread }: Init, reply: (m: unknown) => voi
       const ints = ctl >> 2;
       const a0 = (ctl >> 3) + ARGS64;
       const args = new Float64Array(MAX_ARGS);
-      const run = (kind: number, a: ArrayLike<number>, task: number, n: number, t: number) => runTask(k, kind, a, task, n, t);
+      const run = (kind: number, a: ArrayLike<number>, task: number, n: number, t: number) =>
+        runTask(k, kind, a, task, n, t);
       reply("ready");
       let last = 0;
       for (;;) {
@@ -39,13 +40,19 @@ function serve({ module, memory, ctl, thread }: Init, reply: (m: unknown) => voi
   );
 }
 
-const g = globalThis as { onmessage?: unknown; postMessage?: (m: unknown) => void; WorkerGlobalScope?: unknown };
+const g = globalThis as {
+  onmessage?: unknown;
+  postMessage?: (m: unknown) => void;
+  WorkerGlobalScope?: unknown;
+};
 if (typeof g.WorkerGlobalScope !== "undefined") {
   // web worker (browsers, Deno, Bun)
   g.onmessage = (e: { data: Init }) => serve(e.data, (m) => g.postMessage!(m));
 } else {
   const name = "node:worker_threads";
   import(/* @vite-ignore */ name).then((wt: typeof import("node:worker_threads")) => {
-    wt.parentPort!.once("message", (init: Init) => serve(init, (m) => wt.parentPort!.postMessage(m)));
+    wt.parentPort!.once("message", (init: Init) =>
+      serve(init, (m) => wt.parentPort!.postMessage(m)),
+    );
   });
 }

@@ -19,12 +19,32 @@ export const MAX_ARGS = 40;
 export const CTL_BYTES = 64 + MAX_ARGS * 8;
 /** A seq value that tells the threads to return (thread_worker.ts). */
 export const STOP = -1;
-export const SEQ = 0, COMPLETED = 1, KIND = 2, ARGC = 3, COUNTER64 = 2, ARGS64 = 8;
+export const SEQ = 0,
+  COMPLETED = 1,
+  KIND = 2,
+  ARGC = 3,
+  COUNTER64 = 2,
+  ARGS64 = 8;
 
-export type TaskRunner = (kind: number, args: ArrayLike<number>, task: number, n: number, thread: number) => void;
+export type TaskRunner = (
+  kind: number,
+  args: ArrayLike<number>,
+  task: number,
+  n: number,
+  thread: number,
+) => void;
 
 /** Takes and runs tasks of job `seq` until there are none left. */
-export function takeTasks(i32: Int32Array, i64: BigInt64Array, ctl: number, seq: number, kind: number, args: ArrayLike<number>, thread: number, run: TaskRunner): void {
+export function takeTasks(
+  i32: Int32Array,
+  i64: BigInt64Array,
+  ctl: number,
+  seq: number,
+  kind: number,
+  args: ArrayLike<number>,
+  thread: number,
+  run: TaskRunner,
+): void {
   const cIdx = (ctl >> 3) + COUNTER64;
   const tag = BigInt(seq) << 32n;
   for (;;) {
@@ -45,7 +65,12 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
-type Env = { Worker?: new (url: URL, o?: { type?: string }) => WorkerLike & { onmessage: unknown; onerror: unknown } };
+type Env = {
+  Worker?: new (
+    url: URL,
+    o?: { type?: string },
+  ) => WorkerLike & { onmessage: unknown; onerror: unknown };
+};
 
 async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<void> }> {
   const g = globalThis as Env;
@@ -53,8 +78,10 @@ async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<voi
   if (typeof g.Worker === "function") {
     const w = new g.Worker(url, { type: "module" });
     const ready = new Promise<void>((res, rej) => {
-      w.onmessage = (e: { data: unknown }) => (e.data === "ready" ? res() : rej(new Error(String((e.data as { error?: string })?.error))));
-      w.onerror = (e: { message?: string }) => rej(new Error(`simdbert: thread failed to start: ${e?.message ?? e}`));
+      w.onmessage = (e: { data: unknown }) =>
+        e.data === "ready" ? res() : rej(new Error(String((e.data as { error?: string })?.error)));
+      w.onerror = (e: { message?: string }) =>
+        rej(new Error(`simdbert: thread failed to start: ${e?.message ?? e}`));
     });
     return { worker: w, ready };
   }
@@ -63,7 +90,9 @@ async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<voi
   const w = new wt.Worker(url);
   w.unref(); // idle threads never keep the process alive
   const ready = new Promise<void>((res, rej) => {
-    w.once("message", (m: unknown) => (m === "ready" ? res() : rej(new Error(String((m as { error?: string })?.error)))));
+    w.once("message", (m: unknown) =>
+      m === "ready" ? res() : rej(new Error(String((m as { error?: string })?.error))),
+    );
     w.once("error", rej);
   });
   return { worker: w, ready };
@@ -90,7 +119,13 @@ export class ThreadPool {
   }
 
   /** Starts `count` workers on the shared memory; `ctl` is the control block (CTL_BYTES, 64-aligned). */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, ctl: number, runner: TaskRunner): Promise<ThreadPool> {
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    count: number,
+    ctl: number,
+    runner: TaskRunner,
+  ): Promise<ThreadPool> {
     const url = new URL("./thread_worker.js", import.meta.url);
     const spawned = await Promise.all(Array.from({ length: count }, () => spawn(url)));
     spawned.forEach(({ worker }, i) => worker.postMessage({ module, memory, ctl, thread: i + 1 }));
@@ -100,7 +135,12 @@ export class ThreadPool {
       for (const s of spawned) s.worker.terminate();
       throw e;
     }
-    return new ThreadPool(memory, spawned.map((s) => s.worker), ctl, runner);
+    return new ThreadPool(
+      memory,
+      spawned.map((s) => s.worker),
+      ctl,
+      runner,
+    );
   }
 
   /** Threads including the caller. */

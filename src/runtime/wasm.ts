@@ -6,7 +6,8 @@
 //   Bun; fetched elsewhere).
 // Compiled modules are cached per source, so many models share one compilation.
 
-export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
+export type WasmSource =
+  WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
 
 export interface WasmOptions {
   /** The kernels' module, or where to get it. Default: the build shipped with the package. */
@@ -27,17 +28,15 @@ const cache = new Map<string, Promise<WebAssembly.Module>>();
 
 // (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
 const RELAXED_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  253, 133, 2, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0, 253, 12, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 133, 2, 11,
 ]);
 
 // (module (func (result v128) v128.const 0))
 const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0,
-  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
 ]);
 
 /** Whether this runtime validates WebAssembly SIMD (128-bit). */
@@ -65,7 +64,9 @@ function defaultUrl(relaxed: boolean, threads = false): URL {
   const base = import.meta.url as string | undefined;
   // workerd (Cloudflare) leaves import.meta.url undefined: new URL would only say "Invalid URL"
   if (typeof base !== "string" || !base) {
-    throw new Error(`simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`);
+    throw new Error(
+      `simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`,
+    );
   }
   const name = `simdbert${relaxed ? "-relaxed" : ""}${threads ? "-threads" : ""}.wasm`;
   return new URL(`../../build/${name}`, base);
@@ -76,21 +77,30 @@ async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
     // Node, Deno and Bun all provide node:fs; the specifier is built at run time so bundlers
     // for the browser do not try to resolve it.
     const fsName = "node:fs/promises";
-    const fs = (await import(/* @vite-ignore */ fsName)) as { readFile(u: URL): Promise<Uint8Array> };
+    const fs = (await import(/* @vite-ignore */ fsName)) as {
+      readFile(u: URL): Promise<Uint8Array>;
+    };
     const bytes = await fs.readFile(url);
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   }
   const res = await fetch(url);
   if (!res.ok) {
-    throw new Error(`simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status} (a bundler may have moved the .wasm: pass its URL or module as { wasm })`);
+    throw new Error(
+      `simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status} (a bundler may have moved the .wasm: pass its URL or module as { wasm })`,
+    );
   }
   return res;
 }
 
-async function compileFrom(data: ArrayBuffer | ArrayBufferView | Response): Promise<WebAssembly.Module> {
+async function compileFrom(
+  data: ArrayBuffer | ArrayBufferView | Response,
+): Promise<WebAssembly.Module> {
   try {
     if (typeof Response !== "undefined" && data instanceof Response) {
-      if (typeof WebAssembly.compileStreaming === "function" && data.headers.get("content-type")?.startsWith("application/wasm")) {
+      if (
+        typeof WebAssembly.compileStreaming === "function" &&
+        data.headers.get("content-type")?.startsWith("application/wasm")
+      ) {
         return await WebAssembly.compileStreaming(data);
       }
       return await WebAssembly.compile(await data.arrayBuffer());
@@ -99,7 +109,10 @@ async function compileFrom(data: ArrayBuffer | ArrayBufferView | Response): Prom
   } catch (e) {
     // workerd / Cloudflare: "Wasm code generation disallowed by embedder"
     if (/disallowed|code generation/i.test(String((e as Error)?.message))) {
-      throw new Error(`simdbert: this runtime does not compile WebAssembly from bytes (${(e as Error).message}): ${IMPORT_HINT}`, { cause: e });
+      throw new Error(
+        `simdbert: this runtime does not compile WebAssembly from bytes (${(e as Error).message}): ${IMPORT_HINT}`,
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -110,15 +123,22 @@ export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Mo
   const src = options.wasm;
   if (src instanceof WebAssembly.Module) return Promise.resolve(src);
   if (!hasSimd()) {
-    return Promise.reject(new Error("simdbert: this runtime does not support WebAssembly SIMD (needed by the kernels)"));
+    return Promise.reject(
+      new Error("simdbert: this runtime does not support WebAssembly SIMD (needed by the kernels)"),
+    );
   }
-  if (src !== undefined && typeof src !== "string" && !(src instanceof URL)) return compileFrom(src);
+  if (src !== undefined && typeof src !== "string" && !(src instanceof URL))
+    return compileFrom(src);
   let url: URL;
   if (src === undefined) {
     const mode = options.relaxedSimd ?? "auto";
     const want = mode === true || (mode === "auto" && hasRelaxedSimd());
     if (options.relaxedSimd === true && !hasRelaxedSimd()) {
-      return Promise.reject(new Error("simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD"));
+      return Promise.reject(
+        new Error(
+          "simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD",
+        ),
+      );
     }
     try {
       url = defaultUrl(want, options.sharedMemory);

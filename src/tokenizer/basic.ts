@@ -4,7 +4,16 @@
 // units with a class table, because this runs over every character of every input.
 import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
-import { bmpClasses, charClass, DROP, isChineseChar, PUNCT, pyLower, SPACE, stripAccents } from "./unicode.js";
+import {
+  bmpClasses,
+  charClass,
+  DROP,
+  isChineseChar,
+  PUNCT,
+  pyLower,
+  SPACE,
+  stripAccents,
+} from "./unicode.js";
 
 export interface BasicTokenizerOptions {
   do_lower_case?: boolean;
@@ -27,7 +36,8 @@ export class BasicTokenizer {
     const o = options ?? {};
     this.do_lower_case = o.do_lower_case === undefined ? true : truthy(o.do_lower_case);
     this.never_split = new Set(o.never_split ?? []);
-    this.tokenize_chinese_chars = o.tokenize_chinese_chars === undefined ? true : truthy(o.tokenize_chinese_chars);
+    this.tokenize_chinese_chars =
+      o.tokenize_chinese_chars === undefined ? true : truthy(o.tokenize_chinese_chars);
     this.strip_accents = o.strip_accents ?? null;
     this.stripWhenLower = (o.strip_accents as unknown) !== false;
     this.stripWhenCased = truthy(o.strip_accents);
@@ -38,7 +48,11 @@ export class BasicTokenizer {
     const ns = never_split ? new Set([...this.never_split, ...never_split]) : this.never_split;
     const out: string[] = [];
     const emit = (p: string) => void out.push(p);
-    if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+    if (typeof text !== "string")
+      throw new TokenizerError(
+        `expected a string to tokenize, got ${text === null ? "null" : typeof text}`,
+        "TypeError",
+      );
     this.words(text, (w) => this.splitWord(w, ns, false, emit));
     return out;
   }
@@ -103,7 +117,12 @@ export class BasicTokenizer {
    * lowercased the text character by character, which gives the same result) and strip accents,
    * then split off each punctuation character. Emits non-empty pieces.
    */
-  splitWord(w: string, neverSplit: Set<string>, lowered: boolean, emit: (piece: string) => void): void {
+  splitWord(
+    w: string,
+    neverSplit: Set<string>,
+    lowered: boolean,
+    emit: (piece: string) => void,
+  ): void {
     if (neverSplit.size > 0 && neverSplit.has(w)) {
       emit(w);
       return;

@@ -20,13 +20,25 @@ import { BatchEncoding, type ReturnTensors, type TensorEncoding } from "./encodi
 import { TokenizerError } from "./errors.js";
 import { pad, prepareForModel, type EncodedDict, type PrepareHost, type Side } from "./prepare.js";
 import { intOption, pyRepr, truthy } from "./py.js";
-import { AddedToken, compareCodePoints, NoSplitTokens, tokenSpec, tokenText, type TokenSpec } from "./special_tokens.js";
+import {
+  AddedToken,
+  compareCodePoints,
+  NoSplitTokens,
+  tokenSpec,
+  tokenText,
+  type TokenSpec,
+} from "./special_tokens.js";
 import { VERY_LARGE_INTEGER, type PaddingOption } from "./strategies.js";
 import { pySplit } from "./unicode.js";
 import { Vocab } from "./vocab.js";
 import { UNK_PIECE, WordpieceTokenizer } from "./wordpiece.js";
 
-export type { BatchEncodeOptions, DecodeOptions, EncodeOptions, TextInput } from "./call_options.js";
+export type {
+  BatchEncodeOptions,
+  DecodeOptions,
+  EncodeOptions,
+  TextInput,
+} from "./call_options.js";
 
 export interface BertTokenizerOptions {
   do_lower_case?: boolean;
@@ -57,7 +69,15 @@ export interface BertTokenizerOptions {
   [other: string]: unknown;
 }
 
-const SPECIAL_ATTRIBUTES = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"] as const;
+const SPECIAL_ATTRIBUTES = [
+  "bos_token",
+  "eos_token",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+] as const;
 type SpecialName = (typeof SPECIAL_ATTRIBUTES)[number];
 
 const DEFAULT_SPECIALS: Record<SpecialName, string | null> = {
@@ -117,41 +137,64 @@ export class BertTokenizer implements PrepareHost {
   private readonly lowerPrepass: boolean;
   private readonly cache = new Map<string, CachedWord>();
 
-  constructor(vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>, options: BertTokenizerOptions = {}) {
+  constructor(
+    vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>,
+    options: BertTokenizerOptions = {},
+  ) {
     const o = options ?? {};
-    this.vocab = vocab instanceof Vocab ? vocab : Array.isArray(vocab) ? Vocab.fromList(vocab) : Vocab.fromObject(vocab as Record<string, number>);
+    this.vocab =
+      vocab instanceof Vocab
+        ? vocab
+        : Array.isArray(vocab)
+          ? Vocab.fromList(vocab)
+          : Vocab.fromObject(vocab as Record<string, number>);
     this.specials = { ...DEFAULT_SPECIALS };
-    for (const name of SPECIAL_ATTRIBUTES) if (name in o) this.specials[name] = tokenSpec(name, o[name]);
+    for (const name of SPECIAL_ATTRIBUTES)
+      if (name in o) this.specials[name] = tokenSpec(name, o[name]);
     const extra = o.additional_special_tokens;
     if (extra !== undefined && extra !== null && !Array.isArray(extra)) {
       throw new TokenizerError("additional_special_tokens must be a list of tokens", "TypeError");
     }
-    this.additional = (extra ?? []).map((t, i) => tokenSpec(`additional_special_tokens[${i}]`, t)!).filter((t) => t !== null);
+    this.additional = (extra ?? [])
+      .map((t, i) => tokenSpec(`additional_special_tokens[${i}]`, t)!)
+      .filter((t) => t !== null);
     this.addMissingSpecials = !!o.add_missing_special_tokens;
 
     const mml = o.model_max_length ?? (o as { max_len?: number | null }).max_len ?? null;
     this.model_max_length = mml === null ? VERY_LARGE_INTEGER : Number(mml);
     this.padding_side = (o.padding_side ?? "right") as Side;
     if (this.padding_side !== "right" && this.padding_side !== "left") {
-      throw new TokenizerError(`Padding side should be selected between 'right' and 'left', current value: ${String(o.padding_side)}`);
+      throw new TokenizerError(
+        `Padding side should be selected between 'right' and 'left', current value: ${String(o.padding_side)}`,
+      );
     }
     this.truncation_side = (o.truncation_side ?? "right") as Side;
     if (this.truncation_side !== "right" && this.truncation_side !== "left") {
-      throw new TokenizerError(`Truncation side should be selected between 'right' and 'left', current value: ${String(o.truncation_side)}`);
+      throw new TokenizerError(
+        `Truncation side should be selected between 'right' and 'left', current value: ${String(o.truncation_side)}`,
+      );
     }
-    this.clean_up_tokenization_spaces = o.clean_up_tokenization_spaces === undefined ? true : truthy(o.clean_up_tokenization_spaces);
-    this.model_input_names = o.model_input_names ?? ["input_ids", "token_type_ids", "attention_mask"];
+    this.clean_up_tokenization_spaces =
+      o.clean_up_tokenization_spaces === undefined ? true : truthy(o.clean_up_tokenization_spaces);
+    this.model_input_names = o.model_input_names ?? [
+      "input_ids",
+      "token_type_ids",
+      "attention_mask",
+    ];
 
     this.do_basic_tokenize = o.do_basic_tokenize === undefined ? true : truthy(o.do_basic_tokenize);
     this.basic_tokenizer = this.do_basic_tokenize
       ? new BasicTokenizer({
           do_lower_case: o.do_lower_case === undefined ? true : o.do_lower_case,
           never_split: o.never_split ?? null,
-          tokenize_chinese_chars: o.tokenize_chinese_chars === undefined ? true : o.tokenize_chinese_chars,
+          tokenize_chinese_chars:
+            o.tokenize_chinese_chars === undefined ? true : o.tokenize_chinese_chars,
           strip_accents: o.strip_accents ?? null,
         })
       : null;
-    this.wordpiece_tokenizer = new WordpieceTokenizer(this.vocab, { unk_token: this.unk_token ?? "None" });
+    this.wordpiece_tokenizer = new WordpieceTokenizer(this.vocab, {
+      unk_token: this.unk_token ?? "None",
+    });
     // HF lowercases the text first only through the do_lower_case property, which exists only
     // with a basic tokenizer
     this.lowerPrepass = !!this.basic_tokenizer?.do_lower_case;
@@ -163,13 +206,19 @@ export class BertTokenizer implements PrepareHost {
    * special_tokens_map.json and added_tokens.json when present, from a directory, a URL or
    * in-memory files; `options` override the files, as HF's from_pretrained kwargs do.
    */
-  static async fromPretrained(source: ModelSource, options: BertTokenizerOptions = {}): Promise<BertTokenizer> {
+  static async fromPretrained(
+    source: ModelSource,
+    options: BertTokenizerOptions = {},
+  ): Promise<BertTokenizer> {
     const { loadTokenizerFiles } = await import("./pretrained.js");
     return (await loadTokenizerFiles(source)).create(options);
   }
 
   /** Alias of fromPretrained, under HF's name. */
-  static from_pretrained(source: ModelSource, options: BertTokenizerOptions = {}): Promise<BertTokenizer> {
+  static from_pretrained(
+    source: ModelSource,
+    options: BertTokenizerOptions = {},
+  ): Promise<BertTokenizer> {
     return BertTokenizer.fromPretrained(source, options);
   }
 
@@ -184,24 +233,50 @@ export class BertTokenizer implements PrepareHost {
     const t = this.specials[name];
     return t === null ? null : tokenText(t);
   }
-  get unk_token(): string | null { return this.special("unk_token"); }
-  get sep_token(): string | null { return this.special("sep_token"); }
-  get pad_token(): string | null { return this.special("pad_token"); }
-  get cls_token(): string | null { return this.special("cls_token"); }
-  get mask_token(): string | null { return this.special("mask_token"); }
-  get bos_token(): string | null { return this.special("bos_token"); }
-  get eos_token(): string | null { return this.special("eos_token"); }
-  get additional_special_tokens(): string[] { return this.additional.map(tokenText); }
+  get unk_token(): string | null {
+    return this.special("unk_token");
+  }
+  get sep_token(): string | null {
+    return this.special("sep_token");
+  }
+  get pad_token(): string | null {
+    return this.special("pad_token");
+  }
+  get cls_token(): string | null {
+    return this.special("cls_token");
+  }
+  get mask_token(): string | null {
+    return this.special("mask_token");
+  }
+  get bos_token(): string | null {
+    return this.special("bos_token");
+  }
+  get eos_token(): string | null {
+    return this.special("eos_token");
+  }
+  get additional_special_tokens(): string[] {
+    return this.additional.map(tokenText);
+  }
 
   private specialId(name: SpecialName): number | null {
     const t = this.special(name);
     return t === null ? null : this.convertOne(t);
   }
-  get unk_token_id(): number | null { return this.specialId("unk_token"); }
-  get sep_token_id(): number | null { return this.specialId("sep_token"); }
-  get pad_token_id(): number | null { return this.specialId("pad_token"); }
-  get cls_token_id(): number | null { return this.specialId("cls_token"); }
-  get mask_token_id(): number | null { return this.specialId("mask_token"); }
+  get unk_token_id(): number | null {
+    return this.specialId("unk_token");
+  }
+  get sep_token_id(): number | null {
+    return this.specialId("sep_token");
+  }
+  get pad_token_id(): number | null {
+    return this.specialId("pad_token");
+  }
+  get cls_token_id(): number | null {
+    return this.specialId("cls_token");
+  }
+  get mask_token_id(): number | null {
+    return this.specialId("mask_token");
+  }
 
   /** Special tokens as given (AddedToken where they were given so), without duplicates. */
   get all_special_tokens_extended(): (string | AddedToken)[] {
@@ -266,20 +341,31 @@ export class BertTokenizer implements PrepareHost {
   private setNoSplit(tokens: Iterable<string>): void {
     this.uniqueNoSplit = [...new Set(tokens)].sort(compareCodePoints);
     const extended = new Map<string, AddedToken>();
-    for (const t of this.all_special_tokens_extended) if (t instanceof AddedToken) extended.set(t.content, t);
+    for (const t of this.all_special_tokens_extended)
+      if (t instanceof AddedToken) extended.set(t.content, t);
     const specials = this.all_special_tokens;
-    this.noSplit = new NoSplitTokens(this.uniqueNoSplit, [...this.uniqueNoSplit, ...specials], extended);
+    this.noSplit = new NoSplitTokens(
+      this.uniqueNoSplit,
+      [...this.uniqueNoSplit, ...specials],
+      extended,
+    );
     this.basicNeverSplit = new Set([...(this.basic_tokenizer?.never_split ?? []), ...specials]);
     this.cache.clear();
   }
 
   /** HF's _add_tokens. */
-  private addTokensInternal(tokens: readonly (string | AddedToken | AddedTokenLike)[], special: boolean): number {
-    const names = tokens.map((t) => (typeof t === "string" ? t : tokenText(tokenSpec("token", t)!)));
+  private addTokensInternal(
+    tokens: readonly (string | AddedToken | AddedTokenLike)[],
+    special: boolean,
+  ): number {
+    const names = tokens.map((t) =>
+      typeof t === "string" ? t : tokenText(tokenSpec("token", t)!),
+    );
     const toAdd: string[] = [];
     for (let tok of names) {
       if (!special && this.lowerPrepass) tok = tok.toLowerCase();
-      if (tok !== this.unk_token && this.lookup(tok) === undefined && !toAdd.includes(tok)) toAdd.push(tok);
+      if (tok !== this.unk_token && this.lookup(tok) === undefined && !toAdd.includes(tok))
+        toAdd.push(tok);
     }
     const base = this.length;
     toAdd.forEach((tok, i) => {
@@ -291,17 +377,23 @@ export class BertTokenizer implements PrepareHost {
   }
 
   /** HF's add_tokens: new tokens get ids after the vocabulary and are never split. */
-  add_tokens(tokens: string | AddedToken | readonly (string | AddedToken)[], special_tokens = false): number {
+  add_tokens(
+    tokens: string | AddedToken | readonly (string | AddedToken)[],
+    special_tokens = false,
+  ): number {
     const list = Array.isArray(tokens) ? tokens : [tokens as string | AddedToken];
     return this.addTokensInternal(list, special_tokens);
   }
 
   /** HF's add_special_tokens({cls_token: ..., additional_special_tokens: [...]}). */
-  add_special_tokens(map: Partial<Record<SpecialName | "additional_special_tokens", unknown>>): number {
+  add_special_tokens(
+    map: Partial<Record<SpecialName | "additional_special_tokens", unknown>>,
+  ): number {
     const added: (string | AddedToken)[] = [];
     for (const [key, value] of Object.entries(map)) {
       if (key === "additional_special_tokens") {
-        if (!Array.isArray(value)) throw new TokenizerError("additional_special_tokens must be a list", "TypeError");
+        if (!Array.isArray(value))
+          throw new TokenizerError("additional_special_tokens must be a list", "TypeError");
         this.additional = value.map((t) => tokenSpec(key, t)!).filter((t) => t !== null);
         added.push(...this.additional);
       } else if ((SPECIAL_ATTRIBUTES as readonly string[]).includes(key)) {
@@ -338,7 +430,11 @@ export class BertTokenizer implements PrepareHost {
     if (id !== undefined) return id;
     if (this.all_special_tokens.includes(token)) throw this.missingSpecial(token);
     const unk = this.unk_token;
-    if (unk === null) throw new TokenizerError(`token ${JSON.stringify(token)} is not in the vocabulary and there is no unk_token`, "KeyError");
+    if (unk === null)
+      throw new TokenizerError(
+        `token ${JSON.stringify(token)} is not in the vocabulary and there is no unk_token`,
+        "KeyError",
+      );
     const u = this.lookup(unk);
     if (u === undefined) throw this.missingSpecial(unk);
     return u;
@@ -359,7 +455,10 @@ export class BertTokenizer implements PrepareHost {
 
   convert_ids_to_tokens(ids: number, skip_special_tokens?: boolean): string;
   convert_ids_to_tokens(ids: readonly number[] | Tensor, skip_special_tokens?: boolean): string[];
-  convert_ids_to_tokens(ids: number | readonly number[] | Tensor, skip_special_tokens = false): string | string[] {
+  convert_ids_to_tokens(
+    ids: number | readonly number[] | Tensor,
+    skip_special_tokens = false,
+  ): string | string[] {
     if (typeof ids === "number" || typeof ids === "bigint") return this.idToToken(Number(ids));
     const list = idList(ids);
     const skip = skip_special_tokens ? new Set(this.all_special_ids) : null;
@@ -421,7 +520,8 @@ export class BertTokenizer implements PrepareHost {
     if (tokens) for (const t of e.tokens) tokens.push(t);
     if (ids) {
       const src = e.ids;
-      for (let j = 0; j < src.length; j++) ids.push(src[j] >= 0 ? src[j] : this.convertOne(e.tokens[j]));
+      for (let j = 0; j < src.length; j++)
+        ids.push(src[j] >= 0 ? src[j] : this.convertOne(e.tokens[j]));
     }
   }
 
@@ -469,7 +569,11 @@ export class BertTokenizer implements PrepareHost {
     return out.fill(0, 0, ids.length + 2);
   }
 
-  get_special_tokens_mask(ids: number[], pair: number[] | null = null, already_has_special_tokens = false): number[] {
+  get_special_tokens_mask(
+    ids: number[],
+    pair: number[] | null = null,
+    already_has_special_tokens = false,
+  ): number[] {
     if (already_has_special_tokens) {
       if (pair !== null) {
         throw new TokenizerError(
@@ -492,7 +596,11 @@ export class BertTokenizer implements PrepareHost {
 
   private requiredId(name: SpecialName): number {
     const t = this.special(name);
-    if (t === null) throw new TokenizerError(`this tokenizer has no ${name}, which adding special tokens needs`, "TypeError");
+    if (t === null)
+      throw new TokenizerError(
+        `this tokenizer has no ${name}, which adding special tokens needs`,
+        "TypeError",
+      );
     return this.convertOne(t);
   }
 
@@ -521,7 +629,8 @@ export class BertTokenizer implements PrepareHost {
       if (splitWords) return text.flatMap((t) => this.textToIds(String(t)));
       return this.convert_tokens_to_ids(text as string[]);
     }
-    if (Array.isArray(text) && text.length > 0 && typeof text[0] === "number") return [...(text as number[])];
+    if (Array.isArray(text) && text.length > 0 && typeof text[0] === "number")
+      return [...(text as number[])];
     throw new TokenizerError(
       splitWords
         ? `Input ${pyRepr(text)} is not valid. Should be a string or a list/tuple of strings when \`is_split_into_words=True\`.`
@@ -530,7 +639,11 @@ export class BertTokenizer implements PrepareHost {
   }
 
   /** HF's encode: the input_ids of encode_plus. */
-  encode(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): number[] {
+  encode(
+    text: TextInput,
+    pairOrOptions?: TextInput | EncodeOptions | null,
+    options?: EncodeOptions,
+  ): number[] {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
     const enc = this.encode_plus(text, pair, { ...o, return_tensors: null });
     return enc.input_ids;
@@ -540,10 +653,25 @@ export class BertTokenizer implements PrepareHost {
    * HF's encode_plus for one text (or a pair: encode_plus(text, pair, options) or
    * encode_plus(text, { text_pair, ... })).
    */
-  encode_plus(text: TextInput, pairOrOptions: TextInput | EncodeOptions | null | undefined, options: EncodeOptions & { return_tensors: ReturnTensors }): TensorEncoding;
-  encode_plus(text: TextInput, options: EncodeOptions & { return_tensors: ReturnTensors }): TensorEncoding;
-  encode_plus(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): BatchEncoding<number[]>;
-  encode_plus(text: TextInput, pairOrOptions?: TextInput | EncodeOptions | null, options?: EncodeOptions): BatchEncoding<number[]> | TensorEncoding {
+  encode_plus(
+    text: TextInput,
+    pairOrOptions: TextInput | EncodeOptions | null | undefined,
+    options: EncodeOptions & { return_tensors: ReturnTensors },
+  ): TensorEncoding;
+  encode_plus(
+    text: TextInput,
+    options: EncodeOptions & { return_tensors: ReturnTensors },
+  ): TensorEncoding;
+  encode_plus(
+    text: TextInput,
+    pairOrOptions?: TextInput | EncodeOptions | null,
+    options?: EncodeOptions,
+  ): BatchEncoding<number[]>;
+  encode_plus(
+    text: TextInput,
+    pairOrOptions?: TextInput | EncodeOptions | null,
+    options?: EncodeOptions,
+  ): BatchEncoding<number[]> | TensorEncoding {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
     const c = resolveCallOptions(this, o);
     const splitWords = truthy(o.is_split_into_words);
@@ -554,10 +682,23 @@ export class BertTokenizer implements PrepareHost {
   }
 
   /** HF's batch_encode_plus: each item a text or a [text, text_pair] pair. */
-  batch_encode_plus(batch: readonly (TextInput | readonly [TextInput, TextInput])[], options: BatchEncodeOptions & { return_tensors: ReturnTensors }): TensorEncoding;
-  batch_encode_plus(batch: readonly (TextInput | readonly [TextInput, TextInput])[], options?: BatchEncodeOptions): BatchEncoding<number[][]>;
-  batch_encode_plus(batch: readonly (TextInput | readonly [TextInput, TextInput])[], options: BatchEncodeOptions = {}): BatchEncoding<number[][]> | TensorEncoding {
-    if (!Array.isArray(batch)) throw new TokenizerError("batch_encode_plus expects a list of texts or text pairs", "TypeError");
+  batch_encode_plus(
+    batch: readonly (TextInput | readonly [TextInput, TextInput])[],
+    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+  ): TensorEncoding;
+  batch_encode_plus(
+    batch: readonly (TextInput | readonly [TextInput, TextInput])[],
+    options?: BatchEncodeOptions,
+  ): BatchEncoding<number[][]>;
+  batch_encode_plus(
+    batch: readonly (TextInput | readonly [TextInput, TextInput])[],
+    options: BatchEncodeOptions = {},
+  ): BatchEncoding<number[][]> | TensorEncoding {
+    if (!Array.isArray(batch))
+      throw new TokenizerError(
+        "batch_encode_plus expects a list of texts or text pairs",
+        "TypeError",
+      );
     const c = resolveCallOptions(this, options);
     const splitWords = truthy(options.is_split_into_words);
     const items: [number[], number[] | null][] = [];
@@ -569,12 +710,17 @@ export class BertTokenizer implements PrepareHost {
       else {
         if (item.length !== 2) {
           throw new TokenizerError(
-            item.length > 2 ? "too many values to unpack (expected 2)" : `not enough values to unpack (expected 2, got ${item.length})`,
+            item.length > 2
+              ? "too many values to unpack (expected 2)"
+              : `not enough values to unpack (expected 2, got ${item.length})`,
           );
         }
         [a, b] = item;
       }
-      items.push([this.inputIds(a, splitWords), b !== null && b !== undefined ? this.inputIds(b, splitWords) : null]);
+      items.push([
+        this.inputIds(a, splitWords),
+        b !== null && b !== undefined ? this.inputIds(b, splitWords) : null,
+      ]);
     }
     const out: EncodedDict = {};
     for (const [a, b] of items) {
@@ -586,7 +732,14 @@ export class BertTokenizer implements PrepareHost {
       });
       for (const [k, v] of Object.entries(enc)) ((out[k] ??= []) as unknown[]).push(v);
     }
-    const padded = pad(this, out, c.padding, c.max_length, c.pad_to_multiple_of, c.return_attention_mask);
+    const padded = pad(
+      this,
+      out,
+      c.padding,
+      c.max_length,
+      c.pad_to_multiple_of,
+      c.return_attention_mask,
+    );
     return finish(padded, options.return_tensors) as BatchEncoding<number[][]> | TensorEncoding;
   }
 
@@ -594,9 +747,18 @@ export class BertTokenizer implements PrepareHost {
    * HF's __call__: one text (or pair) -> encode_plus, a list of texts -> batch_encode_plus
    * (text_pair then a list of the same length).
    */
-  call(text: TextInput | readonly TextInput[], options: BatchEncodeOptions & { return_tensors: ReturnTensors }): TensorEncoding;
-  call(text: TextInput | readonly TextInput[], options?: BatchEncodeOptions): BatchEncoding<number[]> | BatchEncoding<number[][]>;
-  call(text: TextInput | readonly TextInput[], options: BatchEncodeOptions = {}): BatchEncoding<number[]> | BatchEncoding<number[][]> | TensorEncoding {
+  call(
+    text: TextInput | readonly TextInput[],
+    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+  ): TensorEncoding;
+  call(
+    text: TextInput | readonly TextInput[],
+    options?: BatchEncodeOptions,
+  ): BatchEncoding<number[]> | BatchEncoding<number[][]>;
+  call(
+    text: TextInput | readonly TextInput[],
+    options: BatchEncodeOptions = {},
+  ): BatchEncoding<number[]> | BatchEncoding<number[][]> | TensorEncoding {
     const splitWords = truthy(options.is_split_into_words);
     const valid = (t: unknown): boolean => {
       if (typeof t === "string") return true;
@@ -617,38 +779,74 @@ export class BertTokenizer implements PrepareHost {
         "text input must of type `str` (single example), `List[str]` (batch or single pretokenized example) or `List[List[str]]` (batch of pretokenized examples).",
       );
     }
-    const batched = splitWords ? Array.isArray(text) && Array.isArray((text as unknown[])[0]) : Array.isArray(text);
+    const batched = splitWords
+      ? Array.isArray(text) && Array.isArray((text as unknown[])[0])
+      : Array.isArray(text);
     const { text_pair: _omit, ...rest } = options;
     if (batched) {
       if (typeof pair === "string") {
-        throw new TokenizerError("when tokenizing batches of text, `text_pair` must be a list or tuple with the same length as `text`.", "TypeError");
+        throw new TokenizerError(
+          "when tokenizing batches of text, `text_pair` must be a list or tuple with the same length as `text`.",
+          "TypeError",
+        );
       }
       const texts = text as readonly TextInput[];
       if (pair !== null && pair !== undefined && (pair as unknown[]).length !== texts.length) {
-        throw new TokenizerError(`batch length of \`text\`: ${texts.length} does not match batch length of \`text_pair\`: ${(pair as unknown[]).length}.`);
+        throw new TokenizerError(
+          `batch length of \`text\`: ${texts.length} does not match batch length of \`text_pair\`: ${(pair as unknown[]).length}.`,
+        );
       }
-      const items = truthy(pair) ? texts.map((t, i) => [t, (pair as readonly TextInput[])[i]] as const) : texts;
-      return this.batch_encode_plus(items as readonly (TextInput | readonly [TextInput, TextInput])[], rest);
+      const items = truthy(pair)
+        ? texts.map((t, i) => [t, (pair as readonly TextInput[])[i]] as const)
+        : texts;
+      return this.batch_encode_plus(
+        items as readonly (TextInput | readonly [TextInput, TextInput])[],
+        rest,
+      );
     }
-    return this.encode_plus(text as TextInput, (pair ?? null) as TextInput | null, rest as EncodeOptions);
+    return this.encode_plus(
+      text as TextInput,
+      (pair ?? null) as TextInput | null,
+      rest as EncodeOptions,
+    );
   }
 
   /** HF's pad() on encodings made without padding (one, a batch, or a list of encodings). */
   pad(
-    encoded: BatchEncoding<number[]> | BatchEncoding<number[][]> | Record<string, unknown> | readonly Record<string, unknown>[],
-    options: { padding?: PaddingOption; max_length?: number | null; pad_to_multiple_of?: number | null; return_attention_mask?: boolean | null; return_tensors?: ReturnTensors | null } = {},
+    encoded:
+      | BatchEncoding<number[]>
+      | BatchEncoding<number[][]>
+      | Record<string, unknown>
+      | readonly Record<string, unknown>[],
+    options: {
+      padding?: PaddingOption;
+      max_length?: number | null;
+      pad_to_multiple_of?: number | null;
+      return_attention_mask?: boolean | null;
+      return_tensors?: ReturnTensors | null;
+    } = {},
   ): BatchEncoding<number[]> | BatchEncoding<number[][]> | TensorEncoding {
     let enc: EncodedDict;
     if (Array.isArray(encoded)) {
       enc = {};
-      for (const e of encoded as Record<string, unknown>[]) for (const [k, v] of Object.entries(e)) ((enc[k] ??= []) as unknown[]).push(v);
+      for (const e of encoded as Record<string, unknown>[])
+        for (const [k, v] of Object.entries(e)) ((enc[k] ??= []) as unknown[]).push(v);
     } else {
       enc = {};
-      for (const [k, v] of Object.entries(encoded)) enc[k] = Array.isArray(v) ? v.map((x) => (Array.isArray(x) ? [...x] : x)) : v;
+      for (const [k, v] of Object.entries(encoded))
+        enc[k] = Array.isArray(v) ? v.map((x) => (Array.isArray(x) ? [...x] : x)) : v;
     }
     const padding = options.padding === undefined ? true : options.padding;
-    const strategy = padding === true ? "longest" : padding === false || padding === null ? "do_not_pad" : padding;
-    const out = pad(this, enc, strategy, intOption("max_length", options.max_length), intOption("pad_to_multiple_of", options.pad_to_multiple_of), options.return_attention_mask ?? null);
+    const strategy =
+      padding === true ? "longest" : padding === false || padding === null ? "do_not_pad" : padding;
+    const out = pad(
+      this,
+      enc,
+      strategy,
+      intOption("max_length", options.max_length),
+      intOption("pad_to_multiple_of", options.pad_to_multiple_of),
+      options.return_attention_mask ?? null,
+    );
     return finish(out, options.return_tensors) as BatchEncoding<number[]>;
   }
 
@@ -674,7 +872,10 @@ export class BertTokenizer implements PrepareHost {
     return truthy(cleanUp) ? cleanUpTokenization(text) : text;
   }
 
-  batch_decode(sequences: readonly (readonly number[])[] | Tensor, options: DecodeOptions = {}): string[] {
+  batch_decode(
+    sequences: readonly (readonly number[])[] | Tensor,
+    options: DecodeOptions = {},
+  ): string[] {
     if (sequences instanceof Tensor) {
       const rows = sequences.tolist() as number[][];
       return rows.map((r) => this.decode(r, options));
@@ -686,7 +887,6 @@ export class BertTokenizer implements PrepareHost {
   static clean_up_tokenization(s: string): string {
     return cleanUpTokenization(s);
   }
-
 }
 
 type AddedTokenLike = { content: string };

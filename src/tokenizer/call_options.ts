@@ -5,7 +5,12 @@ import { BatchEncoding, toTensors, type ReturnTensors, type TensorEncoding } fro
 import { TokenizerError } from "./errors.js";
 import type { EncodedDict, PrepareOptions } from "./prepare.js";
 import { intOption, pyRepr, truthy } from "./py.js";
-import { resolveStrategies, type PaddingOption, type StrategyHost, type TruncationOption } from "./strategies.js";
+import {
+  resolveStrategies,
+  type PaddingOption,
+  type StrategyHost,
+  type TruncationOption,
+} from "./strategies.js";
 
 /** A text, or pre-split words (is_split_into_words), or tokens, or ids. */
 export type TextInput = string | readonly string[] | readonly number[];
@@ -41,7 +46,10 @@ export interface DecodeOptions {
 }
 
 /** encode_plus's keyword arguments, resolved as HF's _get_padding_truncation_strategies does. */
-export function resolveCallOptions(host: StrategyHost, o: EncodeOptions | BatchEncodeOptions): PrepareOptions {
+export function resolveCallOptions(
+  host: StrategyHost,
+  o: EncodeOptions | BatchEncodeOptions,
+): PrepareOptions {
   if (truthy(o.return_offsets_mapping)) {
     throw new TokenizerError(
       "return_offset_mapping is not available when using Python tokenizers. To use this feature, change your tokenizer to one deriving from transformers.PreTrainedTokenizerFast.",
@@ -68,23 +76,30 @@ export function resolveCallOptions(host: StrategyHost, o: EncodeOptions | BatchE
   };
 }
 
-
 export function requireString(text: unknown): string {
-  if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+  if (typeof text !== "string")
+    throw new TokenizerError(
+      `expected a string to tokenize, got ${text === null ? "null" : typeof text}`,
+      "TypeError",
+    );
   return text;
 }
 
 export function idList(ids: readonly number[] | Tensor): number[] {
   if (ids instanceof Tensor) {
     if (ids.shape.length > 1 && ids.shape.slice(0, -1).some((d) => d !== 1)) {
-      throw new TokenizerError("decode expects one sequence of ids; use batch_decode for a batch", "TypeError");
+      throw new TokenizerError(
+        "decode expects one sequence of ids; use batch_decode for a batch",
+        "TypeError",
+      );
     }
     return Array.from(ids.data as ArrayLike<number | bigint>, Number);
   }
   if (!Array.isArray(ids)) throw new TokenizerError("expected a list of token ids", "TypeError");
   return ids.map((x) => {
     const n = typeof x === "bigint" ? Number(x) : x;
-    if (typeof n !== "number" || !Number.isInteger(n)) throw new TokenizerError(`token ids must be integers, got ${pyRepr(x)}`, "TypeError");
+    if (typeof n !== "number" || !Number.isInteger(n))
+      throw new TokenizerError(`token ids must be integers, got ${pyRepr(x)}`, "TypeError");
     return n;
   });
 }
@@ -93,13 +108,19 @@ function isOptions(v: unknown): v is EncodeOptions {
   return !!v && typeof v === "object" && !Array.isArray(v);
 }
 
-export function pairAndOptions(pairOrOptions: TextInput | EncodeOptions | null | undefined, options?: EncodeOptions): [TextInput | null, EncodeOptions] {
+export function pairAndOptions(
+  pairOrOptions: TextInput | EncodeOptions | null | undefined,
+  options?: EncodeOptions,
+): [TextInput | null, EncodeOptions] {
   if (isOptions(pairOrOptions)) return [pairOrOptions.text_pair ?? null, pairOrOptions];
   const o = options ?? {};
   return [pairOrOptions ?? o.text_pair ?? null, o];
 }
 
-export function finish(enc: EncodedDict, returnTensors: ReturnTensors | null | undefined): BatchEncoding<number[]> | TensorEncoding {
+export function finish(
+  enc: EncodedDict,
+  returnTensors: ReturnTensors | null | undefined,
+): BatchEncoding<number[]> | TensorEncoding {
   if (returnTensors) return toTensors(enc);
   return new BatchEncoding<number[]>(enc);
 }

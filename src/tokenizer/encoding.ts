@@ -7,7 +7,12 @@ import { TokenizerError } from "./errors.js";
 export type ReturnTensors = "pt" | "np" | "tf" | "jax" | "simdbert" | true;
 
 /** The tensor fields of an encoding. */
-export const TENSOR_KEYS = ["input_ids", "token_type_ids", "attention_mask", "special_tokens_mask"] as const;
+export const TENSOR_KEYS = [
+  "input_ids",
+  "token_type_ids",
+  "attention_mask",
+  "special_tokens_mask",
+] as const;
 
 export interface TensorEncoding {
   input_ids: Tensor;
@@ -54,7 +59,9 @@ export class BatchEncoding<T extends number[] | number[][] = number[]> {
 export function toTensors(enc: Record<string, unknown>): TensorEncoding {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(enc)) {
-    out[k] = (TENSOR_KEYS as readonly string[]).includes(k) ? int64Tensor(k, v as number[] | number[][]) : v;
+    out[k] = (TENSOR_KEYS as readonly string[]).includes(k)
+      ? int64Tensor(k, v as number[] | number[][])
+      : v;
   }
   return out as unknown as TensorEncoding;
 }

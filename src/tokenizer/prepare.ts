@@ -5,7 +5,12 @@
 // encoding, Python's slicing with negative windows...).
 import { TokenizerError } from "./errors.js";
 import { pyFloorDiv, pyMod, pySlice } from "./py.js";
-import { resolveStrategies, type PaddingStrategy, type StrategyHost, type TruncationStrategy } from "./strategies.js";
+import {
+  resolveStrategies,
+  type PaddingStrategy,
+  type StrategyHost,
+  type TruncationStrategy,
+} from "./strategies.js";
 
 export type Side = "left" | "right";
 
@@ -38,9 +43,20 @@ export interface PrepareOptions {
   return_length: boolean;
 }
 
-export function prepareForModel(host: PrepareHost, ids: number[], pairIds: number[] | null, o: PrepareOptions): EncodedDict {
+export function prepareForModel(
+  host: PrepareHost,
+  ids: number[],
+  pairIds: number[] | null,
+  o: PrepareOptions,
+): EncodedDict {
   // HF re-resolves the (already resolved) strategies here; it can only re-check them
-  const { padding, truncation, max_length } = resolveStrategies(host, o.padding, o.truncation, o.max_length, o.pad_to_multiple_of);
+  const { padding, truncation, max_length } = resolveStrategies(
+    host,
+    o.padding,
+    o.truncation,
+    o.max_length,
+    o.pad_to_multiple_of,
+  );
   const pair = pairIds !== null;
   let returnTypeIds = o.return_token_type_ids;
   let returnMask = o.return_attention_mask;
@@ -61,14 +77,28 @@ export function prepareForModel(host: PrepareHost, ids: number[], pairIds: numbe
   if (returnMask === null) returnMask = host.model_input_names.includes("attention_mask");
 
   const out: EncodedDict = {};
-  const totalLen = ids.length + (pair ? pairIds!.length : 0) + (o.add_special_tokens ? host.num_special_tokens_to_add(pair) : 0);
+  const totalLen =
+    ids.length +
+    (pair ? pairIds!.length : 0) +
+    (o.add_special_tokens ? host.num_special_tokens_to_add(pair) : 0);
 
   let overflowing: number[] = [];
   if (truncation !== "do_not_truncate" && max_length && totalLen > max_length) {
-    [ids, pairIds, overflowing] = truncateSequences(host, ids, pairIds, totalLen - max_length, truncation, o.stride);
+    [ids, pairIds, overflowing] = truncateSequences(
+      host,
+      ids,
+      pairIds,
+      totalLen - max_length,
+      truncation,
+      o.stride,
+    );
   }
   if (o.return_overflowing_tokens) {
-    if (max_length === null) throw new TokenizerError("unsupported operand type(s) for -: 'int' and 'NoneType'", "TypeError");
+    if (max_length === null)
+      throw new TokenizerError(
+        "unsupported operand type(s) for -: 'int' and 'NoneType'",
+        "TypeError",
+      );
     out.overflowing_tokens = overflowing;
     out.num_truncated_tokens = totalLen - max_length;
   }
@@ -85,7 +115,9 @@ export function prepareForModel(host: PrepareHost, ids: number[], pairIds: numbe
   out.input_ids = sequence;
   if (returnTypeIds) out.token_type_ids = typeIds;
   if (o.return_special_tokens_mask) {
-    out.special_tokens_mask = o.add_special_tokens ? host.get_special_tokens_mask(ids, pairIds) : filled(sequence.length, 0);
+    out.special_tokens_mask = o.add_special_tokens
+      ? host.get_special_tokens_mask(ids, pairIds)
+      : filled(sequence.length, 0);
   }
 
   let result = out;
@@ -125,7 +157,8 @@ export function truncateSequences(
     let b = pairIds!;
     // one token at a time from the longer sequence (the second one on ties)
     for (let k = 0; k < remove; k++) {
-      if (a.length > b.length) a = side === "right" ? a.slice(0, Math.max(0, a.length - 1)) : a.slice(1);
+      if (a.length > b.length)
+        a = side === "right" ? a.slice(0, Math.max(0, a.length - 1)) : a.slice(1);
       else b = side === "right" ? b.slice(0, Math.max(0, b.length - 1)) : b.slice(1);
     }
     ids = a;
@@ -168,7 +201,8 @@ export function pad(
   const s = resolveStrategies(host, padding, undefined, maxLength, padToMultipleOf);
   let strategy = s.padding;
   let max_length = s.max_length;
-  if (!Array.isArray(required[0])) return padOne(host, enc, max_length, strategy, padToMultipleOf, returnMask);
+  if (!Array.isArray(required[0]))
+    return padOne(host, enc, max_length, strategy, padToMultipleOf, returnMask);
 
   if (strategy === "longest") {
     max_length = 0;
@@ -208,10 +242,15 @@ function padOne(
     const diff = Math.max(0, (max_length as number) - required.length); // Python: [x] * negative == []
     const fill = (v: number) => filled(diff, v);
     const padId = diff > 0 ? host.padTokenId() : 0;
-    const join = host.padding_side === "right" ? (a: unknown, b: number[]) => (a as number[]).concat(b) : (a: unknown, b: number[]) => b.concat(a as number[]);
+    const join =
+      host.padding_side === "right"
+        ? (a: unknown, b: number[]) => (a as number[]).concat(b)
+        : (a: unknown, b: number[]) => b.concat(a as number[]);
     if (returnMask) enc.attention_mask = join(enc.attention_mask, fill(0));
-    if ("token_type_ids" in enc) enc.token_type_ids = join(enc.token_type_ids, fill(host.pad_token_type_id));
-    if ("special_tokens_mask" in enc) enc.special_tokens_mask = join(enc.special_tokens_mask, fill(1));
+    if ("token_type_ids" in enc)
+      enc.token_type_ids = join(enc.token_type_ids, fill(host.pad_token_type_id));
+    if ("special_tokens_mask" in enc)
+      enc.special_tokens_mask = join(enc.special_tokens_mask, fill(1));
     enc[main] = join(required, fill(padId));
   }
   return enc;
@@ -221,6 +260,10 @@ function padOne(
 const MAX_PADDED = 1 << 24;
 
 function filled(n: number, v: number): number[] {
-  if (n > MAX_PADDED) throw new TokenizerError(`padding to ${n} tokens is more than simdbert pads to (${MAX_PADDED}): check max_length / pad_to_multiple_of`, "MemoryError");
+  if (n > MAX_PADDED)
+    throw new TokenizerError(
+      `padding to ${n} tokens is more than simdbert pads to (${MAX_PADDED}): check max_length / pad_to_multiple_of`,
+      "MemoryError",
+    );
   return new Array(n).fill(v);
 }

@@ -9,7 +9,16 @@ import { truthy } from "./py.js";
 import { parseTokenizerJson } from "./tokenizer_json.js";
 import { Vocab } from "./vocab.js";
 
-const SPECIAL_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "additional_special_tokens"];
+const SPECIAL_KEYS = [
+  "bos_token",
+  "eos_token",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+  "additional_special_tokens",
+];
 
 /** Parsed tokenizer files, from which tokenizers with different options are made cheaply. */
 export class TokenizerFiles {
@@ -33,9 +42,16 @@ export class TokenizerFiles {
       }
     }
     // special tokens of tokenizer.json's added_tokens that are none of the named ones
-    const named = new Set(SPECIAL_KEYS.slice(0, -1).map((k) => merged[k] ?? defaultSpecial(k)).map(contentOf));
-    const extraSpecial = this.addedTokens.filter((t) => t.special && !named.has(t.content) && this.hasTokenizerJson).map((t) => t.content);
-    if (extraSpecial.length && merged.additional_special_tokens === undefined) merged.additional_special_tokens = extraSpecial;
+    const named = new Set(
+      SPECIAL_KEYS.slice(0, -1)
+        .map((k) => merged[k] ?? defaultSpecial(k))
+        .map(contentOf),
+    );
+    const extraSpecial = this.addedTokens
+      .filter((t) => t.special && !named.has(t.content) && this.hasTokenizerJson)
+      .map((t) => t.content);
+    if (extraSpecial.length && merged.additional_special_tokens === undefined)
+      merged.additional_special_tokens = extraSpecial;
 
     const tok = new BertTokenizer(this.vocab, merged as BertTokenizerOptions);
     this.addSaved(tok);
@@ -53,10 +69,14 @@ export class TokenizerFiles {
       if (this.hasTokenizerJson) {
         if (this.vocab.get(content) === id) continue; // part of the vocabulary already
         if (id !== current) {
-          throw new TokenizerError(`${this.where}: added token ${JSON.stringify(content)} has id ${id}, expected ${current} (right after the vocabulary)`);
+          throw new TokenizerError(
+            `${this.where}: added token ${JSON.stringify(content)} has id ${id}, expected ${current} (right after the vocabulary)`,
+          );
         }
       } else if (id !== current) {
-        throw new TokenizerError(`Non-consecutive added token '${content}' found. Should have index ${current} but has index ${id} in saved vocabulary.`);
+        throw new TokenizerError(
+          `Non-consecutive added token '${content}' found. Should have index ${current} but has index ${id} in saved vocabulary.`,
+        );
       }
       const special = specials.has(content);
       if (groupSpecial === null || groupSpecial === special) group.push(content);
@@ -71,14 +91,31 @@ export class TokenizerFiles {
 }
 
 function defaultSpecial(k: string): string | null {
-  return ({ unk_token: "[UNK]", sep_token: "[SEP]", pad_token: "[PAD]", cls_token: "[CLS]", mask_token: "[MASK]" } as Record<string, string>)[k] ?? null;
+  return (
+    (
+      {
+        unk_token: "[UNK]",
+        sep_token: "[SEP]",
+        pad_token: "[PAD]",
+        cls_token: "[CLS]",
+        mask_token: "[MASK]",
+      } as Record<string, string>
+    )[k] ?? null
+  );
 }
 
 function contentOf(v: unknown): string {
-  return typeof v === "string" ? v : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string" ? (v as { content: string }).content : "";
+  return typeof v === "string"
+    ? v
+    : v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string"
+      ? (v as { content: string }).content
+      : "";
 }
 
-async function readJsonFile(files: ReturnType<typeof modelFiles>, name: string): Promise<Record<string, unknown> | null> {
+async function readJsonFile(
+  files: ReturnType<typeof modelFiles>,
+  name: string,
+): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name);
   if (!b) return null;
   let v: unknown;
@@ -87,7 +124,8 @@ async function readJsonFile(files: ReturnType<typeof modelFiles>, name: string):
   } catch (e) {
     throw new TokenizerError(`${files.where}: ${name} is not valid JSON: ${(e as Error).message}`);
   }
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new TokenizerError(`${files.where}: ${name} is not a JSON object`);
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new TokenizerError(`${files.where}: ${name} is not a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -111,7 +149,11 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
     vocab = Vocab.fromBytes(vocabBytes, `${files.where}/${vocabName}`);
   } else {
     const tj = await files.bytes("tokenizer.json");
-    if (!tj) throw new TokenizerError(`${files.where}: neither vocab.txt nor tokenizer.json found`, "OSError");
+    if (!tj)
+      throw new TokenizerError(
+        `${files.where}: neither vocab.txt nor tokenizer.json found`,
+        "OSError",
+      );
     const parsed = parseTokenizerJson(new TextDecoder().decode(tj));
     vocab = parsed.vocab;
     Object.assign(config, parsed.options);
@@ -126,7 +168,10 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
   const at = await readJsonFile(files, "added_tokens.json");
   if (at) {
     for (const [content, id] of Object.entries(at)) {
-      if (typeof id !== "number") throw new TokenizerError(`${files.where}: added_tokens.json: id of ${JSON.stringify(content)} is not a number`);
+      if (typeof id !== "number")
+        throw new TokenizerError(
+          `${files.where}: added_tokens.json: id of ${JSON.stringify(content)} is not a number`,
+        );
       if (!added.some((t) => t.content === content)) added.push({ content, id, special: false });
     }
   }

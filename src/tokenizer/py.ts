@@ -13,7 +13,7 @@ export function truthy(v: unknown): boolean {
 /** Python's a[start:end] for a list (None = undefined bounds). */
 export function pySlice<T>(a: readonly T[], start?: number, end?: number): T[] {
   const n = a.length;
-  let s = start === undefined ? 0 : start < 0 ? Math.max(0, n + start) : Math.min(start, n);
+  const s = start === undefined ? 0 : start < 0 ? Math.max(0, n + start) : Math.min(start, n);
   let e = end === undefined ? n : end < 0 ? Math.max(0, n + end) : Math.min(end, n);
   if (e < s) e = s;
   return a.slice(s, e);

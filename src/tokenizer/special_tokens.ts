@@ -42,7 +42,10 @@ export function tokenSpec(name: string, v: unknown): string | AddedToken | null 
     const o = v as AddedTokenInit;
     return new AddedToken(o.content, o);
   }
-  throw new TokenizerError(`${name} must be a string or an AddedToken, got ${JSON.stringify(v)}`, "TypeError");
+  throw new TokenizerError(
+    `${name} must be a string or an AddedToken, got ${JSON.stringify(v)}`,
+    "TypeError",
+  );
 }
 
 export function tokenText(t: string | AddedToken): string {
@@ -50,7 +53,7 @@ export function tokenText(t: string | AddedToken): string {
 }
 
 function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\\/-]/g, "\\$&");
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
 /** Python's sorted() order on strings: by code point, not by UTF-16 unit. */
@@ -92,14 +95,20 @@ export class NoSplitTokens {
    * @param lowerProtected unique_no_split_tokens + all_special_tokens, in that order
    * @param extended special tokens given as AddedToken, by content
    */
-  constructor(noSplit: readonly string[], lowerProtected: readonly string[], extended: ReadonlyMap<string, AddedToken>) {
+  constructor(
+    noSplit: readonly string[],
+    lowerProtected: readonly string[],
+    extended: ReadonlyMap<string, AddedToken>,
+  ) {
     const ns = noSplit.filter((t) => t.length > 0);
     this.tokens = new Set(ns);
     this.extended = extended;
     const prot = lowerProtected.filter((t) => t.length > 0);
     this.lowerRe = prot.length ? new RegExp(prot.map(escapeRegExp).join("|"), "g") : null;
     const longestFirst = [...new Set(ns)].sort((a, b) => b.length - a.length);
-    this.splitRe = longestFirst.length ? new RegExp(longestFirst.map(escapeRegExp).join("|"), "g") : null;
+    this.splitRe = longestFirst.length
+      ? new RegExp(longestFirst.map(escapeRegExp).join("|"), "g")
+      : null;
   }
 
   lowerOutside(text: string): string {

@@ -13,7 +13,12 @@ export type PaddingOption = boolean | PaddingStrategy | null;
 export type TruncationOption = boolean | TruncationStrategy | null;
 
 const PADDINGS: readonly string[] = ["longest", "max_length", "do_not_pad"];
-const TRUNCATIONS: readonly string[] = ["only_first", "only_second", "longest_first", "do_not_truncate"];
+const TRUNCATIONS: readonly string[] = [
+  "only_first",
+  "only_second",
+  "longest_first",
+  "do_not_truncate",
+];
 
 /** HF's LARGE_INTEGER: a model_max_length above it means "no limit known". */
 export const LARGE_INTEGER = 1e20;
@@ -34,7 +39,9 @@ export interface Strategies {
 
 function paddingStrategy(v: unknown): PaddingStrategy {
   if (typeof v === "string" && PADDINGS.includes(v)) return v as PaddingStrategy;
-  throw new TokenizerError(`${pyRepr(v)} is not a valid PaddingStrategy, please select one of ['longest', 'max_length', 'do_not_pad']`);
+  throw new TokenizerError(
+    `${pyRepr(v)} is not a valid PaddingStrategy, please select one of ['longest', 'max_length', 'do_not_pad']`,
+  );
 }
 
 function truncationStrategy(v: unknown): TruncationStrategy {
@@ -67,7 +74,8 @@ export function resolveStrategies(
   else pad = "do_not_pad";
 
   let trunc: TruncationStrategy;
-  if (truncation !== false && truncation !== null) trunc = truncation === true ? "longest_first" : truncationStrategy(truncation);
+  if (truncation !== false && truncation !== null)
+    trunc = truncation === true ? "longest_first" : truncationStrategy(truncation);
   else trunc = "do_not_truncate";
 
   if (max_length === null) {
@@ -83,7 +91,13 @@ export function resolveStrategies(
 
   if (pad !== "do_not_pad") host.checkCanPad();
 
-  if (trunc !== "do_not_truncate" && pad !== "do_not_pad" && padToMultipleOf !== null && max_length !== null && pyMod(max_length, padToMultipleOf) !== 0) {
+  if (
+    trunc !== "do_not_truncate" &&
+    pad !== "do_not_pad" &&
+    padToMultipleOf !== null &&
+    max_length !== null &&
+    pyMod(max_length, padToMultipleOf) !== 0
+  ) {
     throw new TokenizerError(
       `Truncation and padding are both activated but truncation length (${max_length}) is not a multiple of pad_to_multiple_of (${padToMultipleOf}).`,
     );

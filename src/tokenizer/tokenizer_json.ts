@@ -18,12 +18,15 @@ export interface TokenizerJsonSettings {
 type Json = Record<string, unknown>;
 
 function obj(v: unknown, what: string): Json {
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new TokenizerError(`tokenizer.json: ${what} is not an object`);
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new TokenizerError(`tokenizer.json: ${what} is not an object`);
   return v as Json;
 }
 
 function unsupported(what: string): never {
-  throw new TokenizerError(`tokenizer.json: ${what}; simdbert's BertTokenizer reads BERT's pipeline (BertNormalizer, BertPreTokenizer, WordPiece, [CLS]/[SEP] template)`);
+  throw new TokenizerError(
+    `tokenizer.json: ${what}; simdbert's BertTokenizer reads BERT's pipeline (BertNormalizer, BertPreTokenizer, WordPiece, [CLS]/[SEP] template)`,
+  );
 }
 
 /** The BertNormalizer of a normalizer (possibly inside a Sequence), or null for none. */
@@ -31,7 +34,8 @@ function bertNormalizer(n: unknown): Json | null {
   if (n === null || n === undefined) return null;
   const o = obj(n, "normalizer");
   if (o.type === "BertNormalizer") return o;
-  if (o.type === "Sequence" && Array.isArray(o.normalizers) && o.normalizers.length === 1) return bertNormalizer(o.normalizers[0]);
+  if (o.type === "Sequence" && Array.isArray(o.normalizers) && o.normalizers.length === 1)
+    return bertNormalizer(o.normalizers[0]);
   unsupported(`normalizer ${JSON.stringify(o.type)} is not supported`);
 }
 
@@ -48,7 +52,8 @@ function specialsFromPostProcessor(p: unknown): { cls?: string; sep?: string } {
     const pair = (o.pair ?? []) as Json[];
     const shape = (items: Json[]) =>
       items.map((it) => {
-        if (it.SpecialToken) return `S:${(it.SpecialToken as Json).id}:${(it.SpecialToken as Json).type_id}`;
+        if (it.SpecialToken)
+          return `S:${(it.SpecialToken as Json).id}:${(it.SpecialToken as Json).type_id}`;
         if (it.Sequence) return `Q:${(it.Sequence as Json).id}:${(it.Sequence as Json).type_id}`;
         return "?";
       });
@@ -56,9 +61,23 @@ function specialsFromPostProcessor(p: unknown): { cls?: string; sep?: string } {
     const q = shape(pair);
     const cls = s[0]?.startsWith("S:") ? s[0].split(":")[1] : undefined;
     const sep = s[2]?.startsWith("S:") ? s[2].split(":")[1] : undefined;
-    const okSingle = s.length === 3 && cls !== undefined && sep !== undefined && s[0] === `S:${cls}:0` && s[1] === "Q:A:0" && s[2] === `S:${sep}:0`;
-    const okPair = q.length === 0 || (q.length === 5 && q.slice(0, 3).join() === s.join() && q[3] === "Q:B:1" && q[4] === `S:${sep}:1`);
-    if (!okSingle || !okPair) unsupported(`post_processor template ${JSON.stringify(s)} / ${JSON.stringify(q)} is not [CLS] $A [SEP] ($B [SEP])`);
+    const okSingle =
+      s.length === 3 &&
+      cls !== undefined &&
+      sep !== undefined &&
+      s[0] === `S:${cls}:0` &&
+      s[1] === "Q:A:0" &&
+      s[2] === `S:${sep}:0`;
+    const okPair =
+      q.length === 0 ||
+      (q.length === 5 &&
+        q.slice(0, 3).join() === s.join() &&
+        q[3] === "Q:B:1" &&
+        q[4] === `S:${sep}:1`);
+    if (!okSingle || !okPair)
+      unsupported(
+        `post_processor template ${JSON.stringify(s)} / ${JSON.stringify(q)} is not [CLS] $A [SEP] ($B [SEP])`,
+      );
     return { cls, sep };
   }
   unsupported(`post_processor ${JSON.stringify(o.type)} is not supported`);
@@ -73,14 +92,18 @@ export function parseTokenizerJson(text: string | object): TokenizerJsonSettings
     throw new TokenizerError(`tokenizer.json is not valid JSON: ${(e as Error).message}`);
   }
   const model = obj(root.model, "model");
-  if (model.type !== undefined && model.type !== "WordPiece") unsupported(`model ${JSON.stringify(model.type)} is not WordPiece`);
+  if (model.type !== undefined && model.type !== "WordPiece")
+    unsupported(`model ${JSON.stringify(model.type)} is not WordPiece`);
   if (model.continuing_subword_prefix !== undefined && model.continuing_subword_prefix !== "##") {
-    unsupported(`continuing_subword_prefix ${JSON.stringify(model.continuing_subword_prefix)} is not "##"`);
+    unsupported(
+      `continuing_subword_prefix ${JSON.stringify(model.continuing_subword_prefix)} is not "##"`,
+    );
   }
   const vocab = Vocab.fromObject(obj(model.vocab, "model.vocab") as Record<string, number>);
 
   const pre = root.pre_tokenizer as Json | null | undefined;
-  if (pre && pre.type !== "BertPreTokenizer") unsupported(`pre_tokenizer ${JSON.stringify(pre.type)} is not supported`);
+  if (pre && pre.type !== "BertPreTokenizer")
+    unsupported(`pre_tokenizer ${JSON.stringify(pre.type)} is not supported`);
 
   const options: Record<string, unknown> = {};
   const norm = bertNormalizer(root.normalizer);

@@ -79,8 +79,15 @@ export function isPySpace(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f);
   if (c < 0x85) return false;
   return (
-    c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
   );
 }
 
@@ -126,7 +133,14 @@ export function lowerPerChar(s: string): string {
 
 // Python decides Final_Sigma with the Cased and Case_Ignorable properties of Unicode 14; these
 // characters have other values in later Unicode versions (checked against ICU 78 / Unicode 17).
-const CASED_14 = new Map<number, boolean>([[0x295, true], [0x10fc, false], [0xa7f2, false], [0xa7f3, false], [0xa7f4, false], [0xab69, false]]);
+const CASED_14 = new Map<number, boolean>([
+  [0x295, true],
+  [0x10fc, false],
+  [0xa7f2, false],
+  [0xa7f3, false],
+  [0xa7f4, false],
+  [0xab69, false],
+]);
 const IGNORABLE_14 = new Map<number, boolean>([[0x1171e, true]]);
 const CASED = /\p{Cased}/u;
 const CASE_IGNORABLE = /\p{Case_Ignorable}/u;

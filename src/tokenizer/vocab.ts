@@ -20,7 +20,10 @@ export class Vocab {
     let maxT = 0;
     let maxC = 0;
     for (const [tok, id] of ids) {
-      if (!Number.isSafeInteger(id) || id < 0) throw new TokenizerError(`vocabulary: token ${JSON.stringify(tok)} has an invalid id ${id}`);
+      if (!Number.isSafeInteger(id) || id < 0)
+        throw new TokenizerError(
+          `vocabulary: token ${JSON.stringify(tok)} has an invalid id ${id}`,
+        );
       this.byId[id] = tok;
       const n = codePointLength(tok);
       if (n > maxT) maxT = n;
@@ -58,7 +61,8 @@ export class Vocab {
   static fromList(tokens: readonly string[]): Vocab {
     const ids = new Map<string, number>();
     for (let i = 0; i < tokens.length; i++) {
-      if (typeof tokens[i] !== "string") throw new TokenizerError(`vocabulary entry ${i} is not a string`, "TypeError");
+      if (typeof tokens[i] !== "string")
+        throw new TokenizerError(`vocabulary entry ${i} is not a string`, "TypeError");
       ids.set(tokens[i], i);
     }
     return new Vocab(ids);
@@ -69,7 +73,11 @@ export class Vocab {
     const ids = new Map<string, number>();
     const entries = obj instanceof Map ? obj.entries() : Object.entries(obj);
     for (const [tok, id] of entries) {
-      if (typeof id !== "number") throw new TokenizerError(`vocabulary: token ${JSON.stringify(tok)} has a non-numeric id`, "TypeError");
+      if (typeof id !== "number")
+        throw new TokenizerError(
+          `vocabulary: token ${JSON.stringify(tok)} has a non-numeric id`,
+          "TypeError",
+        );
       ids.set(tok, id);
     }
     return new Vocab(ids);

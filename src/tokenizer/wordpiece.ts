@@ -18,9 +18,17 @@ export class WordpieceTokenizer {
   readonly unk_token: string;
   readonly max_input_chars_per_word: number;
 
-  constructor(vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>, options: WordpieceOptions | string = {}) {
-    this.vocab = vocab instanceof Vocab ? vocab : Array.isArray(vocab) ? Vocab.fromList(vocab) : Vocab.fromObject(vocab as Record<string, number>);
-    const o = typeof options === "string" ? { unk_token: options } : options ?? {};
+  constructor(
+    vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>,
+    options: WordpieceOptions | string = {},
+  ) {
+    this.vocab =
+      vocab instanceof Vocab
+        ? vocab
+        : Array.isArray(vocab)
+          ? Vocab.fromList(vocab)
+          : Vocab.fromObject(vocab as Record<string, number>);
+    const o = typeof options === "string" ? { unk_token: options } : (options ?? {});
     this.unk_token = o.unk_token ?? "[UNK]";
     this.max_input_chars_per_word = o.max_input_chars_per_word ?? 100;
   }
@@ -29,7 +37,11 @@ export class WordpieceTokenizer {
   tokenize(text: string): string[] {
     const tokens: string[] = [];
     const ids: number[] = [];
-    if (typeof text !== "string") throw new TokenizerError(`expected a string to tokenize, got ${text === null ? "null" : typeof text}`, "TypeError");
+    if (typeof text !== "string")
+      throw new TokenizerError(
+        `expected a string to tokenize, got ${text === null ? "null" : typeof text}`,
+        "TypeError",
+      );
     for (const w of pySplit(text)) this.word(w, tokens, ids);
     return tokens;
   }

@@ -12,7 +12,12 @@
 //             calls, against the main thread's sequential answers
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import { BertModel, BertForSequenceClassification, BertLMHeadModel, Engine } from "../../dist/index.js";
+import {
+  BertModel,
+  BertForSequenceClassification,
+  BertLMHeadModel,
+  Engine,
+} from "../../dist/index.js";
 import { attempt, isTyped, sameBits, show, Rand } from "./lib.mjs";
 import { fixture, quiet } from "./models.mjs";
 import { validInputs, breakInputs, buildCall } from "./forward.mjs";
@@ -25,7 +30,12 @@ const TARGETS = [
   ["seq", "BertForSequenceClassification", { id2label: { 0: "a", 1: "b", 2: "c" } }, {}],
   ["dec", "BertModel", { is_decoder: true, add_cross_attention: true }, {}],
   ["lm", "BertLMHeadModel", { is_decoder: true }, {}],
-  ["thr", "BertModel", { position_embedding_type: "relative_key_query", max_position_embeddings: 24 }, { threads: 2 }],
+  [
+    "thr",
+    "BertModel",
+    { position_embedding_type: "relative_key_query", max_position_embeddings: 24 },
+    { threads: 2 },
+  ],
 ];
 
 /** Every tensor of an output (ModelOutput or tuple), flattened in a fixed order, for bitwise comparison. */
@@ -44,10 +54,12 @@ function tensorsOf(out, acc = []) {
 }
 
 function sameOutputs(a, b) {
-  const ta = tensorsOf(a), tb = tensorsOf(b);
+  const ta = tensorsOf(a),
+    tb = tensorsOf(b);
   if (ta.length !== tb.length) return `${ta.length} tensors vs ${tb.length}`;
   for (let i = 0; i < ta.length; i++) {
-    if (ta[i].shape.join() !== tb[i].shape.join()) return `tensor ${i}: shape [${ta[i].shape}] vs [${tb[i].shape}]`;
+    if (ta[i].shape.join() !== tb[i].shape.join())
+      return `tensor ${i}: shape [${ta[i].shape}] vs [${tb[i].shape}]`;
     if (!sameBits(ta[i].data, tb[i].data)) return `tensor ${i} (shape [${ta[i].shape}]) differs`;
   }
   return null;
@@ -58,18 +70,39 @@ function agree(ctx, label, seq, par) {
   const { stats, i } = ctx;
   stats.add("checks");
   for (let k = 0; k < seq.length; k++) {
-    const s = seq[k], p = par[k];
-    for (const r of [s, p]) if (r.status === "rejected" && !isTyped(r.reason)) return stats.fail("crashes", i, `${label} call ${k}: ${r.reason?.name}: ${r.reason?.message}`);
+    const s = seq[k],
+      p = par[k];
+    for (const r of [s, p])
+      if (r.status === "rejected" && !isTyped(r.reason))
+        return stats.fail(
+          "crashes",
+          i,
+          `${label} call ${k}: ${r.reason?.name}: ${r.reason?.message}`,
+        );
     if (s.status !== p.status) {
-      return stats.fail("wrong", i, `${label} call ${k}: sequentially ${s.status === "fulfilled" ? "answered" : `rejected (${s.reason.message})`}, overlapping ${p.status === "fulfilled" ? "answered" : `rejected (${p.reason.message})`}`);
+      return stats.fail(
+        "wrong",
+        i,
+        `${label} call ${k}: sequentially ${s.status === "fulfilled" ? "answered" : `rejected (${s.reason.message})`}, overlapping ${p.status === "fulfilled" ? "answered" : `rejected (${p.reason.message})`}`,
+      );
     }
     if (s.status === "rejected") {
-      if (s.reason.message !== p.reason.message) return stats.fail("wrong", i, `${label} call ${k}: different errors: ${s.reason.message} / ${p.reason.message}`);
+      if (s.reason.message !== p.reason.message)
+        return stats.fail(
+          "wrong",
+          i,
+          `${label} call ${k}: different errors: ${s.reason.message} / ${p.reason.message}`,
+        );
       stats.add("rejected");
       continue;
     }
     const d = sameOutputs(s.value, p.value);
-    if (d) return stats.fail("wrong", i, `${label} call ${k}: overlapping answer differs from the sequential one: ${d}`);
+    if (d)
+      return stats.fail(
+        "wrong",
+        i,
+        `${label} call ${k}: overlapping answer differs from the sequential one: ${d}`,
+      );
     stats.add("ok");
   }
 }
@@ -81,7 +114,10 @@ export async function setup() {
   for (const [key, cls, config, opts] of TARGETS) {
     const fx = fixture(cls, config, seed++);
     const Cls = CLASSES[cls];
-    const [a, b] = [await Cls.fromPretrained(fx.files, { ...quiet }), await Cls.fromPretrained(fx.files, { ...quiet, ...opts })];
+    const [a, b] = [
+      await Cls.fromPretrained(fx.files, { ...quiet }),
+      await Cls.fromPretrained(fx.files, { ...quiet, ...opts }),
+    ];
     targets[key] = { key, cls, config: fx.config, fx, sequential: a, overlapping: b, opts };
   }
   // two decoders of different shapes placed in one engine
@@ -89,7 +125,10 @@ export async function setup() {
   const shared = [];
   for (const key of ["dec", "lm"]) {
     const t = targets[key];
-    shared.push({ t, model: await CLASSES[t.cls].fromPretrained(t.fx.files, { ...quiet, engine }) });
+    shared.push({
+      t,
+      model: await CLASSES[t.cls].fromPretrained(t.fx.files, { ...quiet, engine }),
+    });
   }
   return { targets, shared };
 }
@@ -110,9 +149,13 @@ async function overlap(state, r, ctx) {
     calls.push(buildCall(r, x).inputs);
   }
   ctx.stats.add("tried", n);
-  if (ctx.verbose) ctx.log(`case ${ctx.i}: ${n} overlapping calls on ${t.cls}(${key}): ${calls.map((c) => show(c, 200)).join("\n  ")}`);
+  if (ctx.verbose)
+    ctx.log(
+      `case ${ctx.i}: ${n} overlapping calls on ${t.cls}(${key}): ${calls.map((c) => show(c, 200)).join("\n  ")}`,
+    );
   const seq = [];
-  for (const c of calls) seq.push(await Promise.allSettled([t.sequential.forward(c)]).then((s) => s[0]));
+  for (const c of calls)
+    seq.push(await Promise.allSettled([t.sequential.forward(c)]).then((s) => s[0]));
   // all at once; sometimes a synchronous run() slipped in while they wait
   const sync = r.chance(0.3) ? r.int(0, n) : -1;
   const promises = [];
@@ -126,7 +169,13 @@ async function overlap(state, r, ctx) {
   }
   const par = await Promise.allSettled(promises);
   agree(ctx, `${t.cls}(${key}) overlapping`, seq, par);
-  if (syncResult) agree(ctx, `${t.cls}(${key}) synchronous run() between queued calls`, [seq[sync]], [syncResult]);
+  if (syncResult)
+    agree(
+      ctx,
+      `${t.cls}(${key}) synchronous run() between queued calls`,
+      [seq[sync]],
+      [syncResult],
+    );
 }
 
 /** A tree of decoder steps for model t: each continues (or branches from) an earlier step's cache. */
@@ -145,8 +194,16 @@ function makeTree(r, t) {
       lengths.push(1);
       continue;
     }
-    const step = { parent, input_ids: Array.from({ length: B }, () => Array.from({ length: S }, () => r.int(0, c.vocab_size))) };
-    if (c.add_cross_attention && r.chance(0.3) && parent < 0) step.encoder_hidden_states = Array.from({ length: B }, () => Array.from({ length: 3 }, () => Array.from({ length: c.hidden_size }, () => r.normal())));
+    const step = {
+      parent,
+      input_ids: Array.from({ length: B }, () =>
+        Array.from({ length: S }, () => r.int(0, c.vocab_size)),
+      ),
+    };
+    if (c.add_cross_attention && r.chance(0.3) && parent < 0)
+      step.encoder_hidden_states = Array.from({ length: B }, () =>
+        Array.from({ length: 3 }, () => Array.from({ length: c.hidden_size }, () => r.normal())),
+      );
     if (r.chance(0.3)) step.output_attentions = true;
     steps.push(step);
     lengths.push(P + S);
@@ -208,13 +265,22 @@ async function sharedEngine(state, r, ctx) {
     got = [[], []];
     const next = [0, 0];
     while (next[0] < trees[0].steps.length || next[1] < trees[1].steps.length) {
-      const k = next[0] >= trees[0].steps.length ? 1 : next[1] >= trees[1].steps.length ? 0 : r.int(0, 2);
+      const k =
+        next[0] >= trees[0].steps.length ? 1 : next[1] >= trees[1].steps.length ? 0 : r.int(0, 2);
       const s = trees[k].steps[next[k]++];
       const past = s.parent >= 0 ? got[k][s.parent].value?.past_key_values : null;
-      got[k].push((await Promise.allSettled([state.shared[k].model.forward(trees[k].inputs(s, past))]))[0]);
+      got[k].push(
+        (await Promise.allSettled([state.shared[k].model.forward(trees[k].inputs(s, past))]))[0],
+      );
     }
   }
-  for (let k = 0; k < 2; k++) agree(ctx, `shared engine: ${state.shared[k].t.cls}(${state.shared[k].t.key}) tree ${trees[k].label}`, want[k], got[k]);
+  for (let k = 0; k < 2; k++)
+    agree(
+      ctx,
+      `shared engine: ${state.shared[k].t.cls}(${state.shared[k].t.key}) tree ${trees[k].label}`,
+      want[k],
+      got[k],
+    );
 }
 
 export async function run(state, r, ctx) {
@@ -236,7 +302,10 @@ export async function finish(state, ctx) {
       calls.push(buildCall(r, x).inputs);
     }
     const want = [];
-    for (const c of calls) want.push(tensorsOf(await t.sequential.forward(c)).map((z) => ({ shape: z.shape, data: z.data })));
+    for (const c of calls)
+      want.push(
+        tensorsOf(await t.sequential.forward(c)).map((z) => ({ shape: z.shape, data: z.data })),
+      );
     const workers = 2;
     const results = await Promise.all(
       Array.from({ length: workers }, () => {
@@ -255,22 +324,34 @@ export async function finish(state, ctx) {
       if (res.error) return stats.fail("crashes", -1, `worker ${wi} (${t.cls}): ${res.error}`);
       res.outputs.forEach((got, k) => {
         const exp = want[k];
-        const bad = got.length !== exp.length || got.some((g, j) => g.shape.join() !== exp[j].shape.join() || !sameBits(g.data, exp[j].data));
-        if (bad) stats.fail("wrong", -1, `worker ${wi} (${t.cls}) call ${k}: differs from the main thread's sequential answer`);
+        const bad =
+          got.length !== exp.length ||
+          got.some(
+            (g, j) => g.shape.join() !== exp[j].shape.join() || !sameBits(g.data, exp[j].data),
+          );
+        if (bad)
+          stats.fail(
+            "wrong",
+            -1,
+            `worker ${wi} (${t.cls}) call ${k}: differs from the main thread's sequential answer`,
+          );
         else stats.add("ok");
       });
     });
-    ctx.log(`workers: ${workers} × ${calls.length} calls on ${t.cls} compared with the main thread`);
+    ctx.log(
+      `workers: ${workers} × ${calls.length} calls on ${t.cls} compared with the main thread`,
+    );
   }
 }
 
 /** Tensors -> {dtype, data, shape} (the worker rebuilds them), everything else as is. */
 function cloneable(v) {
-  if (v && typeof v === "object" && v.constructor?.name === "Tensor") return { __tensor: true, dtype: v.dtype, data: v.data, shape: v.shape };
+  if (v && typeof v === "object" && v.constructor?.name === "Tensor")
+    return { __tensor: true, dtype: v.dtype, data: v.data, shape: v.shape };
   if (Array.isArray(v)) return v.map(cloneable);
-  if (v && typeof v === "object" && !ArrayBuffer.isView(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cloneable(x)]));
+  if (v && typeof v === "object" && !ArrayBuffer.isView(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cloneable(x)]));
   return v;
 }
 
 export const surface = { name, setup, teardown, run, finish };
-

@@ -1,13 +1,19 @@
 // One model in a worker_thread: answers a list of calls and posts every output tensor back.
 import { parentPort, workerData } from "node:worker_threads";
-import { BertModel, BertForSequenceClassification, BertLMHeadModel, Tensor } from "../../dist/index.js";
+import {
+  BertModel,
+  BertForSequenceClassification,
+  BertLMHeadModel,
+  Tensor,
+} from "../../dist/index.js";
 
 const CLASSES = { BertModel, BertForSequenceClassification, BertLMHeadModel };
 
 function revive(v) {
   if (v && typeof v === "object" && v.__tensor) return new Tensor(v.dtype, v.data, v.shape);
   if (Array.isArray(v)) return v.map(revive);
-  if (v && typeof v === "object" && !ArrayBuffer.isView(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+  if (v && typeof v === "object" && !ArrayBuffer.isView(v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
   return v;
 }
 

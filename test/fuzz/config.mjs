@@ -9,9 +9,26 @@
 // no allocation and no engine memory growth. Valid ones load against a checkpoint of their own
 // shapes (when small) and must answer what the float64 reference answers, or against the tiny
 // checkpoint, where a shape mismatch must be a WeightsError.
-import { BertConfig, BertModel, BertForSequenceClassification, BertForQuestionAnswering, ConfigError, Engine, WeightsError, ACTIVATIONS } from "../../dist/index.js";
+import {
+  BertConfig,
+  BertModel,
+  BertForSequenceClassification,
+  BertForQuestionAnswering,
+  ConfigError,
+  Engine,
+  WeightsError,
+  ACTIVATIONS,
+} from "../../dist/index.js";
 import { attempt, closeness, judge, largestAllocation, show, watchAllocations } from "./lib.mjs";
-import { TINY, bertForward64, checkpoint, encoderShapes, headShapes, quiet, randomTensors } from "./models.mjs";
+import {
+  TINY,
+  bertForward64,
+  checkpoint,
+  encoderShapes,
+  headShapes,
+  quiet,
+  randomTensors,
+} from "./models.mjs";
 
 export const name = "config";
 
@@ -25,12 +42,35 @@ const SIZES = {
   type_vocab_size: 2 ** 20,
 };
 const DEFAULTS = {
-  vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
-  max_position_embeddings: 512, type_vocab_size: 2, hidden_act: "gelu", layer_norm_eps: 1e-12, position_embedding_type: "absolute",
-  is_decoder: false, add_cross_attention: false, output_attentions: false, output_hidden_states: false, return_dict: true,
-  use_cache: true, torchscript: false, chunk_size_feed_forward: 0, problem_type: null,
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  hidden_act: "gelu",
+  layer_norm_eps: 1e-12,
+  position_embedding_type: "absolute",
+  is_decoder: false,
+  add_cross_attention: false,
+  output_attentions: false,
+  output_hidden_states: false,
+  return_dict: true,
+  use_cache: true,
+  torchscript: false,
+  chunk_size_feed_forward: 0,
+  problem_type: null,
 };
-const FLAGS = ["is_decoder", "add_cross_attention", "output_attentions", "output_hidden_states", "return_dict", "use_cache", "torchscript"];
+const FLAGS = [
+  "is_decoder",
+  "add_cross_attention",
+  "output_attentions",
+  "output_hidden_states",
+  "return_dict",
+  "use_cache",
+  "torchscript",
+];
 const POSITIONS = ["absolute", "relative_key", "relative_key_query"];
 const MAX_LABELS = 2 ** 16;
 
@@ -47,8 +87,34 @@ function deep(n) {
 
 /** Bad (and edge) values for a size; JS-only values are marked so the JSON path skips them. */
 const SIZE_VALUES = () => [
-  0, -1, -(2 ** 31), 0.5, 1.5, 2 ** 30, 2 ** 31, 2 ** 53, 2 ** 53 + 2, 1e308, "16", "0x10", null, true, false, [], [16], {}, { valueOf: 16 },
-  { js: Infinity }, { js: -Infinity }, { js: NaN }, { js: 16n }, { js: circular() }, { js: deep(100000) }, { js: Symbol("s") }, { js: () => 16 }, { js: undefined },
+  0,
+  -1,
+  -(2 ** 31),
+  0.5,
+  1.5,
+  2 ** 30,
+  2 ** 31,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e308,
+  "16",
+  "0x10",
+  null,
+  true,
+  false,
+  [],
+  [16],
+  {},
+  { valueOf: 16 },
+  { js: Infinity },
+  { js: -Infinity },
+  { js: NaN },
+  { js: 16n },
+  { js: circular() },
+  { js: deep(100000) },
+  { js: Symbol("s") },
+  { js: () => 16 },
+  { js: undefined },
 ];
 
 const isPosInt = (v, max) => typeof v === "number" && Number.isSafeInteger(v) && v >= 1 && v <= max;
@@ -61,21 +127,51 @@ function validate(obj) {
   const bad = [];
   for (const [k, max] of Object.entries(SIZES)) if (!isPosInt(c[k], max)) bad.push(k);
   if (!bad.length && c.hidden_size % c.num_attention_heads) bad.push("hidden size");
-  if (typeof c.hidden_act !== "string" || !Object.hasOwn(ACTIVATIONS, c.hidden_act)) bad.push("hidden_act");
+  if (typeof c.hidden_act !== "string" || !Object.hasOwn(ACTIVATIONS, c.hidden_act))
+    bad.push("hidden_act");
   if (!POSITIONS.includes(c.position_embedding_type)) bad.push("position_embedding_type");
-  if (typeof c.layer_norm_eps !== "number" || !Number.isFinite(c.layer_norm_eps) || c.layer_norm_eps < 0) bad.push("layer_norm_eps");
+  if (
+    typeof c.layer_norm_eps !== "number" ||
+    !Number.isFinite(c.layer_norm_eps) ||
+    c.layer_norm_eps < 0
+  )
+    bad.push("layer_norm_eps");
   for (const f of FLAGS) if (typeof c[f] !== "boolean") bad.push(f);
-  if (typeof c.chunk_size_feed_forward !== "number" || !Number.isSafeInteger(c.chunk_size_feed_forward) || c.chunk_size_feed_forward < 0) bad.push("chunk_size_feed_forward");
-  if (c.problem_type !== null && c.problem_type !== undefined && !["regression", "single_label_classification", "multi_label_classification"].includes(c.problem_type)) bad.push("problem_type");
+  if (
+    typeof c.chunk_size_feed_forward !== "number" ||
+    !Number.isSafeInteger(c.chunk_size_feed_forward) ||
+    c.chunk_size_feed_forward < 0
+  )
+    bad.push("chunk_size_feed_forward");
+  if (
+    c.problem_type !== null &&
+    c.problem_type !== undefined &&
+    !["regression", "single_label_classification", "multi_label_classification"].includes(
+      c.problem_type,
+    )
+  )
+    bad.push("problem_type");
   // HF: id2label is None or a dict whose keys int() reads; num_labels only counts without it
   const id2label = obj.id2label;
   if (id2label !== undefined && id2label !== null) {
     if (typeof id2label !== "object" || Array.isArray(id2label)) bad.push("id2label");
     else {
       const entries = Object.entries(id2label);
-      if (entries.length > MAX_LABELS || entries.some(([k, v]) => !/^\s*[+-]?\d+\s*$/.test(k) || (typeof v !== "string" && typeof v !== "number"))) bad.push("id2label");
+      if (
+        entries.length > MAX_LABELS ||
+        entries.some(
+          ([k, v]) =>
+            !/^\s*[+-]?\d+\s*$/.test(k) || (typeof v !== "string" && typeof v !== "number"),
+        )
+      )
+        bad.push("id2label");
     }
-  } else if (Object.hasOwn(obj, "num_labels") && obj.num_labels !== undefined && !isPosInt(obj.num_labels, MAX_LABELS)) bad.push("num_labels");
+  } else if (
+    Object.hasOwn(obj, "num_labels") &&
+    obj.num_labels !== undefined &&
+    !isPosInt(obj.num_labels, MAX_LABELS)
+  )
+    bad.push("num_labels");
   return bad.length ? bad : null;
 }
 
@@ -109,7 +205,20 @@ function smallConfig(r) {
 
 /** One mutation; returns a description. */
 function mutate(r, c) {
-  const kind = r.weighted([[6, "size"], [2, "missing"], [3, "divide"], [2, "act"], [2, "pos"], [2, "eps"], [2, "flag"], [1, "chunk"], [3, "labels"], [1, "problem"], [2, "keys"], [1, "huge"]]);
+  const kind = r.weighted([
+    [6, "size"],
+    [2, "missing"],
+    [3, "divide"],
+    [2, "act"],
+    [2, "pos"],
+    [2, "eps"],
+    [2, "flag"],
+    [1, "chunk"],
+    [3, "labels"],
+    [1, "problem"],
+    [2, "keys"],
+    [1, "huge"],
+  ]);
   switch (kind) {
     case "size": {
       const k = r.pick(Object.keys(SIZES));
@@ -128,13 +237,53 @@ function mutate(r, c) {
       return `hidden ${c.hidden_size}, heads ${c.num_attention_heads}`;
     }
     case "act":
-      c.hidden_act = r.pick(["GELU", "gelu ", "", "swiglu", "geglu", "__proto__", "constructor", "toString", "hasOwnProperty", null, 1, ["gelu"], {}, { js: deep(100000) }, { js: circular() }]);
+      c.hidden_act = r.pick([
+        "GELU",
+        "gelu ",
+        "",
+        "swiglu",
+        "geglu",
+        "__proto__",
+        "constructor",
+        "toString",
+        "hasOwnProperty",
+        null,
+        1,
+        ["gelu"],
+        {},
+        { js: deep(100000) },
+        { js: circular() },
+      ]);
       return `hidden_act = ${show(c.hidden_act, 60)}`;
     case "pos":
-      c.position_embedding_type = r.pick(["rotary", "", "ABSOLUTE", "relative", "alibi", null, 1, ["absolute"], "__proto__", { js: circular() }]);
+      c.position_embedding_type = r.pick([
+        "rotary",
+        "",
+        "ABSOLUTE",
+        "relative",
+        "alibi",
+        null,
+        1,
+        ["absolute"],
+        "__proto__",
+        { js: circular() },
+      ]);
       return `position_embedding_type = ${show(c.position_embedding_type, 60)}`;
     case "eps":
-      c.layer_norm_eps = r.pick([-1, -1e-12, "1e-12", null, [], true, 0, 1e300, 5e-324, { js: NaN }, { js: Infinity }, { js: 1n }]);
+      c.layer_norm_eps = r.pick([
+        -1,
+        -1e-12,
+        "1e-12",
+        null,
+        [],
+        true,
+        0,
+        1e300,
+        5e-324,
+        { js: NaN },
+        { js: Infinity },
+        { js: 1n },
+      ]);
       return `layer_norm_eps = ${show(c.layer_norm_eps, 60)}`;
     case "flag": {
       const f = r.pick(FLAGS);
@@ -147,19 +296,75 @@ function mutate(r, c) {
     case "labels": {
       if (r.chance(0.5)) {
         delete c.id2label;
-        c.num_labels = r.pick([0, -1, 1.5, "3", null, 2 ** 30, 1e9, 2 ** 53, 2 ** 16, 2 ** 16 + 1, 1, 3, 100, { js: NaN }, { js: Infinity }, { js: 3n }]);
+        c.num_labels = r.pick([
+          0,
+          -1,
+          1.5,
+          "3",
+          null,
+          2 ** 30,
+          1e9,
+          2 ** 53,
+          2 ** 16,
+          2 ** 16 + 1,
+          1,
+          3,
+          100,
+          { js: NaN },
+          { js: Infinity },
+          { js: 3n },
+        ]);
         return `num_labels = ${show(c.num_labels)}`;
       }
-      c.id2label = r.pick([{ a: "x" }, { "1.5": "x" }, { 0: "a", "00": "b" }, [], {}, [["0", "a"]], { 0: 1 }, { "-1": "neg" }, { " 1": "sp" }, null, "x", 5, { 0: { toString: 1 } }, { 0: null }, { 0: ["a"] }, { js: { 0: Symbol("s") } }]);
+      c.id2label = r.pick([
+        { a: "x" },
+        { 1.5: "x" },
+        { 0: "a", "00": "b" },
+        [],
+        {},
+        [["0", "a"]],
+        { 0: 1 },
+        { "-1": "neg" },
+        { " 1": "sp" },
+        null,
+        "x",
+        5,
+        { 0: { toString: 1 } },
+        { 0: null },
+        { 0: ["a"] },
+        { js: { 0: Symbol("s") } },
+      ]);
       return `id2label = ${show(c.id2label, 80)}`;
     }
     case "problem":
-      c.problem_type = r.pick(["foo", 1, "", "regression", "single_label_classification", "multi_label_classification", null]);
+      c.problem_type = r.pick([
+        "foo",
+        1,
+        "",
+        "regression",
+        "single_label_classification",
+        "multi_label_classification",
+        null,
+      ]);
       return `problem_type = ${show(c.problem_type)}`;
     case "keys": {
-      const k = r.pick(["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "extra", "__defineGetter__", "isPrototypeOf"]);
+      const k = r.pick([
+        "__proto__",
+        "constructor",
+        "toString",
+        "hasOwnProperty",
+        "valueOf",
+        "extra",
+        "__defineGetter__",
+        "isPrototypeOf",
+      ]);
       const v = r.pick([{ hidden_size: 5 }, null, 5, "x", [], { js: circular() }]);
-      Object.defineProperty(c, k, { value: v, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(c, k, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       return `key ${k} = ${show(v, 60)}`;
     }
     case "huge": {
@@ -179,7 +384,13 @@ function materialize(c) {
   let jsOnly = false;
   for (const k of Object.keys(c)) {
     let v = c[k];
-    if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "js" in v) {
+    if (
+      v &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      Object.keys(v).length === 1 &&
+      "js" in v
+    ) {
       v = v.js;
       jsOnly = true;
     }
@@ -191,7 +402,12 @@ function materialize(c) {
         }
       }
     }
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, {
+      value: v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return { obj: out, jsOnly };
 }
@@ -200,16 +416,24 @@ function materialize(c) {
 function declared(c, cls) {
   const full = { ...DEFAULTS, ...c };
   const prefix = cls === "BertModel" ? "" : "bert.";
-  const s = encoderShapes(full, prefix, { pooler: cls !== "BertForQuestionAnswering", cross: full.is_decoder && full.add_cross_attention });
-  if (full.position_embedding_type !== "absolute") delete s[`${prefix}embeddings.position_embeddings.weight`];
-  return cls === "BertModel" ? s : { ...s, ...headShapes(cls, { ...full, num_labels: labelsOf(c) }) };
+  const s = encoderShapes(full, prefix, {
+    pooler: cls !== "BertForQuestionAnswering",
+    cross: full.is_decoder && full.add_cross_attention,
+  });
+  if (full.position_embedding_type !== "absolute")
+    delete s[`${prefix}embeddings.position_embeddings.weight`];
+  return cls === "BertModel"
+    ? s
+    : { ...s, ...headShapes(cls, { ...full, num_labels: labelsOf(c) }) };
 }
 function labelsOf(c) {
-  if (c.id2label && typeof c.id2label === "object") return new Set(Object.keys(c.id2label).map((k) => String(Number(k)))).size;
+  if (c.id2label && typeof c.id2label === "object")
+    return new Set(Object.keys(c.id2label).map((k) => String(Number(k)))).size;
   return c.num_labels ?? 2;
 }
 
-const count = (shapes) => Object.values(shapes).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+const count = (shapes) =>
+  Object.values(shapes).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 
 export async function setup() {
   watchAllocations();
@@ -227,24 +451,41 @@ export async function run(state, r, ctx) {
   const { obj, jsOnly } = materialize(c);
   const what = whats.join("; ") || "valid config";
   const faults = validate(obj);
-  if (ctx.verbose) ctx.log(`case ${i}: ${what}${jsOnly ? " (JS values)" : ""}: ${faults ? `invalid: ${faults}` : "valid"}`);
-  const expect = faults ? { re: new RegExp(faults.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")), what: `config: ${faults.join(", ")}`, type: ConfigError } : null;
+  if (ctx.verbose)
+    ctx.log(
+      `case ${i}: ${what}${jsOnly ? " (JS values)" : ""}: ${faults ? `invalid: ${faults}` : "valid"}`,
+    );
+  const expect = faults
+    ? {
+        re: new RegExp(faults.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")),
+        what: `config: ${faults.join(", ")}`,
+        type: ConfigError,
+      }
+    : null;
 
   // 1. the constructor
   stats.add("tried");
-  const [, e1, ok1] = await attempt(() => (jsOnly || r.chance(0.5) ? new BertConfig(obj) : BertConfig.fromJSON(JSON.stringify(obj))));
+  const [, e1, ok1] = await attempt(() =>
+    jsOnly || r.chance(0.5) ? new BertConfig(obj) : BertConfig.fromJSON(JSON.stringify(obj)),
+  );
   if (judge(ctx, expect, e1, ok1, `BertConfig(${what})`)) return;
 
   // 2. fromPretrained: config.json text (or overrides for JS values), with a checkpoint
-  const cls = r.weighted([[8, "BertModel"], [1, "BertForSequenceClassification"], [1, "BertForQuestionAnswering"]]);
+  const cls = r.weighted([
+    [8, "BertModel"],
+    [1, "BertForSequenceClassification"],
+    [1, "BertForQuestionAnswering"],
+  ]);
   const want = faults ? null : declared(obj, cls);
   const own = want && count(want) < 100_000 && r.chance(0.8);
-  let tensors = null, file = state.tinyFile;
+  let tensors = null,
+    file = state.tinyFile;
   if (own) {
     tensors = randomTensors(want, i);
     file = checkpoint({}, tensors)["model.safetensors"];
   }
-  let files, options = { ...quiet, engine: state.engine };
+  let files,
+    options = { ...quiet, engine: state.engine };
   if (jsOnly) {
     files = { "config.json": "{}", "model.safetensors": file };
     options.config = obj;
@@ -253,15 +494,26 @@ export async function run(state, r, ctx) {
   let lexpect = expect;
   if (!faults) {
     const full = { ...DEFAULTS, ...obj };
-    if (full.add_cross_attention && !full.is_decoder) lexpect = { re: /add_cross_attention|decoder/, what: "cross-attention without is_decoder", type: ConfigError };
-    else if (cls === "BertForQuestionAnswering" && labelsOf(obj) !== 2) lexpect = { re: /num_labels/, what: "question answering needs 2 labels", type: ConfigError };
+    if (full.add_cross_attention && !full.is_decoder)
+      lexpect = {
+        re: /add_cross_attention|decoder/,
+        what: "cross-attention without is_decoder",
+        type: ConfigError,
+      };
+    else if (cls === "BertForQuestionAnswering" && labelsOf(obj) !== 2)
+      lexpect = { re: /num_labels/, what: "question answering needs 2 labels", type: ConfigError };
     else if (!own) {
       const have = encoderShapes(TINY);
       const mismatch = Object.entries(want).find(([k, s]) => {
         const h = have[k] ?? have[k.replace(/^bert\./, "")];
         return !h || h.length !== s.length || h.some((d, j) => d !== s[j]);
       });
-      if (mismatch) lexpect = { re: /missing from the checkpoint|checkpoint has shape/, what: `weights for another config (${mismatch[0]})`, type: WeightsError };
+      if (mismatch)
+        lexpect = {
+          re: /missing from the checkpoint|checkpoint has shape/,
+          what: `weights for another config (${mismatch[0]})`,
+          type: WeightsError,
+        };
     }
   }
   stats.add("tried");
@@ -270,15 +522,28 @@ export async function run(state, r, ctx) {
   const { result, worst } = await largestAllocation(() => Cls.fromPretrained(files, options));
   const ms = performance.now() - t0;
   const [model, e2, ok2] = result;
-  if (worst > file.length + 65536) stats.fail("overAlloc", i, `${cls}(${what}): loading allocated ${worst} bytes for a ${file.length}-byte checkpoint`);
-  if (!ok2 && ms > 2000) stats.fail("slow", i, `${cls}(${what}): took ${ms.toFixed(0)} ms to reject`);
+  if (worst > file.length + 65536)
+    stats.fail(
+      "overAlloc",
+      i,
+      `${cls}(${what}): loading allocated ${worst} bytes for a ${file.length}-byte checkpoint`,
+    );
+  if (!ok2 && ms > 2000)
+    stats.fail("slow", i, `${cls}(${what}): took ${ms.toFixed(0)} ms to reject`);
   if (ok2) state.engine = await Engine.create();
   else if (state.engine.memoryBytes !== before) {
     stats.add("memGrowthBytes", state.engine.memoryBytes - before);
-    stats.fail("memGrowth", i, `${cls}(${what}): a rejected load grew the engine by ${state.engine.memoryBytes - before} bytes`);
+    stats.fail(
+      "memGrowth",
+      i,
+      `${cls}(${what}): a rejected load grew the engine by ${state.engine.memoryBytes - before} bytes`,
+    );
     state.engine = await Engine.create();
   }
-  if (judge(ctx, lexpect, e2, ok2, `${cls}.fromPretrained(${what}${jsOnly ? ", as overrides" : ""})`)) return;
+  if (
+    judge(ctx, lexpect, e2, ok2, `${cls}.fromPretrained(${what}${jsOnly ? ", as overrides" : ""})`)
+  )
+    return;
   if (!ok2 || cls !== "BertModel" || !tensors) return;
 
   // 3. a valid config's model answers as the float64 reference does
@@ -298,7 +563,12 @@ export async function run(state, r, ctx) {
     closeness(out.pooler_output.data, ref.pooler_output.data, 5e-4, 1e-3),
   );
   stats.add("checks");
-  if (!(worstDiff <= 1)) stats.fail("wrong", i, `a model of config ${show(obj, 400)} disagrees with the float64 reference (closeness ${worstDiff})`);
+  if (!(worstDiff <= 1))
+    stats.fail(
+      "wrong",
+      i,
+      `a model of config ${show(obj, 400)} disagrees with the float64 reference (closeness ${worstDiff})`,
+    );
 }
 
 /** config.json as text and bytes, and as other values in a file map. */
@@ -306,12 +576,36 @@ export async function runText(state, r, ctx) {
   const { stats, i } = ctx;
   const good = JSON.stringify(TINY);
   const variants = [
-    ["", /config\.json/], ["{", /config\.json/], ["{}}", /config\.json/], ["[]", /config\.json/], ["null", /config\.json/], ["42", /config\.json/],
-    ['"x"', /config\.json/], ["{'a':1}", /config\.json/], [good.slice(0, -1), /config\.json/], [good + ",", /config\.json/],
-    ["[".repeat(100000) + "]".repeat(100000), /config\.json/], [good.slice(0, -1) + ',"a":' + "[".repeat(100000) + "]".repeat(100000) + "}", null],
-    [{ bytes: [0xff, 0xfe, 0x7b, 0x7d] }, /config\.json/], [{ bytes: [0xef, 0xbb, 0xbf, ...new TextEncoder().encode(good)] }, null],
-    [{ bytes: [...new TextEncoder().encode(good.slice(0, 20)), 0xc0, 0x80, ...new TextEncoder().encode(good.slice(20))] }, /config\.json/],
-    [{ value: 42 }, /config\.json/], [{ value: null }, /config\.json/], [{ value: [1] }, /config\.json/], [{ value: TINY }, null], [{ missing: true }, /config\.json/],
+    ["", /config\.json/],
+    ["{", /config\.json/],
+    ["{}}", /config\.json/],
+    ["[]", /config\.json/],
+    ["null", /config\.json/],
+    ["42", /config\.json/],
+    ['"x"', /config\.json/],
+    ["{'a':1}", /config\.json/],
+    [good.slice(0, -1), /config\.json/],
+    [good + ",", /config\.json/],
+    ["[".repeat(100000) + "]".repeat(100000), /config\.json/],
+    [good.slice(0, -1) + ',"a":' + "[".repeat(100000) + "]".repeat(100000) + "}", null],
+    [{ bytes: [0xff, 0xfe, 0x7b, 0x7d] }, /config\.json/],
+    [{ bytes: [0xef, 0xbb, 0xbf, ...new TextEncoder().encode(good)] }, null],
+    [
+      {
+        bytes: [
+          ...new TextEncoder().encode(good.slice(0, 20)),
+          0xc0,
+          0x80,
+          ...new TextEncoder().encode(good.slice(20)),
+        ],
+      },
+      /config\.json/,
+    ],
+    [{ value: 42 }, /config\.json/],
+    [{ value: null }, /config\.json/],
+    [{ value: [1] }, /config\.json/],
+    [{ value: TINY }, null],
+    [{ missing: true }, /config\.json/],
   ];
   const [v, re] = r.pick(variants);
   const files = { "model.safetensors": state.tinyFile };
@@ -329,9 +623,12 @@ export async function runText(state, r, ctx) {
   }
   stats.add("tried");
   const before = state.engine.memoryBytes;
-  const [, err, ok] = await attempt(() => BertModel.fromPretrained(files, { ...quiet, engine: state.engine }));
+  const [, err, ok] = await attempt(() =>
+    BertModel.fromPretrained(files, { ...quiet, engine: state.engine }),
+  );
   if (ok) state.engine = await Engine.create();
-  else if (state.engine.memoryBytes !== before) stats.fail("memGrowth", i, `${what}: a rejected load grew the engine`);
+  else if (state.engine.memoryBytes !== before)
+    stats.fail("memGrowth", i, `${what}: a rejected load grew the engine`);
   judge(ctx, re ? { re, what, type: ConfigError } : null, err, ok, `fromPretrained(${what})`);
 }
 

@@ -37,7 +37,8 @@ export class Rand {
     return pairs[pairs.length - 1][1];
   }
   normal() {
-    const u = 1 - this.f(), v = this.f();
+    const u = 1 - this.f(),
+      v = this.f();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
   bytes(n) {
@@ -61,7 +62,8 @@ if (lib.TokenizerError) TYPED.push(lib.TokenizerError);
 export const isTyped = (e) => TYPED.some((T) => e instanceof T);
 
 /** Messages that say nothing about the input (they leak an implementation detail instead). */
-const OPAQUE = /Maximum call stack|is not a function|Cannot read propert|memory access out of bounds|RuntimeError|unreachable|Invalid typed array length|Array buffer allocation failed|Invalid array length|is not iterable|Cannot convert|Do not know how to serialize/;
+const OPAQUE =
+  /Maximum call stack|is not a function|Cannot read propert|memory access out of bounds|RuntimeError|unreachable|Invalid typed array length|Array buffer allocation failed|Invalid array length|is not iterable|Cannot convert|Do not know how to serialize/;
 
 /** Short printable form of any value, for failure reports. */
 export function show(v, max = 300) {
@@ -72,8 +74,10 @@ export function show(v, max = 300) {
       if (typeof x === "number" && !Number.isFinite(x)) return String(x);
       if (x === undefined) return "undefined";
       if (typeof x === "symbol") return x.toString();
-      if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return `${x.constructor.name}(${x.length})[${Array.from(x.slice(0, 8), String).join(",")}${x.length > 8 ? ",..." : ""}]`;
-      if (x instanceof lib.Tensor) return { Tensor: x.dtype, shape: x.shape, data: x.pending ? "lazy" : x.data };
+      if (ArrayBuffer.isView(x) && !(x instanceof DataView))
+        return `${x.constructor.name}(${x.length})[${Array.from(x.slice(0, 8), String).join(",")}${x.length > 8 ? ",..." : ""}]`;
+      if (x instanceof lib.Tensor)
+        return { Tensor: x.dtype, shape: x.shape, data: x.pending ? "lazy" : x.data };
       return x;
     });
   } catch (e) {
@@ -87,7 +91,21 @@ export function show(v, max = 300) {
  * Counters of one surface. Kept in a Float64Array (over a SharedArrayBuffer when the driver gives
  * one) so that the counts survive a worker killed by the hang watchdog.
  */
-export const COUNTERS = ["tried", "ok", "rejected", "crashes", "hangs", "wrong", "unclear", "slow", "memGrowth", "memGrowthBytes", "overAlloc", "checks", "known"];
+export const COUNTERS = [
+  "tried",
+  "ok",
+  "rejected",
+  "crashes",
+  "hangs",
+  "wrong",
+  "unclear",
+  "slow",
+  "memGrowth",
+  "memGrowthBytes",
+  "overAlloc",
+  "checks",
+  "known",
+];
 
 export class Stats {
   constructor(buffer = new SharedArrayBuffer(COUNTERS.length * 8), report = null) {
@@ -126,14 +144,27 @@ export function judge(ctx, expect, err, succeeded, label) {
   const { stats, i } = ctx;
   if (succeeded) {
     if (expect) {
-      stats.fail("wrong", i, `${label}: accepted an invalid input (${expect.what}) instead of rejecting it`);
+      stats.fail(
+        "wrong",
+        i,
+        `${label}: accepted an invalid input (${expect.what}) instead of rejecting it`,
+      );
       return "wrong";
     }
     stats.add("ok");
     return null;
   }
   if (!isTyped(err)) {
-    stats.fail("crashes", i, `${label}: ${err?.name ?? typeof err}: ${err?.message ?? String(err)}\n${String(err?.stack ?? "").split("\n").slice(1, 6).join("\n")}`);
+    stats.fail(
+      "crashes",
+      i,
+      `${label}: ${err?.name ?? typeof err}: ${err?.message ?? String(err)}\n${String(
+        err?.stack ?? "",
+      )
+        .split("\n")
+        .slice(1, 6)
+        .join("\n")}`,
+    );
     return "crashes";
   }
   const msg = String(err.message ?? "");
@@ -142,11 +173,19 @@ export function judge(ctx, expect, err, succeeded, label) {
     return "wrong";
   }
   if (msg.length < 8 || OPAQUE.test(msg) || (expect.re && !expect.re.test(msg))) {
-    stats.fail("unclear", i, `${label}: ${expect.what}: message does not name the problem (want ${expect.re}): ${err.name}: ${msg.slice(0, 400)}`);
+    stats.fail(
+      "unclear",
+      i,
+      `${label}: ${expect.what}: message does not name the problem (want ${expect.re}): ${err.name}: ${msg.slice(0, 400)}`,
+    );
     return "unclear";
   }
   if (expect.type && !(err instanceof expect.type)) {
-    stats.fail("wrong", i, `${label}: ${expect.what}: expected ${expect.type.name}, got ${err.name}: ${msg.slice(0, 300)}`);
+    stats.fail(
+      "wrong",
+      i,
+      `${label}: ${expect.what}: expected ${expect.type.name}, got ${err.name}: ${msg.slice(0, 300)}`,
+    );
     return "wrong";
   }
   stats.add("rejected");
@@ -174,7 +213,8 @@ export function closeness(got, want, atol, rtol) {
   if (got.length !== want.length) return Infinity;
   let worst = 0;
   for (let i = 0; i < got.length; i++) {
-    const g = got[i], w = want[i];
+    const g = got[i],
+      w = want[i];
     if (Number.isNaN(g) || Number.isNaN(w)) {
       if (Number.isNaN(g) !== Number.isNaN(w)) return Infinity;
       continue;
@@ -197,13 +237,27 @@ let wrapped = false;
 export function watchAllocations() {
   if (wrapped) return;
   wrapped = true;
-  const names = ["ArrayBuffer", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "Uint8ClampedArray"];
+  const names = [
+    "ArrayBuffer",
+    "Uint8Array",
+    "Int8Array",
+    "Uint16Array",
+    "Int16Array",
+    "Uint32Array",
+    "Int32Array",
+    "Float32Array",
+    "Float64Array",
+    "BigInt64Array",
+    "BigUint64Array",
+    "Uint8ClampedArray",
+  ];
   for (const n of names) {
     const C = globalThis[n];
     const per = C.BYTES_PER_ELEMENT ?? 1;
     const P = new Proxy(C, {
       construct(target, args, newTarget) {
-        if (ALLOC.active && typeof args[0] === "number" && args[0] * per > ALLOC.worst) ALLOC.worst = args[0] * per;
+        if (ALLOC.active && typeof args[0] === "number" && args[0] * per > ALLOC.worst)
+          ALLOC.worst = args[0] * per;
         return Reflect.construct(target, args, newTarget === P ? target : newTarget);
       },
     });

@@ -8,7 +8,7 @@
 //                          [--case K --verbose]   (replay one case)
 //   npm run fuzz -- --seconds 60 --seed 7
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,9 +24,22 @@ const PHASES = ["set-up", "cases", "finish", "done"];
  * (say a fatal out-of-memory) a crash: either way the process is replaced and the run resumes at
  * the next case.
  */
-export async function fuzzSurface(surface, { seconds = 10, seed = 1, hangMs = 20000, slowMs = 3000, verbose = false, only = null, skipKnown = false, log = console.log } = {}) {
+export async function fuzzSurface(
+  surface,
+  {
+    seconds = 10,
+    seed = 1,
+    hangMs = 20000,
+    slowMs = 3000,
+    verbose = false,
+    only = null,
+    skipKnown = false,
+    log = console.log,
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), `simdbert-fuzz-${surface}-`));
-  const hbFile = join(dir, "heartbeat"), eventsFile = join(dir, "events");
+  const hbFile = join(dir, "heartbeat"),
+    eventsFile = join(dir, "events");
   const counts = new Float64Array(COUNTERS.length);
   const failures = [];
   const logs = [];
@@ -54,7 +67,10 @@ export async function fuzzSurface(surface, { seconds = 10, seed = 1, hangMs = 20
           const e = JSON.parse(line);
           if (e.type === "failure") {
             failures.push(e.failure);
-            if (verbose || e.failure.kind !== "slow") log(`  [${surface}] ${e.failure.kind} in case ${e.failure.case}: ${e.failure.detail.split("\n")[0].slice(0, 300)}`);
+            if (verbose || e.failure.kind !== "slow")
+              log(
+                `  [${surface}] ${e.failure.kind} in case ${e.failure.case}: ${e.failure.detail.split("\n")[0].slice(0, 300)}`,
+              );
           } else if (e.type === "log") {
             logs.push(e.text);
             if (verbose) log(e.text);
@@ -63,12 +79,27 @@ export async function fuzzSurface(surface, { seconds = 10, seed = 1, hangMs = 20
         }
       };
       const began = Date.now();
-      const args = JSON.stringify({ surface, seed, budgetMs: remaining, start, only, hbFile, eventsFile, verbose, slowMs, skipKnown });
-      const child = spawn(process.execPath, [WORKER, args], { stdio: ["ignore", verbose ? "inherit" : "ignore", "pipe"] });
+      const args = JSON.stringify({
+        surface,
+        seed,
+        budgetMs: remaining,
+        start,
+        only,
+        hbFile,
+        eventsFile,
+        verbose,
+        slowMs,
+        skipKnown,
+      });
+      const child = spawn(process.execPath, [WORKER, args], {
+        stdio: ["ignore", verbose ? "inherit" : "ignore", "pipe"],
+      });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
       const outcome = await new Promise((resolve) => {
-        let last = "", since = Date.now(), settled = false;
+        let last = "",
+          since = Date.now(),
+          settled = false;
         const finish = (v) => {
           if (settled) return;
           settled = true;
@@ -95,7 +126,9 @@ export async function fuzzSurface(surface, { seconds = 10, seed = 1, hangMs = 20
           finish({ exit: code, signal, phase: h[0], case: h[1] });
         });
       });
-      await new Promise((res) => (child.exitCode !== null || child.signalCode !== null ? res() : child.once("exit", res)));
+      await new Promise((res) =>
+        child.exitCode !== null || child.signalCode !== null ? res() : child.once("exit", res),
+      );
       drain();
       // counters as of the last case the process started
       const h = hb();
@@ -106,12 +139,25 @@ export async function fuzzSurface(surface, { seconds = 10, seed = 1, hangMs = 20
       counts[COUNTERS.indexOf("tried")]++;
       if (outcome.hang) {
         counts[COUNTERS.indexOf("hangs")]++;
-        failures.push({ kind: "hangs", case: k, detail: `no progress for ${hangMs} ms in ${at}: process killed` });
+        failures.push({
+          kind: "hangs",
+          case: k,
+          detail: `no progress for ${hangMs} ms in ${at}: process killed`,
+        });
         log(`  [${surface}] hang in ${at}: process killed`);
       } else {
         counts[COUNTERS.indexOf("crashes")]++;
         const why = outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exit}`;
-        failures.push({ kind: "crashes", case: k, detail: `the process died in ${at} (${why}): ${stderr.trim().split("\n").filter((l) => /error|Error|FATAL/.test(l)).slice(0, 3).join(" | ")}` });
+        failures.push({
+          kind: "crashes",
+          case: k,
+          detail: `the process died in ${at} (${why}): ${stderr
+            .trim()
+            .split("\n")
+            .filter((l) => /error|Error|FATAL/.test(l))
+            .slice(0, 3)
+            .join(" | ")}`,
+        });
         log(`  [${surface}] the process died in ${at} (${why})`);
       }
       remaining -= Date.now() - began;
@@ -144,9 +190,19 @@ export function failureCount(r) {
 }
 
 function parseArgs(argv) {
-  const o = { seconds: 20, seed: null, surfaces: SURFACES, only: null, verbose: false, hangMs: 20000, slowMs: 3000, skipKnown: false };
+  const o = {
+    seconds: 20,
+    seed: null,
+    surfaces: SURFACES,
+    only: null,
+    verbose: false,
+    hangMs: 20000,
+    slowMs: 3000,
+    skipKnown: false,
+  };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i], v = () => argv[++i];
+    const a = argv[i],
+      v = () => argv[++i];
     if (a === "--seconds") o.seconds = Number(v());
     else if (a === "--seed") o.seed = Number(v()) >>> 0;
     else if (a === "--surface" || a === "--surfaces") o.surfaces = v().split(",");
@@ -156,22 +212,36 @@ function parseArgs(argv) {
     else if (a === "--slow-ms") o.slowMs = Number(v());
     else if (a === "--skip-known") o.skipKnown = true;
     else if (a === "--help" || a === "-h") {
-      console.log("node test/fuzz/run.mjs [--seconds S] [--seed N] [--surface a,b] [--case K] [--verbose] [--hang-ms MS] [--slow-ms MS] [--skip-known]");
+      console.log(
+        "node test/fuzz/run.mjs [--seconds S] [--seed N] [--surface a,b] [--case K] [--verbose] [--hang-ms MS] [--slow-ms MS] [--skip-known]",
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  for (const s of o.surfaces) if (!SURFACES.includes(s)) throw new Error(`unknown surface ${s} (known: ${SURFACES.join(", ")})`);
+  for (const s of o.surfaces)
+    if (!SURFACES.includes(s))
+      throw new Error(`unknown surface ${s} (known: ${SURFACES.join(", ")})`);
   return o;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const o = parseArgs(process.argv.slice(2));
   const seed = o.seed ?? (Date.now() % 2 ** 31) >>> 0;
-  console.log(`simdbert fuzz: seed ${seed}, ${o.only != null ? `case ${o.only}` : `${o.seconds} s per surface`} (${o.surfaces.join(", ")})`);
+  console.log(
+    `simdbert fuzz: seed ${seed}, ${o.only != null ? `case ${o.only}` : `${o.seconds} s per surface`} (${o.surfaces.join(", ")})`,
+  );
   let bad = 0;
   const results = [];
   for (const s of o.surfaces) {
-    const r = await fuzzSurface(s, { seconds: o.seconds, seed, hangMs: o.hangMs, slowMs: o.slowMs, verbose: o.verbose, only: o.only, skipKnown: o.skipKnown });
+    const r = await fuzzSurface(s, {
+      seconds: o.seconds,
+      seed,
+      hangMs: o.hangMs,
+      slowMs: o.slowMs,
+      verbose: o.verbose,
+      only: o.only,
+      skipKnown: o.skipKnown,
+    });
     results.push(r);
     console.log(formatResult(r));
     for (const l of r.logs) if (/^(soak|workers)/.test(l)) console.log(`             ${l}`);
@@ -181,9 +251,13 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (all.length) {
     console.log(`\n${all.length} failure(s); replay one with:`);
     for (const f of all.slice(0, 40)) {
-      console.log(`  node test/fuzz/run.mjs --surface ${f.surface} --seed ${seed} --case ${f.case} --verbose   # ${f.kind}: ${f.detail.split("\n")[0].slice(0, 160)}`);
+      console.log(
+        `  node test/fuzz/run.mjs --surface ${f.surface} --seed ${seed} --case ${f.case} --verbose   # ${f.kind}: ${f.detail.split("\n")[0].slice(0, 160)}`,
+      );
     }
   }
-  console.log(`\nreproduce: node test/fuzz/run.mjs --seconds ${o.seconds} --seed ${seed} --surface ${o.surfaces.join(",")}${o.skipKnown ? " --skip-known" : ""}`);
+  console.log(
+    `\nreproduce: node test/fuzz/run.mjs --seconds ${o.seconds} --seed ${seed} --surface ${o.surfaces.join(",")}${o.skipKnown ? " --skip-known" : ""}`,
+  );
   process.exit(bad ? 1 : 0);
 }

@@ -17,13 +17,47 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BertModel, BufferSource, Engine, SafetensorsError, WeightsError, headerLength, parseHeader } from "../../dist/index.js";
-import { attempt, closeness, isTyped, judge, largestAllocation, sameBits, show, watchAllocations, U64_MAX } from "./lib.mjs";
+import {
+  BertModel,
+  BufferSource,
+  Engine,
+  SafetensorsError,
+  WeightsError,
+  headerLength,
+  parseHeader,
+} from "../../dist/index.js";
+import {
+  attempt,
+  closeness,
+  isTyped,
+  judge,
+  largestAllocation,
+  sameBits,
+  show,
+  watchAllocations,
+  U64_MAX,
+} from "./lib.mjs";
 import { TINY, bertForward64, encoderShapes, quiet, randomTensors } from "./models.mjs";
 
 export const name = "safetensors";
 
-const DTYPES = { BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8 };
+const DTYPES = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+};
 const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
 const MAX_HEADER = 100_000_000;
 const enc = new TextEncoder();
@@ -45,17 +79,20 @@ function f32ToF16(x) {
     mant |= 0x800000;
     const shift = 14 - e;
     let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    const rem = mant & ((1 << shift) - 1),
+      half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 function f16ToF32(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
@@ -82,7 +119,8 @@ function encodeFloats(data, dtype) {
 function decodeFloats(bytes, dtype) {
   const b = bytes.slice();
   const dv = new DataView(b.buffer);
-  const size = DTYPES[dtype], n = b.length / size;
+  const size = DTYPES[dtype],
+    n = b.length / size;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     if (dtype === "F32") out[i] = dv.getFloat32(i * 4, true);
@@ -105,8 +143,12 @@ function writeFile(r, entries, metadata = null) {
     offsets.set(i, [off, off + entries[i].bytes.length]);
     off += entries[i].bytes.length;
   }
-  const parts = entries.map((e, i) => `${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":${JSON.stringify(e.shape)},"data_offsets":${JSON.stringify(offsets.get(i))}}`);
-  if (metadata) parts.splice(r.int(0, parts.length + 1), 0, `"__metadata__":${JSON.stringify(metadata)}`);
+  const parts = entries.map(
+    (e, i) =>
+      `${JSON.stringify(e.name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":${JSON.stringify(e.shape)},"data_offsets":${JSON.stringify(offsets.get(i))}}`,
+  );
+  if (metadata)
+    parts.splice(r.int(0, parts.length + 1), 0, `"__metadata__":${JSON.stringify(metadata)}`);
   const sep = r.chance(0.2) ? ", " : ",";
   let text = `{${parts.join(sep)}}`;
   if (r.chance(0.3)) text += " ".repeat(r.int(0, 8)); // HF pads the header to 8 bytes with spaces
@@ -126,10 +168,32 @@ function assemble(headerBytes, data, lengthField = BigInt(headerBytes.length)) {
 /** Splits a file into its header text (when it decodes) and data. */
 function split(file) {
   const n = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
-  return { header: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))), data: file.subarray(8 + n), n };
+  return {
+    header: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))),
+    data: file.subarray(8 + n),
+    n,
+  };
 }
 
-const NAMES = ["a", "w", "x.weight", "layer.0.bias", "__proto__", "constructor", "toString", "hasOwnProperty", "", " ", "ñ", "名前", "😀", "a\u0000b", "\\", '"', "x".repeat(300)];
+const NAMES = [
+  "a",
+  "w",
+  "x.weight",
+  "layer.0.bias",
+  "__proto__",
+  "constructor",
+  "toString",
+  "hasOwnProperty",
+  "",
+  " ",
+  "ñ",
+  "名前",
+  "😀",
+  "a\u0000b",
+  "\\",
+  '"',
+  "x".repeat(300),
+];
 
 function randomEntries(r) {
   const count = r.int(0, 7);
@@ -156,10 +220,17 @@ function modelEntries(r, tensors) {
   for (const [nm, t] of tensors) {
     const dtype = one ?? r.pick(FLOAT_DTYPES);
     let name = prefix + nm;
-    if (r.chance(0.05) && /LayerNorm\.(weight|bias)$/.test(name)) name = name.replace(/weight$/, "gamma").replace(/bias$/, "beta");
+    if (r.chance(0.05) && /LayerNorm\.(weight|bias)$/.test(name))
+      name = name.replace(/weight$/, "gamma").replace(/bias$/, "beta");
     out.push({ name, dtype, shape: t.shape, bytes: encodeFloats(t.data, dtype) });
   }
-  if (r.chance(0.2)) out.push({ name: "embeddings.position_ids", dtype: "I64", shape: [1, TINY.max_position_embeddings], bytes: new Uint8Array(TINY.max_position_embeddings * 8) });
+  if (r.chance(0.2))
+    out.push({
+      name: "embeddings.position_ids",
+      dtype: "I64",
+      shape: [1, TINY.max_position_embeddings],
+      bytes: new Uint8Array(TINY.max_position_embeddings * 8),
+    });
   return out;
 }
 
@@ -187,7 +258,8 @@ function validate(file, size = file.length) {
   } catch {
     return { ok: false, problems: ["json"] };
   }
-  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { ok: false, problems: ["notobject"] };
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj))
+    return { ok: false, problems: ["notobject"] };
   const dataLen = size - 8 - N;
   const problems = [];
   const tensors = new Map();
@@ -195,7 +267,12 @@ function validate(file, size = file.length) {
     const v = obj[key];
     if (key === "__metadata__") {
       if (v === null) continue;
-      if (typeof v !== "object" || Array.isArray(v) || Object.values(v).some((x) => typeof x !== "string")) problems.push("metadata");
+      if (
+        typeof v !== "object" ||
+        Array.isArray(v) ||
+        Object.values(v).some((x) => typeof x !== "string")
+      )
+        problems.push("metadata");
       continue;
     }
     if (v === null || typeof v !== "object" || Array.isArray(v)) {
@@ -207,7 +284,11 @@ function validate(file, size = file.length) {
       continue;
     }
     const shape = v.shape;
-    if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    if (
+      !Array.isArray(shape) ||
+      shape.length > 16 ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+    ) {
       problems.push("shape");
       continue;
     }
@@ -267,11 +348,18 @@ const NAMES_PROBLEM = {
 function modelVerdict(v) {
   const need = encoderShapes(TINY, "", { pooler: true });
   const byName = new Map();
-  for (const [k, t] of v.tensors) byName.set(k.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias"), { ...t, name: k });
+  for (const [k, t] of v.tensors)
+    byName.set(k.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias"), { ...t, name: k });
   const tensors = new Map();
   for (const [nm, shape] of Object.entries(need)) {
     const t = byName.get(nm) ?? byName.get("bert." + nm);
-    if (!t || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || !FLOAT_DTYPES.includes(t.dtype)) return { loads: false, missing: nm };
+    if (
+      !t ||
+      t.shape.length !== shape.length ||
+      t.shape.some((d, i) => d !== shape[i]) ||
+      !FLOAT_DTYPES.includes(t.dtype)
+    )
+      return { loads: false, missing: nm };
     tensors.set(nm, t);
   }
   return { loads: true, tensors };
@@ -280,14 +368,58 @@ function modelVerdict(v) {
 // ------------------------------------------------------------------ mutations
 
 const HLEN_VALUES = (n, size) => [
-  0n, 1n, 2n, U64_MAX, U64_MAX - 7n, 1n << 63n, (1n << 63n) - 1n, 1n << 53n, (1n << 53n) + 1n, 1n << 40n, 1n << 32n, (1n << 32n) - 1n, 1n << 31n,
-  BigInt(size - 8 + 1), BigInt(size - 7), BigInt(size), BigInt(size - 8), BigInt(Math.max(0, n - 1)), BigInt(n + 1), BigInt(n + 8), BigInt(MAX_HEADER + 1),
+  0n,
+  1n,
+  2n,
+  U64_MAX,
+  U64_MAX - 7n,
+  1n << 63n,
+  (1n << 63n) - 1n,
+  1n << 53n,
+  (1n << 53n) + 1n,
+  1n << 40n,
+  1n << 32n,
+  (1n << 32n) - 1n,
+  1n << 31n,
+  BigInt(size - 8 + 1),
+  BigInt(size - 7),
+  BigInt(size),
+  BigInt(size - 8),
+  BigInt(Math.max(0, n - 1)),
+  BigInt(n + 1),
+  BigInt(n + 8),
+  BigInt(MAX_HEADER + 1),
 ];
 
-const BAD_OFFSET = [-1, 0.5, "0", null, 2 ** 53, 2 ** 64, 1e400, true, [0], {}];
-const BAD_DIM = [-1, 0.5, "2", null, 2 ** 53, 1e400, [2], {}, true];
-const BAD_DTYPE = ["Q4", "f32", "", "F32 ", "FLOAT", "__proto__", "constructor", "toString", "hasOwnProperty", null, 32, ["F32"], {}, true];
-const BAD_META = [[], 1, "x", true, { a: 1 }, { a: null }, { a: ["x"] }, { a: { b: "c" } }, { a: "x", b: 2 }];
+const BAD_OFFSET = [-1, 0.5, "0", null, 2 ** 53, 2 ** 64, Infinity, true, [0], {}];
+const BAD_DIM = [-1, 0.5, "2", null, 2 ** 53, Infinity, [2], {}, true];
+const BAD_DTYPE = [
+  "Q4",
+  "f32",
+  "",
+  "F32 ",
+  "FLOAT",
+  "__proto__",
+  "constructor",
+  "toString",
+  "hasOwnProperty",
+  null,
+  32,
+  ["F32"],
+  {},
+  true,
+];
+const BAD_META = [
+  [],
+  1,
+  "x",
+  true,
+  { a: 1 },
+  { a: null },
+  { a: ["x"] },
+  { a: { b: "c" } },
+  { a: "x", b: 2 },
+];
 
 function nestedArrays(depth) {
   return "[".repeat(depth) + "]".repeat(depth);
@@ -315,24 +447,42 @@ function mutate(r, file) {
   const { n } = split(file);
   const size = file.length;
   const kind = r.weighted([
-    [4, "truncate"], [3, "hlen"], [3, "offsets"], [3, "shape"], [2, "dtype"], [2, "keys"], [2, "metadata"],
-    [2, "utf8"], [2, "nested"], [2, "json"], [4, "bytes"], [1, "append"],
+    [4, "truncate"],
+    [3, "hlen"],
+    [3, "offsets"],
+    [3, "shape"],
+    [2, "dtype"],
+    [2, "keys"],
+    [2, "metadata"],
+    [2, "utf8"],
+    [2, "nested"],
+    [2, "json"],
+    [4, "bytes"],
+    [1, "append"],
   ]);
   switch (kind) {
     case "truncate": {
       // a cut inside a chosen region: the prefix, the header, or one tensor's bytes
       const { header } = split(file);
-      const regions = [[0, 8], [8, 8 + n]];
+      const regions = [
+        [0, 8],
+        [8, 8 + n],
+      ];
       for (const k of sortedByOffset(header)) {
         const [b, e] = header[k].data_offsets;
         if (e > b) regions.push([8 + n + b, 8 + n + e]);
       }
       const [lo, hi] = r.pick(regions);
       const at = r.int(lo, hi);
-      return { file: file.slice(0, at), what: `truncated at ${at} of ${size} (region [${lo}, ${hi}))` };
+      return {
+        file: file.slice(0, at),
+        what: `truncated at ${at} of ${size} (region [${lo}, ${hi}))`,
+      };
     }
     case "hlen": {
-      const v = r.chance(0.8) ? r.pick(HLEN_VALUES(n, size)) : BigInt.asUintN(64, (BigInt(r.int(0, 2 ** 30)) << 32n) | BigInt(r.int(0, 2 ** 30)));
+      const v = r.chance(0.8)
+        ? r.pick(HLEN_VALUES(n, size))
+        : BigInt.asUintN(64, (BigInt(r.int(0, 2 ** 30)) << 32n) | BigInt(r.int(0, 2 ** 30)));
       const f = file.slice();
       new DataView(f.buffer).setBigUint64(0, v, true);
       return { file: f, what: `header length field set to ${v}` };
@@ -349,7 +499,8 @@ function mutate(r, file) {
           const t = h[r.pick(ks)];
           const o = t.data_offsets;
           if (sub === "reverse") t.data_offsets = [o[1], o[0]];
-          else if (sub === "overlap") t.data_offsets = [Math.max(0, o[0] - r.int(1, 9)), Math.max(0, o[1] - r.int(1, 9))];
+          else if (sub === "overlap")
+            t.data_offsets = [Math.max(0, o[0] - r.int(1, 9)), Math.max(0, o[1] - r.int(1, 9))];
           else if (sub === "range") t.data_offsets = [o[0] + r.int(1, 1000), o[1] + r.int(1, 1000)];
           else if (sub === "hole") t.data_offsets = [o[0] + r.int(1, 5), o[1] + r.int(1, 5)];
           else if (sub === "bad") t.data_offsets[r.int(0, 2)] = r.pick(BAD_OFFSET);
@@ -369,7 +520,14 @@ function mutate(r, file) {
           const ks = tensorKeys(h);
           if (!ks.length) return;
           const t = h[r.pick(ks)];
-          if (sub === "overflow") t.shape = r.pick([[2 ** 32, 2 ** 32, 2 ** 32], [2 ** 53 - 1, 2 ** 53 - 1], [2 ** 31, 2 ** 31, 0], [2 ** 40, 2 ** 40], [2 ** 53 - 1, 2]]);
+          if (sub === "overflow")
+            t.shape = r.pick([
+              [2 ** 32, 2 ** 32, 2 ** 32],
+              [2 ** 53 - 1, 2 ** 53 - 1],
+              [2 ** 31, 2 ** 31, 0],
+              [2 ** 40, 2 ** 40],
+              [2 ** 53 - 1, 2],
+            ]);
           else if (sub === "disagree") {
             if (!t.shape.length) t.shape = [2];
             else t.shape[r.int(0, t.shape.length)] += r.pick([-1, 1, 2]);
@@ -406,11 +564,24 @@ function mutate(r, file) {
         const dup = r.chance(0.5) ? header[k] : header[r.pick(ks)];
         text = text.slice(0, -1) + `,${JSON.stringify(k)}:${JSON.stringify(dup)}}`;
       } else if (sub === "proto") {
-        text = text.replace(/^\{/, `{"__proto__":${r.chance(0.5) ? '{"dtype":"F32","shape":[0],"data_offsets":[0,0]}' : r.pick(['{"polluted":1}', "null", "[]", "1"])}${text.length > 2 ? "," : ""}`);
+        text = text.replace(
+          /^\{/,
+          `{"__proto__":${r.chance(0.5) ? '{"dtype":"F32","shape":[0],"data_offsets":[0,0]}' : r.pick(['{"polluted":1}', "null", "[]", "1"])}${text.length > 2 ? "," : ""}`,
+        );
         if (text.endsWith(",}")) text = text.slice(0, -2) + "}";
       } else if (sub === "odd") {
-        const k = r.pick(["constructor", "toString", "valueOf", "hasOwnProperty", "__defineGetter__", "prototype"]);
-        text = text.replace(/^\{/, `{${JSON.stringify(k)}:{"dtype":"U8","shape":[0],"data_offsets":[0,0]}${text.length > 2 ? "," : ""}`);
+        const k = r.pick([
+          "constructor",
+          "toString",
+          "valueOf",
+          "hasOwnProperty",
+          "__defineGetter__",
+          "prototype",
+        ]);
+        text = text.replace(
+          /^\{/,
+          `{${JSON.stringify(k)}:{"dtype":"U8","shape":[0],"data_offsets":[0,0]}${text.length > 2 ? "," : ""}`,
+        );
         if (text.endsWith(",}")) text = text.slice(0, -2) + "}";
       } else if (sub === "entry" && ks.length) {
         header[r.pick(ks)] = r.pick([null, 1, "x", [], true]);
@@ -422,9 +593,28 @@ function mutate(r, file) {
       return { file: assemble(enc.encode(text), data), what: `keys: ${sub}` };
     }
     case "metadata":
-      return { file: rewrite(file, (h) => void (h.__metadata__ = r.chance(0.2) ? null : r.chance(0.3) ? { format: "pt", x: "ü" } : r.pick(BAD_META))), what: "__metadata__" };
+      return {
+        file: rewrite(
+          file,
+          (h) =>
+            void (h.__metadata__ = r.chance(0.2)
+              ? null
+              : r.chance(0.3)
+                ? { format: "pt", x: "ü" }
+                : r.pick(BAD_META)),
+        ),
+        what: "__metadata__",
+      };
     case "utf8": {
-      const bad = r.pick([[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xfe, 0xff]]);
+      const bad = r.pick([
+        [0xff],
+        [0xc0, 0x80],
+        [0xed, 0xa0, 0x80],
+        [0xe2, 0x82],
+        [0xf4, 0x90, 0x80, 0x80],
+        [0x80],
+        [0xfe, 0xff],
+      ]);
       const { data } = split(file);
       const h = file.subarray(8, 8 + n);
       // inside a string (a name) when there is one, else anywhere
@@ -434,7 +624,10 @@ function mutate(r, file) {
       nh.set(h.subarray(0, at));
       nh.set(bad, at);
       nh.set(h.subarray(at), at + bad.length);
-      return { file: assemble(nh, data), what: `non-UTF-8 bytes ${bad.map((b) => b.toString(16)).join(" ")} at ${at}` };
+      return {
+        file: assemble(nh, data),
+        what: `non-UTF-8 bytes ${bad.map((b) => b.toString(16)).join(" ")} at ${at}`,
+      };
     }
     case "nested": {
       const depth = r.pick([100, 1000, 10_000, 100_000]);
@@ -446,11 +639,36 @@ function mutate(r, file) {
       else if (sub === "meta") text = `{"__metadata__":{"a":${nestedArrays(depth)}}}`;
       else if (sub === "entry") text = `{"t":${nestedObjects(depth)}}`;
       else text = `{"t":{"dtype":"F32","shape":${nestedArrays(depth)},"data_offsets":[0,0]}}`;
-      return { file: assemble(enc.encode(text), data), what: `nested JSON (${sub}, depth ${depth})` };
+      return {
+        file: assemble(enc.encode(text), data),
+        what: `nested JSON (${sub}, depth ${depth})`,
+      };
     }
     case "json": {
       const { data } = split(file);
-      const text = r.pick(["", " ", "{", "}", "{}}", "{,}", '{"a":}', "null", "[]", '"x"', "42", "true", "{} x", '{"a":1,}', "{'a':1}", "\u0000{}", "\ufeff{}", "{}\u0000", "NaN", "{\"a\": NaN}", "/*c*/{}"]);
+      const text = r.pick([
+        "",
+        " ",
+        "{",
+        "}",
+        "{}}",
+        "{,}",
+        '{"a":}',
+        "null",
+        "[]",
+        '"x"',
+        "42",
+        "true",
+        "{} x",
+        '{"a":1,}',
+        "{'a':1}",
+        "\u0000{}",
+        "\ufeff{}",
+        "{}\u0000",
+        "NaN",
+        '{"a": NaN}',
+        "/*c*/{}",
+      ]);
       return { file: assemble(enc.encode(text), data), what: `header ${JSON.stringify(text)}` };
     }
     case "bytes": {
@@ -482,7 +700,20 @@ function mutate(r, file) {
 export async function setup(ctx) {
   watchAllocations();
   const tensors = randomTensors(encoderShapes(TINY), 77);
-  const probe = { input_ids: [[1, 5, 9, 36, 0], [2, 3, 4, 5, 6]], attention_mask: [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], token_type_ids: [[0, 0, 1, 1, 2], [0, 1, 0, 1, 0]] };
+  const probe = {
+    input_ids: [
+      [1, 5, 9, 36, 0],
+      [2, 3, 4, 5, 6],
+    ],
+    attention_mask: [
+      [1, 1, 1, 1, 0],
+      [1, 1, 1, 1, 1],
+    ],
+    token_type_ids: [
+      [0, 0, 1, 1, 2],
+      [0, 1, 0, 1, 0],
+    ],
+  };
   const dir = mkdtempSync(join(tmpdir(), "simdbert-fuzz-"));
   return { tensors, probe, dir, engine: await Engine.create(), ctx };
 }
@@ -503,16 +734,26 @@ async function load(state, bytes, viaDir, ctx) {
     source = d;
   }
   const before = state.engine.memoryBytes;
-  const { result, worst } = await largestAllocation(() => BertModel.fromPretrained(source, { ...quiet, engine: state.engine }));
+  const { result, worst } = await largestAllocation(() =>
+    BertModel.fromPretrained(source, { ...quiet, engine: state.engine }),
+  );
   if (viaDir) rmSync(source, { recursive: true, force: true });
   const [model, err, ok] = result;
   if (worst > bytes.length + 65536) {
-    ctx.stats.fail("overAlloc", ctx.i, `${viaDir ? "directory" : "in-memory"} load of a ${bytes.length}-byte file allocated ${worst} bytes`);
+    ctx.stats.fail(
+      "overAlloc",
+      ctx.i,
+      `${viaDir ? "directory" : "in-memory"} load of a ${bytes.length}-byte file allocated ${worst} bytes`,
+    );
   }
   if (ok) state.engine = await Engine.create();
   else if (state.engine.memoryBytes !== before) {
     ctx.stats.add("memGrowthBytes", state.engine.memoryBytes - before);
-    ctx.stats.fail("memGrowth", ctx.i, `a rejected load grew the engine's memory by ${state.engine.memoryBytes - before} bytes (${err?.message})`);
+    ctx.stats.fail(
+      "memGrowth",
+      ctx.i,
+      `a rejected load grew the engine's memory by ${state.engine.memoryBytes - before} bytes (${err?.message})`,
+    );
     state.engine = await Engine.create();
   }
   return [model, err, ok];
@@ -529,24 +770,47 @@ export async function runCase(state, r, ctx) {
   const file = m.file;
   const v = validate(file);
   const label = `${isModel ? "checkpoint" : "file"} (${file.length} bytes), ${m.what}`;
-  if (ctx.verbose) ctx.log(`case ${i}: ${label}; validator: ${v.ok ? "valid" : v.problems.join(", ")}`);
+  if (ctx.verbose)
+    ctx.log(`case ${i}: ${label}; validator: ${v.ok ? "valid" : v.problems.join(", ")}`);
   stats.add("tried");
 
   // 1. the reader on its own
   const { result, worst } = await largestAllocation(() => new BufferSource(file));
   const [src, err, ok] = result;
-  if (worst > file.length + 65536) stats.fail("overAlloc", i, `${label}: parsing allocated ${worst} bytes`);
-  const expect = v.ok ? null : { re: new RegExp(v.problems.map((p) => NAMES_PROBLEM[p].source).join("|"), "s"), what: v.problems.join(", "), type: SafetensorsError };
+  if (worst > file.length + 65536)
+    stats.fail("overAlloc", i, `${label}: parsing allocated ${worst} bytes`);
+  const expect = v.ok
+    ? null
+    : {
+        re: new RegExp(v.problems.map((p) => NAMES_PROBLEM[p].source).join("|"), "s"),
+        what: v.problems.join(", "),
+        type: SafetensorsError,
+      };
   if (judge(ctx, expect, err, ok, `BufferSource: ${label}`)) return;
   if (ok) {
     // the accepted header must be the validator's reading
     const h = src.header;
-    const same = h.dataStart === v.dataStart && h.tensors.size === v.tensors.size && [...v.tensors].every(([k, t]) => {
-      const u = h.tensors.get(k);
-      return u && u.dtype === t.dtype && u.begin === t.begin && u.end === t.end && u.shape.length === t.shape.length && u.shape.every((d, j) => d === t.shape[j]);
-    });
+    const same =
+      h.dataStart === v.dataStart &&
+      h.tensors.size === v.tensors.size &&
+      [...v.tensors].every(([k, t]) => {
+        const u = h.tensors.get(k);
+        return (
+          u &&
+          u.dtype === t.dtype &&
+          u.begin === t.begin &&
+          u.end === t.end &&
+          u.shape.length === t.shape.length &&
+          u.shape.every((d, j) => d === t.shape[j])
+        );
+      });
     stats.add("checks");
-    if (!same) return stats.fail("wrong", i, `${label}: header read differently from the format's rules: ${show([...h.tensors.values()])}`);
+    if (!same)
+      return stats.fail(
+        "wrong",
+        i,
+        `${label}: header read differently from the format's rules: ${show([...h.tensors.values()])}`,
+      );
   }
 
   // 2. loading the checkpoint (in memory, and for some cases from a directory)
@@ -554,7 +818,15 @@ export async function runCase(state, r, ctx) {
   const viaDir = r.chance(0.2);
   const [model, lerr, lok] = await load(state, file, false, ctx);
   const mv = v.ok ? modelVerdict(v) : null;
-  const lexpect = !v.ok ? expect : mv.loads ? null : { re: /missing from the checkpoint|checkpoint has shape|cannot be used as a float weight/, what: `weights: ${mv.missing}`, type: WeightsError };
+  const lexpect = !v.ok
+    ? expect
+    : mv.loads
+      ? null
+      : {
+          re: /missing from the checkpoint|checkpoint has shape|cannot be used as a float weight/,
+          what: `weights: ${mv.missing}`,
+          type: WeightsError,
+        };
   if (judge(ctx, lexpect, lerr, lok, `fromPretrained: ${label}`)) return;
   let answer = null;
   if (lok) {
@@ -573,19 +845,40 @@ export async function runCase(state, r, ctx) {
       const c1 = closeness(answer, want.last_hidden_state.data, 2e-4, 1e-4);
       const c2 = closeness(out.pooler_output.data, want.pooler_output.data, 2e-4, 1e-4);
       stats.add("checks");
-      if (!(c1 <= 1 && c2 <= 1)) return stats.fail("wrong", i, `${label}: loaded model disagrees with the float64 reference on the decoded weights (closeness ${c1}, ${c2}; dtypes ${[...new Set([...mv.tensors.values()].map((t) => t.dtype))]})`);
+      if (!(c1 <= 1 && c2 <= 1))
+        return stats.fail(
+          "wrong",
+          i,
+          `${label}: loaded model disagrees with the float64 reference on the decoded weights (closeness ${c1}, ${c2}; dtypes ${[...new Set([...mv.tensors.values()].map((t) => t.dtype))]})`,
+        );
     }
   }
   if (viaDir) {
     const [dmodel, derr, dok] = await load(state, file, true, ctx);
     stats.add("checks");
-    if (!dok && !isTyped(derr)) return stats.fail("crashes", i, `${label}: directory load: ${derr?.name}: ${derr?.message}`);
-    if (dok !== lok) return stats.fail("wrong", i, `${label}: the directory load ${dok ? "succeeded" : `failed (${derr?.name}: ${derr?.message})`} but the in-memory load ${lok ? "succeeded" : `failed (${lerr?.name}: ${lerr?.message})`}`);
+    if (!dok && !isTyped(derr))
+      return stats.fail("crashes", i, `${label}: directory load: ${derr?.name}: ${derr?.message}`);
+    if (dok !== lok)
+      return stats.fail(
+        "wrong",
+        i,
+        `${label}: the directory load ${dok ? "succeeded" : `failed (${derr?.name}: ${derr?.message})`} but the in-memory load ${lok ? "succeeded" : `failed (${lerr?.name}: ${lerr?.message})`}`,
+      );
     if (!dok) {
-      if (derr.name !== lerr.name) return stats.fail("wrong", i, `${label}: directory load failed with ${derr.name}, in-memory with ${lerr.name}`);
+      if (derr.name !== lerr.name)
+        return stats.fail(
+          "wrong",
+          i,
+          `${label}: directory load failed with ${derr.name}, in-memory with ${lerr.name}`,
+        );
     } else {
       const out = await dmodel.forward(state.probe);
-      if (!sameBits(out.last_hidden_state.data, answer)) return stats.fail("wrong", i, `${label}: the directory load answers differently from the in-memory load`);
+      if (!sameBits(out.last_hidden_state.data, answer))
+        return stats.fail(
+          "wrong",
+          i,
+          `${label}: the directory load answers differently from the in-memory load`,
+        );
     }
   }
 }
@@ -595,23 +888,65 @@ export async function runDirect(state, r, ctx) {
   const { stats, i } = ctx;
   stats.add("tried");
   const prefix = new Uint8Array(8);
-  const n = r.pick([0n, 1n, 2n, BigInt(MAX_HEADER), BigInt(MAX_HEADER + 1), 1n << 33n, 1n << 40n, U64_MAX, 1n << 63n]);
+  const n = r.pick([
+    0n,
+    1n,
+    2n,
+    BigInt(MAX_HEADER),
+    BigInt(MAX_HEADER + 1),
+    1n << 33n,
+    1n << 40n,
+    U64_MAX,
+    1n << 63n,
+  ]);
   new DataView(prefix.buffer).setBigUint64(0, n, true);
   const size = r.pick([8, 9, 1000, 2 ** 32, 2 ** 40, 2 ** 52, Number.MAX_SAFE_INTEGER]);
   const valid = n >= 2n && n <= BigInt(MAX_HEADER) && n <= BigInt(size - 8);
   const { result, worst } = await largestAllocation(() => headerLength(prefix, size));
   const [got, err, ok] = result;
-  if (worst > 64) stats.fail("overAlloc", i, `headerLength(${n}, size ${size}) allocated ${worst} bytes`);
-  if (judge(ctx, valid ? null : { re: /header length|too short/, what: `header length ${n} for a ${size}-byte file`, type: SafetensorsError }, err, ok, `headerLength(${n}, ${size})`)) return;
+  if (worst > 64)
+    stats.fail("overAlloc", i, `headerLength(${n}, size ${size}) allocated ${worst} bytes`);
+  if (
+    judge(
+      ctx,
+      valid
+        ? null
+        : {
+            re: /header length|too short/,
+            what: `header length ${n} for a ${size}-byte file`,
+            type: SafetensorsError,
+          },
+      err,
+      ok,
+      `headerLength(${n}, ${size})`,
+    )
+  )
+    return;
   if (ok && got !== Number(n)) stats.fail("wrong", i, `headerLength returned ${got} for ${n}`);
   // parseHeader told a file size that disagrees with the header's data
-  const [text, need] = r.pick([["{}", 0], ['{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}', 0], ['{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', 4]]);
+  const [text, need] = r.pick([
+    ["{}", 0],
+    ['{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}', 0],
+    ['{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', 4],
+  ]);
   const json = enc.encode(text);
   const fake = r.int(0, 8 + json.length + 8);
   const [, e2, ok2] = await attempt(() => parseHeader(json, fake));
   stats.add("tried");
   const fine = fake - 8 - json.length === need;
-  judge(ctx, fine ? null : { re: /past the end|trailing|truncated/, what: `parseHeader with file size ${fake}`, type: SafetensorsError }, e2, ok2, `parseHeader(${text}, ${fake})`);
+  judge(
+    ctx,
+    fine
+      ? null
+      : {
+          re: /past the end|trailing|truncated/,
+          what: `parseHeader with file size ${fake}`,
+          type: SafetensorsError,
+        },
+    e2,
+    ok2,
+    `parseHeader(${text}, ${fake})`,
+  );
 }
 
 export const surface = {

@@ -8,7 +8,8 @@
 import { appendFileSync, openSync, writeSync } from "node:fs";
 import { COUNTERS, Rand, Stats, caseSeed } from "./lib.mjs";
 
-const { surface, seed, budgetMs, start, only, hbFile, eventsFile, verbose, slowMs, skipKnown } = JSON.parse(process.argv[2]);
+const { surface, seed, budgetMs, start, only, hbFile, eventsFile, verbose, slowMs, skipKnown } =
+  JSON.parse(process.argv[2]);
 const event = (e) => appendFileSync(eventsFile, JSON.stringify(e) + "\n");
 const stats = new Stats(undefined, (failure) => event({ type: "failure", failure }));
 const log = (text) => event({ type: "log", text });
@@ -48,7 +49,8 @@ if (skip) {
     if (dt > slowMs) stats.fail("slow", i, `case took ${dt.toFixed(0)} ms (limit ${slowMs} ms)`);
   }
   beat(2, -1);
-  if (mod.finish && only == null) await mod.finish(state, { stats, i: -1, verbose, log, seed, beat: (n) => beat(2, -2 - n) });
+  if (mod.finish && only == null)
+    await mod.finish(state, { stats, i: -1, verbose, log, seed, beat: (n) => beat(2, -2 - n) });
   await mod.teardown?.(state);
   event({ type: "done", next: i });
   beat(3, i);

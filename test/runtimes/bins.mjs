@@ -28,7 +28,8 @@ function first(candidates) {
 const arch = process.arch === "arm64" ? "arm64" : "x64";
 
 export function denoBin() {
-  const target = process.platform === "linux" ? `linux-${arch}-glibc` : `${process.platform}-${arch}`;
+  const target =
+    process.platform === "linux" ? `linux-${arch}-glibc` : `${process.platform}-${arch}`;
   const d = pkgDir(`@deno/${target}`);
   return first([d && join(d, "deno"), pkgDir("deno") && join(pkgDir("deno"), "deno")]);
 }
@@ -47,7 +48,8 @@ export function bunBin() {
 }
 
 export function workerdBin() {
-  const plat = process.platform === "darwin" ? "darwin" : process.platform === "win32" ? "windows" : "linux";
+  const plat =
+    process.platform === "darwin" ? "darwin" : process.platform === "win32" ? "windows" : "linux";
   const d = pkgDir(`@cloudflare/workerd-${plat}-${arch === "x64" ? "64" : "arm64"}`);
   const w = pkgDir("workerd");
   return first([d && join(d, "bin", "workerd"), w && join(w, "bin", "workerd")]);
@@ -63,5 +65,8 @@ export function chromiumBin() {
 export function esbuildBin() {
   const plat = `${process.platform}-${arch}`;
   const d = pkgDir(`@esbuild/${plat}`);
-  return first([d && join(d, "bin", "esbuild"), pkgDir("esbuild") && join(pkgDir("esbuild"), "bin", "esbuild")]);
+  return first([
+    d && join(d, "bin", "esbuild"),
+    pkgDir("esbuild") && join(pkgDir("esbuild"), "bin", "esbuild"),
+  ]);
 }

@@ -1,3 +1,4 @@
+/* global Bun */
 // Runtime matrix: Bun. `bun test/runtimes/bun.mjs [--fixtures DIR] [--runs N]`
 import * as lib from "../../dist/index.js";
 import { describe, EXIT_WARNING, RESULT_TAG, runChecks } from "./common.mjs";

@@ -33,7 +33,8 @@ export const DEFAULT_RUNS = 20;
  * event loop, so Engine.dispose() first tells each pool thread to return (threads.ts); a
  * lingering process means that broke.
  */
-export const EXIT_WARNING = "FAIL the process did not exit by itself 5 s after the checks (a worker still running after Engine.dispose()?)";
+export const EXIT_WARNING =
+  "FAIL the process did not exit by itself 5 s after the checks (a worker still running after Engine.dispose()?)";
 
 /** The line each runtime prints (or returns) so the driver can read the result. */
 export const RESULT_TAG = "SIMDBERT_RUNTIME_RESULT ";
@@ -65,7 +66,8 @@ export function median(xs) {
 export function tokenInputs(request) {
   const kw = request.forward_kwargs ?? {};
   const inputs = {};
-  for (const k of ["input_ids", "attention_mask", "token_type_ids"]) if (kw[k] !== undefined) inputs[k] = kw[k];
+  for (const k of ["input_ids", "attention_mask", "token_type_ids"])
+    if (kw[k] !== undefined) inputs[k] = kw[k];
   return inputs;
 }
 
@@ -88,8 +90,12 @@ function compare(name, got, want) {
 async function loadCase(ctx, caseName) {
   const inputs = await ctx.files(caseName, "inputs.json");
   const expected = await ctx.files(caseName, "expected.safetensors");
-  if (!inputs || !expected) throw new Error(`fixture ${caseName}: inputs.json or expected.safetensors not found`);
-  return { request: JSON.parse(new TextDecoder().decode(inputs)), expected: readSafetensors(expected) };
+  if (!inputs || !expected)
+    throw new Error(`fixture ${caseName}: inputs.json or expected.safetensors not found`);
+  return {
+    request: JSON.parse(new TextDecoder().decode(inputs)),
+    expected: readSafetensors(expected),
+  };
 }
 
 /** BertModel.fromPretrained + forward on each case; every expected output the model gives is compared. */
@@ -99,7 +105,11 @@ async function forwardCheck(ctx) {
     try {
       results.push(await forwardCase(ctx, caseName));
     } catch (e) {
-      results.push({ name: `forward ${caseName}`, pass: false, detail: String((e && e.stack) || e) });
+      results.push({
+        name: `forward ${caseName}`,
+        pass: false,
+        detail: String((e && e.stack) || e),
+      });
     }
   }
   return results;
@@ -143,9 +153,17 @@ async function forwardCase(ctx, caseName) {
 }
 
 /** Words of SENTENCES; with the special tokens they make the generated vocabulary below. */
-export const WORDS = "a man is eating food . piece of bread the new movie awesome girl carrying baby riding horse woman playing violin two men pushed carts through woods someone having meal".split(" ");
+export const WORDS =
+  "a man is eating food . piece of bread the new movie awesome girl carrying baby riding horse woman playing violin two men pushed carts through woods someone having meal".split(
+    " ",
+  );
 /** Sentences of different lengths (so a batch pads), all covered by WORDS. */
-export const SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.", "A woman is playing violin."];
+export const SENTENCES = [
+  "A man is eating food.",
+  "A man is eating a piece of bread.",
+  "The girl is carrying a baby.",
+  "A woman is playing violin.",
+];
 /** The case whose weights the pipeline check uses (with a generated vocab.txt). */
 export const PIPELINE_CASE = "a_tiny_encoder";
 
@@ -165,11 +183,16 @@ export function generatedVocab(size) {
 export const PIPELINE_ATOL = 1e-5;
 async function pipelineCheck(ctx) {
   const name = "pipeline feature-extraction";
-  if (typeof ctx.lib.pipeline !== "function") return { name, pass: true, skipped: true, detail: "skipped: the library exports no pipeline" };
+  if (typeof ctx.lib.pipeline !== "function")
+    return { name, pass: true, skipped: true, detail: "skipped: the library exports no pipeline" };
   const config = await ctx.files(PIPELINE_CASE, "config.json");
   const weights = await ctx.files(PIPELINE_CASE, "model.safetensors");
   const vocabSize = JSON.parse(new TextDecoder().decode(config)).vocab_size;
-  const files = { "config.json": config, "model.safetensors": weights, "vocab.txt": generatedVocab(vocabSize) };
+  const files = {
+    "config.json": config,
+    "model.safetensors": weights,
+    "vocab.txt": generatedVocab(vocabSize),
+  };
   const extractor = await ctx.lib.pipeline("feature-extraction", files, ctx.options);
   const H = extractor.model.config.hidden_size;
   // reference: each sentence alone through BertModel, pooled in float64
@@ -177,7 +200,10 @@ async function pipelineCheck(ctx) {
   const cls = [];
   for (const text of SENTENCES) {
     const ids = Array.from(extractor.tokenizer.encode(text), Number);
-    const out = await extractor.model.forward({ input_ids: [ids], attention_mask: [ids.map(() => 1)] });
+    const out = await extractor.model.forward({
+      input_ids: [ids],
+      attention_mask: [ids.map(() => 1)],
+    });
     const h = out.last_hidden_state.data;
     const m = new Float64Array(H);
     for (let t = 0; t < ids.length; t++) for (let k = 0; k < H; k++) m[k] += h[t * H + k];
@@ -187,23 +213,35 @@ async function pipelineCheck(ctx) {
   let maxdiff = 0;
   const details = [];
   const t0 = ctx.now();
-  for (const [pooling, want] of [["mean", mean], ["cls", cls]]) {
+  for (const [pooling, want] of [
+    ["mean", mean],
+    ["cls", cls],
+  ]) {
     const got = await extractor(SENTENCES, { pooling });
     if (Array.from(got.shape).join(",") !== `${SENTENCES.length},${H}`) {
       details.push(`${pooling}: shape [${got.shape}]`);
       continue;
     }
-    want.forEach((row, i) => row.forEach((x, k) => (maxdiff = Math.max(maxdiff, Math.abs(x - got.data[i * H + k]) || 0))));
+    want.forEach((row, i) =>
+      row.forEach((x, k) => (maxdiff = Math.max(maxdiff, Math.abs(x - got.data[i * H + k]) || 0))),
+    );
   }
   const ms = ctx.now() - t0;
   const unit = await extractor(SENTENCES, { pooling: "mean", normalize: true });
   for (let i = 0; i < SENTENCES.length; i++) {
     let n = 0;
     for (let k = 0; k < H; k++) n += unit.data[i * H + k] ** 2;
-    if (Math.abs(Math.sqrt(n) - 1) > 1e-5) details.push(`normalize: row ${i} has norm ${Math.sqrt(n)}`);
+    if (Math.abs(Math.sqrt(n) - 1) > 1e-5)
+      details.push(`normalize: row ${i} has norm ${Math.sqrt(n)}`);
   }
-  if (!(maxdiff <= PIPELINE_ATOL)) details.push(`max|diff| ${maxdiff.toExponential(2)} > ${PIPELINE_ATOL}`);
-  const result = { name, pass: details.length === 0, maxdiff, detail: `${SENTENCES.length} texts, mean + cls in ${ms.toFixed(1)} ms` };
+  if (!(maxdiff <= PIPELINE_ATOL))
+    details.push(`max|diff| ${maxdiff.toExponential(2)} > ${PIPELINE_ATOL}`);
+  const result = {
+    name,
+    pass: details.length === 0,
+    maxdiff,
+    detail: `${SENTENCES.length} texts, mean + cls in ${ms.toFixed(1)} ms`,
+  };
   if (details.length) result.detail = details.join("; ");
   return result;
 }
@@ -217,23 +255,40 @@ async function pipelineCheck(ctx) {
 async function threadsCheck(ctx) {
   const name = `threads=2 forward ${TIMED_CASE}`;
   const Engine = ctx.lib.Engine;
-  if (typeof Engine?.create !== "function" || !("threads" in Engine.prototype)) return { name, pass: true, skipped: true, detail: "skipped: the library has no threads" };
-  if (ctx.threads === false) return { name, pass: true, skipped: true, detail: "skipped: no threads in this runtime" };
+  if (typeof Engine?.create !== "function" || !("threads" in Engine.prototype))
+    return { name, pass: true, skipped: true, detail: "skipped: the library has no threads" };
+  if (ctx.threads === false)
+    return { name, pass: true, skipped: true, detail: "skipped: no threads in this runtime" };
   const { request, expected } = await loadCase(ctx, TIMED_CASE);
   const inputs = tokenInputs(request);
   const one = await ctx.lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), ctx.options);
   const ref = (await one.forward(inputs)).last_hidden_state.data;
   const engine = await Engine.create({ ...ctx.options, threads: 2 });
   try {
-    if (engine.threads !== 2) return { name, pass: false, detail: `Engine.create({ threads: 2 }) gave ${engine.threads} thread(s)` };
-    const model = await ctx.lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), { ...ctx.options, engine });
+    if (engine.threads !== 2)
+      return {
+        name,
+        pass: false,
+        detail: `Engine.create({ threads: 2 }) gave ${engine.threads} thread(s)`,
+      };
+    const model = await ctx.lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), {
+      ...ctx.options,
+      engine,
+    });
     const out = await model.forward(inputs);
-    const r = compare("last_hidden_state", out.last_hidden_state, expected.get("last_hidden_state"));
+    const r = compare(
+      "last_hidden_state",
+      out.last_hidden_state,
+      expected.get("last_hidden_state"),
+    );
     let same = 0;
-    for (let i = 0; i < ref.length; i++) if (Object.is(ref[i], out.last_hidden_state.data[i])) same++;
+    for (let i = 0; i < ref.length; i++)
+      if (Object.is(ref[i], out.last_hidden_state.data[i])) same++;
     const result = { name, pass: r.pass && same === ref.length, maxdiff: r.maxdiff };
-    if (!r.pass) result.detail = `last_hidden_state: ${r.detail ?? `max|diff| ${r.maxdiff.toExponential(2)} > ${ATOL}`}`;
-    else if (same !== ref.length) result.detail = `${ref.length - same} of ${ref.length} values differ from one thread`;
+    if (!r.pass)
+      result.detail = `last_hidden_state: ${r.detail ?? `max|diff| ${r.maxdiff.toExponential(2)} > ${ATOL}`}`;
+    else if (same !== ref.length)
+      result.detail = `${ref.length - same} of ${ref.length} values differ from one thread`;
     const runs = ctx.runs ?? DEFAULT_RUNS;
     if (runs > 0) {
       const times = [];
@@ -279,7 +334,8 @@ export function describe(result) {
     .map((c) => {
       const parts = [`${c.skipped ? "SKIP" : c.pass ? "PASS" : "FAIL"} ${c.name}`];
       if (c.maxdiff !== undefined) parts.push(`max|diff| ${c.maxdiff.toExponential(2)}`);
-      if (c.median_ms !== undefined) parts.push(`median ${c.median_ms.toFixed(2)} ms over ${c.runs} runs [${c.shape}]`);
+      if (c.median_ms !== undefined)
+        parts.push(`median ${c.median_ms.toFixed(2)} ms over ${c.runs} runs [${c.shape}]`);
       if (c.detail) parts.push(c.detail);
       return parts.join("  ");
     })

@@ -1,3 +1,4 @@
+/* global Deno */
 // Runtime matrix: Deno. `deno run --allow-read test/runtimes/deno.mjs [--fixtures DIR] [--runs N]`
 // Only read permission: the library must need no env, net or write access to load from a directory.
 import * as lib from "../../dist/index.js";

@@ -47,10 +47,16 @@ async function makeModels(fixtures) {
   const root = await mkdtemp(join(tmpdir(), "simdbert-example-models-"));
   for (const sub of ["plain", "tok"]) {
     await mkdir(join(root, sub));
-    for (const f of ["config.json", "model.safetensors"]) await copyFile(join(fixtures, TINY, f), join(root, sub, f));
+    for (const f of ["config.json", "model.safetensors"])
+      await copyFile(join(fixtures, TINY, f), join(root, sub, f));
   }
   await writeFile(join(root, "tok", "vocab.txt"), generatedVocab(120));
-  return { root, plain: join(root, "plain"), tok: join(root, "tok"), done: () => rm(root, { recursive: true, force: true }) };
+  return {
+    root,
+    plain: join(root, "plain"),
+    tok: join(root, "tok"),
+    done: () => rm(root, { recursive: true, force: true }),
+  };
 }
 
 /** Largest |a - b| over two lists of rows. */
@@ -88,14 +94,16 @@ async function nodeExample(fixtures) {
   const lines = [];
   // no tokenizer: token ids through BertModel
   let r = await sh(process.execPath, ["examples/node.mjs", join(fixtures, "k_minilm_shape")]);
-  if (r.code !== 0 || !/last_hidden_state \[3,11,384\]/.test(r.out)) throw new Error(`exit ${r.code}\n${r.out}`);
+  if (r.code !== 0 || !/last_hidden_state \[3,11,384\]/.test(r.out))
+    throw new Error(`exit ${r.code}\n${r.out}`);
   lines.push(r.out.split("\n").find((l) => l.startsWith("forward")));
   // with a tokenizer: text through the pipeline, when this build has it
   if (await hasPipeline()) {
     const models = await makeModels(fixtures);
     try {
       r = await sh(process.execPath, ["examples/node.mjs", models.tok]);
-      if (r.code !== 0 || !/embedded 3 sentences -> \[3,32\]/.test(r.out)) throw new Error(`text: exit ${r.code}\n${r.out}`);
+      if (r.code !== 0 || !/embedded 3 sentences -> \[3,32\]/.test(r.out))
+        throw new Error(`text: exit ${r.code}\n${r.out}`);
       lines.push(r.out.split("\n").find((l) => l.startsWith("embedded")));
     } finally {
       await models.done();
@@ -120,17 +128,24 @@ async function workerWith(modelDir) {
   const dir = await mkdtemp(join(tmpdir(), "simdbert-worker-example-"));
   const config = join(dir, "wrangler.jsonc");
   // the example's own wrangler.jsonc, with absolute paths and a fixture as the model folder
-  await writeFile(config, JSON.stringify({
-    name: "simdbert-embed-test",
-    main: join(REPO, "examples/worker/src/index.js"),
-    compatibility_date: "2025-09-01",
-    assets: { directory: modelDir, binding: "MODEL", run_worker_first: true },
-  }));
-  const child = spawn(bin, ["serve", "--experimental", config, "--socket-addr=http=127.0.0.1:0", "--control-fd=3"], {
-    cwd: REPO,
-    env: { ...process.env, WORKERD_ESBUILD: esbuild },
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-  });
+  await writeFile(
+    config,
+    JSON.stringify({
+      name: "simdbert-embed-test",
+      main: join(REPO, "examples/worker/src/index.js"),
+      compatibility_date: "2025-09-01",
+      assets: { directory: modelDir, binding: "MODEL", run_worker_first: true },
+    }),
+  );
+  const child = spawn(
+    bin,
+    ["serve", "--experimental", config, "--socket-addr=http=127.0.0.1:0", "--control-fd=3"],
+    {
+      cwd: REPO,
+      env: { ...process.env, WORKERD_ESBUILD: esbuild },
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
+    },
+  );
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
@@ -142,28 +157,49 @@ async function workerWith(modelDir) {
         try {
           const m = JSON.parse(l);
           if (m.event === "listen") (clearTimeout(timer), ok(m.port));
-        } catch {}
+        } catch {
+          // not a JSON line of the server: ignore
+        }
       });
     });
-    const input_ids = [[101 % 120, 7, 33, 54, 102 % 120], [101 % 120, 9, 102 % 120, 0, 0]];
-    const attention_mask = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]];
-    const res = await fetch(`http://127.0.0.1:${port}/embed`, { method: "POST", body: JSON.stringify({ input_ids, attention_mask }) });
+    const input_ids = [
+      [101 % 120, 7, 33, 54, 102 % 120],
+      [101 % 120, 9, 102 % 120, 0, 0],
+    ];
+    const attention_mask = [
+      [1, 1, 1, 1, 1],
+      [1, 1, 1, 0, 0],
+    ];
+    const res = await fetch(`http://127.0.0.1:${port}/embed`, {
+      method: "POST",
+      body: JSON.stringify({ input_ids, attention_mask }),
+    });
     const body = await res.json();
     if (!res.ok) throw new Error(`POST /embed: HTTP ${res.status} ${JSON.stringify(body)}\n${log}`);
     const want = await reference(modelDir, input_ids, attention_mask);
     const maxdiff = maxAbsDiff(want, body.embeddings);
     if (!(maxdiff < 1e-5)) throw new Error(`embeddings differ from Node's by ${maxdiff}`);
-    const msgs = [`POST /embed input_ids [2, 5] -> [${body.embeddings.length}, ${body.embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`];
+    const msgs = [
+      `POST /embed input_ids [2, 5] -> [${body.embeddings.length}, ${body.embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`,
+    ];
     if (await hasPipeline()) {
-      const res = await fetch(`http://127.0.0.1:${port}/embed`, { method: "POST", body: JSON.stringify({ texts: SENTENCES }) });
+      const res = await fetch(`http://127.0.0.1:${port}/embed`, {
+        method: "POST",
+        body: JSON.stringify({ texts: SENTENCES }),
+      });
       const got = await res.json();
-      if (!res.ok) throw new Error(`POST /embed texts: HTTP ${res.status} ${JSON.stringify(got)}\n${log}`);
+      if (!res.ok)
+        throw new Error(`POST /embed texts: HTTP ${res.status} ${JSON.stringify(got)}\n${log}`);
       const extractor = await (await lib()).pipeline("feature-extraction", modelDir);
       const t = await extractor(SENTENCES, { pooling: "mean", normalize: true });
-      const rows = SENTENCES.map((_, i) => Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])));
+      const rows = SENTENCES.map((_, i) =>
+        Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])),
+      );
       const d = maxAbsDiff(rows, got.embeddings);
       if (!(d < 1e-5)) throw new Error(`text embeddings differ from Node's pipeline by ${d}`);
-      msgs.push(`texts [${SENTENCES.length}] -> [${got.embeddings.length}, ${got.embeddings[0].length}], max|diff| vs Node's pipeline ${d.toExponential(2)}`);
+      msgs.push(
+        `texts [${SENTENCES.length}] -> [${got.embeddings.length}, ${got.embeddings[0].length}], max|diff| vs Node's pipeline ${d.toExponential(2)}`,
+      );
     }
     return msgs.join("; ");
   } finally {
@@ -175,7 +211,11 @@ async function workerWith(modelDir) {
 async function browserExample(fixtures) {
   const { launchChromium } = await import("./browser/run.mjs");
   const models = await makeModels(fixtures);
-  const server = spawn(process.execPath, ["examples/browser/serve.mjs", models.root, "--port", "0"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const server = spawn(
+    process.execPath,
+    ["examples/browser/serve.mjs", models.root, "--port", "0"],
+    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let browser;
   try {
     const url = await new Promise((ok, fail) => {
@@ -195,17 +235,40 @@ async function browserExample(fixtures) {
       await page.fill("#sentences", lines.join("\n"));
       await page.fill("#query", lines[1]);
       await page.click("#search");
-      await page.waitForFunction(() => document.querySelector("#results li") || /^error/.test(document.querySelector("#status").textContent), null, { timeout: 60_000 });
+      await page.waitForFunction(
+        () =>
+          document.querySelector("#results li") ||
+          /^error/.test(document.querySelector("#status").textContent),
+        null,
+        { timeout: 60_000 },
+      );
       const status = await page.textContent("#status");
       const mode = await page.evaluate(() => document.body.dataset.mode);
-      const ranked = await page.$$eval("#results li", (lis) => lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]));
-      if (mode !== expectMode) throw new Error(`${model}: mode ${mode}, expected ${expectMode}; ${status} ${errors.join("; ")}`);
-      if (ranked.length !== lines.length || ranked[0][0] !== 1 || Math.abs(ranked[0][1] - 1) > 1e-4) {
-        throw new Error(`${model}: unexpected ranking ${JSON.stringify(ranked)}; ${status} ${errors.join("; ")}`);
+      const ranked = await page.$$eval("#results li", (lis) =>
+        lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]),
+      );
+      if (mode !== expectMode)
+        throw new Error(
+          `${model}: mode ${mode}, expected ${expectMode}; ${status} ${errors.join("; ")}`,
+        );
+      if (
+        ranked.length !== lines.length ||
+        ranked[0][0] !== 1 ||
+        Math.abs(ranked[0][1] - 1) > 1e-4
+      ) {
+        throw new Error(
+          `${model}: unexpected ranking ${JSON.stringify(ranked)}; ${status} ${errors.join("; ")}`,
+        );
       }
       return `${model}: ${mode} mode, ${ranked.length} ranked, top = the query's own sentence (cosine ${ranked[0][1].toFixed(4)}), ${status}`;
     };
-    const msgs = [await search("/model/plain", ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"], "ids")];
+    const msgs = [
+      await search(
+        "/model/plain",
+        ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"],
+        "ids",
+      ),
+    ];
     if (await hasPipeline()) msgs.push(await search("/model/tok", SENTENCES, "text"));
     const shot = process.env.SIMDBERT_EXAMPLE_SCREENSHOT;
     if (shot) await page.screenshot({ path: shot, fullPage: true });
@@ -224,7 +287,13 @@ async function bundleExample() {
   const dir = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
   try {
     const out = join(dir, "app.js");
-    const r = await sh(esbuild, ["examples/browser/app.js", "--bundle", "--format=esm", "--platform=browser", `--outfile=${out}`]);
+    const r = await sh(esbuild, [
+      "examples/browser/app.js",
+      "--bundle",
+      "--format=esm",
+      "--platform=browser",
+      `--outfile=${out}`,
+    ]);
     if (r.code !== 0) throw new Error(`esbuild --platform=browser failed:\n${r.out}`);
     const { size } = await stat(out);
     return `esbuild --bundle --platform=browser examples/browser/app.js: ${(size / 1024).toFixed(1)} KB`;
@@ -233,7 +302,12 @@ async function bundleExample() {
   }
 }
 
-export const EXAMPLES = { node: nodeExample, worker: workerExample, browser: browserExample, bundle: bundleExample };
+export const EXAMPLES = {
+  node: nodeExample,
+  worker: workerExample,
+  browser: browserExample,
+  bundle: bundleExample,
+};
 
 async function main() {
   const args = process.argv.slice(2);

@@ -4,7 +4,9 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 /** Default fixture root: ../shared/fixtures/bert beside the repository. */
-export const DEFAULT_FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/bert/", import.meta.url));
+export const DEFAULT_FIXTURES = fileURLToPath(
+  new URL("../../../shared/fixtures/bert/", import.meta.url),
+);
 
 /** Reads `--fixtures DIR` and `--runs N` from an argument list. */
 export function parseArgs(args) {

@@ -22,10 +22,22 @@ const TIMEOUT_MS = 5 * 60_000;
 
 const RUNTIMES = {
   node: () => [process.execPath, ["test/runtimes/node.mjs"]],
-  deno: () => [need(denoBin(), "deno (npm devDependency deno / @deno/linux-x64-glibc)"), ["run", "--allow-read", "--no-prompt", "test/runtimes/deno.mjs"]],
-  bun: () => [need(bunBin(), "bun (npm devDependency bun / @oven/bun-linux-x64)"), ["test/runtimes/bun.mjs"]],
-  chromium: () => (need(chromiumBin(), "chromium (Debian package: scripts/runtimes/install.sh)"), [process.execPath, ["test/runtimes/browser/run.mjs"]]),
-  workerd: () => (need(workerdBin(), "workerd (npm devDependency workerd)"), [process.execPath, ["test/runtimes/workerd/run.mjs"]]),
+  deno: () => [
+    need(denoBin(), "deno (npm devDependency deno / @deno/linux-x64-glibc)"),
+    ["run", "--allow-read", "--no-prompt", "test/runtimes/deno.mjs"],
+  ],
+  bun: () => [
+    need(bunBin(), "bun (npm devDependency bun / @oven/bun-linux-x64)"),
+    ["test/runtimes/bun.mjs"],
+  ],
+  chromium: () => (
+    need(chromiumBin(), "chromium (Debian package: scripts/runtimes/install.sh)"),
+    [process.execPath, ["test/runtimes/browser/run.mjs"]]
+  ),
+  workerd: () => (
+    need(workerdBin(), "workerd (npm devDependency workerd)"),
+    [process.execPath, ["test/runtimes/workerd/run.mjs"]]
+  ),
 };
 
 function need(bin, what) {
@@ -34,7 +46,13 @@ function need(bin, what) {
 }
 
 function parseArgs(args) {
-  const o = { only: Object.keys(RUNTIMES), examples: Object.keys(EXAMPLES), runs: undefined, fixtures: DEFAULT_FIXTURES, json: null };
+  const o = {
+    only: Object.keys(RUNTIMES),
+    examples: Object.keys(EXAMPLES),
+    runs: undefined,
+    fixtures: DEFAULT_FIXTURES,
+    json: null,
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--only") o.only = args[++i].split(",").filter(Boolean);
@@ -45,14 +63,24 @@ function parseArgs(args) {
     else if (a === "--no-examples") o.examples = [];
     else throw new Error(`unknown argument ${a}`);
   }
-  for (const r of o.only) if (!RUNTIMES[r]) throw new Error(`unknown runtime ${r} (known: ${Object.keys(RUNTIMES).join(", ")})`);
-  for (const r of o.examples) if (!EXAMPLES[r]) throw new Error(`unknown example ${r} (known: ${Object.keys(EXAMPLES).join(", ")})`);
+  for (const r of o.only)
+    if (!RUNTIMES[r])
+      throw new Error(`unknown runtime ${r} (known: ${Object.keys(RUNTIMES).join(", ")})`);
+  for (const r of o.examples)
+    if (!EXAMPLES[r])
+      throw new Error(`unknown example ${r} (known: ${Object.keys(EXAMPLES).join(", ")})`);
   return o;
 }
 
 function run(cmd, args) {
   return new Promise((resolve) => {
-    const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1", DO_NOT_TRACK: "1", NO_COLOR: "1" };
+    const env = {
+      ...process.env,
+      DENO_NO_UPDATE_CHECK: "1",
+      DENO_NO_PROMPT: "1",
+      DO_NOT_TRACK: "1",
+      NO_COLOR: "1",
+    };
     const child = spawn(cmd, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
@@ -75,7 +103,11 @@ function fmt(n, digits) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const extra = ["--fixtures", opts.fixtures, ...(opts.runs !== undefined ? ["--runs", String(opts.runs)] : [])];
+  const extra = [
+    "--fixtures",
+    opts.fixtures,
+    ...(opts.runs !== undefined ? ["--runs", String(opts.runs)] : []),
+  ];
   const rows = [];
   for (const name of opts.only) {
     process.stdout.write(`--- ${name}\n`);
@@ -88,7 +120,8 @@ async function main() {
       const line = out.split("\n").find((l) => l.startsWith(RESULT_TAG));
       result = line ? JSON.parse(line.slice(RESULT_TAG.length)) : null;
       if (!result) result = { pass: false, checks: [], detail: `no result (exit ${r.code})` };
-      else if (r.code !== 0 && result.pass) result = { ...result, pass: false, detail: `exit ${r.code}` };
+      else if (r.code !== 0 && result.pass)
+        result = { ...result, pass: false, detail: `exit ${r.code}` };
     } catch (e) {
       result = { pass: false, checks: [], detail: e.message };
     }
@@ -110,7 +143,9 @@ async function main() {
       result: r.pass ? "pass" : `FAIL${failed ? ` (${failed} check${failed > 1 ? "s" : ""})` : ""}`,
       checks: `${(r.checks ?? []).filter((c) => !c.skipped).length}${skipped ? ` (+${skipped} skipped)` : ""}`,
       "max|diff|": diffs.length ? Math.max(...diffs).toExponential(2) : "-",
-      [`median ms (${TIMED_CASE})`]: timed ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "") : "-",
+      [`median ms (${TIMED_CASE})`]: timed
+        ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "")
+        : "-",
       "2 threads ms": (() => {
         const t = r.checks?.find((c) => c.threads_median_ms !== undefined);
         return t ? fmt(t.threads_median_ms, 2) : "-";
@@ -125,7 +160,10 @@ async function main() {
   console.log("|" + width.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const r of table) console.log(line(cols.map((c) => r[c])));
   const timed = rows.flatMap((r) => r.checks ?? []).find((c) => c.shape);
-  if (timed) console.log(`latency: median of ${timed.runs} forwards of input [${timed.shape}] after a warm-up; * = timed as HTTP round trips to the worker`);
+  if (timed)
+    console.log(
+      `latency: median of ${timed.runs} forwards of input [${timed.shape}] after a warm-up; * = timed as HTTP round trips to the worker`,
+    );
   if (opts.json) await writeFile(opts.json, JSON.stringify(rows, null, 2));
 
   let passed = rows.filter((r) => r.pass).length;
@@ -137,8 +175,16 @@ async function main() {
     for (const name of opts.examples) {
       try {
         let timer;
-        const timeout = new Promise((_, fail) => (timer = setTimeout(() => fail(new Error(`timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)));
-        const msg = await Promise.race([EXAMPLES[name](opts.fixtures), timeout]).finally(() => clearTimeout(timer));
+        const timeout = new Promise(
+          (_, fail) =>
+            (timer = setTimeout(
+              () => fail(new Error(`timed out after ${TIMEOUT_MS / 1000} s`)),
+              TIMEOUT_MS,
+            )),
+        );
+        const msg = await Promise.race([EXAMPLES[name](opts.fixtures), timeout]).finally(() =>
+          clearTimeout(timer),
+        );
         console.log(`  PASS examples/${name}: ${msg}`);
         passed++;
       } catch (e) {

@@ -48,7 +48,8 @@ const ONE_OVER_SQRT_PI = 0.5641895835477563; // 1/√π
 // cancellation; used for |x| < 2 (about 60 terms at worst).
 function erfSeries(x) {
   const x2 = x * x;
-  let term = 1, sum = 1;
+  let term = 1,
+    sum = 1;
   for (let n = 0; n < 200; n++) {
     term *= (2 * x2) / (2 * n + 3);
     sum += term;

@@ -9,7 +9,8 @@ export function randn(r, n, scale = 1) {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     // Box-Muller, never exactly 0
-    const u = 1 - r(), v = r();
+    const u = 1 - r(),
+      v = r();
     out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v) + 1e-3;
   }
   return out;
@@ -29,7 +30,8 @@ export const TINY = {
 
 /** The state_dict names and shapes of BertModel (prefix "" or "bert."). */
 export function encoderShapes(c, prefix = "", { pooler = true, cross = false } = {}) {
-  const H = c.hidden_size, I = c.intermediate_size;
+  const H = c.hidden_size,
+    I = c.intermediate_size;
   const s = {};
   const p = (n) => prefix + n;
   s[p("embeddings.word_embeddings.weight")] = [c.vocab_size, H];
@@ -42,8 +44,15 @@ export function encoderShapes(c, prefix = "", { pooler = true, cross = false } =
       s[`${q}.self.${m}.weight`] = [H, H];
       s[`${q}.self.${m}.bias`] = [H];
     }
-    if (c.position_embedding_type && c.position_embedding_type !== "absolute" && !q.endsWith("crossattention")) {
-      s[`${q}.self.distance_embedding.weight`] = [2 * c.max_position_embeddings - 1, H / c.num_attention_heads];
+    if (
+      c.position_embedding_type &&
+      c.position_embedding_type !== "absolute" &&
+      !q.endsWith("crossattention")
+    ) {
+      s[`${q}.self.distance_embedding.weight`] = [
+        2 * c.max_position_embeddings - 1,
+        H / c.num_attention_heads,
+      ];
     }
     s[`${q}.output.dense.weight`] = [H, H];
     s[`${q}.output.dense.bias`] = [H];
@@ -70,7 +79,9 @@ export function encoderShapes(c, prefix = "", { pooler = true, cross = false } =
 
 /** Head weights of each task class (HF names). */
 export function headShapes(cls, c) {
-  const H = c.hidden_size, V = c.vocab_size, n = c.num_labels ?? (c.id2label ? Object.keys(c.id2label).length : 2);
+  const H = c.hidden_size,
+    V = c.vocab_size,
+    n = c.num_labels ?? (c.id2label ? Object.keys(c.id2label).length : 2);
   const mlm = {
     "cls.predictions.transform.dense.weight": [H, H],
     "cls.predictions.transform.dense.bias": [H],
@@ -80,14 +91,22 @@ export function headShapes(cls, c) {
   };
   const nsp = { "cls.seq_relationship.weight": [2, H], "cls.seq_relationship.bias": [2] };
   switch (cls) {
-    case "BertForPreTraining": return { ...mlm, ...nsp };
-    case "BertForMaskedLM": case "BertLMHeadModel": return mlm;
-    case "BertForNextSentencePrediction": return nsp;
-    case "BertForSequenceClassification": case "BertForTokenClassification":
+    case "BertForPreTraining":
+      return { ...mlm, ...nsp };
+    case "BertForMaskedLM":
+    case "BertLMHeadModel":
+      return mlm;
+    case "BertForNextSentencePrediction":
+      return nsp;
+    case "BertForSequenceClassification":
+    case "BertForTokenClassification":
       return { "classifier.weight": [n, H], "classifier.bias": [n] };
-    case "BertForMultipleChoice": return { "classifier.weight": [1, H], "classifier.bias": [1] };
-    case "BertForQuestionAnswering": return { "qa_outputs.weight": [2, H], "qa_outputs.bias": [2] };
-    default: return {};
+    case "BertForMultipleChoice":
+      return { "classifier.weight": [1, H], "classifier.bias": [1] };
+    case "BertForQuestionAnswering":
+      return { "qa_outputs.weight": [2, H], "qa_outputs.bias": [2] };
+    default:
+      return {};
   }
 }
 

@@ -71,12 +71,14 @@ export function layerNorm64(x, rows, n, w, b, eps) {
     let v = 0;
     for (let j = 0; j < n; j++) v += (x[r * n + j] - mean) ** 2;
     v /= n;
-    for (let j = 0; j < n; j++) y[r * n + j] = ((x[r * n + j] - mean) / Math.sqrt(v + eps)) * w[j] + b[j];
+    for (let j = 0; j < n; j++)
+      y[r * n + j] = ((x[r * n + j] - mean) / Math.sqrt(v + eps)) * w[j] + b[j];
   }
   return y;
 }
 
-const flat = (v) => (Array.isArray(v) ? v.flat(Infinity).map(Number) : Array.from(v.data ?? v, Number));
+const flat = (v) =>
+  Array.isArray(v) ? v.flat(Infinity).map(Number) : Array.from(v.data ?? v, Number);
 const dims = (v) => {
   if (!Array.isArray(v)) return v.shape;
   const s = [];
@@ -95,11 +97,13 @@ export function bertForward64(configIn, tensors, inputs) {
     if (!t) throw new Error(`reference: missing ${n}`);
     return t.data;
   };
-  const H = c.hidden_size, nh = c.num_attention_heads, d = H / nh;
+  const H = c.hidden_size,
+    nh = c.num_attention_heads,
+    d = H / nh;
   const act = ACT64[c.hidden_act];
   const outAtt = inputs.output_attentions ?? c.output_attentions;
   const outHid = inputs.output_hidden_states ?? c.output_hidden_states;
-  const useCache = c.is_decoder ? inputs.use_cache ?? c.use_cache : false;
+  const useCache = c.is_decoder ? (inputs.use_cache ?? c.use_cache) : false;
 
   let B, S, x;
   if (inputs.input_ids) {
@@ -129,7 +133,14 @@ export function bertForward64(configIn, tensors, inputs) {
     const pe = W("embeddings.position_embeddings.weight");
     for (let r = 0; r < B * S; r++) for (let j = 0; j < H; j++) x[r * H + j] += pe[pos[r] * H + j];
   }
-  x = layerNorm64(x, B * S, H, W("embeddings.LayerNorm.weight"), W("embeddings.LayerNorm.bias"), c.layer_norm_eps);
+  x = layerNorm64(
+    x,
+    B * S,
+    H,
+    W("embeddings.LayerNorm.weight"),
+    W("embeddings.LayerNorm.bias"),
+    c.layer_norm_eps,
+  );
 
   // extended masks: ext(b, i, j) for the self-attention, over L keys
   const am = inputs.attention_mask ? flat(inputs.attention_mask) : new Array(B * L).fill(1);
@@ -143,12 +154,16 @@ export function bertForward64(configIn, tensors, inputs) {
     }
     return (1 - m) * F64_MIN;
   };
-  const enc = c.is_decoder && c.add_cross_attention && inputs.encoder_hidden_states ? inputs.encoder_hidden_states : null;
+  const enc =
+    c.is_decoder && c.add_cross_attention && inputs.encoder_hidden_states
+      ? inputs.encoder_hidden_states
+      : null;
   const Se = enc ? dims(enc)[1] : 0;
   const encX = enc ? Float64Array.from(flat(enc)) : null;
   const em = inputs.encoder_attention_mask ? flat(inputs.encoder_attention_mask) : null;
   const em3 = inputs.encoder_attention_mask && dims(inputs.encoder_attention_mask).length === 3;
-  const crossMask = (b, i, j) => (em ? (1 - (em3 ? em[(b * S + i) * Se + j] : em[b * Se + j])) * F64_MIN : 0);
+  const crossMask = (b, i, j) =>
+    em ? (1 - (em3 ? em[(b * S + i) * Se + j] : em[b * Se + j])) * F64_MIN : 0;
 
   let hm = null;
   if (inputs.head_mask) {
@@ -164,13 +179,21 @@ export function bertForward64(configIn, tensors, inputs) {
   // K/V as [B, nh, len, d] arrays
   const heads = (y, rows) => {
     const out = new Float64Array(B * nh * rows * d);
-    for (let b = 0; b < B; b++) for (let h = 0; h < nh; h++) for (let s = 0; s < rows; s++) for (let t = 0; t < d; t++) out[((b * nh + h) * rows + s) * d + t] = y[(b * rows + s) * H + h * d + t];
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < nh; h++)
+        for (let s = 0; s < rows; s++)
+          for (let t = 0; t < d; t++)
+            out[((b * nh + h) * rows + s) * d + t] = y[(b * rows + s) * H + h * d + t];
     return out;
   };
 
   const attention = (layer, prefix, hs, kv, len, maskFn, posType, pastKV) => {
-    const q = heads(linear64(hs, B * S, W(`${prefix}.self.query.weight`), W(`${prefix}.self.query.bias`), H, H), S);
-    const K = kv.K, V = kv.V;
+    const q = heads(
+      linear64(hs, B * S, W(`${prefix}.self.query.weight`), W(`${prefix}.self.query.bias`), H, H),
+      S,
+    );
+    const K = kv.K,
+      V = kv.V;
     const probs = new Float64Array(B * nh * S * len);
     const ctx = new Float64Array(B * S * H);
     const Pm = c.max_position_embeddings;
@@ -180,13 +203,15 @@ export function bertForward64(configIn, tensors, inputs) {
           const sc = new Float64Array(len);
           for (let j = 0; j < len; j++) {
             let s = 0;
-            for (let t = 0; t < d; t++) s += q[((b * nh + h) * S + i) * d + t] * K[((b * nh + h) * len + j) * d + t];
+            for (let t = 0; t < d; t++)
+              s += q[((b * nh + h) * S + i) * d + t] * K[((b * nh + h) * len + j) * d + t];
             if (posType !== "absolute") {
               // HF: with a past, position_ids_l is the single value key_length - 1
               const l = pastKV ? len - 1 : i;
               const E = W(`${prefix}.self.distance_embedding.weight`);
               const idx = l - j + Pm - 1;
-              let rq = 0, rk = 0;
+              let rq = 0,
+                rk = 0;
               for (let t = 0; t < d; t++) {
                 rq += q[((b * nh + h) * S + i) * d + t] * E[idx * d + t];
                 rk += K[((b * nh + h) * len + j) * d + t] * E[idx * d + t];
@@ -205,15 +230,33 @@ export function bertForward64(configIn, tensors, inputs) {
           }
           for (let t = 0; t < d; t++) {
             let s = 0;
-            for (let j = 0; j < len; j++) s += probs[((b * nh + h) * S + i) * len + j] * V[((b * nh + h) * len + j) * d + t];
+            for (let j = 0; j < len; j++)
+              s += probs[((b * nh + h) * S + i) * len + j] * V[((b * nh + h) * len + j) * d + t];
             ctx[(b * S + i) * H + h * d + t] = s;
           }
         }
       }
     }
-    const o = linear64(ctx, B * S, W(`${prefix}.output.dense.weight`), W(`${prefix}.output.dense.bias`), H, H);
+    const o = linear64(
+      ctx,
+      B * S,
+      W(`${prefix}.output.dense.weight`),
+      W(`${prefix}.output.dense.bias`),
+      H,
+      H,
+    );
     for (let i = 0; i < o.length; i++) o[i] += hs[i];
-    return { out: layerNorm64(o, B * S, H, W(`${prefix}.output.LayerNorm.weight`), W(`${prefix}.output.LayerNorm.bias`), c.layer_norm_eps), probs };
+    return {
+      out: layerNorm64(
+        o,
+        B * S,
+        H,
+        W(`${prefix}.output.LayerNorm.weight`),
+        W(`${prefix}.output.LayerNorm.bias`),
+        c.layer_norm_eps,
+      ),
+      probs,
+    };
   };
 
   for (let l = 0; l < c.num_hidden_layers; l++) {
@@ -221,7 +264,10 @@ export function bertForward64(configIn, tensors, inputs) {
     const pre = `encoder.layer.${l}`;
     const a = `${pre}.attention`;
     let K = heads(linear64(x, B * S, W(`${a}.self.key.weight`), W(`${a}.self.key.bias`), H, H), S);
-    let V = heads(linear64(x, B * S, W(`${a}.self.value.weight`), W(`${a}.self.value.bias`), H, H), S);
+    let V = heads(
+      linear64(x, B * S, W(`${a}.self.value.weight`), W(`${a}.self.value.bias`), H, H),
+      S,
+    );
     if (past) {
       const cat = (pastT, now) => {
         const p = flat(pastT);
@@ -238,7 +284,10 @@ export function bertForward64(configIn, tensors, inputs) {
     const sa = attention(l, a, x, { K, V }, L, selfMask, c.position_embedding_type, !!past);
     if (outAtt) attentions.push({ data: sa.probs, shape: [B, nh, S, L] });
     let h = sa.out;
-    const layerPresent = [{ data: K, shape: [B, nh, L, d] }, { data: V, shape: [B, nh, L, d] }];
+    const layerPresent = [
+      { data: K, shape: [B, nh, L, d] },
+      { data: V, shape: [B, nh, L, d] },
+    ];
     if (enc) {
       const ca = `${pre}.crossattention`;
       let CK, CV;
@@ -248,12 +297,29 @@ export function bertForward64(configIn, tensors, inputs) {
       } else {
         CK = new Float64Array(B * nh * Se * d);
         CV = new Float64Array(B * nh * Se * d);
-        const k2 = linear64(encX, B * Se, W(`${ca}.self.key.weight`), W(`${ca}.self.key.bias`), H, H);
-        const v2 = linear64(encX, B * Se, W(`${ca}.self.value.weight`), W(`${ca}.self.value.bias`), H, H);
-        for (let b = 0; b < B; b++) for (let hh = 0; hh < nh; hh++) for (let s = 0; s < Se; s++) for (let t = 0; t < d; t++) {
-          CK[((b * nh + hh) * Se + s) * d + t] = k2[(b * Se + s) * H + hh * d + t];
-          CV[((b * nh + hh) * Se + s) * d + t] = v2[(b * Se + s) * H + hh * d + t];
-        }
+        const k2 = linear64(
+          encX,
+          B * Se,
+          W(`${ca}.self.key.weight`),
+          W(`${ca}.self.key.bias`),
+          H,
+          H,
+        );
+        const v2 = linear64(
+          encX,
+          B * Se,
+          W(`${ca}.self.value.weight`),
+          W(`${ca}.self.value.bias`),
+          H,
+          H,
+        );
+        for (let b = 0; b < B; b++)
+          for (let hh = 0; hh < nh; hh++)
+            for (let s = 0; s < Se; s++)
+              for (let t = 0; t < d; t++) {
+                CK[((b * nh + hh) * Se + s) * d + t] = k2[(b * Se + s) * H + hh * d + t];
+                CV[((b * nh + hh) * Se + s) * d + t] = v2[(b * Se + s) * H + hh * d + t];
+              }
       }
       const xa = attention(l, ca, h, { K: CK, V: CV }, Se, crossMask, "absolute", false);
       if (outAtt) cross.push({ data: xa.probs, shape: [B, nh, S, Se] });
@@ -263,10 +329,31 @@ export function bertForward64(configIn, tensors, inputs) {
       cross.push([layerPresent[0], layerPresent[1]]);
     }
     const I = c.intermediate_size;
-    const inter = linear64(h, B * S, W(`${pre}.intermediate.dense.weight`), W(`${pre}.intermediate.dense.bias`), I, H).map(act);
-    const o = linear64(inter, B * S, W(`${pre}.output.dense.weight`), W(`${pre}.output.dense.bias`), H, I);
+    const inter = linear64(
+      h,
+      B * S,
+      W(`${pre}.intermediate.dense.weight`),
+      W(`${pre}.intermediate.dense.bias`),
+      I,
+      H,
+    ).map(act);
+    const o = linear64(
+      inter,
+      B * S,
+      W(`${pre}.output.dense.weight`),
+      W(`${pre}.output.dense.bias`),
+      H,
+      I,
+    );
     for (let i = 0; i < o.length; i++) o[i] += h[i];
-    x = layerNorm64(o, B * S, H, W(`${pre}.output.LayerNorm.weight`), W(`${pre}.output.LayerNorm.bias`), c.layer_norm_eps);
+    x = layerNorm64(
+      o,
+      B * S,
+      H,
+      W(`${pre}.output.LayerNorm.weight`),
+      W(`${pre}.output.LayerNorm.bias`),
+      c.layer_norm_eps,
+    );
     if (useCache) present.push(layerPresent);
   }
   if (outHid) hidden.push({ data: x, shape: [B, S, H] });
@@ -274,7 +361,12 @@ export function bertForward64(configIn, tensors, inputs) {
   if (tensors.has("pooler.dense.weight")) {
     const first = new Float64Array(B * H);
     for (let b = 0; b < B; b++) first.set(x.subarray(b * S * H, b * S * H + H), b * H);
-    pooled = { data: linear64(first, B, W("pooler.dense.weight"), W("pooler.dense.bias"), H, H).map(Math.tanh), shape: [B, H] };
+    pooled = {
+      data: linear64(first, B, W("pooler.dense.weight"), W("pooler.dense.bias"), H, H).map(
+        Math.tanh,
+      ),
+      shape: [B, H],
+    };
   }
   return {
     last_hidden_state: { data: x, shape: [B, S, H] },

@@ -25,7 +25,11 @@ export function bertCases() {
   return readdirSync(root)
     .filter((d) => statSync(join(root, d)).isDirectory())
     .sort()
-    .map((name) => ({ name, dir: join(root, name), meta: JSON.parse(readFileSync(join(root, name, "inputs.json"), "utf8")) }));
+    .map((name) => ({
+      name,
+      dir: join(root, name),
+      meta: JSON.parse(readFileSync(join(root, name, "inputs.json"), "utf8")),
+    }));
 }
 
 /** name -> { shape, data } of an F32 safetensors file. */

@@ -15,7 +15,13 @@ import wasm from "simdbert/wasm";
 import * as simdbert from "simdbert";
 
 const MODEL_FILES = ["config.json", "model.safetensors"];
-const OPTIONAL_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentence_bert_config.json"];
+const OPTIONAL_FILES = [
+  "vocab.txt",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "sentence_bert_config.json",
+];
 
 let loaded; // one per isolate: loading reads the weights
 
@@ -25,13 +31,21 @@ async function modelSource(env) {
     for (const name of [...MODEL_FILES, ...OPTIONAL_FILES]) {
       const res = await env.MODEL.fetch(new Request(`https://model/${name}`));
       if (res.ok) files[name] = new Uint8Array(await res.arrayBuffer());
-      else if (MODEL_FILES.includes(name)) throw new Error(`model asset ${name}: HTTP ${res.status}`);
+      else if (MODEL_FILES.includes(name))
+        throw new Error(`model asset ${name}: HTTP ${res.status}`);
     }
     return { source: files, hasTokenizer: "vocab.txt" in files || "tokenizer.json" in files };
   }
   if (env.MODEL_URL) {
     const base = env.MODEL_URL.replace(/\/+$/, "");
-    const heads = await Promise.all(["vocab.txt", "tokenizer.json"].map((f) => fetch(`${base}/${f}`, { method: "HEAD" }).then((r) => r.ok, () => false)));
+    const heads = await Promise.all(
+      ["vocab.txt", "tokenizer.json"].map((f) =>
+        fetch(`${base}/${f}`, { method: "HEAD" }).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      ),
+    );
     return { source: base, hasTokenizer: heads.some(Boolean) };
   }
   throw new Error("no model: bind the ./model folder as MODEL (assets) or set MODEL_URL");
@@ -58,7 +72,9 @@ function getModel(env) {
 async function embedTexts(extractor, texts) {
   const t = await extractor(texts, { pooling: "mean", normalize: true });
   const [n, hidden] = t.shape;
-  return Array.from({ length: n }, (_, i) => Array.from(t.data.subarray(i * hidden, (i + 1) * hidden)));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from(t.data.subarray(i * hidden, (i + 1) * hidden)),
+  );
 }
 
 /** Token ids: mean pooling over the attention mask, then L2 normalisation (sentence-transformers' recipe). */
@@ -92,15 +108,30 @@ export default {
         const body = await request.json();
         const { model, extractor } = await getModel(env);
         if (Array.isArray(body.texts)) {
-          if (!extractor) return Response.json({ error: "this model (or simdbert build) has no tokenizer: send input_ids" }, { status: 400 });
+          if (!extractor)
+            return Response.json(
+              { error: "this model (or simdbert build) has no tokenizer: send input_ids" },
+              { status: 400 },
+            );
           return Response.json({ embeddings: await embedTexts(extractor, body.texts) });
         }
-        if (Array.isArray(body.input_ids)) return Response.json({ embeddings: await embedIds(model, body.input_ids, body.attention_mask) });
-        return Response.json({ error: 'expected {"texts": [...]} or {"input_ids": [[...]]}' }, { status: 400 });
+        if (Array.isArray(body.input_ids))
+          return Response.json({
+            embeddings: await embedIds(model, body.input_ids, body.attention_mask),
+          });
+        return Response.json(
+          { error: 'expected {"texts": [...]} or {"input_ids": [[...]]}' },
+          { status: 400 },
+        );
       }
       if (url.pathname === "/") {
         const { model, extractor } = await getModel(env);
-        return Response.json({ ok: true, text: !!extractor, hidden_size: model.config.hidden_size, layers: model.config.num_hidden_layers });
+        return Response.json({
+          ok: true,
+          text: !!extractor,
+          hidden_size: model.config.hidden_size,
+          layers: model.config.num_hidden_layers,
+        });
       }
       return new Response("not found", { status: 404 });
     } catch (e) {

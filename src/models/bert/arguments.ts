@@ -1,7 +1,15 @@
 // BertModel.forward's arguments, checked the way HF checks them (and where HF would fail deep in
 // torch, or silently index out of range, with an error that names the argument).
 import type { BertConfig } from "../../config.js";
-import { checkRange, expectShape, floatInput, InputError, intInput, type Dense, type TensorLike } from "../inputs.js";
+import {
+  checkRange,
+  expectShape,
+  floatInput,
+  InputError,
+  intInput,
+  type Dense,
+  type TensorLike,
+} from "../inputs.js";
 import type { Tensor } from "../../tensor.js";
 import type { PassInputs } from "./pass.js";
 import { KVCache } from "./kv_cache.js";
@@ -24,19 +32,35 @@ export interface BertModelInputs {
 }
 
 const KNOWN = new Set([
-  "input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds",
-  "encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache",
-  "output_attentions", "output_hidden_states", "return_dict",
+  "input_ids",
+  "attention_mask",
+  "token_type_ids",
+  "position_ids",
+  "head_mask",
+  "inputs_embeds",
+  "encoder_hidden_states",
+  "encoder_attention_mask",
+  "past_key_values",
+  "use_cache",
+  "output_attentions",
+  "output_hidden_states",
+  "return_dict",
 ]);
 
 function flag(name: string, v: unknown, dflt: boolean): boolean {
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "boolean") throw new InputError(`${name} must be true, false or null, got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean")
+    throw new InputError(`${name} must be true, false or null, got ${JSON.stringify(v)}`);
   return v;
 }
 
-export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler: boolean): PassInputs & { returnDict: boolean } {
-  if (!x || typeof x !== "object") throw new InputError("forward expects an object of named inputs");
+export function checkArguments(
+  config: BertConfig,
+  x: BertModelInputs,
+  hasPooler: boolean,
+): PassInputs & { returnDict: boolean } {
+  if (!x || typeof x !== "object")
+    throw new InputError("forward expects an object of named inputs");
   for (const k of Object.keys(x)) {
     if (!KNOWN.has(k)) throw new InputError(`forward() got an unexpected argument "${k}"`);
   }
@@ -44,28 +68,45 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
   const heads = config.num_attention_heads;
   const d = H / heads;
   const outputAttentions = flag("output_attentions", x.output_attentions, config.output_attentions);
-  const outputHiddenStates = flag("output_hidden_states", x.output_hidden_states, config.output_hidden_states);
+  const outputHiddenStates = flag(
+    "output_hidden_states",
+    x.output_hidden_states,
+    config.output_hidden_states,
+  );
   const returnDict = flag("return_dict", x.return_dict, config.use_return_dict);
-  const useCache = config.is_decoder ? flag("use_cache", x.use_cache, config.use_cache) : (flag("use_cache", x.use_cache, false), false);
+  const useCache = config.is_decoder
+    ? flag("use_cache", x.use_cache, config.use_cache)
+    : (flag("use_cache", x.use_cache, false), false);
 
   const hasIds = x.input_ids != null;
   const hasEmbeds = x.inputs_embeds != null;
-  if (hasIds && hasEmbeds) throw new InputError("You cannot specify both input_ids and inputs_embeds at the same time");
-  if (!hasIds && !hasEmbeds) throw new InputError("You have to specify either input_ids or inputs_embeds");
+  if (hasIds && hasEmbeds)
+    throw new InputError("You cannot specify both input_ids and inputs_embeds at the same time");
+  if (!hasIds && !hasEmbeds)
+    throw new InputError("You have to specify either input_ids or inputs_embeds");
 
   let B: number, S: number;
   let ids: Float64Array | null = null;
   let embeds: Float32Array | null = null;
   if (hasIds) {
     const t = intInput("input_ids", x.input_ids!);
-    if (t.shape.length !== 2) throw new InputError(`input_ids must be [batch, seq], got shape [${t.shape.join(", ")}]`);
+    if (t.shape.length !== 2)
+      throw new InputError(`input_ids must be [batch, seq], got shape [${t.shape.join(", ")}]`);
     [B, S] = t.shape;
-    checkRange("input_ids", t, 0, config.vocab_size, `token ids index the vocabulary of ${config.vocab_size}`);
+    checkRange(
+      "input_ids",
+      t,
+      0,
+      config.vocab_size,
+      `token ids index the vocabulary of ${config.vocab_size}`,
+    );
     ids = t.data;
   } else {
     const t = floatInput("inputs_embeds", x.inputs_embeds!);
     if (t.shape.length !== 3 || t.shape[2] !== H) {
-      throw new InputError(`inputs_embeds must be [batch, seq, ${H}] (hidden_size), got [${t.shape.join(", ")}]`);
+      throw new InputError(
+        `inputs_embeds must be [batch, seq, ${H}] (hidden_size), got [${t.shape.join(", ")}]`,
+      );
     }
     [B, S] = t.shape;
     embeds = t.data;
@@ -79,27 +120,43 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
   if (x.past_key_values != null) {
     const pkv = x.past_key_values;
     if (!Array.isArray(pkv) || pkv.length !== config.num_hidden_layers) {
-      throw new InputError(`past_key_values must hold one entry per layer (${config.num_hidden_layers}), got ${Array.isArray(pkv) ? pkv.length : typeof pkv}`);
+      throw new InputError(
+        `past_key_values must hold one entry per layer (${config.num_hidden_layers}), got ${Array.isArray(pkv) ? pkv.length : typeof pkv}`,
+      );
     }
     past = pkv.map((layer, i) => {
       if (!Array.isArray(layer) || (layer.length !== 2 && layer.length !== 4)) {
-        throw new InputError(`past_key_values[${i}] must be (key, value) or (self key, self value, cross key, cross value)`);
+        throw new InputError(
+          `past_key_values[${i}] must be (key, value) or (self key, self value, cross key, cross value)`,
+        );
       }
       // a KVCache's tensors stay in wasm memory: check shapes without reading them
-      if (pkv instanceof KVCache) return layer.map((t) => ({ get data() { return (t as Tensor).data as Float32Array; }, shape: (t as Tensor).shape }));
+      if (pkv instanceof KVCache)
+        return layer.map((t) => ({
+          get data() {
+            return (t as Tensor).data as Float32Array;
+          },
+          shape: (t as Tensor).shape,
+        }));
       return layer.map((t, j) => floatInput(`past_key_values[${i}][${j}]`, t));
     });
     P = past[0][0].shape[2] ?? 0;
     past.forEach((layer, i) =>
       layer.forEach((t, j) => {
         const what = j < 2 ? "self-attention" : "cross-attention";
-        expectShape(`past_key_values[${i}][${j}]`, t.shape, [B, heads, j < 2 ? P : null, d], `${what} cache [batch, heads, len, head_dim]`);
+        expectShape(
+          `past_key_values[${i}][${j}]`,
+          t.shape,
+          [B, heads, j < 2 ? P : null, d],
+          `${what} cache [batch, heads, len, head_dim]`,
+        );
       }),
     );
     for (const layer of past) {
       if (layer.length === 4) {
         const se = layer[2].shape[2];
-        if (layer[3].shape[2] !== se) throw new InputError("past_key_values: cross-attention key and value lengths differ");
+        if (layer[3].shape[2] !== se)
+          throw new InputError("past_key_values: cross-attention key and value lengths differ");
       }
     }
   }
@@ -118,14 +175,25 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
   if (x.token_type_ids != null) {
     const t = intInput("token_type_ids", x.token_type_ids);
     expectShape("token_type_ids", t.shape, [B, S], "must match input_ids");
-    checkRange("token_type_ids", t, 0, config.type_vocab_size, `type_vocab_size is ${config.type_vocab_size}`);
+    checkRange(
+      "token_type_ids",
+      t,
+      0,
+      config.type_vocab_size,
+      `type_vocab_size is ${config.type_vocab_size}`,
+    );
     tids = t.data;
   }
   let pids: Float64Array | null = null;
   if (x.position_ids != null) {
     const t = intInput("position_ids", x.position_ids);
-    const ok = (t.shape.length === 2 && (t.shape[0] === B || t.shape[0] === 1) && t.shape[1] === S) || (t.shape.length === 1 && t.shape[0] === S);
-    if (!ok) throw new InputError(`position_ids: shape [${t.shape.join(", ")}] does not match [${B}, ${S}] (or [1, ${S}])`);
+    const ok =
+      (t.shape.length === 2 && (t.shape[0] === B || t.shape[0] === 1) && t.shape[1] === S) ||
+      (t.shape.length === 1 && t.shape[0] === S);
+    if (!ok)
+      throw new InputError(
+        `position_ids: shape [${t.shape.join(", ")}] does not match [${B}, ${S}] (or [1, ${S}])`,
+      );
     checkRange("position_ids", t, 0, maxPos, `max_position_embeddings is ${maxPos}`);
     pids = t.data;
   }
@@ -133,9 +201,19 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
   let attentionMask: Dense<Float64Array> | null = null;
   if (x.attention_mask != null) {
     const t = floatInput("attention_mask", x.attention_mask);
-    if (t.shape.length === 2) expectShape("attention_mask", t.shape, [B, L], P ? `must cover the ${P} cached + ${S} new tokens` : "must match input_ids");
-    else if (t.shape.length === 3) expectShape("attention_mask", t.shape, [B, S, L], "3D masks are [batch, seq, keys]");
-    else throw new InputError(`attention_mask must be 2D [batch, seq] or 3D [batch, seq, seq], got [${t.shape.join(", ")}]`);
+    if (t.shape.length === 2)
+      expectShape(
+        "attention_mask",
+        t.shape,
+        [B, L],
+        P ? `must cover the ${P} cached + ${S} new tokens` : "must match input_ids",
+      );
+    else if (t.shape.length === 3)
+      expectShape("attention_mask", t.shape, [B, S, L], "3D masks are [batch, seq, keys]");
+    else
+      throw new InputError(
+        `attention_mask must be 2D [batch, seq] or 3D [batch, seq, seq], got [${t.shape.join(", ")}]`,
+      );
     attentionMask = { data: Float64Array.from(t.data), shape: t.shape };
   }
 
@@ -144,9 +222,14 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
     const t = floatInput("head_mask", x.head_mask);
     const layers = config.num_hidden_layers;
     headMask = new Float32Array(layers * heads);
-    if (t.shape.length === 1 && t.shape[0] === heads) for (let l = 0; l < layers; l++) headMask.set(t.data, l * heads);
-    else if (t.shape.length === 2 && t.shape[0] === layers && t.shape[1] === heads) headMask.set(t.data);
-    else throw new InputError(`head_mask must be [num_heads] = [${heads}] or [num_layers, num_heads] = [${layers}, ${heads}], got [${t.shape.join(", ")}]`);
+    if (t.shape.length === 1 && t.shape[0] === heads)
+      for (let l = 0; l < layers; l++) headMask.set(t.data, l * heads);
+    else if (t.shape.length === 2 && t.shape[0] === layers && t.shape[1] === heads)
+      headMask.set(t.data);
+    else
+      throw new InputError(
+        `head_mask must be [num_heads] = [${heads}] or [num_layers, num_heads] = [${layers}, ${heads}], got [${t.shape.join(", ")}]`,
+      );
   }
 
   // ---- cross-attention (decoders only; HF ignores encoder states otherwise)
@@ -163,33 +246,66 @@ export function checkArguments(config: BertConfig, x: BertModelInputs, hasPooler
   if (useCross) {
     const t = floatInput("encoder_hidden_states", x.encoder_hidden_states!);
     if (t.shape.length !== 3 || t.shape[2] !== H) {
-      throw new InputError(`encoder_hidden_states must be [batch, enc_seq, ${H}] (hidden_size), got [${t.shape.join(", ")}]`);
+      throw new InputError(
+        `encoder_hidden_states must be [batch, enc_seq, ${H}] (hidden_size), got [${t.shape.join(", ")}]`,
+      );
     }
-    if (t.shape[0] !== B) throw new InputError(`encoder_hidden_states has batch ${t.shape[0]}, the inputs have batch ${B}`);
+    if (t.shape[0] !== B)
+      throw new InputError(
+        `encoder_hidden_states has batch ${t.shape[0]}, the inputs have batch ${B}`,
+      );
     Se = t.shape[1];
     if (Se === 0) throw new InputError("encoder_hidden_states is empty (length 0)");
     encoder = t.data;
     if (past) {
       for (const [i, layer] of past.entries()) {
-        if (layer.length !== 4) throw new InputError(`past_key_values[${i}] needs 4 tensors (self key, self value, cross key, cross value) for a decoder with cross-attention`);
+        if (layer.length !== 4)
+          throw new InputError(
+            `past_key_values[${i}] needs 4 tensors (self key, self value, cross key, cross value) for a decoder with cross-attention`,
+          );
         if (layer[2].shape[2] !== Se) {
-          throw new InputError(`past_key_values[${i}] cross-attention cache has length ${layer[2].shape[2]}, encoder_hidden_states has ${Se}`);
+          throw new InputError(
+            `past_key_values[${i}] cross-attention cache has length ${layer[2].shape[2]}, encoder_hidden_states has ${Se}`,
+          );
         }
       }
     }
     if (x.encoder_attention_mask != null) {
       const m = floatInput("encoder_attention_mask", x.encoder_attention_mask);
-      if (m.shape.length === 2) expectShape("encoder_attention_mask", m.shape, [B, Se], "must match encoder_hidden_states");
+      if (m.shape.length === 2)
+        expectShape("encoder_attention_mask", m.shape, [B, Se], "must match encoder_hidden_states");
       else if (m.shape.length === 3) expectShape("encoder_attention_mask", m.shape, [B, S, Se]);
-      else throw new InputError(`encoder_attention_mask must be 2D or 3D, got [${m.shape.join(", ")}]`);
+      else
+        throw new InputError(
+          `encoder_attention_mask must be 2D or 3D, got [${m.shape.join(", ")}]`,
+        );
       encoderMask = { data: Float64Array.from(m.data), shape: m.shape };
     }
   }
-  const crossQuirk = config.is_decoder && config.add_cross_attention && !hasEncoder && outputAttentions;
+  const crossQuirk =
+    config.is_decoder && config.add_cross_attention && !hasEncoder && outputAttentions;
 
   return {
-    B, S, P, Se, ids, embeds, tids, pids, attentionMask, encoder, encoderMask, headMask, past,
+    B,
+    S,
+    P,
+    Se,
+    ids,
+    embeds,
+    tids,
+    pids,
+    attentionMask,
+    encoder,
+    encoderMask,
+    headMask,
+    past,
     pastCache: x.past_key_values instanceof KVCache ? x.past_key_values : null,
-    outputAttentions, outputHiddenStates, useCache, useCross, crossQuirk, pooled: hasPooler, returnDict,
+    outputAttentions,
+    outputHiddenStates,
+    useCache,
+    useCross,
+    crossQuirk,
+    pooled: hasPooler,
+    returnDict,
   };
 }

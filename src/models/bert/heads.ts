@@ -20,14 +20,37 @@ import {
   type OutputValue,
 } from "../outputs.js";
 import type { BertModelInputs } from "./arguments.js";
-import { BertModel, BertPreTrainedModel, LayerNorm, linear, loadPretrained, type FromPretrainedOptions } from "./modeling_bert.js";
-import { binaryCrossEntropyWithLogits, checkTargets, crossEntropy, meanSquaredError, scalar } from "./losses.js";
+import {
+  BertModel,
+  BertPreTrainedModel,
+  LayerNorm,
+  linear,
+  loadPretrained,
+  type FromPretrainedOptions,
+} from "./modeling_bert.js";
+import {
+  binaryCrossEntropyWithLogits,
+  checkTargets,
+  crossEntropy,
+  meanSquaredError,
+  scalar,
+} from "./losses.js";
 import type { Pass } from "./pass.js";
 
 type Inputs = BertModelInputs & Record<string, unknown>;
 
 /** The BertModel arguments every task class's forward takes (HF's signatures). */
-const ENCODER_ARGS = ["input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds", "output_attentions", "output_hidden_states", "return_dict"];
+const ENCODER_ARGS = [
+  "input_ids",
+  "attention_mask",
+  "token_type_ids",
+  "position_ids",
+  "head_mask",
+  "inputs_embeds",
+  "output_attentions",
+  "output_hidden_states",
+  "return_dict",
+];
 
 // ---------------------------------------------------------------- head components
 
@@ -55,9 +78,16 @@ export class BertLMPredictionHead {
   readonly decoder: PackedLinear;
   /** cls.predictions.bias (the same parameter as decoder.bias in HF) */
   readonly bias: RawParam;
-  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string, wordEmbeddings: PackedLinear | null) {
+  constructor(
+    readonly config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+    wordEmbeddings: PackedLinear | null,
+  ) {
     this.transform = new BertPredictionHeadTransform(config, w, `${prefix}.transform`);
-    this.decoder = wordEmbeddings ?? w.linear([`${prefix}.decoder.weight`], [null], [config.vocab_size], config.hidden_size);
+    this.decoder =
+      wordEmbeddings ??
+      w.linear([`${prefix}.decoder.weight`], [null], [config.vocab_size], config.hidden_size);
     this.bias = w.raw([`${prefix}.bias`, `${prefix}.decoder.bias`], [config.vocab_size]);
     // HF ties decoder.weight to the word embeddings and decoder.bias to bias: same parameters
     w.accept(`${prefix}.decoder.bias`, ...(wordEmbeddings ? [`${prefix}.decoder.weight`] : []));
@@ -77,7 +107,12 @@ export class BertLMPredictionHead {
 
 export class BertOnlyMLMHead {
   readonly predictions: BertLMPredictionHead;
-  constructor(config: BertConfig, w: WeightLoader, prefix: string, wordEmbeddings: PackedLinear | null) {
+  constructor(
+    config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+    wordEmbeddings: PackedLinear | null,
+  ) {
     this.predictions = new BertLMPredictionHead(config, w, `${prefix}.predictions`, wordEmbeddings);
   }
 }
@@ -85,16 +120,31 @@ export class BertOnlyMLMHead {
 export class BertOnlyNSPHead {
   readonly seq_relationship: PackedLinear;
   constructor(config: BertConfig, w: WeightLoader, prefix: string) {
-    this.seq_relationship = w.linear([`${prefix}.seq_relationship.weight`], [`${prefix}.seq_relationship.bias`], [2], config.hidden_size);
+    this.seq_relationship = w.linear(
+      [`${prefix}.seq_relationship.weight`],
+      [`${prefix}.seq_relationship.bias`],
+      [2],
+      config.hidden_size,
+    );
   }
 }
 
 export class BertPreTrainingHeads {
   readonly predictions: BertLMPredictionHead;
   readonly seq_relationship: PackedLinear;
-  constructor(config: BertConfig, w: WeightLoader, prefix: string, wordEmbeddings: PackedLinear | null) {
+  constructor(
+    config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+    wordEmbeddings: PackedLinear | null,
+  ) {
     this.predictions = new BertLMPredictionHead(config, w, `${prefix}.predictions`, wordEmbeddings);
-    this.seq_relationship = w.linear([`${prefix}.seq_relationship.weight`], [`${prefix}.seq_relationship.bias`], [2], config.hidden_size);
+    this.seq_relationship = w.linear(
+      [`${prefix}.seq_relationship.weight`],
+      [`${prefix}.seq_relationship.bias`],
+      [2],
+      config.hidden_size,
+    );
   }
 }
 
@@ -136,7 +186,10 @@ abstract class BertTaskModel extends BertPreTrainedModel {
     for (const [k, v] of Object.entries(inputs ?? {})) {
       if (ENCODER_ARGS.includes(k) || this.extraBertArgs.includes(k)) bert[k] = v;
       else if (this.ownArgs.includes(k)) own[k] = v;
-      else throw new InputError(`${this.constructor.name}.forward() got an unexpected argument "${k}"`);
+      else
+        throw new InputError(
+          `${this.constructor.name}.forward() got an unexpected argument "${k}"`,
+        );
     }
     const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
       // own arguments checked against the shapes before the arena is planned: a rejected call does not grow it
@@ -149,8 +202,17 @@ abstract class BertTaskModel extends BertPreTrainedModel {
       const tuple = [...Object.values(result.fields), ...this.bert.tupleRest(f)];
       return result.loss ? [result.loss, ...tuple] : tuple;
     }
-    const v: Record<string, OutputValue> = { loss: result.loss, ...result.fields, hidden_states: f.hidden_states, attentions: f.attentions };
-    if (this.decoderFields) Object.assign(v, { past_key_values: f.past_key_values, cross_attentions: f.cross_attentions });
+    const v: Record<string, OutputValue> = {
+      loss: result.loss,
+      ...result.fields,
+      hidden_states: f.hidden_states,
+      attentions: f.attentions,
+    };
+    if (this.decoderFields)
+      Object.assign(v, {
+        past_key_values: f.past_key_values,
+        cross_attentions: f.cross_attentions,
+      });
     return new this.outputClass(v);
   }
 
@@ -181,7 +243,10 @@ const ints = (name: string, v: unknown) => intInput(name, v as TensorLike);
 type Dims = { B: number; S: number; rows: number };
 
 /** Labels whose dtype decides the problem type (HF: long/int -> classification, float -> regression / multi-label). */
-function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: number[]; integer: boolean } {
+function labelsAny(
+  name: string,
+  v: TensorLike,
+): { data: Float64Array; shape: number[]; integer: boolean } {
   if (v instanceof Tensor) {
     const integer = v.dtype !== "float32";
     const f = integer ? intInput(name, v) : floatInput(name, v);
@@ -193,19 +258,43 @@ function labelsAny(name: string, v: TensorLike): { data: Float64Array; shape: nu
 }
 
 /** Classification loss by HF's problem_type rules (num_labels 1 -> regression; integer labels -> single label; else multi label). */
-function classificationLoss(config: BertConfig, logits: Float32Array, rows: number, numLabels: number, labels: TensorLike): Tensor {
+function classificationLoss(
+  config: BertConfig,
+  logits: Float32Array,
+  rows: number,
+  numLabels: number,
+  labels: TensorLike,
+): Tensor {
   const { l, problem } = classificationLabels(config, rows, numLabels, labels);
   if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, l));
-  return scalar(problem === "regression" ? meanSquaredError(logits, l.data) : binaryCrossEntropyWithLogits(logits, l.data));
+  return scalar(
+    problem === "regression"
+      ? meanSquaredError(logits, l.data)
+      : binaryCrossEntropyWithLogits(logits, l.data),
+  );
 }
 
 /** The labels of a classification and its problem type, checked against [rows, numLabels] logits. */
-function classificationLabels(config: BertConfig, rows: number, numLabels: number, labels: TensorLike) {
+function classificationLabels(
+  config: BertConfig,
+  rows: number,
+  numLabels: number,
+  labels: TensorLike,
+) {
   const l = labelsAny("labels", labels);
-  const problem = config.problem_type ?? (numLabels === 1 ? "regression" : l.integer ? "single_label_classification" : "multi_label_classification");
+  const problem =
+    config.problem_type ??
+    (numLabels === 1
+      ? "regression"
+      : l.integer
+        ? "single_label_classification"
+        : "multi_label_classification");
   if (problem === "single_label_classification") checkTargets(l, rows, numLabels);
   // regression (squeezed when num_labels is 1) and multi-label compare element by element
-  else if (l.data.length !== rows * numLabels) throw new InputError(`labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`);
+  else if (l.data.length !== rows * numLabels)
+    throw new InputError(
+      `labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`,
+    );
   return { l, problem };
 }
 
@@ -221,13 +310,21 @@ export class BertForPreTraining extends BertTaskModel {
   protected readonly ownArgs = ["labels", "next_sentence_label"];
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
-    this.bert = new BertModel(config, engine, w, "bert", { packedWordEmbeddings: config.tie_word_embeddings });
+    this.bert = new BertModel(config, engine, w, "bert", {
+      packedWordEmbeddings: config.tie_word_embeddings,
+    });
     this.cls = new BertPreTrainingHeads(config, w, "cls", tiedWords(config, this.bert));
   }
   protected override checkOwn(own: Own, d: Dims): void {
     if (own.labels == null || own.next_sentence_label == null) return;
     checkTargets(ints("labels", own.labels), d.rows, this.config.vocab_size);
-    checkTargets(ints("next_sentence_label", own.next_sentence_label), d.B, 2, -100, "next_sentence_label");
+    checkTargets(
+      ints("next_sentence_label", own.next_sentence_label),
+      d.B,
+      2,
+      -100,
+      "next_sentence_label",
+    );
   }
   protected headFloats(d: { B: number; rows: number }): number {
     return this.cls.predictions.floats(d.rows) + d.B * 2;
@@ -236,11 +333,29 @@ export class BertForPreTraining extends BertTaskModel {
     const V = this.config.vocab_size;
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
     const prediction_logits = p.tensor(p.head, [p.B, p.S, V]);
-    const seq_relationship_logits = this.dense(p, this.cls.seq_relationship, "pooled", this.cls.predictions.floats(p.rows));
+    const seq_relationship_logits = this.dense(
+      p,
+      this.cls.seq_relationship,
+      "pooled",
+      this.cls.predictions.floats(p.rows),
+    );
     let loss: Tensor | null = null;
     if (own.labels != null && own.next_sentence_label != null) {
-      const mlm = crossEntropy(prediction_logits.data as Float32Array, V, ints("labels", own.labels));
-      loss = scalar(mlm + crossEntropy(seq_relationship_logits.data as Float32Array, 2, ints("next_sentence_label", own.next_sentence_label), -100, "next_sentence_label"));
+      const mlm = crossEntropy(
+        prediction_logits.data as Float32Array,
+        V,
+        ints("labels", own.labels),
+      );
+      loss = scalar(
+        mlm +
+          crossEntropy(
+            seq_relationship_logits.data as Float32Array,
+            2,
+            ints("next_sentence_label", own.next_sentence_label),
+            -100,
+            "next_sentence_label",
+          ),
+      );
     }
     return { loss, fields: { prediction_logits, seq_relationship_logits } };
   }
@@ -251,12 +366,23 @@ export class BertLMHeadModel extends BertTaskModel {
   readonly cls: BertOnlyMLMHead;
   protected readonly outputClass = CausalLMOutputWithCrossAttentions;
   protected readonly ownArgs = ["labels"];
-  protected override readonly extraBertArgs = ["encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache"];
+  protected override readonly extraBertArgs = [
+    "encoder_hidden_states",
+    "encoder_attention_mask",
+    "past_key_values",
+    "use_cache",
+  ];
   protected override readonly decoderFields = true;
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
-    if (!config.is_decoder) console.warn("simdbert: If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`");
-    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: config.tie_word_embeddings });
+    if (!config.is_decoder)
+      console.warn(
+        "simdbert: If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`",
+      );
+    this.bert = new BertModel(config, engine, w, "bert", {
+      addPoolingLayer: false,
+      packedWordEmbeddings: config.tie_word_embeddings,
+    });
     this.cls = new BertOnlyMLMHead(config, w, "cls", tiedWords(config, this.bert));
   }
   protected override bertInputs(bert: BertModelInputs, own: Own): BertModelInputs {
@@ -265,9 +391,14 @@ export class BertLMHeadModel extends BertTaskModel {
   protected override checkOwn(own: Own, d: Dims): void {
     if (own.labels == null) return;
     const l = ints("labels", own.labels);
-    if (l.shape.length !== 2 || l.shape[0] !== d.B || l.shape[1] !== d.S) throw new InputError(`labels: shape [${l.shape}] must be [${d.B}, ${d.S}]`);
+    if (l.shape.length !== 2 || l.shape[0] !== d.B || l.shape[1] !== d.S)
+      throw new InputError(`labels: shape [${l.shape}] must be [${d.B}, ${d.S}]`);
     // the targets are labels[:, 1:]
-    checkTargets({ data: l.data.filter((_, i) => i % d.S !== 0), shape: [d.B, d.S - 1] }, d.B * (d.S - 1), this.config.vocab_size);
+    checkTargets(
+      { data: l.data.filter((_, i) => i % d.S !== 0), shape: [d.B, d.S - 1] },
+      d.B * (d.S - 1),
+      this.config.vocab_size,
+    );
   }
   protected headFloats(d: { rows: number }): number {
     return this.cls.predictions.floats(d.rows);
@@ -280,7 +411,8 @@ export class BertLMHeadModel extends BertTaskModel {
     if (own.labels != null) {
       // next-token prediction: scores[:, :-1] against labels[:, 1:]
       const l = ints("labels", own.labels);
-      if (l.shape.length !== 2 || l.shape[0] !== p.B || l.shape[1] !== p.S) throw new InputError(`labels: shape [${l.shape}] must be [${p.B}, ${p.S}]`);
+      if (l.shape.length !== 2 || l.shape[0] !== p.B || l.shape[1] !== p.S)
+        throw new InputError(`labels: shape [${l.shape}] must be [${p.B}, ${p.S}]`);
       const data = logits.data as Float32Array;
       const n = p.B * (p.S - 1);
       const scores = new Float32Array(n * V);
@@ -306,13 +438,19 @@ export class BertForMaskedLM extends BertTaskModel {
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (config.is_decoder) {
-      console.warn("simdbert: If you want to use `BertForMaskedLM` make sure `config.is_decoder=False` for bi-directional self-attention.");
+      console.warn(
+        "simdbert: If you want to use `BertForMaskedLM` make sure `config.is_decoder=False` for bi-directional self-attention.",
+      );
     }
-    this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false, packedWordEmbeddings: config.tie_word_embeddings });
+    this.bert = new BertModel(config, engine, w, "bert", {
+      addPoolingLayer: false,
+      packedWordEmbeddings: config.tie_word_embeddings,
+    });
     this.cls = new BertOnlyMLMHead(config, w, "cls", tiedWords(config, this.bert));
   }
   protected override checkOwn(own: Own, d: Dims): void {
-    if (own.labels != null) checkTargets(ints("labels", own.labels), d.rows, this.config.vocab_size);
+    if (own.labels != null)
+      checkTargets(ints("labels", own.labels), d.rows, this.config.vocab_size);
   }
   protected headFloats(d: { rows: number }): number {
     return this.cls.predictions.floats(d.rows);
@@ -321,7 +459,10 @@ export class BertForMaskedLM extends BertTaskModel {
     const V = this.config.vocab_size;
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
     const logits = p.tensor(p.head, [p.B, p.S, V]);
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, V, ints("labels", own.labels))) : null;
+    const loss =
+      own.labels != null
+        ? scalar(crossEntropy(logits.data as Float32Array, V, ints("labels", own.labels)))
+        : null;
     return { loss, fields: { logits } };
   }
 }
@@ -346,7 +487,10 @@ export class BertForNextSentencePrediction extends BertTaskModel {
   protected head(p: Pass, own: Own): HeadResult {
     const logits = this.dense(p, this.cls.seq_relationship, "pooled");
     const labels = own.labels ?? own.next_sentence_label; // HF: next_sentence_label is the deprecated name
-    const loss = labels != null ? scalar(crossEntropy(logits.data as Float32Array, 2, ints("labels", labels))) : null;
+    const loss =
+      labels != null
+        ? scalar(crossEntropy(logits.data as Float32Array, 2, ints("labels", labels)))
+        : null;
     return { loss, fields: { logits } };
   }
 }
@@ -359,10 +503,16 @@ export class BertForSequenceClassification extends BertTaskModel {
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert");
-    this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
+    this.classifier = w.linear(
+      ["classifier.weight"],
+      ["classifier.bias"],
+      [config.num_labels],
+      config.hidden_size,
+    );
   }
   protected override checkOwn(own: Own, d: Dims): void {
-    if (own.labels != null) classificationLabels(this.config, d.B, this.config.num_labels, own.labels as TensorLike);
+    if (own.labels != null)
+      classificationLabels(this.config, d.B, this.config.num_labels, own.labels as TensorLike);
   }
   protected headFloats(d: { B: number }): number {
     return d.B * this.config.num_labels;
@@ -370,7 +520,16 @@ export class BertForSequenceClassification extends BertTaskModel {
   protected head(p: Pass, own: Own): HeadResult {
     const logits = this.dense(p, this.classifier, "pooled");
     const n = this.config.num_labels;
-    const loss = own.labels != null ? classificationLoss(this.config, logits.data as Float32Array, p.B, n, own.labels as TensorLike) : null;
+    const loss =
+      own.labels != null
+        ? classificationLoss(
+            this.config,
+            logits.data as Float32Array,
+            p.B,
+            n,
+            own.labels as TensorLike,
+          )
+        : null;
     return { loss, fields: { logits } };
   }
 }
@@ -391,24 +550,35 @@ export class BertForMultipleChoice extends BertTaskModel {
     let choices = 0;
     const flat: Record<string, unknown> = { ...bert };
     for (const [name, float, trailing] of [
-      ["input_ids", false, 0], ["inputs_embeds", true, 1], ["attention_mask", true, 0], ["token_type_ids", false, 0], ["position_ids", false, 0],
+      ["input_ids", false, 0],
+      ["inputs_embeds", true, 1],
+      ["attention_mask", true, 0],
+      ["token_type_ids", false, 0],
+      ["position_ids", false, 0],
     ] as const) {
       const v = bert[name] as TensorLike | null | undefined;
       if (v == null) continue;
       const d = float ? floatInput(name, v) : intInput(name, v);
       if (d.shape.length !== 3 + trailing) {
-        throw new InputError(`${name}: BertForMultipleChoice takes [batch, num_choices, seq${trailing ? ", hidden" : ""}], got [${d.shape}]`);
+        throw new InputError(
+          `${name}: BertForMultipleChoice takes [batch, num_choices, seq${trailing ? ", hidden" : ""}], got [${d.shape}]`,
+        );
       }
-      if (choices && d.shape[1] !== choices) throw new InputError(`${name}: ${d.shape[1]} choices, other inputs have ${choices}`);
+      if (choices && d.shape[1] !== choices)
+        throw new InputError(`${name}: ${d.shape[1]} choices, other inputs have ${choices}`);
       choices = d.shape[1];
       flat[name] = { data: d.data, shape: [d.shape[0] * d.shape[1], ...d.shape.slice(2)] };
     }
-    if (!choices) throw new InputError("BertForMultipleChoice needs input_ids or inputs_embeds of shape [batch, num_choices, seq]");
+    if (!choices)
+      throw new InputError(
+        "BertForMultipleChoice needs input_ids or inputs_embeds of shape [batch, num_choices, seq]",
+      );
     this.choices = choices;
     return flat as BertModelInputs;
   }
   protected override checkOwn(own: Own, d: Dims): void {
-    if (own.labels != null) checkTargets(ints("labels", own.labels), d.B / this.choices, this.choices);
+    if (own.labels != null)
+      checkTargets(ints("labels", own.labels), d.B / this.choices, this.choices);
   }
   protected headFloats(d: { B: number }): number {
     return d.B;
@@ -416,7 +586,12 @@ export class BertForMultipleChoice extends BertTaskModel {
   protected head(p: Pass, own: Own): HeadResult {
     const flat = this.dense(p, this.classifier, "pooled");
     const logits = new Tensor("float32", flat.data, [p.B / this.choices, this.choices]); // logits.view(-1, num_choices)
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, this.choices, ints("labels", own.labels))) : null;
+    const loss =
+      own.labels != null
+        ? scalar(
+            crossEntropy(logits.data as Float32Array, this.choices, ints("labels", own.labels)),
+          )
+        : null;
     return { loss, fields: { logits } };
   }
 }
@@ -429,17 +604,32 @@ export class BertForTokenClassification extends BertTaskModel {
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
-    this.classifier = w.linear(["classifier.weight"], ["classifier.bias"], [config.num_labels], config.hidden_size);
+    this.classifier = w.linear(
+      ["classifier.weight"],
+      ["classifier.bias"],
+      [config.num_labels],
+      config.hidden_size,
+    );
   }
   protected override checkOwn(own: Own, d: Dims): void {
-    if (own.labels != null) checkTargets(ints("labels", own.labels), d.rows, this.config.num_labels);
+    if (own.labels != null)
+      checkTargets(ints("labels", own.labels), d.rows, this.config.num_labels);
   }
   protected headFloats(d: { rows: number }): number {
     return d.rows * this.config.num_labels;
   }
   protected head(p: Pass, own: Own): HeadResult {
     const logits = this.dense(p, this.classifier, "sequence");
-    const loss = own.labels != null ? scalar(crossEntropy(logits.data as Float32Array, this.config.num_labels, ints("labels", own.labels))) : null;
+    const loss =
+      own.labels != null
+        ? scalar(
+            crossEntropy(
+              logits.data as Float32Array,
+              this.config.num_labels,
+              ints("labels", own.labels),
+            ),
+          )
+        : null;
     return { loss, fields: { logits } };
   }
 }
@@ -452,7 +642,9 @@ export class BertForQuestionAnswering extends BertTaskModel {
   constructor(config: BertConfig, engine: Engine, w: WeightLoader) {
     super(config, engine);
     if (config.num_labels !== 2) {
-      throw new ConfigError(`BertForQuestionAnswering needs num_labels = 2 (start and end logits), the config has ${config.num_labels}`);
+      throw new ConfigError(
+        `BertForQuestionAnswering needs num_labels = 2 (start and end logits), the config has ${config.num_labels}`,
+      );
     }
     this.bert = new BertModel(config, engine, w, "bert", { addPoolingLayer: false });
     this.qa_outputs = w.linear(["qa_outputs.weight"], ["qa_outputs.bias"], [2], config.hidden_size);
@@ -461,7 +653,10 @@ export class BertForQuestionAnswering extends BertTaskModel {
     if (own.start_positions == null || own.end_positions == null) return;
     for (const name of ["start_positions", "end_positions"]) {
       const p = ints(name, own[name]);
-      if (p.data.length !== d.B) throw new InputError(`${name}: expected ${d.B} positions (one per sequence), got shape [${p.shape}]`);
+      if (p.data.length !== d.B)
+        throw new InputError(
+          `${name}: expected ${d.B} positions (one per sequence), got shape [${p.shape}]`,
+        );
     }
   }
   protected headFloats(d: { rows: number }): number {
@@ -470,18 +665,34 @@ export class BertForQuestionAnswering extends BertTaskModel {
   protected head(p: Pass, own: Own): HeadResult {
     const both = this.dense(p, this.qa_outputs, "sequence").data as Float32Array;
     // logits.split(1, dim=-1): column 0 is start, column 1 is end
-    const start_logits = new Tensor("float32", both.filter((_, i) => i % 2 === 0), [p.B, p.S]);
-    const end_logits = new Tensor("float32", both.filter((_, i) => i % 2 === 1), [p.B, p.S]);
+    const start_logits = new Tensor(
+      "float32",
+      both.filter((_, i) => i % 2 === 0),
+      [p.B, p.S],
+    );
+    const end_logits = new Tensor(
+      "float32",
+      both.filter((_, i) => i % 2 === 1),
+      [p.B, p.S],
+    );
     let loss: Tensor | null = null;
     if (own.start_positions != null && own.end_positions != null) {
       // positions outside the sequence are clamped to seq, which is the ignored index
       const ignored = p.S;
       const pos = (name: string) => {
         const d = ints(name, own[name]);
-        if (d.data.length !== p.B) throw new InputError(`${name}: expected ${p.B} positions (one per sequence), got shape [${d.shape}]`);
+        if (d.data.length !== p.B)
+          throw new InputError(
+            `${name}: expected ${p.B} positions (one per sequence), got shape [${d.shape}]`,
+          );
         return { data: d.data.map((x) => Math.min(Math.max(x, 0), ignored)), shape: [p.B] };
       };
-      const s = crossEntropy(start_logits.data as Float32Array, p.S, pos("start_positions"), ignored);
+      const s = crossEntropy(
+        start_logits.data as Float32Array,
+        p.S,
+        pos("start_positions"),
+        ignored,
+      );
       const e = crossEntropy(end_logits.data as Float32Array, p.S, pos("end_positions"), ignored);
       loss = scalar((s + e) / 2);
     }

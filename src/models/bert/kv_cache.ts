@@ -16,7 +16,10 @@ import { Tensor } from "../../tensor.js";
 import type { Dense } from "../inputs.js";
 import type { HeadsView } from "./pass.js";
 
-export const SELF_K = 0, SELF_V = 1, CROSS_K = 2, CROSS_V = 3;
+export const SELF_K = 0,
+  SELF_V = 1,
+  CROSS_K = 2,
+  CROSS_V = 3;
 
 /** The slab whose caches an engine's (single) kept region holds: decoder models may share an engine. */
 const REGION_OWNER = new WeakMap<Engine, KVSlab>();
@@ -51,7 +54,10 @@ export class KVSlab {
   crossValid = false;
   private holders: WeakRef<KVCache>[] = [];
 
-  constructor(private readonly e: Engine, config: BertConfig) {
+  constructor(
+    private readonly e: Engine,
+    config: BertConfig,
+  ) {
     this.heads = config.num_attention_heads;
     this.d = config.hidden_size / config.num_attention_heads;
     this.layers = config.num_hidden_layers;
@@ -73,12 +79,19 @@ export class KVSlab {
   /** The keys or values of layer l as the attention kernels read them. */
   view(l: number, kind: number): HeadsView {
     const rows = kind < CROSS_K ? this.cap : this.Se;
-    return { ptr: this.region(l, kind), batch: this.heads * rows * this.d, head: rows * this.d, ld: this.d };
+    return {
+      ptr: this.region(l, kind),
+      batch: this.heads * rows * this.d,
+      head: rows * this.d,
+      ld: this.d,
+    };
   }
 
   /** Whether `c` is this slab's newest cache (so it can be extended in place). */
   isTip(c: unknown): c is KVCache {
-    return c instanceof KVCache && c.slab === this && c.epoch === this.epoch && c.length_ === this.length;
+    return (
+      c instanceof KVCache && c.slab === this && c.epoch === this.epoch && c.length_ === this.length
+    );
   }
 
   /** Copies every live cache of this epoch out of the slab, so the slab can be overwritten. */
@@ -96,7 +109,14 @@ export class KVSlab {
    * tip: the past is this slab's tip (kept in place); otherwise a new epoch begins and `past`
    * (when given) is written in.
    */
-  prepare(B: number, P: number, S: number, Se: number, tip: boolean, past: Dense<Float32Array>[][] | null): void {
+  prepare(
+    B: number,
+    P: number,
+    S: number,
+    Se: number,
+    tip: boolean,
+    past: Dense<Float32Array>[][] | null,
+  ): void {
     // another model on this engine may be using the kept region: its live caches are copied out
     // first, and its next call starts a new epoch (its tip is no longer in memory)
     const owner = REGION_OWNER.get(this.e);
@@ -108,7 +128,8 @@ export class KVSlab {
     if (tip) {
       // at most max_position_embeddings rows ahead, but never fewer than this call needs (absolute
       // positions given as position_ids may run past the table, as in HF)
-      if (need > this.cap) this.relayout(Math.max(need, Math.min(2 * this.cap, this.maxPos)), this.length);
+      if (need > this.cap)
+        this.relayout(Math.max(need, Math.min(2 * this.cap, this.maxPos)), this.length);
       return;
     }
     // the given past may be a lazy view of this slab: read it before anything moves
@@ -122,7 +143,9 @@ export class KVSlab {
     this.length = 0;
     this.crossValid = false;
     if (pastData) {
-      pastData.forEach((layer, l) => layer.forEach((t, kind) => this.write(l, kind, t.data, t.shape[2], 0)));
+      pastData.forEach((layer, l) =>
+        layer.forEach((t, kind) => this.write(l, kind, t.data, t.shape[2], 0)),
+      );
       this.length = P;
       this.crossValid = pastData.every((layer) => layer.length === 4) && Se > 0;
     }
@@ -140,11 +163,17 @@ export class KVSlab {
   private relayout(cap: number, keepRows: number): void {
     const saved: Float32Array[][] = [];
     for (let l = 0; l < this.layers; l++) {
-      saved.push([0, 1, 2, 3].map((kind) => this.read(l, kind, kind < CROSS_K ? keepRows : this.Se)));
+      saved.push(
+        [0, 1, 2, 3].map((kind) => this.read(l, kind, kind < CROSS_K ? keepRows : this.Se)),
+      );
     }
     this.cap = cap;
     this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
-    saved.forEach((layer, l) => layer.forEach((data, kind) => this.write(l, kind, data, kind < CROSS_K ? keepRows : this.Se, 0)));
+    saved.forEach((layer, l) =>
+      layer.forEach((data, kind) =>
+        this.write(l, kind, data, kind < CROSS_K ? keepRows : this.Se, 0),
+      ),
+    );
   }
 
   /** Writes [B, heads, rows, d] into rows [at, at + rows) of a region. */
@@ -166,7 +195,8 @@ export class KVSlab {
       for (let h = 0; h < this.heads; h++) {
         const dst = v.ptr / 4 + b * v.batch + h * v.head + at * d;
         const s0 = src.ptr / 4 + b * src.batch + h * src.head;
-        for (let s = 0; s < n; s++) f32.copyWithin(dst + s * d, s0 + s * src.ld, s0 + s * src.ld + d);
+        for (let s = 0; s < n; s++)
+          f32.copyWithin(dst + s * d, s0 + s * src.ld, s0 + s * src.ld + d);
       }
     }
   }
@@ -177,7 +207,10 @@ export class KVSlab {
     const f32 = this.e.f32;
     const v = this.view(l, kind);
     for (let bh = 0; bh < this.B * this.heads; bh++) {
-      out.set(f32.subarray(v.ptr / 4 + bh * v.head, v.ptr / 4 + bh * v.head + rows * this.d), bh * rows * this.d);
+      out.set(
+        f32.subarray(v.ptr / 4 + bh * v.head, v.ptr / 4 + bh * v.head + rows * this.d),
+        bh * rows * this.d,
+      );
     }
     return out;
   }
@@ -196,7 +229,10 @@ export class KVSlab {
         kinds.map((kind) => {
           const rows = kind < CROSS_K ? L : this.Se;
           return Tensor.lazy("float32", [this.B, this.heads, rows, this.d], () => {
-            if (this.epoch !== epoch) throw new Error("simdbert: internal error: a cache was read after its slab was reused");
+            if (this.epoch !== epoch)
+              throw new Error(
+                "simdbert: internal error: a cache was read after its slab was reused",
+              );
             return this.read(l, kind, rows);
           });
         }),

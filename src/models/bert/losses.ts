@@ -9,18 +9,35 @@ export function scalar(x: number): Tensor {
 }
 
 /** The targets crossEntropy takes: n of them, each in [0, c) or ignoreIndex (checked before a model runs, too). */
-export function checkTargets(labels: { data: Float64Array | number[]; shape: number[] }, n: number, c: number, ignoreIndex = -100, name = "labels"): void {
+export function checkTargets(
+  labels: { data: Float64Array | number[]; shape: number[] },
+  n: number,
+  c: number,
+  ignoreIndex = -100,
+  name = "labels",
+): void {
   if (labels.data.length !== n) {
-    throw new InputError(`${name}: ${labels.data.length} targets (shape [${labels.shape}]) for ${n} rows of ${c} logits`);
+    throw new InputError(
+      `${name}: ${labels.data.length} targets (shape [${labels.shape}]) for ${n} rows of ${c} logits`,
+    );
   }
   for (let r = 0; r < n; r++) {
     const y = labels.data[r];
-    if (y !== ignoreIndex && !(y >= 0 && y < c)) throw new InputError(`${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
+    if (y !== ignoreIndex && !(y >= 0 && y < c))
+      throw new InputError(
+        `${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`,
+      );
   }
 }
 
 /** mean over non-ignored rows of -log softmax(logits[row])[label] ; logits [n, c], labels [n]. */
-export function crossEntropy(logits: Float32Array, c: number, labels: { data: Float64Array | number[]; shape: number[] }, ignoreIndex = -100, name = "labels"): number {
+export function crossEntropy(
+  logits: Float32Array,
+  c: number,
+  labels: { data: Float64Array | number[]; shape: number[] },
+  ignoreIndex = -100,
+  name = "labels",
+): number {
   const n = logits.length / c;
   checkTargets(labels, n, c, ignoreIndex, name);
   let sum = 0;
@@ -28,7 +45,10 @@ export function crossEntropy(logits: Float32Array, c: number, labels: { data: Fl
   for (let r = 0; r < n; r++) {
     const y = labels.data[r];
     if (y === ignoreIndex) continue;
-    if (!(y >= 0 && y < c)) throw new InputError(`${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`);
+    if (!(y >= 0 && y < c))
+      throw new InputError(
+        `${name}: target ${y} is out of range for ${c} classes (use ${ignoreIndex} to ignore a position)`,
+      );
     let max = -Infinity;
     for (let j = 0; j < c; j++) max = Math.max(max, logits[r * c + j]);
     let z = 0;
@@ -48,6 +68,7 @@ export function meanSquaredError(pred: Float32Array, target: Float64Array): numb
 /** mean of max(x, 0) - x·y + log(1 + e^{-|x|}) (the stable form torch uses). */
 export function binaryCrossEntropyWithLogits(x: Float32Array, y: Float64Array): number {
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += Math.max(x[i], 0) - x[i] * y[i] + Math.log1p(Math.exp(-Math.abs(x[i])));
+  for (let i = 0; i < x.length; i++)
+    s += Math.max(x[i], 0) - x[i] * y[i] + Math.log1p(Math.exp(-Math.abs(x[i])));
   return s / x.length;
 }

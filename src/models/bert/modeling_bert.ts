@@ -5,7 +5,12 @@
 import { ACTIVATIONS, BertConfig, ConfigError } from "../../config.js";
 import { Engine } from "../../runtime/engine.js";
 import type { EngineOptions } from "../../runtime/engine.js";
-import { WeightLoader, type LoadOptions, type PackedLinear, type RawParam } from "../../loading/weights.js";
+import {
+  WeightLoader,
+  type LoadOptions,
+  type PackedLinear,
+  type RawParam,
+} from "../../loading/weights.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
@@ -14,19 +19,45 @@ import { Pass, type HeadsView, type MaskView } from "./pass.js";
 import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
 
 /** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
-export function linear(e: Engine, l: PackedLinear, m: number, x: number, ldx: number, y: number, ldy: number, residual = 0, ldr = 0, act = 0): void {
+export function linear(
+  e: Engine,
+  l: PackedLinear,
+  m: number,
+  x: number,
+  ldx: number,
+  y: number,
+  ldy: number,
+  residual = 0,
+  ldr = 0,
+  act = 0,
+): void {
   e.gemm(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr, act);
 }
 
 export class LayerNorm {
   readonly weight: RawParam;
   readonly bias: RawParam;
-  constructor(w: WeightLoader, prefix: string, readonly size: number, readonly eps: number) {
+  constructor(
+    w: WeightLoader,
+    prefix: string,
+    readonly size: number,
+    readonly eps: number,
+  ) {
     this.weight = w.raw(`${prefix}.weight`, [size]);
     this.bias = w.raw(`${prefix}.bias`, [size]);
   }
   forward(e: Engine, rows: number, x: number, y: number): void {
-    e.layernorm(rows, this.size, x, this.size, this.weight.ptr, this.bias.ptr, this.eps, y, this.size);
+    e.layernorm(
+      rows,
+      this.size,
+      x,
+      this.size,
+      this.weight.ptr,
+      this.bias.ptr,
+      this.eps,
+      y,
+      this.size,
+    );
   }
 }
 
@@ -36,25 +67,44 @@ export class BertEmbeddings {
   readonly position_embeddings: RawParam | null;
   readonly token_type_embeddings: RawParam;
   readonly LayerNorm: LayerNorm;
-  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string, packedWords = false) {
+  constructor(
+    readonly config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+    packedWords = false,
+  ) {
     const h = config.hidden_size;
     const words = `${prefix}.word_embeddings.weight`;
-    this.word_embeddings = packedWords ? w.linear([words], [null], [config.vocab_size], h) : w.raw(words, [config.vocab_size, h]);
+    this.word_embeddings = packedWords
+      ? w.linear([words], [null], [config.vocab_size], h)
+      : w.raw(words, [config.vocab_size, h]);
     // relative position models keep the table in the checkpoint but never add it
     const positions = `${prefix}.position_embeddings.weight`;
-    this.position_embeddings = config.position_embedding_type === "absolute" ? w.raw(positions, [config.max_position_embeddings, h]) : null;
+    this.position_embeddings =
+      config.position_embedding_type === "absolute"
+        ? w.raw(positions, [config.max_position_embeddings, h])
+        : null;
     if (!this.position_embeddings) w.accept(positions);
-    this.token_type_embeddings = w.raw(`${prefix}.token_type_embeddings.weight`, [config.type_vocab_size, h]);
+    this.token_type_embeddings = w.raw(`${prefix}.token_type_embeddings.weight`, [
+      config.type_vocab_size,
+      h,
+    ]);
     this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, h, config.layer_norm_eps);
   }
   /** pass.hidden = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings) */
   forward(p: Pass): void {
     const e = p.e;
     e.k.f32_bert_embeddings(
-      p.rows, this.config.hidden_size,
-      this.word_embeddings.ptr, this.word_embeddings.kind === "packed" ? 1 : 0, p.ids, p.embeds,
-      this.token_type_embeddings.ptr, p.tids,
-      this.position_embeddings ? this.position_embeddings.ptr : 0, this.position_embeddings ? p.pids : 0,
+      p.rows,
+      this.config.hidden_size,
+      this.word_embeddings.ptr,
+      this.word_embeddings.kind === "packed" ? 1 : 0,
+      p.ids,
+      p.embeds,
+      this.token_type_embeddings.ptr,
+      p.tids,
+      this.position_embeddings ? this.position_embeddings.ptr : 0,
+      this.position_embeddings ? p.pids : 0,
       p.hidden,
     );
     this.LayerNorm.forward(e, p.rows, p.hidden, p.hidden);
@@ -73,7 +123,12 @@ export class BertSelfAttention {
   readonly distance_embedding: RawParam | null;
   readonly maxPositions: number;
 
-  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string, readonly isCross: boolean) {
+  constructor(
+    readonly config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+    readonly isCross: boolean,
+  ) {
     const h = config.hidden_size;
     this.numHeads = config.num_attention_heads;
     this.headSize = h / this.numHeads;
@@ -82,7 +137,12 @@ export class BertSelfAttention {
     if (isCross) {
       this.qkv = null;
       this.query = w.linear([p("query.weight")], [p("query.bias")], [h], h);
-      this.keyValue = w.linear([p("key.weight"), p("value.weight")], [p("key.bias"), p("value.bias")], [h, h], h);
+      this.keyValue = w.linear(
+        [p("key.weight"), p("value.weight")],
+        [p("key.bias"), p("value.bias")],
+        [h, h],
+        h,
+      );
     } else {
       this.qkv = w.linear(
         [p("query.weight"), p("key.weight"), p("value.weight")],
@@ -95,7 +155,9 @@ export class BertSelfAttention {
     // HF builds the cross-attention block with position_embedding_type="absolute"
     this.positionEmbeddingType = isCross ? "absolute" : config.position_embedding_type;
     this.distance_embedding =
-      this.positionEmbeddingType === "absolute" ? null : w.raw(p("distance_embedding.weight"), [2 * this.maxPositions - 1, this.headSize]);
+      this.positionEmbeddingType === "absolute"
+        ? null
+        : w.raw(p("distance_embedding.weight"), [2 * this.maxPositions - 1, this.headSize]);
   }
 
   /**
@@ -104,19 +166,56 @@ export class BertSelfAttention {
    * (one f32_mha call per layer; the engine splits the pairs over its threads). The
    * probabilities land in pass.probs: the attentions output when requested, else scratch.
    */
-  attend(p: Pass, layer: number, q: HeadsView, k: HeadsView, v: HeadsView, sq: number, sk: number, mask: MaskView, rel: { l0: number; lstep: number } | null): void {
-    const relMode = !rel || !this.distance_embedding ? 0 : this.positionEmbeddingType === "relative_key_query" ? 2 : 1;
+  attend(
+    p: Pass,
+    layer: number,
+    q: HeadsView,
+    k: HeadsView,
+    v: HeadsView,
+    sq: number,
+    sk: number,
+    mask: MaskView,
+    rel: { l0: number; lstep: number } | null,
+  ): void {
+    const relMode =
+      !rel || !this.distance_embedding
+        ? 0
+        : this.positionEmbeddingType === "relative_key_query"
+          ? 2
+          : 1;
     p.e.mha(p.B * this.numHeads, {
-      heads: this.numHeads, sq, sk, d: this.headSize,
-      q: q.ptr, qB: q.batch, qH: q.head, ldq: q.ld,
-      k: k.ptr, kB: k.batch, kH: k.head, ldk: k.ld,
-      v: v.ptr, vB: v.batch, vH: v.head, ldv: v.ld,
-      rel: relMode, e: this.distance_embedding?.ptr ?? 0, maxPos: this.maxPositions, l0: rel?.l0 ?? 0, lstep: rel?.lstep ?? 0,
-      mask: mask.ptr, maskB: mask.batch, ldm: mask.ld,
+      heads: this.numHeads,
+      sq,
+      sk,
+      d: this.headSize,
+      q: q.ptr,
+      qB: q.batch,
+      qH: q.head,
+      ldq: q.ld,
+      k: k.ptr,
+      kB: k.batch,
+      kH: k.head,
+      ldk: k.ld,
+      v: v.ptr,
+      vB: v.batch,
+      vH: v.head,
+      ldv: v.ld,
+      rel: relMode,
+      e: this.distance_embedding?.ptr ?? 0,
+      maxPos: this.maxPositions,
+      l0: rel?.l0 ?? 0,
+      lstep: rel?.lstep ?? 0,
+      mask: mask.ptr,
+      maskB: mask.batch,
+      ldm: mask.ld,
       headScales: p.headMask ? p.headMask + 4 * layer * this.numHeads : 0,
       scale: 1 / Math.sqrt(this.headSize),
-      probs: p.probs, probsStride: p.outputAttentions ? sq * sk : 0, scratch: sq * sk,
-      ctx: p.ctx, ctxB: sq * this.config.hidden_size, ldc: this.config.hidden_size,
+      probs: p.probs,
+      probsStride: p.outputAttentions ? sq * sk : 0,
+      scratch: sq * sk,
+      ctx: p.ctx,
+      ctxB: sq * this.config.hidden_size,
+      ldc: this.config.hidden_size,
     });
   }
 }
@@ -150,7 +249,12 @@ export class BertIntermediate {
   readonly dense: PackedLinear;
   readonly act: number;
   constructor(config: BertConfig, w: WeightLoader, prefix: string) {
-    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [config.intermediate_size], config.hidden_size);
+    this.dense = w.linear(
+      [`${prefix}.dense.weight`],
+      [`${prefix}.dense.bias`],
+      [config.intermediate_size],
+      config.hidden_size,
+    );
     this.act = ACTIVATIONS[config.hidden_act];
   }
   /** y = act(dense(x)), the activation applied in the GEMM's epilogue */
@@ -163,8 +267,18 @@ export class BertOutput {
   readonly dense: PackedLinear;
   readonly LayerNorm: LayerNorm;
   constructor(config: BertConfig, w: WeightLoader, prefix: string) {
-    this.dense = w.linear([`${prefix}.dense.weight`], [`${prefix}.dense.bias`], [config.hidden_size], config.intermediate_size);
-    this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, config.hidden_size, config.layer_norm_eps);
+    this.dense = w.linear(
+      [`${prefix}.dense.weight`],
+      [`${prefix}.dense.bias`],
+      [config.hidden_size],
+      config.intermediate_size,
+    );
+    this.LayerNorm = new LayerNorm(
+      w,
+      `${prefix}.LayerNorm`,
+      config.hidden_size,
+      config.layer_norm_eps,
+    );
   }
   /** y = LayerNorm(dense(x) + input) */
   forward(e: Engine, rows: number, x: number, input: number, y: number): void {
@@ -178,12 +292,20 @@ export class BertLayer {
   readonly crossattention: BertAttention | null;
   readonly intermediate: BertIntermediate;
   readonly output: BertOutput;
-  constructor(readonly config: BertConfig, w: WeightLoader, prefix: string) {
+  constructor(
+    readonly config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+  ) {
     this.attention = new BertAttention(config, w, `${prefix}.attention`, false);
     if (config.add_cross_attention && !config.is_decoder) {
-      throw new ConfigError("BertLayer should be used as a decoder model if cross attention is added (config.add_cross_attention needs config.is_decoder)");
+      throw new ConfigError(
+        "BertLayer should be used as a decoder model if cross attention is added (config.add_cross_attention needs config.is_decoder)",
+      );
     }
-    this.crossattention = config.add_cross_attention ? new BertAttention(config, w, `${prefix}.crossattention`, true) : null;
+    this.crossattention = config.add_cross_attention
+      ? new BertAttention(config, w, `${prefix}.crossattention`, true)
+      : null;
     this.intermediate = new BertIntermediate(config, w, `${prefix}.intermediate`);
     this.output = new BertOutput(config, w, `${prefix}.output`);
   }
@@ -203,7 +325,12 @@ export class BertLayer {
       { ptr: p.qkv + 4 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
       { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
     );
-    const rel = self.positionEmbeddingType === "absolute" ? null : p.past ? { l0: p.L - 1, lstep: 0 } : { l0: 0, lstep: 1 };
+    const rel =
+      self.positionEmbeddingType === "absolute"
+        ? null
+        : p.past
+          ? { l0: p.L - 1, lstep: 0 }
+          : { l0: 0, lstep: 1 };
     self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel);
     p.collectSelf(i);
     this.attention.output.forward(e, p.rows, p.ctx, p.hidden, p.attnOut);
@@ -244,7 +371,8 @@ export class BertEncoder {
   readonly layer: BertLayer[];
   constructor(config: BertConfig, w: WeightLoader, prefix: string) {
     this.layer = [];
-    for (let i = 0; i < config.num_hidden_layers; i++) this.layer.push(new BertLayer(config, w, `${prefix}.layer.${i}`));
+    for (let i = 0; i < config.num_hidden_layers; i++)
+      this.layer.push(new BertLayer(config, w, `${prefix}.layer.${i}`));
   }
   forward(p: Pass): void {
     for (let i = 0; i < this.layer.length; i++) {
@@ -282,7 +410,10 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
 export class BertPreTrainedModel {
   static readonly base_model_prefix = "bert";
   protected queue: Promise<unknown> = Promise.resolve();
-  constructor(readonly config: BertConfig, readonly engine: Engine) {}
+  constructor(
+    readonly config: BertConfig,
+    readonly engine: Engine,
+  ) {}
 
   /** Runs calls one after another: overlapping async calls see the arena as sequential calls do. */
   protected serialize<T>(fn: () => T): Promise<T> {
@@ -312,10 +443,21 @@ export class BertModel extends BertPreTrainedModel {
   private readonly slab: KVSlab;
 
   /** Declares the weights under `prefix` ("" for a bare BertModel, "bert" inside task models). */
-  constructor(config: BertConfig, engine: Engine, w: WeightLoader, prefix = "", options: BertModelOptions = {}) {
+  constructor(
+    config: BertConfig,
+    engine: Engine,
+    w: WeightLoader,
+    prefix = "",
+    options: BertModelOptions = {},
+  ) {
     super(config, engine);
     const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
-    this.embeddings = new BertEmbeddings(config, w, p("embeddings"), options.packedWordEmbeddings ?? false);
+    this.embeddings = new BertEmbeddings(
+      config,
+      w,
+      p("embeddings"),
+      options.packedWordEmbeddings ?? false,
+    );
     this.encoder = new BertEncoder(config, w, p("encoder"));
     this.pooler = (options.addPoolingLayer ?? true) ? new BertPooler(config, w, p("pooler")) : null;
     this.slab = new KVSlab(engine, config);
@@ -326,12 +468,22 @@ export class BertModel extends BertPreTrainedModel {
    * { "config.json": ..., "model.safetensors": bytes } in memory. Task checkpoints ("bert."
    * names) load too; their head weights are ignored with a warning.
    */
-  static async fromPretrained(source: ModelSource, options: FromPretrainedOptions = {}): Promise<BertModel> {
-    return loadPretrained(source, options, (config, engine, w) => new BertModel(config, engine, w, "", { addPoolingLayer: options.addPoolingLayer }));
+  static async fromPretrained(
+    source: ModelSource,
+    options: FromPretrainedOptions = {},
+  ): Promise<BertModel> {
+    return loadPretrained(
+      source,
+      options,
+      (config, engine, w) =>
+        new BertModel(config, engine, w, "", { addPoolingLayer: options.addPoolingLayer }),
+    );
   }
 
   /** HF's forward: same argument names and defaults; returns the output container, or HF's tuple with return_dict: false. */
-  forward(inputs: BertModelInputs): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]> {
+  forward(
+    inputs: BertModelInputs,
+  ): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]> {
     return this.serialize(() => this.run(inputs));
   }
 
@@ -340,7 +492,9 @@ export class BertModel extends BertPreTrainedModel {
     const { pass, args } = this.encode(inputs);
     const f = this.outputs(pass, args);
     if (!args.returnDict) return [f.last_hidden_state, f.pooler_output, ...this.tupleRest(f)];
-    return new BaseModelOutputWithPoolingAndCrossAttentions(f as unknown as Record<string, OutputValue>);
+    return new BaseModelOutputWithPoolingAndCrossAttentions(
+      f as unknown as Record<string, OutputValue>,
+    );
   }
 
   /**
@@ -370,13 +524,16 @@ export class BertModel extends BertPreTrainedModel {
       past_key_values: args.useCache ? p.present : null,
       hidden_states: args.outputHiddenStates ? p.hiddenStates : null,
       attentions: args.outputAttentions ? p.attentions : null,
-      cross_attentions: args.outputAttentions && this.config.add_cross_attention ? p.crossAttentions : null,
+      cross_attentions:
+        args.outputAttentions && this.config.add_cross_attention ? p.crossAttentions : null,
     };
   }
 
   /** encoder_outputs[1:] of HF's return_dict=False tuple: the encoder's tuple drops its Nones. */
   tupleRest(f: BertFields): OutputValue[] {
-    return [f.past_key_values, f.hidden_states, f.attentions, f.cross_attentions].filter((v) => v !== null) as OutputValue[];
+    return [f.past_key_values, f.hidden_states, f.attentions, f.cross_attentions].filter(
+      (v) => v !== null,
+    ) as OutputValue[];
   }
 }
 
@@ -398,7 +555,10 @@ export async function loadPretrained<T>(
   const { config, tensors, close } = await openModel(source, options.config);
   try {
     const engine = options.engine ?? (await Engine.create(options));
-    const w = new WeightLoader(engine, tensors, { warn: options.warn ?? defaultWarn, prefix: "bert" });
+    const w = new WeightLoader(engine, tensors, {
+      warn: options.warn ?? defaultWarn,
+      prefix: "bert",
+    });
     const model = build(config, engine, w);
     await w.load();
     return model;

@@ -107,7 +107,13 @@ export class Pass {
   /** the model's cache slab, when this call reads or returns keys/values */
   readonly slab: KVSlab | null;
 
-  constructor(readonly e: Engine, readonly config: BertConfig, x: PassInputs, headFloats = 0, slab: KVSlab | null = null) {
+  constructor(
+    readonly e: Engine,
+    readonly config: BertConfig,
+    x: PassInputs,
+    headFloats = 0,
+    slab: KVSlab | null = null,
+  ) {
     const H = config.hidden_size;
     this.B = x.B;
     this.S = x.S;
@@ -146,7 +152,8 @@ export class Pass {
     // with the attentions requested they are written in place; else one scratch matrix per thread
     this.probs = a.take(this.outputAttentions ? B * this.heads * S * sk : e.threads * S * sk);
     if (x.headMask) this.headMask = a.take(x.headMask.length);
-    const selfMaskRows = x.attentionMask && x.attentionMask.shape.length === 3 ? S : config.is_decoder ? S : 1;
+    const selfMaskRows =
+      x.attentionMask && x.attentionMask.shape.length === 3 ? S : config.is_decoder ? S : 1;
     const needSelfMask = !!x.attentionMask || config.is_decoder;
     const selfMask = needSelfMask ? a.take(B * selfMaskRows * L) : 0;
     const crossMaskRows = x.encoderMask && x.encoderMask.shape.length === 3 ? S : 1;
@@ -166,7 +173,8 @@ export class Pass {
     if (x.pids) {
       // [B, S] or one row [S] broadcast over the batch
       for (let b = 0; b < B; b++) {
-        for (let s = 0; s < S; s++) i32[pid + b * S + s] = x.pids.length === S ? x.pids[s] : x.pids[b * S + s];
+        for (let s = 0; s < S; s++)
+          i32[pid + b * S + s] = x.pids.length === S ? x.pids[s] : x.pids[b * S + s];
       }
     } else {
       for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) i32[pid + b * S + s] = this.P + s;
@@ -198,7 +206,11 @@ export class Pass {
       const m = crossMask / 4;
       const em = x.encoderMask.data;
       for (let i = 0; i < B * crossMaskRows * Se; i++) f32[m + i] = (1 - em[i]) * F32_MIN;
-      this.crossMask = { ptr: crossMask, ld: crossMaskRows === 1 ? 0 : Se, batch: crossMaskRows * Se };
+      this.crossMask = {
+        ptr: crossMask,
+        ld: crossMaskRows === 1 ? 0 : Se,
+        batch: crossMaskRows * Se,
+      };
     }
   }
 
@@ -216,20 +228,25 @@ export class Pass {
   }
 
   collectHidden(): void {
-    if (this.outputHiddenStates) this.hiddenStates.push(this.tensor(this.hidden, [this.B, this.S, this.config.hidden_size]));
+    if (this.outputHiddenStates)
+      this.hiddenStates.push(this.tensor(this.hidden, [this.B, this.S, this.config.hidden_size]));
   }
   collectSelf(_layer: number): void {
-    if (this.outputAttentions) this.attentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.L]));
+    if (this.outputAttentions)
+      this.attentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.L]));
   }
   collectCross(_layer: number): void {
-    if (this.outputAttentions) this.crossAttentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.Se]));
+    if (this.outputAttentions)
+      this.crossAttentions.push(this.tensor(this.probs, [this.B, this.heads, this.S, this.Se]));
   }
   /** HF 4.30.2 puts the layer's self-attention (key, value) where the cross attentions go when a
    * decoder with cross-attention layers runs without encoder states and output_attentions. */
   collectCrossQuirk(layer: number): void {
     if (!this.outputAttentions || !this.slab) return;
     const shape = [this.B, this.heads, this.L, this.d];
-    const kv = [SELF_K, SELF_V].map((kind) => new Tensor("float32", this.slab!.read(layer, kind, this.L), shape));
+    const kv = [SELF_K, SELF_V].map(
+      (kind) => new Tensor("float32", this.slab!.read(layer, kind, this.L), shape),
+    );
     this.crossAttentions.push(kv);
   }
   /** After the last layer: the cache of this call (lazy, in the slab); it becomes the tip. */

@@ -19,9 +19,13 @@ let result;
 try {
   result = await runChecks({ lib, runs, source: (c) => `${base}${c}`, files });
 } catch (e) {
-  result = { pass: false, checks: [{ name: "page", pass: false, detail: String(e && e.stack || e) }] };
+  result = {
+    pass: false,
+    checks: [{ name: "page", pass: false, detail: String((e && e.stack) || e) }],
+  };
 }
 result.runtime = "chromium";
-result.version = (navigator.userAgent.match(/Chrom(?:e|ium)\/([\d.]+)/) ?? [])[1] ?? navigator.userAgent;
+result.version =
+  (navigator.userAgent.match(/Chrom(?:e|ium)\/([\d.]+)/) ?? [])[1] ?? navigator.userAgent;
 out.textContent = describe(result);
 window.__simdbertResult = result;

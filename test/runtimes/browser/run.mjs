@@ -26,7 +26,10 @@ export const CHROMIUM_ARGS = [
 /** Launches Debian's Chromium headless with a fresh profile; returns { context, close() }. */
 export async function launchChromium() {
   const exe = chromiumBin();
-  if (!exe) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/runtimes/install.sh (apt-get install -y chromium)`);
+  if (!exe)
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: run scripts/runtimes/install.sh (apt-get install -y chromium)`,
+    );
   const profile = await mkdtemp(join(tmpdir(), "simdbert-chromium-"));
   // launchPersistentContext passes the fresh profile as --user-data-dir
   const context = await chromium.launchPersistentContext(profile, {
@@ -55,15 +58,24 @@ async function main() {
     const page = await browser.context.newPage();
     page.on("console", (m) => log.push(`console.${m.type()}: ${m.text()}`));
     page.on("pageerror", (e) => log.push(`pageerror: ${e.stack || e}`));
-    page.on("requestfailed", (r) => log.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on("requestfailed", (r) =>
+      log.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`),
+    );
     const q = opts.runs ? `?runs=${opts.runs}` : "";
     await page.goto(`${server.url}/test/runtimes/browser/index.html${q}`);
-    await page.waitForFunction(() => window.__simdbertResult !== undefined, null, { timeout: 180_000 });
+    await page.waitForFunction(() => window.__simdbertResult !== undefined, null, {
+      timeout: 180_000,
+    });
     result = await page.evaluate(() => window.__simdbertResult);
     // the user agent says 156.0.0.0 (UA reduction): ask the browser
     result.version = browser.context.browser()?.version() ?? result.version;
   } catch (e) {
-    result = { runtime: "chromium", version: "?", pass: false, checks: [{ name: "browser", pass: false, detail: String(e?.message ?? e) }] };
+    result = {
+      runtime: "chromium",
+      version: "?",
+      pass: false,
+      checks: [{ name: "browser", pass: false, detail: String(e?.message ?? e) }],
+    };
   } finally {
     await browser?.close();
     await server.close();

@@ -11,7 +11,14 @@ import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { workerdBin } from "../bins.mjs";
-import { DEFAULT_RUNS, FIXTURE_DIRS, describe, median, RESULT_TAG, TIMED_CASE } from "../common.mjs";
+import {
+  DEFAULT_RUNS,
+  FIXTURE_DIRS,
+  describe,
+  median,
+  RESULT_TAG,
+  TIMED_CASE,
+} from "../common.mjs";
 import { parseArgs } from "../fs-context.mjs";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -40,14 +47,18 @@ export async function layOut(dir, fixtures) {
   await add(join(HERE, "worker.mjs"), "worker.mjs", "esModule");
   await add(join(HERE, "../common.mjs"), "common.mjs", "esModule");
   // the library as published: dist/ minus the Node-only CLI
-  for (const f of await jsFiles(join(REPO, "dist"), ["cli"])) await add(f, relative(REPO, f), "esModule");
+  for (const f of await jsFiles(join(REPO, "dist"), ["cli"]))
+    await add(f, relative(REPO, f), "esModule");
   await add(join(REPO, "build/simdbert.wasm"), "simdbert.wasm", "wasm");
   const imports = [];
   const table = [];
   for (const [i, c] of FIXTURE_DIRS.entries()) {
     const entries = [];
     // every file of the case's folder (a pipeline check's vocab.txt / tokenizer files included)
-    const names = (await readdir(join(fixtures, c), { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    const names = (await readdir(join(fixtures, c), { withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
     for (const [j, f] of names.entries()) {
       const name = `fixtures/${c}/${f}`;
       await add(join(fixtures, c, f), name, "data");
@@ -56,7 +67,10 @@ export async function layOut(dir, fixtures) {
     }
     table.push(`  ${JSON.stringify(c)}: { ${entries.join(", ")} },`);
   }
-  await writeFile(join(dir, "fixtures.mjs"), `${imports.join("\n")}\nexport default {\n${table.join("\n")}\n};\n`);
+  await writeFile(
+    join(dir, "fixtures.mjs"),
+    `${imports.join("\n")}\nexport default {\n${table.join("\n")}\n};\n`,
+  );
   modules.push(`(name = "fixtures.mjs", esModule = embed "fixtures.mjs")`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 
@@ -81,12 +95,17 @@ const worker :Workerd.Worker = (
 export async function startWorkerd(configPath) {
   const bin = workerdBin();
   if (!bin) throw new Error("no workerd binary: run npm install (devDependency workerd)");
-  const child = spawn(bin, ["serve", configPath, "--control-fd=3"], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  const child = spawn(bin, ["serve", configPath, "--control-fd=3"], {
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
   let err = "";
   child.stdout.on("data", (d) => (err += d));
   child.stderr.on("data", (d) => (err += d));
   const port = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`workerd did not start in 60 s\n${err}`)), 60_000);
+    const timer = setTimeout(
+      () => fail(new Error(`workerd did not start in 60 s\n${err}`)),
+      60_000,
+    );
     child.on("exit", (code) => {
       clearTimeout(timer);
       fail(new Error(`workerd exited with ${code}\n${err}`));
@@ -98,7 +117,9 @@ export async function startWorkerd(configPath) {
           clearTimeout(timer);
           ok(msg.port);
         }
-      } catch {}
+      } catch {
+        // not a JSON line of the server: ignore
+      }
     });
   });
   return {
@@ -141,10 +162,18 @@ async function main() {
         shape = (await r.json()).shape;
         if (i > 0) times.push(performance.now() - t0); // the first one loads the model
       }
-      Object.assign(timedCheck, { runs, median_ms: median(times), shape: shape.slice(0, 2), timing: "HTTP round trip" });
+      Object.assign(timedCheck, {
+        runs,
+        median_ms: median(times),
+        shape: shape.slice(0, 2),
+        timing: "HTTP round trip",
+      });
     }
   } catch (e) {
-    result = { pass: false, checks: [{ name: "workerd", pass: false, detail: String(e?.stack ?? e) }] };
+    result = {
+      pass: false,
+      checks: [{ name: "workerd", pass: false, detail: String(e?.stack ?? e) }],
+    };
     if (server) result.checks[0].detail += `\n${server.stderr()}`;
   } finally {
     await server?.stop();

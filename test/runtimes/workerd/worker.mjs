@@ -36,13 +36,30 @@ export default {
     try {
       if (url.pathname === "/check") {
         const runs = Number(url.searchParams.get("runs") ?? 0);
-        const result = await runChecks({ lib, runs, options, threads: false, source, files: async (c, n) => files(c, n) });
+        const result = await runChecks({
+          lib,
+          runs,
+          options,
+          threads: false,
+          source,
+          files: async (c, n) => files(c, n),
+        });
         // workerd only: without { wasm } the library must say to import the module, not "Invalid URL"
         const hint = await lib.kernelsModule({}).then(
-          () => ({ pass: false, detail: "the default kernels location loaded here; expected an error" }),
-          (e) => ({ pass: String(e?.message).includes("simdbert/wasm"), detail: String(e?.message) }),
+          () => ({
+            pass: false,
+            detail: "the default kernels location loaded here; expected an error",
+          }),
+          (e) => ({
+            pass: String(e?.message).includes("simdbert/wasm"),
+            detail: String(e?.message),
+          }),
         );
-        result.checks.push({ name: "without { wasm }: error says to import simdbert/wasm", pass: hint.pass, ...(hint.pass ? {} : { detail: hint.detail }) });
+        result.checks.push({
+          name: "without { wasm }: error says to import simdbert/wasm",
+          pass: hint.pass,
+          ...(hint.pass ? {} : { detail: hint.detail }),
+        });
         result.pass &&= hint.pass;
         return Response.json(result);
       }
