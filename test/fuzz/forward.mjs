@@ -984,7 +984,7 @@ function fieldsOf(out, t, args) {
   let k = 2;
   if (args.useCache) f.past_key_values = out[k++];
   if (args.outHid) f.hidden_states = out[k++];
-  if (args.outAtt) f.attentions = out[k];
+  if (args.outAtt) f.attentions = out[k++];
   if (args.outAtt && c.add_cross_attention) f.cross_attentions = out[k++];
   if (out.length !== k) f.extra = out.slice(k);
   return f;
