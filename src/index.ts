@@ -63,3 +63,24 @@ export {
   type PipelineOptions,
   type Pooling,
 } from "./pipeline/feature_extraction.js";
+export {
+  WEIGHT_DTYPES,
+  QuantizationError,
+  checkDtype,
+  roundHalfEven,
+  quantizeRows,
+  dequantizeRows,
+  f32ToF16Bits,
+  f16BitsToF32,
+  f32ToF16,
+  type WeightDtype,
+} from "./quant/quantize.js";
+export {
+  SCALE_SUFFIX,
+  QUANT_METHOD,
+  convertCheckpoint,
+  convertedConfig,
+  declaredDtype,
+  isLowPrecisionTarget,
+  q8QuantizationConfig,
+} from "./quant/checkpoint.js";

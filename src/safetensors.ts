@@ -247,32 +247,67 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** Writes F32 tensors as a safetensors file (names sorted, as HF's writer does). */
-export function writeSafetensors(
-  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+/** A tensor to write: F32 data, or explicit dtype with raw element data (I8, F16 as bits, ...). */
+export interface WritableTensor {
+  shape: number[];
+  data: Float32Array | Int8Array | Uint16Array | Uint8Array | Int32Array | BigInt64Array;
+  /** Default F32 (data a Float32Array). */
+  dtype?: string;
+}
+
+/**
+ * The header block (8-byte length + JSON, padded with spaces to a multiple of 8 as HF's writer
+ * does) of a safetensors file holding `entries` in the given order, and each one's data offsets.
+ * With it a file can be written tensor by tensor (peak memory: one tensor).
+ */
+export function safetensorsLayout(
+  entries: { name: string; dtype: string; shape: number[] }[],
   metadata?: Record<string, string>,
-): Uint8Array {
-  const names = [...tensors.keys()].sort();
+): { header: Uint8Array; offsets: number[]; dataBytes: number } {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
-  for (const n of names) {
-    const t = tensors.get(n)!;
-    const bytes = t.data.length * 4;
-    header[n] = { dtype: "F32", shape: t.shape, data_offsets: [off, off + bytes] };
+  const offsets: number[] = [];
+  for (const e of entries) {
+    const size = DTYPE_BYTES[e.dtype];
+    if (!size) throw new SafetensorsError(`tensor "${e.name}": unknown dtype ${e.dtype}`);
+    const bytes = e.shape.reduce((a, b) => a * b, 1) * size;
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + bytes] };
+    offsets.push(off);
     off += bytes;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + " ".repeat(pad));
-  const out = new Uint8Array(8 + json.length + off);
+  let text = JSON.stringify(header);
+  const len = new TextEncoder().encode(text).length;
+  text += " ".repeat((8 - (len % 8)) % 8);
+  const json = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + json.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
-  let at = 8 + json.length;
-  for (const n of names) {
-    const t = tensors.get(n)!;
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4), at);
-    at += t.data.length * 4;
-  }
+  return { header: out, offsets, dataBytes: off };
+}
+
+/** Writes tensors as a safetensors file (names sorted, as HF's writer does); F32 unless a tensor says otherwise. */
+export function writeSafetensors(
+  tensors: Map<string, WritableTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const names = [...tensors.keys()].sort();
+  const entries = names.map((name) => {
+    const t = tensors.get(name)!;
+    const dtype = t.dtype ?? "F32";
+    const need = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    if (t.data.byteLength !== need)
+      throw new SafetensorsError(
+        `tensor "${name}": shape [${t.shape.join(", ")}] of ${dtype} needs ${need} bytes, the data has ${t.data.byteLength}`,
+      );
+    return { name, dtype, shape: t.shape };
+  });
+  const { header, offsets, dataBytes } = safetensorsLayout(entries, metadata);
+  const out = new Uint8Array(header.length + dataBytes);
+  out.set(header, 0);
+  names.forEach((n, i) => {
+    const d = tensors.get(n)!.data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), header.length + offsets[i]);
+  });
   return out;
 }

@@ -3,10 +3,13 @@
 // Modules declare what they need while they are constructed (raw tensors such as embeddings and
 // LayerNorm parameters; Linear weights to be packed, possibly several fused into one matrix);
 // load() then resolves every name the way from_pretrained does, checks shapes, converts F16/BF16
-// to f32, and writes each weight in its final layout. A packed weight passes through a staging
+// to f32, and writes each weight in its final layout. q8 tensors of simdbert's quantized checkpoints
+// (I8 [rows, cols] + "<name>_scale" F32 [rows], docs/quantization.md) are accepted for every 2-D
+// weight; their scales are read and checked (positive, finite) before memory grows. A packed weight passes through a staging
 // area past the weights (the arena's space) and is packed once; nothing is repacked per call.
 import type { Engine } from "../runtime/engine.js";
 import type { TensorInfo, TensorSource } from "../safetensors.js";
+import { SCALE_SUFFIX } from "../quant/checkpoint.js";
 
 export class WeightsError extends Error {
   override name = "WeightsError";
@@ -63,6 +66,9 @@ export class WeightLoader {
   private slots: Slot[] = [];
   private byName = new Map<string, TensorInfo>();
   private used = new Set<string>();
+  /** Per-row scales of the I8 tensors in use (checkpoint name -> scale tensor, then its values). */
+  private scaleInfo = new Map<string, TensorInfo>();
+  private scales = new Map<string, Float32Array>();
   private prefix: string;
 
   constructor(
@@ -155,6 +161,7 @@ export class WeightLoader {
         );
         return null;
       }
+      if (t.dtype === "I8") return this.findScales(n, t, shape, bad) ? t : null;
       if (!["F32", "F16", "BF16", "F64"].includes(t.dtype)) {
         bad.push(`${n}: dtype ${t.dtype} cannot be used as a float weight`);
         return null;
@@ -163,6 +170,55 @@ export class WeightLoader {
     }
     missing.push(alts[0]);
     return null;
+  }
+
+  /** Checks the header of an I8 tensor's scales (F32, one per row); their values are checked in load(). */
+  private findScales(n: string, t: TensorInfo, shape: number[], bad: string[]): boolean {
+    if (shape.length !== 2) {
+      bad.push(
+        `${n}: dtype I8 cannot be used as a float weight (only 2-D weights, Linear and embedding tables, may be q8; this one must be F32/F16/BF16)`,
+      );
+      return false;
+    }
+    const sn = t.name + SCALE_SUFFIX;
+    const s = this.source.header.tensors.get(sn);
+    if (!s) {
+      bad.push(
+        `${n}: dtype I8 cannot be used as a float weight without its scales: the checkpoint has no "${sn}" (F32 [${shape[0]}], one per row)`,
+      );
+      return false;
+    }
+    if (s.dtype !== "F32" || s.shape.length !== 1 || s.shape[0] !== shape[0]) {
+      bad.push(
+        `${sn}: the scales of ${n} are ${s.dtype} [${s.shape.join(", ")}]; they must be F32 [${shape[0]}] (one per row of [${shape.join(", ")}])`,
+      );
+      return false;
+    }
+    this.scaleInfo.set(t.name, s);
+    return true;
+  }
+
+  /** Reads every I8 tensor's scales and checks them: positive and finite, else a WeightsError naming the tensor. */
+  private async readScales(): Promise<void> {
+    const bad: string[] = [];
+    for (const [name, s] of this.scaleInfo) {
+      if (this.scales.has(name)) continue;
+      const v = new Float32Array(s.shape[0]);
+      await this.source.read(s, new Uint8Array(v.buffer));
+      const i = v.findIndex((x) => !(x > 0 && x <= 3.4028234663852886e38));
+      if (i >= 0) {
+        const x = v[i];
+        const what = Number.isNaN(x) ? "NaN" : x === 0 ? "zero" : x < 0 ? "negative" : "infinite";
+        bad.push(
+          `${s.name}: scale ${x} of row ${i} is ${what}; every scale must be positive and finite`,
+        );
+        continue;
+      }
+      this.scales.set(name, v);
+      this.used.add(s.name);
+    }
+    if (bad.length)
+      throw new WeightsError(`cannot load the checkpoint into this model:\n  ${bad.join("\n  ")}`);
   }
 
   /** Resolves, checks and lays out every declared weight. */
@@ -215,6 +271,7 @@ export class WeightLoader {
         `cannot load the checkpoint into this model:\n  ${lines.join("\n  ")}`,
       );
     }
+    await this.readScales();
     // file order: a streaming source never seeks back further than one group
     plans.sort(
       (a, b) =>
@@ -303,13 +360,35 @@ export class WeightLoader {
   ): Promise<void> {
     const size = (t.end - t.begin) / (t.shape[0] * k);
     const begin = t.begin + row0 * k * size;
-    await this.readF32({ ...t, shape: [count, k], begin, end: begin + count * k * size }, dst);
+    await this.readF32(
+      { ...t, shape: [count, k], begin, end: begin + count * k * size },
+      dst,
+      this.scales.get(t.name)?.subarray(row0, row0 + count),
+    );
   }
 
-  /** Reads one tensor into f32 at byte offset dst (F16/BF16 widened in place, F64 narrowed). */
-  private async readF32(t: TensorInfo, dst: number): Promise<void> {
+  /**
+   * Reads one tensor into f32 at byte offset dst (F16/BF16 widened in place, F64 narrowed, I8
+   * times its row's scale: `scales` are those of the rows read, the tensor's own by default).
+   */
+  private async readF32(t: TensorInfo, dst: number, scales?: Float32Array): Promise<void> {
     const count = t.shape.reduce((a, b) => a * b, 1);
     const bytes = t.end - t.begin;
+    if (t.dtype === "I8") {
+      const s = scales ?? this.scales.get(t.name)!;
+      const cols = count / t.shape[0];
+      // the int8 bytes go to the end of the f32 destination and are widened front to back: the
+      // write of element i ends at dst + 4i + 4 <= dst + 3·count + i + 1, past what is still unread
+      const at = dst + 3 * count;
+      await this.source.read(t, this.engine.u8.subarray(at, at + count));
+      const q = new Int8Array(this.engine.u8.buffer, at, count);
+      const out = this.engine.f32;
+      for (let r = 0, i = 0; r < t.shape[0]; r++) {
+        const sc = s[r];
+        for (let j = 0; j < cols; j++, i++) out[dst / 4 + i] = q[i] * sc;
+      }
+      return;
+    }
     if (t.dtype === "F64") {
       const tmp = new Uint8Array(bytes);
       await this.source.read(t, tmp);
