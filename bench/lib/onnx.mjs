@@ -4,6 +4,15 @@
 // onnxruntime fuses into Gelu/BiasGelu under its default graph optimizations), pooler with Tanh.
 // The weights are the same tensors as the safetensors checkpoint (Linear weights transposed to
 // [in, out], as torch's exporter writes them).
+//
+// With { q8: true } the graph is transformers.js' q8 model: what onnxruntime's quantize_dynamic
+// (IntegerOps, weight_type QInt8, per_channel False, reduce_range False) makes of that export.
+// Each weight MatMul becomes DynamicQuantizeLinear of its input (uint8, one scale and zero point
+// for the whole tensor, computed at run time; shared by Q/K/V, which read the same input) ->
+// MatMulInteger with the int8 weight (one symmetric scale per tensor, zero point 0) -> Cast to
+// float -> Mul by x_scale·w_scale (onnxruntime fuses the four into DynamicQuantizeMatMul); every
+// embedding table is int8 (one scale per tensor) read by Gather/Slice + DequantizeLinear. The
+// attention products, softmax, LayerNorm and GELU stay f32.
 
 // ---------------------------------------------------------------- protobuf encoding
 
@@ -66,7 +75,27 @@ class Writer {
 }
 
 const FLOAT = 1;
+const INT8 = 3;
 const INT64 = 7;
+
+/** x rounded to the nearest integer, ties to even (numpy's rint, ONNX's rounding). */
+function rint(x) {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * onnxruntime's per-tensor symmetric int8 quantization of a weight (QInt8, symmetric: range
+ * -127..127, zero point 0): scale = max|w| / 127 (f32), q = clip(rint(w / scale)).
+ */
+export function quantizePerTensor(data) {
+  let m = 0;
+  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(data[i]));
+  const scale = Math.fround(m / 127) || 1;
+  const q = new Int8Array(data.length);
+  for (let i = 0; i < data.length; i++) q[i] = Math.max(-127, Math.min(127, rint(data[i] / scale)));
+  return { q, scale };
+}
 
 function tensorProto(name, dims, type, raw) {
   const w = new Writer();
@@ -188,7 +217,7 @@ class Graph {
  * HF names). Inputs input_ids, attention_mask, token_type_ids ([batch, seq] int64); outputs
  * last_hidden_state and pooler_output.
  */
-export function bertOnnx(config, weights) {
+export function bertOnnx(config, weights, { q8 = false } = {}) {
   const H = config.hidden_size;
   const heads = config.num_attention_heads;
   const d = H / heads;
@@ -211,8 +240,47 @@ export function bertOnnx(config, weights) {
     for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) tr[c * o + r] = t.data[r * i + c];
     return g.init(`${n}.T`, [i, o], tr);
   };
-  const linear = (x, prefix) =>
-    g.op("Add", [g.op("MatMul", [x, linearWeight(`${prefix}.weight`)]), param(`${prefix}.bias`)]);
+  // q8: an int8 weight [in, out] with its per-tensor scale and zero point
+  const q8Weight = (n) => {
+    const t = W(n);
+    const [o, i] = t.shape;
+    const { q, scale } = quantizePerTensor(t.data);
+    const tr = new Int8Array(o * i);
+    for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) tr[c * o + r] = q[r * i + c];
+    return {
+      w: g.init(`${n}.q8`, [i, o], tr, INT8),
+      scale: g.scalar(`${n}.scale`, scale),
+      zero: g.init(`${n}.zero`, [], Int8Array.of(0), INT8),
+    };
+  };
+  const dynamic = new Map(); // input name -> [x_q, x_scale, x_zero]: Q/K/V share one quantization
+  const quantizeInput = (x) => {
+    if (!dynamic.has(x)) dynamic.set(x, g.op("DynamicQuantizeLinear", [x], {}, 3));
+    return dynamic.get(x);
+  };
+  const linear = (x, prefix) => {
+    if (!q8)
+      return g.op("Add", [
+        g.op("MatMul", [x, linearWeight(`${prefix}.weight`)]),
+        param(`${prefix}.bias`),
+      ]);
+    const [xq, xs, xz] = quantizeInput(x);
+    const w = q8Weight(`${prefix}.weight`);
+    const acc = g.op("MatMulInteger", [xq, w.w, xz, w.zero]);
+    const y = g.op("Mul", [g.op("Cast", [acc], { to: FLOAT }), g.op("Mul", [xs, w.scale])]);
+    return g.op("Add", [y, param(`${prefix}.bias`)]);
+  };
+  // an embedding table, int8 + DequantizeLinear after the read in q8
+  const table = (n, read) => {
+    if (!q8) return read(param(n));
+    const { q, scale } = quantizePerTensor(W(n).data);
+    const tq = g.init(`${n}.q8`, W(n).shape, q, INT8);
+    return g.op("DequantizeLinear", [
+      read(tq),
+      g.scalar(`${n}.scale`, scale),
+      g.init(`${n}.zero`, [], Int8Array.of(0), INT8),
+    ]);
+  };
   const layerNorm = (x, prefix) =>
     g.op("LayerNormalization", [x, param(`${prefix}.weight`), param(`${prefix}.bias`)], {
       axis: -1,
@@ -220,21 +288,16 @@ export function bertOnnx(config, weights) {
     });
 
   // embeddings
-  const words = g.op("Gather", [param("embeddings.word_embeddings.weight"), "input_ids"], {
-    axis: 0,
-  });
-  const types = g.op(
-    "Gather",
-    [param("embeddings.token_type_embeddings.weight"), "token_type_ids"],
-    { axis: 0 },
+  const words = table("embeddings.word_embeddings.weight", (t) =>
+    g.op("Gather", [t, "input_ids"], { axis: 0 }),
+  );
+  const types = table("embeddings.token_type_embeddings.weight", (t) =>
+    g.op("Gather", [t, "token_type_ids"], { axis: 0 }),
   );
   const seqLen = g.op("Shape", ["input_ids"], { start: 1, end: 2 });
-  const positions = g.op("Slice", [
-    param("embeddings.position_embeddings.weight"),
-    g.int64("zero1", [0]),
-    seqLen,
-    g.int64("axis0", [0]),
-  ]);
+  const positions = table("embeddings.position_embeddings.weight", (t) =>
+    g.op("Slice", [t, g.int64("zero1", [0]), seqLen, g.int64("axis0", [0])]),
+  );
   let hidden = layerNorm(
     g.op("Add", [g.op("Add", [words, types]), positions]),
     "embeddings.LayerNorm",

@@ -50,6 +50,10 @@ const DEFAULTS = {
 
 /** y[r, j] = Σ_t x[r·stride + t]·W[j, t] + b[j] ([rows, n]), in float64 */
 export function linear64(x, rows, W, b, n, k, stride = k) {
+  return linearRef(x, rows, W, b, n, k, stride);
+}
+
+function linearRef(x, rows, W, b, n, k, stride = k) {
   const y = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < n; j++) {
@@ -89,8 +93,15 @@ const dims = (v) => {
 /**
  * tensors: Map name -> { shape, data } with BertModel's names (no prefix). inputs: HF names;
  * nested arrays or { data, shape }. Returns float64 arrays with shapes.
+ * opts.linearInput(x, rows, k): what every Linear reads instead of its input x ([rows, k]
+ * float64): a hook that simulates activation quantization (the accuracy harness of q8 weights).
+ * opts.linear: another float64 implementation of linear64 (a faster one for large shapes).
  */
-export function bertForward64(configIn, tensors, inputs) {
+export function bertForward64(configIn, tensors, inputs, opts = {}) {
+  const lin = opts.linear ?? linearRef;
+  const linear64 = opts.linearInput
+    ? (x, rows, Wt, b, n, k) => lin(opts.linearInput(x, rows, k), rows, Wt, b, n, k)
+    : lin;
   const c = { ...DEFAULTS, ...configIn };
   const W = (n) => {
     const t = tensors.get(n);
