@@ -364,6 +364,7 @@ export class WeightLoader {
       { ...t, shape: [count, k], begin, end: begin + count * k * size },
       dst,
       this.scales.get(t.name)?.subarray(row0, row0 + count),
+      row0,
     );
   }
 
@@ -371,7 +372,12 @@ export class WeightLoader {
    * Reads one tensor into f32 at byte offset dst (F16/BF16 widened in place, F64 narrowed, I8
    * times its row's scale: `scales` are those of the rows read, the tensor's own by default).
    */
-  private async readF32(t: TensorInfo, dst: number, scales?: Float32Array): Promise<void> {
+  private async readF32(
+    t: TensorInfo,
+    dst: number,
+    scales?: Float32Array,
+    row0 = 0,
+  ): Promise<void> {
     const count = t.shape.reduce((a, b) => a * b, 1);
     const bytes = t.end - t.begin;
     if (t.dtype === "I8") {
@@ -385,7 +391,14 @@ export class WeightLoader {
       const out = this.engine.f32;
       for (let r = 0, i = 0; r < t.shape[0]; r++) {
         const sc = s[r];
-        for (let j = 0; j < cols; j++, i++) out[dst / 4 + i] = q[i] * sc;
+        for (let j = 0; j < cols; j++, i++) {
+          // the format is symmetric (-127..127): the int8 kernels rely on it (no saturation)
+          if (q[i] === -128)
+            throw new WeightsError(
+              `${t.name}: value -128 in row ${row0 + r}, column ${j}: q8 weights are symmetric, -127..127`,
+            );
+          out[dst / 4 + i] = q[i] * sc;
+        }
       }
       return;
     }
