@@ -10,12 +10,13 @@
 //
 // fp16: IEEE binary16, round to nearest, ties to even (what torch's .half() and numpy's
 // astype(float16) do); overflow gives ±Infinity, NaN stays NaN.
+import { SimdbertError } from "../errors.js";
 
 /** The precisions a model's weights can be held in (transformers.js' names). */
 export const WEIGHT_DTYPES = ["fp32", "fp16", "q8"] as const;
 export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
 
-export class QuantizationError extends Error {
+export class QuantizationError extends SimdbertError {
   override name = "QuantizationError";
 }
 
