@@ -189,6 +189,57 @@ test("bad input: typed errors naming the problem, and the next call still answer
   assert.ok(r.every((g) => "entity_group" in g && g.start === null));
 });
 
+test("token-classification with offsets: start / end, the text's [UNK], first / average / max", async () => {
+  const c = loadCase("token_classification");
+  const slow = await pipeline("ner", c.files);
+  const fast = await pipeline("ner", c.files, { offsets: true });
+  assert.is(fast.offsets, true);
+  const text = "Renée visited Köln. 東京 is far away! 😀 Tim Cook runs Apple.";
+  const all = { ignore_labels: [] };
+  const none = await fast(text, all);
+  const noneSlow = await slow(text, all);
+  assert.is(none.length, noneSlow.length);
+  none.forEach((e, i) => {
+    const piece = text.slice(e.start, e.end);
+    if (noneSlow[i].word === "[UNK]")
+      assert.is(e.word, piece); // the text's own characters
+    else assert.is(e.word.replace(/^##/, ""), piece);
+    assert.is(e.entity, noneSlow[i].entity);
+    assert.ok(Math.abs(e.score - noneSlow[i].score) < 1e-12);
+  });
+  // the slow path's answers are unchanged by the option, [UNK] and offsets aside
+  const simple = await fast(text, { aggregation_strategy: "simple" });
+  const simpleSlow = await slow(text, { aggregation_strategy: "simple" });
+  assert.equal(
+    simple.map((g) => [g.entity_group, g.score]),
+    simpleSlow.map((g) => [g.entity_group, g.score]),
+  );
+  for (const strategy of ["first", "average", "max"]) {
+    const words = await fast(text, { aggregation_strategy: strategy, ignore_labels: [] });
+    // whole words: every group starts and ends at a word boundary of the text
+    for (const g of words) {
+      assert.ok(
+        g.start === 0 || /[\s.!]/.test(text[g.start - 1]) || /[.!]/.test(text[g.start]),
+        `${strategy}: ${g.word} starts inside a word`,
+      );
+      assert.ok(
+        g.end === text.length || /[\s.!]/.test(text[g.end]) || /[.!]/.test(text[g.end - 1]),
+        `${strategy}: ${g.word} ends inside a word`,
+      );
+    }
+    const renee = words.find((g) => g.word.startsWith("Ren"));
+    assert.equal([renee.start, renee.end, renee.word], [0, 5, "Renée"]);
+    const tokens = none.filter((e) => e.start >= 0 && e.end <= 5);
+    const want =
+      strategy === "first"
+        ? tokens[0].score
+        : strategy === "max"
+          ? Math.max(...tokens.map((t) => t.score))
+          : null;
+    if (want !== null) assert.ok(Math.abs(renee.score - want) < 1e-12, `${strategy} score`);
+  }
+});
+
 test("simdbert pipeline: error lines in place, then the next request, exit 0", () => {
   const c = loadCase("zero_shot");
   // the CLI reads a model folder: write the case's files to a temporary one
