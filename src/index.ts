@@ -20,6 +20,23 @@ export {
   type TensorInfo,
 } from "./safetensors.js";
 export { WeightsError } from "./loading/weights.js";
+export { PickleError, readPickle } from "./loading/pickle.js";
+export { ZipError, readZip } from "./loading/zip.js";
+export { TorchSource } from "./loading/torch.js";
+export {
+  openWeights,
+  parseIndex,
+  SafetensorsFile,
+  ShardedSource,
+  WEIGHT_FILES,
+} from "./loading/checkpoint.js";
+export {
+  BytesAccess,
+  FileAccess,
+  HttpAccess,
+  readAt,
+  type RandomAccess,
+} from "./loading/random_access.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
 export { InputError, type TensorLike } from "./models/inputs.js";
 export * from "./models/outputs.js";
