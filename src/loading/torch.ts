@@ -33,6 +33,8 @@ export interface Located {
 
 /** The largest pickle read into memory (a BERT-large state dict's is ~40 KB). */
 const MAX_PICKLE = 256 << 20;
+/** The largest tensor (a broadcast view may declare more elements than its storage holds). */
+const MAX_TENSOR_BYTES = 2 ** 31;
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 export class TorchSource implements TensorSource {
@@ -153,8 +155,10 @@ function locate(
     let n = 1;
     for (const d of ref.size) {
       n *= d;
-      if (n * s.itemSize > Number.MAX_SAFE_INTEGER)
-        throw new WeightsError(`${where}: "${name}": size [${ref.size.join(", ")}] is too large`);
+      if (n * s.itemSize > MAX_TENSOR_BYTES)
+        throw new WeightsError(
+          `${where}: "${name}": size [${ref.size.join(", ")}] is too large (over ${MAX_TENSOR_BYTES} bytes, larger than any weight simdbert can hold)`,
+        );
     }
     const have = storageBytes(s);
     if (have < s.numel * s.itemSize)

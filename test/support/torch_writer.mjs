@@ -138,6 +138,10 @@ export function statePickle(
       inject(p);
     }
   });
+  if (inject && !tensors.length) {
+    p.str("evil");
+    inject(p);
+  }
   p.raw(0x75); // SETITEMS
   p.stop();
   return p.build();
@@ -299,7 +303,9 @@ export function torchSave(tensors, storages, { format = "zip", top = "archive", 
     f(p);
     return p.stop().build();
   };
-  const keys = [...storages.keys()].sort();
+  // torch writes only the storages that tensors use
+  const used = new Set(tensors.map((t) => t.storage));
+  const keys = [...storages.keys()].filter((k) => used.has(k)).sort();
   const parts = [
     small((p) => p.long1(0x1950a86a20f9469cfc6cn)),
     small((p) => p.int(1001)),
