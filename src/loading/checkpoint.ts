@@ -165,5 +165,7 @@ export async function openWeights(files: WeightFiles): Promise<TensorSource> {
       throw e;
     }
   }
-  throw new WeightsError(`${files.where}: no weights (looked for ${WEIGHT_FILES.join(", ")})`);
+  throw new WeightsError(
+    `${files.where}: no model.safetensors (nor ${WEIGHT_FILES.slice(1).join(", ")}): no weights to load`,
+  );
 }
