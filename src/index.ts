@@ -80,3 +80,12 @@ export {
   type PipelineOptions,
   type Pooling,
 } from "./pipeline/feature_extraction.js";
+export {
+  SentenceTransformer,
+  readSentenceTransformersConfig,
+  POOLING_MODES,
+  type PoolingMode,
+  type EncodeOptions,
+  type SentenceTransformerOptions,
+  type SentenceTransformersConfig,
+} from "./pipeline/sentence_transformers.js";

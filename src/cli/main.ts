@@ -5,7 +5,7 @@ import { forwardCommand } from "./forward.js";
 const USAGE = `usage:
   simdbert forward MODEL_DIR REQUEST.json OUT.safetensors
   simdbert tokenize TOKENIZER_DIR            (JSON lines on stdin -> JSON lines on stdout)
-  simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]`;
+  simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
