@@ -15,7 +15,7 @@ import {
 } from "../safetensors.js";
 import { readAt, type RandomAccess } from "./random_access.js";
 import { TorchSource } from "./torch.js";
-import { WeightsError } from "./weights.js";
+import { WeightsError } from "../errors.js";
 
 /** The weight files transformers 4.30.2 looks for in a folder, in its order. */
 export const WEIGHT_FILES = [

@@ -5,7 +5,7 @@
 // other global (checked on the name as written, before anything is resolved), and any call of
 // anything but _rebuild_tensor_v2 / _rebuild_parameter / OrderedDict is refused with a
 // PickleError naming it. Nothing is imported, looked up or executed, whatever the input.
-import { WeightsError } from "./weights.js";
+import { WeightsError } from "../errors.js";
 
 export class PickleError extends WeightsError {
   override name = "PickleError";

@@ -3,7 +3,7 @@
 // checkpoint reader (safetensors, PyTorch zip and legacy .bin, shards) reads through this, so a
 // tensor goes from its source straight into its destination in wasm memory: no reader holds a
 // whole weight file in JS memory (except an HTTP server that refuses ranges, see HttpAccess).
-import { WeightsError } from "./weights.js";
+import { SourceError, WeightsError } from "../errors.js";
 
 export interface RandomAccess {
   /** Total size in bytes. */
@@ -79,7 +79,7 @@ export class FileAccess implements RandomAccess {
     try {
       const st = await handle.stat();
       if (!st.isFile())
-        throw new WeightsError(`${path}: not a regular file (a folder, FIFO or device)`);
+        throw new SourceError(`${path}: not a regular file (a folder, FIFO or device)`);
       return new FileAccess(handle, st.size, path);
     } catch (e) {
       await handle.close();
@@ -151,7 +151,7 @@ export class HttpAccess implements RandomAccess {
     if (res.status === 206) {
       const m = /bytes\s+(\d+)-(\d+)\/(\d+)/i.exec(res.headers.get("content-range") ?? "");
       if (!m || Number(m[1]) !== 0)
-        throw new WeightsError(`GET ${url}: a 206 answer without a usable Content-Range`);
+        throw new SourceError(`GET ${url}: a 206 answer without a usable Content-Range`);
       const a = new HttpAccess(url, Number(m[3]), url, options);
       a.win = new Uint8Array(await res.arrayBuffer());
       a.winPos = 0;
@@ -159,7 +159,7 @@ export class HttpAccess implements RandomAccess {
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new WeightsError(`GET ${url}: HTTP ${res.status}`);
+      throw new SourceError(`GET ${url}: HTTP ${res.status}`);
     }
     const whole = new Uint8Array(await res.arrayBuffer());
     const a = new HttpAccess(url, whole.length, url, options);
@@ -212,7 +212,7 @@ export class HttpAccess implements RandomAccess {
     });
     if (res.status !== 206) {
       await res.body?.cancel();
-      throw new WeightsError(
+      throw new SourceError(
         `GET ${this.url} (bytes ${pos}-${pos + n - 1}): HTTP ${res.status}, expected 206 (the file changed or the server stopped serving ranges)`,
       );
     }
@@ -224,14 +224,14 @@ export class HttpAccess implements RandomAccess {
         if (end) break;
         if (done + value.length > n) {
           await reader.cancel();
-          throw new WeightsError(`GET ${this.url}: the range answer is longer than asked`);
+          throw new SourceError(`GET ${this.url}: the range answer is longer than asked`);
         }
         dst.set(value, done);
         done += value.length;
       }
     }
     if (done !== n)
-      throw new WeightsError(
+      throw new SourceError(
         `GET ${this.url} (bytes ${pos}-${pos + n - 1}): got ${done} of ${n} bytes (connection cut?)`,
       );
   }

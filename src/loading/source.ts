@@ -7,6 +7,7 @@ import { BertConfig, ConfigError } from "../config.js";
 import { BufferSource, type TensorSource } from "../safetensors.js";
 import { openWeights, SafetensorsFile, type WeightFiles } from "./checkpoint.js";
 import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random_access.js";
+import { SourceError } from "../errors.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -52,7 +53,7 @@ export function modelFiles(source: ModelSource): ModelFiles {
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
-  throw new Error(`simdbert: cannot load a model from ${String(source)}`);
+  throw new SourceError(`simdbert: cannot load a model from ${String(source)}`);
 }
 
 function isNodeLike(): boolean {
@@ -117,7 +118,7 @@ class UrlFiles implements ModelFiles {
   async bytes(name: string): Promise<Uint8Array | null> {
     const res = await fetch(this.url(name));
     if (res.status === 404) return null;
-    if (!res.ok) throw new Error(`simdbert: GET ${this.url(name)}: HTTP ${res.status}`);
+    if (!res.ok) throw new SourceError(`simdbert: GET ${this.url(name)}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   }
   async tensors(name: string): Promise<TensorSource | null> {
@@ -138,7 +139,7 @@ class UrlFiles implements ModelFiles {
     }
     if (res.status === 404) return false;
     if (res.ok) return true;
-    throw new Error(`simdbert: HEAD ${this.url(name)}: HTTP ${res.status}`);
+    throw new SourceError(`simdbert: HEAD ${this.url(name)}: HTTP ${res.status}`);
   }
 }
 

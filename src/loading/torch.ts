@@ -19,7 +19,7 @@ import {
   type TensorRef,
 } from "./pickle.js";
 import { readAt, type RandomAccess } from "./random_access.js";
-import { WeightsError } from "./weights.js";
+import { WeightsError } from "../errors.js";
 import { checkStored, isZip, readZip, ZipError } from "./zip.js";
 
 export interface Located {

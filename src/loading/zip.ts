@@ -4,7 +4,7 @@
 // say 0xFFFFFFFF; a local header is read only to find where its record's bytes start. Every
 // offset and size is checked against the file before anything is read or allocated from it.
 import { readAt, type RandomAccess } from "./random_access.js";
-import { WeightsError } from "./weights.js";
+import { WeightsError } from "../errors.js";
 
 export class ZipError extends WeightsError {
   override name = "ZipError";
