@@ -1,11 +1,12 @@
 // simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]
-//   [--batch-size N] [--max-length N]
+//   [--batch-size N] [--max-length N] [--dtype fp32|fp16|q8]
 // One text per line (stdin, or --input); one JSON array per line on stdout, or a float32 .npy
 // [n, hidden]. A progress bar goes to stderr when it is a terminal and the input is long.
 import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
+import { checkDtype, type WeightDtype } from "../quant/quantize.js";
 
 function parse(args: string[]) {
   const o = {
@@ -16,6 +17,7 @@ function parse(args: string[]) {
     out: "",
     batchSize: 8,
     maxLength: 0,
+    dtype: undefined as WeightDtype | undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -33,6 +35,7 @@ function parse(args: string[]) {
     else if (a === "--out") o.out = val();
     else if (a === "--batch-size") o.batchSize = Number(val());
     else if (a === "--max-length") o.maxLength = Number(val());
+    else if (a === "--dtype") o.dtype = checkDtype(val(), "--dtype");
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else if (!o.model) o.model = a;
     else throw new Error(`unexpected argument ${a}`);
@@ -73,6 +76,7 @@ export async function embedCommand(args: string[]): Promise<void> {
   const extractor = await pipeline("feature-extraction", o.model, {
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   });
   const bar = process.stderr.isTTY && texts.length > 64;
   const t0 = Date.now();
