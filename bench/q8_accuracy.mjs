@@ -45,9 +45,21 @@ for (const outliers of [false, true]) {
     results.push({ model, candidate: name, ...f });
     console.log(`  ${name.padEnd(62)} ${fmt(f.cos)} ${fmt(f.pair)}`);
   };
+  const mb = (b) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  let f32Bytes = 0;
   for (const dtype of ["fp32", "fp16", "q8"]) {
     const r = await runSimdbert(config, weights, texts, dtype);
-    row(`simdbert ${dtype} (engine${r.note ? `: ${r.note}` : ""})`, r.embeddings);
+    if (dtype === "fp32") f32Bytes = r.weightBytes;
+    row(`simdbert ${dtype} (engine, ${dtype} file, weights ${mb(r.weightBytes)})`, r.embeddings);
+    if (dtype !== "fp32") {
+      const a = await runSimdbert(config, weights, texts, dtype, { from: "f32" });
+      const same = a.hidden.every((x, i) => Object.is(x, r.hidden[i]));
+      const what =
+        a.weightBytes >= f32Bytes
+          ? "dtype option not applied: f32 in memory"
+          : `weights ${mb(a.weightBytes)}${same ? ", same bits as the file" : ""}`;
+      row(`simdbert ${dtype} (engine, quantized at load, ${what})`, a.embeddings);
+    }
   }
   row(
     "transformers.js q8 graph (onnxruntime-web)",

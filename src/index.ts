@@ -30,6 +30,7 @@ export {
   parseHeader,
   headerLength,
   writeSafetensors,
+  safetensorsLayout,
   readTensor,
   BufferSource,
   type TensorSource,

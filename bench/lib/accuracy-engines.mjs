@@ -20,18 +20,19 @@ export async function lowPrecisionFile(weights, dtype) {
 }
 
 /**
- * simdbert's sentence embeddings of the texts with weights in `dtype`, from a checkpoint in that
- * precision (fp32: the f32 weights). `note` says what the engine did with them.
+ * simdbert's sentence embeddings of the texts with weights in `dtype` (the dtype option), loaded
+ * from a checkpoint in that precision (`simdbert quantize`'s format), or with from: "f32" from the
+ * f32 checkpoint (quantized at load). `weightBytes`: the engine's weight memory.
  */
-export async function runSimdbert(config, weights, texts, dtype) {
+export async function runSimdbert(config, weights, texts, dtype, { from = dtype } = {}) {
   const file =
-    dtype === "fp32" ? writeSafetensors(weights) : await lowPrecisionFile(weights, dtype);
+    from === "fp32" || from === "f32"
+      ? writeSafetensors(weights)
+      : await lowPrecisionFile(weights, from);
   const model = await BertModel.fromPretrained(
     { "config.json": config, "model.safetensors": file },
-    { warn: () => {} },
+    { warn: () => {}, ...(dtype === "fp32" ? {} : { dtype }) },
   );
-  const kept = model.dtype ?? "fp32";
-  const note = kept === dtype ? "" : `${dtype} file, held as ${kept} in memory`;
   const out = await model.forward(texts);
   return {
     embeddings: sentenceEmbeddings(
@@ -39,7 +40,8 @@ export async function runSimdbert(config, weights, texts, dtype) {
       texts.attention_mask,
       config.hidden_size,
     ),
-    note,
+    hidden: Float32Array.from(out.last_hidden_state.data),
+    weightBytes: model.engine.weightBytes,
   };
 }
 

@@ -1,5 +1,5 @@
 // simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE]
-//   [--out FILE.npy] [--batch-size N] [--max-length N]
+//   [--out FILE.npy] [--batch-size N] [--max-length N] [--dtype fp32|fp16|q8]
 // Without --pooling / --normalize the model folder decides, as sentence-transformers does
 // (modules.json, 1_Pooling/config.json, Normalize, sentence_bert_config.json); mean pooling
 // without normalization for a folder that has no modules.json.
@@ -9,6 +9,7 @@ import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
+import { checkDtype, type WeightDtype } from "../quant/quantize.js";
 
 function parse(args: string[]) {
   const o = {
@@ -19,6 +20,7 @@ function parse(args: string[]) {
     out: "",
     batchSize: 8,
     maxLength: 0,
+    dtype: undefined as WeightDtype | undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -37,6 +39,7 @@ function parse(args: string[]) {
     else if (a === "--out") o.out = val();
     else if (a === "--batch-size") o.batchSize = Number(val());
     else if (a === "--max-length") o.maxLength = Number(val());
+    else if (a === "--dtype") o.dtype = checkDtype(val(), "--dtype");
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else if (!o.model) o.model = a;
     else throw new Error(`unexpected argument ${a}`);
@@ -78,6 +81,7 @@ export async function embedCommand(args: string[]): Promise<void> {
     sentenceTransformers: true,
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   });
   const bar = process.stderr.isTTY && texts.length > 64;
   const t0 = Date.now();
