@@ -398,4 +398,32 @@ test("simdbert quantize: q8 and fp16 folders that load; tokenizer files copied; 
   }
 });
 
+test("simdbert quantize reads what from_pretrained reads: a sharded pytorch_model.bin", async () => {
+  const fixture = new URL("../../shared/fixtures/formats/c_bin_sharded", import.meta.url).pathname;
+  if (!existsSync(fixture)) return; // the shared fixtures sit beside the worktree
+  const dir = mkdtempSync(join(tmpdir(), "simdbert-quantize-bin-"));
+  try {
+    await exec(process.execPath, [CLI, "quantize", fixture, dir, "--dtype", "q8"]);
+    const req = JSON.parse(readFileSync(join(fixture, "inputs.json"), "utf8")).forward_kwargs;
+    const a = (await (await BertModel.fromPretrained(fixture, quiet)).forward(req))
+      .last_hidden_state;
+    const b = (await (await BertModel.fromPretrained(dir, quiet)).forward(req)).last_hidden_state;
+    const H = a.shape[2];
+    let worst = 1;
+    for (let r = 0; r < a.data.length / H; r++) {
+      const x = a.data.subarray(r * H, (r + 1) * H),
+        y = b.data.subarray(r * H, (r + 1) * H);
+      let xy = 0,
+        xx = 0,
+        yy = 0;
+      for (let j = 0; j < H; j++) ((xy += x[j] * y[j]), (xx += x[j] * x[j]), (yy += y[j] * y[j]));
+      worst = Math.min(worst, xy / Math.sqrt(xx * yy));
+    }
+    // q8 weights: close to the float model, not equal to it
+    assert.ok(worst > 0.999 && worst < 1, `worst token cosine ${worst}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

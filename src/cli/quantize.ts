@@ -1,11 +1,12 @@
 // simdbert quantize MODEL OUT_DIR --dtype q8|fp16
-// Writes a q8 or fp16 copy of a float checkpoint (docs/quantization.md): model.safetensors
-// converted tensor by tensor (memory: one tensor), config.json with the entry that says so, and
+// Writes a q8 or fp16 copy of a float checkpoint (docs/quantization.md): its weights
+// (model.safetensors, pytorch_model.bin, or sharded) as one model.safetensors converted tensor by tensor (memory: one tensor), config.json with the entry that says so, and
 // the tokenizer and sentence-transformers files copied as they are.
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { modelFiles, readJson } from "../loading/source.js";
-import { convertCheckpoint, convertedConfig } from "../quant/checkpoint.js";
+import { openWeights } from "../loading/checkpoint.js";
+import { modelFiles, readJson, weightFiles } from "../loading/source.js";
+import { convertCheckpoint, convertedConfig, declaredDtype } from "../quant/checkpoint.js";
 import { checkDtype } from "../quant/quantize.js";
 
 const USAGE = "usage: simdbert quantize MODEL_DIR OUT_DIR --dtype q8|fp16";
@@ -50,8 +51,10 @@ export async function quantizeCommand(args: string[]): Promise<void> {
   const files = modelFiles(o.model);
   const config = await readJson(files, "config.json");
   if (!config) throw new Error(`${files.where}: no config.json`);
-  const source = await files.tensors("model.safetensors");
-  if (!source) throw new Error(`${files.where}: no model.safetensors`);
+  if (declaredDtype(config, `${files.where}/config.json`))
+    throw new Error(`${files.where} is already quantized (q8): convert the float checkpoint`);
+  // model.safetensors, pytorch_model.bin or their sharded indexes, as from_pretrained picks them
+  const source = await openWeights(weightFiles(files));
   await mkdir(o.out, { recursive: true });
   const outPath = join(o.out, "model.safetensors");
   const handle = await open(outPath, "w");
