@@ -428,6 +428,58 @@ for (const b of builds) {
   });
 }
 
+for (const b of builds) {
+  test(`${b.name}: load-time weight quantization equals src/quant's formula; int8 gather`, () => {
+    const r = rng(71);
+    for (const [rows, k] of [
+      [13, 100],
+      [17, 13],
+      [8, 384],
+      [3, 1],
+    ]) {
+      b.reset();
+      const W = new Float32Array(rows * k);
+      for (let i = 0; i < W.length; i++) W[i] = (r() * 2 - 1) * (1 + 10 * (i % 7));
+      W.fill(0, 0, k); // an all-zero row: scale 1
+      if (rows > 2) for (let t = 0; t < k; t++) W[2 * k + t] = (t % 2 ? 1 : -1) * 2 ** -140; // subnormals
+      if (rows > 4) W[4 * k] = 127 * 0.5; // exact ties: w/scale = ±x.5 somewhere in the row
+      const src = b.alloc(rows * k * 4),
+        q = b.alloc(rows * k),
+        sc = b.alloc(rows * 4);
+      b.f32.set(W, src / 4);
+      assert.is(b.k.q8_quantize_rows(rows, k, src, q, sc), -1);
+      const i8 = b.i8,
+        f32 = b.f32;
+      for (let i = 0; i < rows; i++) {
+        let m = 0;
+        for (let t = 0; t < k; t++) m = Math.max(m, Math.abs(W[i * k + t]));
+        let s = m === 0 ? 1 : fr(m / 127);
+        if (s === 0) s = 2 ** -149;
+        assert.is(f32[sc / 4 + i], s, `row ${i} scale`);
+        for (let t = 0; t < k; t++) {
+          const want = Math.max(-127, Math.min(127, nearest(W[i * k + t] / s)));
+          if (i8[q + i * k + t] !== want)
+            assert.unreachable(`(${i}, ${t}): ${i8[q + i * k + t]}, want ${want}`);
+        }
+      }
+      // a non-finite weight: the row is named, nothing from it on is written
+      b.f32[src / 4 + (rows - 1) * k] = NaN;
+      assert.is(b.k.q8_quantize_rows(rows, k, src, q, sc), rows - 1);
+      // the gather: ids in any order, repeated
+      const ids = [rows - 1, 0, 1, rows - 1, Math.floor(rows / 2)];
+      const ip = b.alloc(ids.length * 4),
+        out = b.alloc(ids.length * k * 4);
+      b.i32.set(ids, ip / 4);
+      b.k.q8_gather_rows(ids.length, k, q, sc, ip, out);
+      for (let j = 0; j < ids.length; j++)
+        for (let t = 0; t < k; t++) {
+          const want = fr(b.i8[q + ids[j] * k + t] * b.f32[sc / 4 + ids[j]]);
+          if (b.f32[out / 4 + j * k + t] !== want) assert.unreachable(`gather (${j}, ${t})`);
+        }
+    }
+  });
+}
+
 function gelu(x) {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
