@@ -156,3 +156,19 @@ export function f32_to_f16(n: i32, src: usize, out: usize): void {
     store<u16>(out + ((<usize>i) << 1), <u16>h);
   }
 }
+
+/** out[r, :] = f32(table[ids[r], :]) (f16 [vocab, h] rows): the fp16 embedding gather, exact. */
+export function f16_gather_rows(rows: i32, h: i32, table: usize, ids: usize, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const v = <usize>load<i32>(ids + ((<usize>r) << 2));
+    const src = table + ((v * <usize>h) << 1);
+    const o = out + ((<usize>r * <usize>h) << 2);
+    let j = 0;
+    for (; j + 4 <= h; j += 4)
+      v128.store(o + ((<usize>j) << 2), widen4(v128.load16x4_u(src + ((<usize>j) << 1))));
+    for (; j < h; j++) {
+      const x = f32x4.extract_lane(widen4(i32x4.splat(<i32>load<u16>(src + ((<usize>j) << 1)))), 0);
+      store<f32>(o + ((<usize>j) << 2), x);
+    }
+  }
+}

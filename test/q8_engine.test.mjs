@@ -75,8 +75,12 @@ test("fp16: a binary16-exact checkpoint gives the fp32 model's bits (every outpu
     b = await f16.forward(inputs());
   identical(a.last_hidden_state, b.last_hidden_state, "last_hidden_state");
   identical(a.pooler_output, b.pooler_output, "pooler_output");
-  // the Linear weights take half the bytes
-  assert.ok(f16.engine.weightBytes < f32.engine.weightBytes * 0.75, "fp16 weights are smaller");
+  // the Linear weights and the word embeddings take half the bytes (biases, LayerNorm and the small
+  // tables stay f32)
+  assert.ok(
+    f16.engine.weightBytes < f32.engine.weightBytes * 0.55,
+    `fp16 weights ${f16.engine.weightBytes} B vs f32 ${f32.engine.weightBytes} B`,
+  );
 });
 
 test("q8: close to fp32 (per-token cosine), int8 weights and word embeddings, head included", async () => {

@@ -480,6 +480,84 @@ for (const b of builds) {
   });
 }
 
+for (const b of builds) {
+  test(`${b.name}: f32 -> f16 rounds to the nearest half (ties to even); f16 gather exact`, () => {
+    b.reset();
+    const r = rng(83);
+    const xs = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      -65520,
+      1e-8,
+      2 ** -25,
+      2 ** -24,
+      3 * 2 ** -26,
+    ];
+    xs.push(
+      Infinity,
+      -Infinity,
+      5.960464477539063e-8,
+      6.097555160522461e-5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+    );
+    for (let i = 0; i < 4000; i++) xs.push(fr((r() * 2 - 1) * 2 ** (r() * 40 - 28)));
+    const n = xs.length;
+    const src = b.alloc(4 * n),
+      out = b.alloc(2 * n);
+    b.f32.set(xs, src / 4);
+    b.k.f32_to_f16(n, src, out);
+    const u16 = b.u16;
+    for (let i = 0; i < n; i++) {
+      const x = b.f32[src / 4 + i];
+      const h = u16[out / 2 + i];
+      const y = halfToFloat(h);
+      // no other half is closer; on a tie the even one; beyond the largest half (+ half an ulp): Inf
+      if (Math.abs(x) >= 65520) {
+        assert.is(y, x > 0 ? Infinity : -Infinity, `${x}`);
+        continue;
+      }
+      if (x === 0) {
+        assert.ok(Object.is(y, x), `${x}`);
+        continue;
+      }
+      for (const nb of [h - 1, h + 1, h ^ 0x8000]) {
+        const z = halfToFloat(nb & 0xffff);
+        if (!Number.isFinite(z)) continue;
+        const dy = Math.abs(y - x),
+          dz = Math.abs(z - x);
+        if (dz < dy || (dz === dy && (h & 1) === 1))
+          assert.unreachable(`${x}: half ${y} (0x${h.toString(16)}), but ${z} is nearer or even`);
+      }
+    }
+    const q = b.alloc(2),
+      nan = b.alloc(4);
+    b.f32[nan / 4] = NaN;
+    b.k.f32_to_f16(1, nan, q);
+    assert.ok(Number.isNaN(halfToFloat(b.u16[q / 2])), "NaN stays NaN");
+    // gather: odd width, repeated ids
+    const h = 13,
+      rows = 5;
+    const table = b.alloc(2 * 7 * h),
+      ids = b.alloc(4 * rows),
+      g = b.alloc(4 * rows * h);
+    for (let i = 0; i < 7 * h; i++)
+      b.u16[table / 2 + i] = Math.floor(r() * 0x7c00) | (i & 1 ? 0x8000 : 0);
+    b.i32.set([6, 0, 3, 6, 1], ids / 4);
+    b.k.f16_gather_rows(rows, h, table, ids, g);
+    for (let j = 0; j < rows; j++)
+      for (let t = 0; t < h; t++) {
+        const v = b.i32[ids / 4 + j];
+        assert.is(b.f32[g / 4 + j * h + t], halfToFloat(b.u16[table / 2 + v * h + t]));
+      }
+  });
+}
+
 function gelu(x) {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }

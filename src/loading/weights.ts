@@ -15,14 +15,15 @@ export { WeightsError };
 /**
  * A tensor kept as is (row-major f32). ptr is set by load(). An embedding table declared by
  * `embedding()` under dtype "q8" is int8 rows instead (row-major [rows, cols] at ptr) with one f32
- * scale per row at `scales` (src/quant's per-row symmetric numbers), dequantized at the gather.
+ * scale per row at `scales` (src/quant's per-row symmetric numbers), dequantized at the gather;
+ * under "fp16", binary16 rows widened at the gather.
  */
 export interface RawParam {
   kind: "raw";
   names: string[];
   shape: number[];
   ptr: number;
-  dtype?: "f32" | "q8";
+  dtype?: "f32" | "f16" | "q8";
   scales?: number;
 }
 
@@ -144,7 +145,7 @@ export class WeightLoader {
    */
   embedding(names: string | string[], shape: number[]): RawParam {
     const s = this.raw(names, shape);
-    if (this.dtype === "q8" && shape.length === 2) s.dtype = "q8";
+    if (this.dtype !== "fp32" && shape.length === 2) s.dtype = this.dtype === "q8" ? "q8" : "f16";
     return s;
   }
 
@@ -269,6 +270,8 @@ export class WeightLoader {
     for (const p of plans) {
       if (p.slot.kind === "raw" && p.slot.dtype === "q8")
         total += p.slot.shape.reduce((a, b) => a * b, 1) + p.slot.shape[0] * 4 + 256;
+      else if (p.slot.kind === "raw" && p.slot.dtype === "f16")
+        total += p.slot.shape.reduce((a, b) => a * b, 1) * 2 + 128;
       else if (p.slot.kind === "raw") total += p.slot.shape.reduce((a, b) => a * b, 1) * 4 + 128;
       else total += p.slot.linear.weightBytes + p.slot.linear.biasBytes + 256;
     }
@@ -276,8 +279,8 @@ export class WeightLoader {
     for (const p of plans) {
       for (const t of p.tensors) this.used.add(t.name);
       for (const t of p.biases) if (t) this.used.add(t.name);
-      if (p.slot.kind === "raw" && p.slot.dtype === "q8") {
-        await this.loadRawQ8(p.slot, p.tensors[0]);
+      if (p.slot.kind === "raw" && p.slot.dtype && p.slot.dtype !== "f32") {
+        await this.loadRawLowp(p.slot, p.tensors[0]);
       } else if (p.slot.kind === "raw") {
         const n = p.slot.shape.reduce((a, b) => a * b, 1);
         p.slot.ptr = this.engine.alloc(n * 4);
@@ -296,11 +299,15 @@ export class WeightLoader {
     }
   }
 
-  /** An embedding table quantized to int8 rows + scales, through the staging area a block at a time. */
-  private async loadRawQ8(slot: RawParam, t: TensorInfo): Promise<void> {
+  /**
+   * An embedding table as int8 rows + scales (q8) or binary16 (fp16), converted from f32 through
+   * the staging area a block of rows at a time.
+   */
+  private async loadRawLowp(slot: RawParam, t: TensorInfo): Promise<void> {
     const [rows, k] = slot.shape;
-    slot.ptr = this.engine.alloc(rows * k);
-    slot.scales = this.engine.alloc(rows * 4);
+    const q8 = slot.dtype === "q8";
+    slot.ptr = this.engine.alloc(rows * k * (q8 ? 1 : 2));
+    if (q8) slot.scales = this.engine.alloc(rows * 4);
     const rowBytes = f32Bytes(k);
     const chunk = Math.max(1, Math.floor(STAGING_BYTES / rowBytes));
     const staging = this.engine.weightBytes;
@@ -308,12 +315,16 @@ export class WeightLoader {
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const n = Math.min(chunk, rows - r0);
       await this.readRows(t, r0, n, k, staging);
+      if (!q8) {
+        this.engine.k.f32_to_f16(n * k, staging, slot.ptr + 2 * r0 * k);
+        continue;
+      }
       const bad = this.engine.k.q8_quantize_rows(
         n,
         k,
         staging,
         slot.ptr + r0 * k,
-        f32At(slot.scales, r0),
+        f32At(slot.scales!, r0),
       );
       if (bad >= 0)
         throw new WeightsError(

@@ -233,6 +233,7 @@ export interface Kernels {
     ldr: number,
     act: number,
   ): void;
+  f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
   q8_gather_rows(
     rows: number,
     h: number,

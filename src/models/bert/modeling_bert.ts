@@ -82,9 +82,10 @@ export class BertEmbeddings {
   forward(p: Pass): void {
     const e = p.e;
     const words = this.word_embeddings;
-    // q8 table: the rows dequantized into the output, then summed there as inputs_embeds
-    const q8 = words.kind === "raw" && words.dtype === "q8" && p.ids !== 0;
-    if (q8)
+    // q8 / fp16 table: the rows widened into the output, then summed there as inputs_embeds
+    const lowp = words.kind === "raw" ? (words.dtype ?? "f32") : "f32";
+    const q8 = lowp !== "f32" && p.ids !== 0;
+    if (q8 && lowp === "q8")
       e.k.q8_gather_rows(
         p.rows,
         this.config.hidden_size,
@@ -93,6 +94,7 @@ export class BertEmbeddings {
         p.ids,
         p.hidden,
       );
+    else if (q8) e.k.f16_gather_rows(p.rows, this.config.hidden_size, words.ptr, p.ids, p.hidden);
     e.k.f32_bert_embeddings(
       p.rows,
       this.config.hidden_size,
