@@ -215,7 +215,7 @@ for (const dtype of ["q8", "fp16"]) {
     assert.is(h.metadata.simdbert_dtype, dtype);
     for (const [name, shape] of Object.entries(shapes)) {
       const t = h.tensors.get(name);
-      const low = shape.length === 2;
+      const low = shape.length === 2 && !/position|token_type/.test(name);
       assert.is(t.dtype, low ? (dtype === "q8" ? "I8" : "F16") : "F32", name);
       assert.equal(t.shape, shape);
       const s = h.tensors.get(name + "_scale");
@@ -237,6 +237,25 @@ for (const dtype of ["q8", "fp16"]) {
     assert.ok(c[0].some((x, j) => x !== a[0][j]));
   });
 }
+
+test("dtype q8: a q8 file and the f32 file quantized at load give the same bits, in int8 memory", async () => {
+  const q8 = await convert(writeSafetensors(tensors), "q8");
+  const f32 = writeSafetensors(tensors);
+  const load = (file, dtype) =>
+    BertModel.fromPretrained(
+      { "config.json": config, "model.safetensors": file },
+      { ...quiet, dtype },
+    );
+  const [a, b, c] = await Promise.all([load(q8, "q8"), load(f32, "q8"), load(f32, "fp32")]);
+  const [ya, yb, yc] = await Promise.all([a, b, c].map((m) => m.forward(inputs)));
+  assert.ok(
+    ya.last_hidden_state.data.every((x, i) => Object.is(x, yb.last_hidden_state.data[i])),
+    "same bits",
+  );
+  assert.ok(ya.last_hidden_state.data.some((x, i) => x !== yc.last_hidden_state.data[i]));
+  assert.ok(a.engine.weightBytes < c.engine.weightBytes / 2, "int8 weights in memory");
+  assert.is(a.engine.weightBytes, b.engine.weightBytes);
+});
 
 test("declaredDtype: simdbert q8 only; other methods refused by name", () => {
   assert.is(declaredDtype({}), null);
@@ -340,6 +359,12 @@ for (const [what, breakIt, re] of breakings) {
 // ------------------------------------------------------------------ simdbert quantize
 
 const exec = promisify(execFile);
+// 37 tokens: the random model's vocabulary
+const VOCAB =
+  ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "of", "a", "dog", "and", "or", "is"]
+    .concat("bcefghijklmnopqrstuvwxyz".split("").slice(0, 26))
+    .join("\n") + "\n";
+const near1 = (x) => assert.ok(Math.abs(x - 1) < 1e-5, `norm ${x}`);
 const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
 
 test("simdbert quantize: q8 and fp16 folders that load; tokenizer files copied; bad options", async () => {
@@ -349,12 +374,13 @@ test("simdbert quantize: q8 and fp16 folders that load; tokenizer files copied; 
     mkdirSync(join(src, "1_Pooling"), { recursive: true });
     writeFileSync(join(src, "config.json"), JSON.stringify(config));
     writeFileSync(join(src, "model.safetensors"), writeSafetensors(tensors));
-    writeFileSync(join(src, "vocab.txt"), "[PAD]\n[UNK]\n");
+    writeFileSync(join(src, "vocab.txt"), VOCAB);
+    writeFileSync(join(src, "texts.txt"), "the cat\nof a dog\n");
     writeFileSync(join(src, "1_Pooling", "config.json"), '{"pooling_mode_mean_tokens": true}');
     for (const dtype of ["q8", "fp16"]) {
       const out = join(dir, dtype);
       await exec(process.execPath, [CLI, "quantize", src, out, "--dtype", dtype]);
-      assert.is(readFileSync(join(out, "vocab.txt"), "utf8"), "[PAD]\n[UNK]\n");
+      assert.is(readFileSync(join(out, "vocab.txt"), "utf8"), VOCAB);
       assert.ok(existsSync(join(out, "1_Pooling", "config.json")));
       const cfg = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
       if (dtype === "q8") assert.equal(cfg.quantization_config.dtype, "q8");
@@ -362,6 +388,25 @@ test("simdbert quantize: q8 and fp16 folders that load; tokenizer files copied; 
       const file = new Uint8Array(readFileSync(join(out, "model.safetensors")));
       assert.equal(file, await convert(writeSafetensors(tensors), dtype));
       const a = await run(out);
+      // embed --dtype on the converted folder: mean pooled, normalized rows of the hidden size
+      const { stdout } = await exec(process.execPath, [
+        CLI,
+        "embed",
+        out,
+        "--pooling",
+        "mean",
+        "--normalize",
+        "--dtype",
+        dtype,
+        "--input",
+        join(src, "texts.txt"),
+      ]);
+      const rows = stdout.trim().split("\n").map(JSON.parse);
+      assert.is(rows.length, 2);
+      for (const e of rows) {
+        assert.is(e.length, config.hidden_size);
+        near1(Math.hypot(...e));
+      }
       const b = await run({
         "config.json": config,
         "model.safetensors": writeSafetensors(decodeAll(file)),

@@ -22,16 +22,23 @@ export async function lowPrecisionFile(weights, dtype) {
 /**
  * simdbert's sentence embeddings of the texts with weights in `dtype` (the dtype option), loaded
  * from a checkpoint in that precision (`simdbert quantize`'s format), or with from: "f32" from the
- * f32 checkpoint (quantized at load). `weightBytes`: the engine's weight memory.
+ * f32 checkpoint (quantized at load); the plain build unless relaxed. `weightBytes`: the engine's
+ * weight memory.
  */
-export async function runSimdbert(config, weights, texts, dtype, { from = dtype } = {}) {
+export async function runSimdbert(
+  config,
+  weights,
+  texts,
+  dtype,
+  { from = dtype, relaxed = false } = {},
+) {
   const file =
     from === "fp32" || from === "f32"
       ? writeSafetensors(weights)
       : await lowPrecisionFile(weights, from);
   const model = await BertModel.fromPretrained(
     { "config.json": config, "model.safetensors": file },
-    { warn: () => {}, ...(dtype === "fp32" ? {} : { dtype }) },
+    { warn: () => {}, relaxedSimd: relaxed, ...(dtype === "fp32" ? {} : { dtype }) },
   );
   const out = await model.forward(texts);
   return {

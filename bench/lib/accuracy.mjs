@@ -187,11 +187,14 @@ const rint = (x) => {
 
 // ------------------------------------------------------------------ float64 simulations
 
-/** Weights with every 2-D "*.weight" replaced by its per-row q8 rounding (simdbert's format). */
+/**
+ * Weights with every 2-D "*.weight" replaced by its per-row q8 rounding (simdbert's format: the
+ * Linear weights and the word embeddings; the position and token-type tables stay f32).
+ */
 export function perRowWeights(weights) {
   const out = new Map();
   for (const [n, t] of weights) {
-    if (t.shape.length !== 2) {
+    if (t.shape.length !== 2 || /position_embeddings|token_type_embeddings/.test(n)) {
       out.set(n, t);
       continue;
     }

@@ -2,15 +2,17 @@
 // precision, the config entry that says so, and the conversion of a checkpoint tensor by tensor
 // (peak memory: one tensor), used by `simdbert quantize`.
 //
-// q8: every 2-D floating tensor named "*.weight" (the Linear weights [out, in] and the embedding
-// tables [rows, hidden]) except attention's distance_embedding becomes
+// q8: every 2-D floating tensor named "*.weight" (the Linear weights [out, in] and the word
+// embedding table [vocab, hidden]) except the small tables the engine keeps in f32 (position and
+// token-type embeddings, attention's distance_embedding) becomes
 //   "<name>"        I8  [rows, cols]  q, row-major, symmetric (-127..127)
 //   "<name>_scale"  F32 [rows]        one positive finite scale per row: w ≈ q·scale
 // and config.json gets "quantization_config": {"quant_method": "simdbert", "dtype": "q8", ...}
 // (transformers' key: HF Python then refuses the checkpoint instead of loading int8 as floats).
 // fp16: the same tensors become F16 (round to nearest even) and config.json says
 // "torch_dtype": "float16", so HF Python loads it as it loads any half checkpoint.
-// Everything else (biases, LayerNorm, distance_embedding) is written as F32.
+// Everything else (biases, LayerNorm, the small tables) is written as F32, so that a converted
+// checkpoint loads into exactly what the dtype option makes of the float one at load.
 import { safetensorsLayout, type TensorInfo, type TensorSource } from "../safetensors.js";
 import {
   f16BitsToF32,
@@ -46,7 +48,7 @@ export function isLowPrecisionTarget(t: { name: string; shape: number[]; dtype: 
     t.shape.length === 2 &&
     FLOATS.includes(t.dtype) &&
     /(^|\.)weight$/.test(t.name) &&
-    !/(^|\.)distance_embedding\.weight$/.test(t.name)
+    !/(^|\.)(distance_embedding|position_embeddings|token_type_embeddings)\.weight$/.test(t.name)
   );
 }
 
