@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { pipeline, PipelineError } from "../dist/index.js";
+import { pipeline, PipelineError, SimdbertError } from "../dist/index.js";
 import { sharedPath } from "./support/shared.mjs";
 
 const ROOT = sharedPath("fixtures", "pipelines");
@@ -100,6 +100,24 @@ for (const name of CASES) {
   });
 }
 
+test("text-classification scores(): every label in id order, pairs, for servers", async () => {
+  const c = loadCase("text_classification");
+  const tc = await pipeline("text-classification", c.files);
+  assert.equal(tc.labels, ["bad", "okay", "good"]);
+  const pair = { text: "Was the room quiet?", text_pair: "We heard traffic all night." };
+  const [a, b] = await tc.scores(["It was fine.", [pair.text, pair.text_pair]]);
+  const all = await tc("It was fine.", { top_k: null });
+  for (const { label, score } of all)
+    assert.ok(Math.abs(a[tc.labels.indexOf(label)] - score) < 1e-6); // a batch of 2 vs 1
+  const best = await tc(pair);
+  assert.ok(Math.abs(b[tc.labels.indexOf(best.label)] - best.score) < 1e-6);
+  const raw = await tc.scores(["It was fine."], { function_to_apply: "none" });
+  const logits = await tc("It was fine.", { top_k: null, function_to_apply: "none" });
+  for (const { label, score } of logits)
+    assert.ok(Math.abs(raw[0][tc.labels.indexOf(label)] - score) < 1e-12);
+  await rejects(tc.scores(["x"], { top_k: 1 }), /unknown option "top_k"/);
+});
+
 test("aliases, unknown task, a head that does not fit the task", async () => {
   const tc = loadCase("text_classification");
   const sa = await pipeline("sentiment-analysis", tc.files);
@@ -116,6 +134,7 @@ test("aliases, unknown task, a head that does not fit the task", async () => {
       assert.unreachable(`${task} accepted`);
     } catch (e) {
       assert.instance(e, PipelineError);
+      assert.instance(e, SimdbertError);
       assert.match(e.message, re);
     }
   }
