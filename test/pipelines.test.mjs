@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { pipeline, PipelineError, SimdbertError } from "../dist/index.js";
 import { sharedPath } from "./support/shared.mjs";
+import { rng } from "./support/random_model.mjs";
 
 const ROOT = sharedPath("fixtures", "pipelines");
 const META = new Set(["task.txt", "requests.jsonl", "expected.jsonl", "vocab.json", "case.md"]);
@@ -291,6 +292,118 @@ test("simdbert pipeline: error lines in place, then the next request, exit 0", (
   assert.is(out[2].error, "ValueError");
   assert.is(out[3].error, "TypeError");
   assert.equal(compare(c.expected[1], out[4]), []);
+});
+
+test("seeded random requests: an answer of the right shape or a PipelineError, never a crash", async () => {
+  const r = rng(16);
+  const pieces = [
+    "Paris",
+    "[MASK]",
+    "[SEP]",
+    "[UNK]",
+    " ",
+    "\t",
+    "\n",
+    "\u202f",
+    "\u00a0",
+    "é",
+    "e\u0301",
+    "東京",
+    "😀",
+    "\u0000",
+    "\ud800",
+    ",",
+    ".",
+    "!",
+    "?",
+    "'s",
+    "n't",
+    "##ing",
+    "{}",
+    "{",
+    "}",
+    "İ",
+    "ΣΑΣ",
+    "한국",
+  ];
+  const text = (n) =>
+    Array.from({ length: n }, () => pieces[Math.floor(r() * pieces.length)]).join(
+      r() < 0.5 ? " " : "",
+    );
+  const pipes = {};
+  for (const name of CASES) {
+    const c = loadCase(name);
+    pipes[c.task] = await pipeline(c.task, c.files);
+  }
+  const calls = [
+    [
+      "fill-mask",
+      () => [text(1 + Math.floor(r() * 12)) + " [MASK]", { top_k: 1 + Math.floor(r() * 4) }],
+    ],
+    [
+      "text-classification",
+      () => [
+        r() < 0.5 ? text(1 + Math.floor(r() * 20)) : { text: text(5), text_pair: text(5) },
+        r() < 0.5 ? {} : { top_k: null },
+      ],
+    ],
+    [
+      "token-classification",
+      () => [
+        text(1 + Math.floor(r() * 20)),
+        { aggregation_strategy: r() < 0.5 ? "none" : "simple" },
+      ],
+    ],
+    [
+      "question-answering",
+      () => [
+        { question: text(1 + Math.floor(r() * 5)), context: text(1 + Math.floor(r() * 60)) },
+        {
+          top_k: 1 + Math.floor(r() * 3),
+          max_seq_len: 48,
+          doc_stride: 8 + Math.floor(r() * 20),
+          handle_impossible_answer: r() < 0.5,
+        },
+      ],
+    ],
+    [
+      "zero-shot-classification",
+      () => [
+        text(1 + Math.floor(r() * 10)),
+        {
+          candidate_labels: text(1 + Math.floor(r() * 4)),
+          hypothesis_template: r() < 0.8 ? "This is {}." : text(3),
+        },
+      ],
+    ],
+  ];
+  let answered = 0;
+  for (let i = 0; i < (Number(process.env.PIPELINE_FUZZ) || 150); i++) {
+    const [task, make] = calls[i % calls.length];
+    const [inputs, options] = make();
+    try {
+      const out = await pipes[task](inputs, options);
+      assert.ok(out !== undefined && out !== null, `${task}: no answer`);
+      JSON.stringify(out); // plain JSON values
+      answered++;
+    } catch (e) {
+      assert.instance(
+        e,
+        PipelineError,
+        `${task} ${JSON.stringify(inputs)} ${JSON.stringify(options)}: ${e.stack}`,
+      );
+    }
+  }
+  assert.ok(answered > 100, `only ${answered} of 150 answered`);
+  // and the pipelines still give HF's answers
+  const c = loadCase("question_answering");
+  assert.equal(
+    compare(
+      c.expected[5],
+      await pipes["question-answering"](c.requests[5].inputs, c.requests[5].options),
+    ),
+    [],
+  );
 });
 
 test.run();
