@@ -260,6 +260,23 @@ test("token-classification with offsets: start / end, the text's [UNK], first / 
   }
 });
 
+test("token-classification, slow path with the caller's offset_mapping (HF's argument)", async () => {
+  const c = loadCase("token_classification");
+  const ner = await pipeline("ner", c.files);
+  const text = "I like \u2603 and K\u00f6ln.";
+  const { offset_mapping } = ner.tokenizer.encode_plus(text, { return_offsets_mapping: true });
+  const plain = await ner(text, { ignore_labels: [] });
+  const withOffsets = await ner(text, { ignore_labels: [], offset_mapping });
+  assert.is(withOffsets.length, plain.length);
+  withOffsets.forEach((e, i) => {
+    assert.equal([e.start, e.end], offset_mapping[e.index]);
+    assert.is(e.word, plain[i].word === "[UNK]" ? text.slice(e.start, e.end) : plain[i].word);
+  });
+  assert.ok(withOffsets.some((e) => e.word === "\u2603"));
+  await rejects(ner([text, text], { offset_mapping: [offset_mapping] }), /same batch size/);
+  await rejects(ner(text, { offset_mapping: [offset_mapping.slice(0, 2)] }), /spans/);
+});
+
 test("simdbert pipeline: error lines in place, then the next request, exit 0", () => {
   const c = loadCase("zero_shot");
   // the CLI reads a model folder: write the case's files to a temporary one
