@@ -4,9 +4,10 @@
 // after loading the model and after one b1 s128 forward, the weights' bytes, and the process's
 // RSS and peak RSS (VmHWM). Models: random weights (bench/.cache/memory-<shape>-v1/: an f32
 // checkpoint and its q8 / fp16 conversions by `simdbert quantize`'s code). Rows:
-//   <dtype> file:        a checkpoint already in that precision, loaded as it is;
-//   q8 from f32 file:    the f32 checkpoint loaded with { dtype: "q8" } (quantized at load);
-//                        its peak RSS is checked against final RSS + largest tensor + 16 MB.
+//   <dtype> file:        a checkpoint already in that precision (the fp16 one with { dtype: "fp16" };
+//                        a q8 one loads as q8 by itself);
+//   <dtype> from f32 file: the f32 checkpoint loaded with { dtype } (converted at load); its peak
+//                        RSS is checked against final RSS + largest tensor + 16 MB.
 // Goals (issue 17): MiniLM q8 <= 32 MB, bge-small q8 <= 48 MB, bert-base q8 <= 125 MB.
 import { execFileSync } from "node:child_process";
 import {
@@ -187,7 +188,7 @@ async function child(dir, dtype) {
     rss: process.memoryUsage().rss,
     peakRss: status("VmHWM"),
   };
-  console.log(JSON.stringify({ rss0, loadMs, afterLoad, afterForward, held: model.dtype ?? null }));
+  console.log(JSON.stringify({ rss0, loadMs, afterLoad, afterForward }));
 }
 
 async function main() {
@@ -205,8 +206,10 @@ async function main() {
   );
   for (const shape of shapeList) {
     const { dir, largest } = await ensureModels(shape);
-    const rows = dtypes.map((d) => [`${d} file`, join(dir, d), ""]);
-    if (dtypes.includes("q8")) rows.push(["q8 from f32 file", join(dir, "fp32"), "q8"]);
+    // [label, folder, dtype option]: a q8 folder loads as q8 by itself (its config says so)
+    const rows = dtypes.map((d) => [`${d} file`, join(dir, d), d === "fp16" ? "fp16" : ""]);
+    for (const d of dtypes.filter((x) => x !== "fp32"))
+      rows.push([`${d} from f32 file`, join(dir, "fp32"), d]);
     for (const [label, d, loadDtype] of rows) {
       let r;
       try {
@@ -227,15 +230,14 @@ async function main() {
         continue;
       }
       let note = "";
-      if (label.startsWith("q8")) {
+      if (label === "q8 file" || label === "q8 from f32 file") {
         const goal = GOALS[shape];
         note = `goal <= ${goal}: ${r.afterForward.wasm / MB <= goal ? "met" : "NOT met"}`;
       }
-      if (loadDtype) {
+      if (label.includes("from f32")) {
         const bound = r.afterLoad.rss + largest + 16 * MB;
         note += `; peak ${f(r.afterLoad.peakRss).trim()} <= final ${f(r.afterLoad.rss).trim()} + largest tensor ${f(largest).trim()} + 16: ${r.afterLoad.peakRss <= bound ? "met" : "NOT met"}`;
       }
-      if (r.held && !label.startsWith(r.held)) note += ` (held as ${r.held})`;
       console.log(
         `${shape.padEnd(10)} ${label.padEnd(18)} ${f(r.afterLoad.wasm)}   ${f(r.afterForward.wasm)}  ${f(r.afterLoad.weights)} ${f(r.afterLoad.rss)} ${f(r.afterLoad.peakRss)}  ${note}`,
       );

@@ -15,6 +15,7 @@ import {
   WeightsError,
   checkDtype,
   convertCheckpoint,
+  convertedConfig,
   declaredDtype,
   dequantizeRows,
   f16BitsToF32,
@@ -202,8 +203,9 @@ const inputs = (() => {
   return { input_ids: ids, attention_mask: ids.map((row) => row.map((_, s) => (s < 10 ? 1 : 0))) };
 })();
 
+/** Outputs of a model loaded with weights held in f32 (a q8 file dequantized: exactly q·scale). */
 async function run(files) {
-  const model = await BertModel.fromPretrained(files, quiet);
+  const model = await BertModel.fromPretrained(files, { ...quiet, dtype: "fp32" });
   const out = await model.forward(inputs);
   return [out.last_hidden_state.data, out.pooler_output.data];
 }
@@ -255,6 +257,14 @@ test("dtype q8: a q8 file and the f32 file quantized at load give the same bits,
   assert.ok(ya.last_hidden_state.data.some((x, i) => x !== yc.last_hidden_state.data[i]));
   assert.ok(a.engine.weightBytes < c.engine.weightBytes / 2, "int8 weights in memory");
   assert.is(a.engine.weightBytes, b.engine.weightBytes);
+  // a q8 checkpoint loads as q8 by default (its config says so)
+  const d = await BertModel.fromPretrained(
+    { "config.json": convertedConfig(config, "q8"), "model.safetensors": q8 },
+    quiet,
+  );
+  const yd = await d.forward(inputs);
+  assert.ok(yd.last_hidden_state.data.every((x, i) => Object.is(x, ya.last_hidden_state.data[i])));
+  assert.is(d.engine.weightBytes, a.engine.weightBytes);
 });
 
 test("declaredDtype: simdbert q8 only; other methods refused by name", () => {

@@ -4,8 +4,9 @@
 // Each case takes a small q8 checkpoint (every 2-D weight I8, or a random subset of them, the rest
 // F32), breaks it in one to three of the ways below, writes it, and loads it. An independent
 // verdict written from the format's rules says whether the model must load and, if not, which
-// tensor the message must name; a model that loads must answer bit for bit what a model loaded
-// from an F32 checkpoint of the decoded weights (q·scale rounded to f32) answers. A load rejected
+// tensor the message must name. Loaded with dtype fp32, a model must answer bit for bit what a
+// model loaded from an F32 checkpoint of the decoded weights (q·scale rounded to f32) answers;
+// with dtype q8 (int8 rows packed as they are), what a second load of the same file answers. A load rejected
 // by a header or scale problem may not grow the engine's memory.
 //
 //   scales: zero, -0, negative, NaN, ±Infinity, subnormal, huge (valid), missing, F16 / F64 / I8 /
@@ -205,7 +206,7 @@ function decoded(m) {
   return out;
 }
 
-async function load(state, m, viaDir, ctx) {
+async function load(state, m, viaDir, ctx, dtype) {
   const bytes = writeSafetensors(m);
   let source = { "config.json": CONFIG, "model.safetensors": bytes };
   if (viaDir) {
@@ -217,7 +218,7 @@ async function load(state, m, viaDir, ctx) {
   }
   const before = state.engine.memoryBytes;
   const res = await attempt(() =>
-    BertModel.fromPretrained(source, { ...quiet, engine: state.engine }),
+    BertModel.fromPretrained(source, { ...quiet, engine: state.engine, dtype }),
   );
   if (viaDir) rmSync(source, { recursive: true, force: true });
   return { res, grew: state.engine.memoryBytes - before };
@@ -245,7 +246,10 @@ export const surface = {
     const label = `q8 checkpoint: ${changes.map((c) => c.what).join("; ")}`;
     stats.add("tried");
     const viaDir = r.chance(0.15);
-    const { res, grew } = await load(state, m, viaDir, ctx);
+    // held in f32 (dequantized: the q·scale oracle), or as q8 (int8 rows straight into the packed
+    // layout: the oracle is a second load of the same file)
+    const dtype = r.chance(0.5) ? "fp32" : "q8";
+    const { res, grew } = await load(state, m, viaDir, ctx, dtype);
     const [model, err, ok] = res;
     const expect = verdict.ok
       ? null
@@ -270,13 +274,20 @@ export const surface = {
     const want = (
       await (
         await BertModel.fromPretrained(
-          { "config.json": CONFIG, "model.safetensors": writeSafetensors(decoded(m)) },
-          quiet,
+          {
+            "config.json": CONFIG,
+            "model.safetensors": writeSafetensors(dtype === "fp32" ? decoded(m) : m),
+          },
+          { ...quiet, dtype },
         )
       ).forward(state.probe)
     ).last_hidden_state.data;
     if (!sameBits(got, want))
-      stats.fail("wrong", i, `${label}: the loaded model does not compute with q·scale`);
+      stats.fail(
+        "wrong",
+        i,
+        `${label} (dtype ${dtype}): the loaded model does not compute with ${dtype === "fp32" ? "q·scale" : "the same weights twice"}`,
+      );
   },
 };
 

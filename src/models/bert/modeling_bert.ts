@@ -14,6 +14,7 @@ import {
 import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import { declaredDtype } from "../../quant/checkpoint.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
@@ -570,11 +571,14 @@ export async function loadPretrained<T>(
   checkWeightDtype(options.dtype); // before any engine (and its threads) exists
   const { config, tensors, close } = await openModel(source, options.config);
   try {
+    // a q8 checkpoint (`simdbert quantize`) loads as q8 unless another dtype is asked; another
+    // quantization method's checkpoint is refused by name
+    const declared = declaredDtype(config.extra);
     const engine = options.engine ?? (await Engine.create(options));
     const w = new WeightLoader(engine, tensors, {
       warn: options.warn ?? defaultWarn,
       prefix: "bert",
-      dtype: options.dtype,
+      dtype: options.dtype ?? declared ?? undefined,
     });
     const model = build(config, engine, w);
     await w.load();
