@@ -6,5 +6,6 @@ import type { Command } from "./options.js";
 import { command as forward } from "./forward.js";
 import { command as tokenize } from "./tokenize.js";
 import { command as embed } from "./embed.js";
+import { command as serve } from "./serve.js";
 
-export const COMMANDS: readonly Command[] = [embed, tokenize, forward];
+export const COMMANDS: readonly Command[] = [embed, serve, tokenize, forward];

@@ -361,7 +361,7 @@ export function helpText(command: Command): string {
   }
   rows.push(["-h, --help", "print this help and exit"]);
   for (const [left, help] of rows) {
-    if (left.length <= 22) out.push(`  ${left.padEnd(22)} ${wrap(help, 25)}`);
+    if (left.length < 22) out.push(`  ${left.padEnd(22)} ${wrap(help, 25)}`);
     else out.push(`  ${left}`, `  ${" ".repeat(22)} ${wrap(help, 25)}`);
   }
   if (command.details) out.push("", command.details.trim());

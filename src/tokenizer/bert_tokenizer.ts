@@ -604,12 +604,12 @@ export class BertTokenizer implements PrepareHost {
     return this.convertOne(t);
   }
 
-  /** @internal PrepareHost */
+  /** For prepare.ts (PrepareHost): the pad token's id. */
   padTokenId(): number {
     return this.requiredId("pad_token");
   }
 
-  /** @internal PrepareHost: HF's "Asking to pad but the tokenizer does not have a padding token". */
+  /** For prepare.ts (PrepareHost): HF's "Asking to pad but the tokenizer does not have a padding token". */
   checkCanPad(): void {
     if (!truthy(this.pad_token)) {
       throw new TokenizerError(
