@@ -7,5 +7,6 @@ import { command as forward } from "./forward.js";
 import { command as tokenize } from "./tokenize.js";
 import { command as embed } from "./embed.js";
 import { command as serve } from "./serve.js";
+import { command as pipeline } from "./pipeline.js";
 
-export const COMMANDS: readonly Command[] = [embed, serve, tokenize, forward];
+export const COMMANDS: readonly Command[] = [embed, pipeline, serve, tokenize, forward];
