@@ -92,7 +92,7 @@ test("embed: bad values are refused before loading, naming the option", async ()
     [["--batch-size", "-3"], /--batch-size must be at least 1/],
     [["--threads", "0"], /--threads must be at least 1 or auto/],
     [["--threads", "many"], /--threads must be an integer or auto, got "many"/],
-    [["--pooling", "max"], /--pooling must be one of mean, cls, got "max"/],
+    [["--pooling", "avg"], /--pooling must be one of cls, max, mean, mean_sqrt_len, got "avg"/],
     [["--out", join(tmp, "e.txt")], /--out writes a \.npy file/],
     [["--out", join(tmp, "nodir", "e.npy")], /--out: the directory of .* does not exist/],
     [["--input", tmp], new RegExp(`--input: "${tmp}" is a directory`)],

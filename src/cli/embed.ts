@@ -1,4 +1,7 @@
 // simdbert embed MODEL [options] (its options and help text are declared below)
+// Without --pooling / --normalize the model folder decides, as sentence-transformers does
+// (modules.json, 1_Pooling/config.json, Normalize, sentence_bert_config.json); mean pooling
+// without normalization for a folder that has no modules.json.
 // One text per line (stdin, or --input); one JSON array per line on stdout, or a float32 .npy
 // [n, hidden]. A progress bar goes to stderr when it is a terminal and the input is long.
 import { createReadStream } from "node:fs";
@@ -28,11 +31,13 @@ export const command = defineCommand({
   options: {
     pooling: {
       type: "choice",
-      choices: ["mean", "cls"],
-      default: "mean",
-      help: "mean of the tokens' last hidden states (sentence-transformers) or the [CLS] token's",
+      choices: ["cls", "max", "mean", "mean_sqrt_len"],
+      help: "how token vectors become one (default: the folder's 1_Pooling/config.json, else mean)",
     },
-    normalize: { type: "flag", help: "L2-normalise each embedding (for cosine similarity)" },
+    normalize: {
+      type: "flag",
+      help: "L2-normalise each embedding (default: as the folder's modules.json says, else not)",
+    },
     input: {
       type: "path",
       metavar: "FILE",
@@ -89,7 +94,7 @@ async function checkMaxLength(model: string, maxLength: number): Promise<void> {
 }
 
 interface EmbedOptions {
-  pooling: Pooling;
+  pooling: Pooling | undefined;
   normalize: boolean;
   input: string;
   out: string;
@@ -124,6 +129,7 @@ export function npy(data: Float32Array, shape: number[]): Uint8Array {
 async function embed(model: string, o: EmbedOptions): Promise<void> {
   const texts = await readLines(o.input);
   const extractor = await pipeline("feature-extraction", model, {
+    sentenceTransformers: true,
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
@@ -143,8 +149,8 @@ async function embedTexts(
   const bar = process.stderr.isTTY && texts.length > 64;
   const t0 = Date.now();
   const emb = await extractor(texts, {
-    pooling: o.pooling,
-    normalize: o.normalize,
+    ...(o.pooling ? { pooling: o.pooling } : {}),
+    ...(o.normalize ? { normalize: true } : {}),
     onProgress: bar
       ? (done, total) => {
           const w = 30;
