@@ -424,8 +424,8 @@ test("simdbert quantize: q8 and fp16 folders that load; tokenizer files copied; 
       assert.ok(a[0].every((x, j) => Object.is(x, b[0][j])));
     }
     for (const [args, re] of [
-      [["--dtype", "int4"], /--dtype must be one of "fp32", "fp16", "q8"; got "int4"/],
-      [["--dtype", "fp32"], /choose q8 or fp16/],
+      [["--dtype", "int4"], /--dtype must be one of q8, fp16, got "int4"/],
+      [["--dtype", "fp32"], /--dtype must be one of q8, fp16, got "fp32"/],
       [[], /--dtype is required/],
     ]) {
       const e = await exec(process.execPath, [CLI, "quantize", src, join(dir, "x"), ...args]).then(
