@@ -154,10 +154,6 @@ function run(relaxed) {
   // the peak of the build's q8 dot, measured right before each shape's GEMMs (the load drifts)
   const peakNow = () => {
     const pi = peakIters / 4;
-    if (relaxed) {
-      const t = time(() => pk.peak_relaxed_dot(pi, 1), budget / 4);
-      return (pk.PEAK_RDOT_OPS_PER_ITER.value * pi) / t / 1e9;
-    }
     const t = time(() => pk.peak_dot(pi, 1), budget / 4);
     return (pk.PEAK_DOT_OPS_PER_ITER.value * pi) / t / 1e9;
   };
