@@ -1,7 +1,7 @@
 // simdbert: BERT inference in TypeScript + WebAssembly SIMD, with Hugging Face's numbers.
 export { Tensor, type DType } from "./tensor.js";
 export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
-export { Engine, EngineError, type EngineOptions } from "./runtime/engine.js";
+export { Engine, EngineError, hardwareThreads, type EngineOptions } from "./runtime/engine.js";
 export {
   hasSimd,
   hasRelaxedSimd,
@@ -20,6 +20,7 @@ export {
   type TensorInfo,
 } from "./safetensors.js";
 export { WeightsError } from "./loading/weights.js";
+export { FileError, readRegularFile, openRegularFile } from "./loading/files.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
 export { InputError, type TensorLike } from "./models/inputs.js";
 export * from "./models/outputs.js";

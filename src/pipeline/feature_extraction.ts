@@ -57,7 +57,11 @@ export async function pipeline(
   }
   const files = modelFiles(source);
   const [model, tokenizer, st] = await Promise.all([
-    BertModel.fromPretrained(files, options),
+    // the pooler is never read here: a checkpoint without one (masked-LM, sentence-transformers) loads
+    BertModel.fromPretrained(files, {
+      ...options,
+      addPoolingLayer: options.addPoolingLayer ?? "auto",
+    }),
     BertTokenizer.fromPretrained(files, options.tokenizer ?? {}),
     readJson(files, "sentence_bert_config.json").catch(() => null),
   ]);

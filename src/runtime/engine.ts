@@ -28,6 +28,14 @@ export interface EngineOptions extends WasmOptions {
    * workers, pages without cross-origin isolation) it falls back to 1.
    */
   threads?: number | "auto";
+  /**
+   * Most bytes of WebAssembly memory one request's activations (the arena, with a decoder's kept
+   * cache) may use; a request needing more is refused with an EngineError instead of growing the
+   * memory. WebAssembly memory never shrinks: without a cap, one huge batch keeps its memory for
+   * the engine's life (a new engine, loading the model again, is the way to get it back).
+   * Default: no cap (the runtime's 4 GiB limit).
+   */
+  maxArenaBytes?: number;
 }
 
 /** The engine cannot do what was asked (memory, threads, layout), said in words. */
@@ -214,6 +222,7 @@ export class Engine {
   /** Offset of the packing buffer at the start of the current arena plan; -1 before any plan. */
   private pack = -1;
   private packBytes = PACK_BYTES;
+  private maxArena = Infinity;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -224,7 +233,10 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const threads = resolveThreads(options.threads);
+    const threads = resolveThreads(
+      options.threads,
+      options.threads === "auto" ? await hardwareThreads() : 1,
+    );
     const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
     const memory = new WebAssembly.Memory({
       initial: 1,
@@ -252,6 +264,16 @@ export class Engine {
       );
     }
     engine.packBytes = Math.max(PACK_BYTES, threads * MHA_PACK_BYTES);
+    const cap = options.maxArenaBytes;
+    if (cap !== undefined) {
+      if (typeof cap !== "number" || !(cap > 0) || !Number.isFinite(cap)) {
+        engine.dispose();
+        throw new EngineError(
+          `simdbert: maxArenaBytes must be a positive number of bytes, got ${String(cap).slice(0, 40)}`,
+        );
+      }
+      engine.maxArena = cap;
+    }
     return engine;
   }
 
@@ -505,6 +527,7 @@ export class Engine {
    */
   keep(bytes: number): number {
     const size = alignUp(bytes);
+    this.checkArena(size);
     this.pack = -1; // the arena moves: the next plan places the packing buffer again
     this.ensure(this.top + size + SLACK);
     this.keptBytes = size;
@@ -527,8 +550,17 @@ export class Engine {
 
   /** Called by Arena.commit: grows the memory for the plan. */
   reserve(end: number): void {
+    this.checkArena(end - this.top);
     this.ensure(end);
     if (end > this.arenaEnd) this.arenaEnd = end;
+  }
+
+  /** Refuses an arena (kept region included) larger than maxArenaBytes, before growing anything. */
+  private checkArena(bytes: number): void {
+    if (bytes > this.maxArena)
+      throw new EngineError(
+        `simdbert: this request needs ${(bytes / 2 ** 20).toFixed(1)} MiB of activations, more than maxArenaBytes (${(this.maxArena / 2 ** 20).toFixed(1)} MiB): send smaller batches or shorter sequences, or raise the cap`,
+      );
   }
 
   /** High-water mark of the arena (and kept region) in bytes. */
@@ -537,14 +569,44 @@ export class Engine {
   }
 }
 
-function resolveThreads(t: number | "auto" | undefined): number {
-  if (t === undefined || t === 1) return 1;
+// a variable specifier: bundlers for browsers and workers leave this import alone
+const NODE_OS = "node:os";
+
+/**
+ * The threads this process may run on: os.availableParallelism() on Node (navigator, which
+ * reports the same, exists only from Node 21; availableParallelism from 18.14, os.cpus() before),
+ * navigator.hardwareConcurrency elsewhere (browsers, Deno, Bun, workers).
+ */
+export async function hardwareThreads(): Promise<number> {
   const g = globalThis as {
     navigator?: { hardwareConcurrency?: number };
+    process?: { versions?: { node?: string } };
+    Deno?: unknown;
+    Bun?: unknown;
+  };
+  if (g.process?.versions?.node && !g.Deno && !g.Bun) {
+    try {
+      const os = (await import(/* @vite-ignore */ NODE_OS)) as typeof import("node:os");
+      const n =
+        typeof os.availableParallelism === "function"
+          ? os.availableParallelism()
+          : os.cpus().length;
+      if (Number.isSafeInteger(n) && n >= 1) return Math.min(n, 256);
+    } catch {
+      // no node:os (a bundle for another platform): navigator below
+    }
+  }
+  const n = g.navigator?.hardwareConcurrency;
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 1 ? Math.min(n, 256) : 1;
+}
+
+function resolveThreads(t: number | "auto" | undefined, auto: number): number {
+  if (t === undefined || t === 1) return 1;
+  const g = globalThis as {
     crossOriginIsolated?: boolean;
     SharedArrayBuffer?: unknown;
   };
-  const n = t === "auto" ? (g.navigator?.hardwareConcurrency ?? 1) : t;
+  const n = t === "auto" ? auto : t;
   if (!Number.isSafeInteger(n) || n < 1 || n > 256)
     throw new EngineError(
       `simdbert: threads must be a positive integer or "auto", got ${String(t)}`,

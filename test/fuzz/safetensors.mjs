@@ -59,7 +59,7 @@ const DTYPES = {
   F64: 8,
 };
 const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
-const MAX_HEADER = 100_000_000;
+const MAX_HEADER = 32 * 2 ** 20;
 const enc = new TextEncoder();
 
 // ------------------------------------------------------------------ writing files

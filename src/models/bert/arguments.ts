@@ -59,8 +59,10 @@ export function checkArguments(
   x: BertModelInputs,
   hasPooler: boolean,
 ): PassInputs & { returnDict: boolean } {
-  if (!x || typeof x !== "object")
-    throw new InputError("forward expects an object of named inputs");
+  if (!x || typeof x !== "object" || Array.isArray(x))
+    throw new InputError(
+      `forward expects an object of named inputs, got ${x === null ? "null" : Array.isArray(x) ? "an array" : typeof x}`,
+    );
   for (const k of Object.keys(x)) {
     if (!KNOWN.has(k)) throw new InputError(`forward() got an unexpected argument "${k}"`);
   }

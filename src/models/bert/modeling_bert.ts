@@ -398,8 +398,11 @@ export class BertPooler {
 }
 
 export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
-  /** BertModel only: build the pooler (HF's add_pooling_layer, default true). */
-  addPoolingLayer?: boolean;
+  /**
+   * BertModel only: build the pooler (HF's add_pooling_layer, default true). "auto": build it
+   * when the checkpoint has its weights (embeddings never read it; masked-LM checkpoints lack it).
+   */
+  addPoolingLayer?: boolean | "auto";
   /** An engine to place the weights in (default: a new one per model). */
   engine?: Engine;
   /** Config overrides, as from_pretrained's kwargs (e.g. { is_decoder: true }). */
@@ -418,7 +421,12 @@ export class BertPreTrainedModel {
   /** Runs calls one after another: overlapping async calls see the arena as sequential calls do. */
   protected serialize<T>(fn: () => T): Promise<T> {
     const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+    // the queue keeps only the order, not the result: an output (hidden states, attentions) must
+    // not stay alive until the next call
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -429,8 +437,8 @@ export class BertPreTrainedModel {
 }
 
 export interface BertModelOptions {
-  /** HF's add_pooling_layer (default true). */
-  addPoolingLayer?: boolean;
+  /** HF's add_pooling_layer (default true); "auto": when the checkpoint has pooler weights. */
+  addPoolingLayer?: boolean | "auto";
   /** Keep the word embeddings only in packed form (a tied MLM decoder uses them as its weight). */
   packedWordEmbeddings?: boolean;
 }
@@ -459,7 +467,15 @@ export class BertModel extends BertPreTrainedModel {
       options.packedWordEmbeddings ?? false,
     );
     this.encoder = new BertEncoder(config, w, p("encoder"));
-    this.pooler = (options.addPoolingLayer ?? true) ? new BertPooler(config, w, p("pooler")) : null;
+    const pool =
+      options.addPoolingLayer === "auto"
+        ? w.has(p("pooler.dense.weight"))
+        : (options.addPoolingLayer ?? true);
+    if (pool !== true && pool !== false)
+      throw new ConfigError(
+        `addPoolingLayer must be true, false or "auto", got ${String(options.addPoolingLayer).slice(0, 40)}`,
+      );
+    this.pooler = pool ? new BertPooler(config, w, p("pooler")) : null;
     this.slab = new KVSlab(engine, config);
   }
 
