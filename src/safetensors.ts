@@ -110,6 +110,10 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
     }
     tensors.set(name, checkEntry(name, raw, dataLen));
   }
+  if (tensors.size > MAX_TENSORS)
+    throw new SafetensorsError(
+      `header lists more than ${MAX_TENSORS} tensors (${tensors.size}): not a checkpoint simdbert reads`,
+    );
   // no overlaps, no holes: sorted by offset, the entries must tile [0, dataLen)
   const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;

@@ -223,6 +223,9 @@ export class Engine {
   private pack = -1;
   private packBytes = PACK_BYTES;
   private maxArena = Infinity;
+  /** Calls on this engine (forwards of every model on it, loads into it), one after another. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private loads = 0;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -275,6 +278,39 @@ export class Engine {
       engine.maxArena = cap;
     }
     return engine;
+  }
+
+  /**
+   * Runs `fn` after every call queued before it on this engine. Models sharing an engine queue
+   * their forwards here, and loads into it hold it for their whole duration: a load awaits file
+   * reads that land in wasm memory and stages rows past the weights, where a forward's arena
+   * begins, so a forward (or another load) in between would corrupt both. The queue keeps only
+   * the order, not the results (an output is not kept alive until the next call).
+   */
+  serialize<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Runs a load (weights laid into this engine) in the engine's queue, marked as loading. */
+  load<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      this.loads++;
+      try {
+        return await fn();
+      } finally {
+        this.loads--;
+      }
+    });
+  }
+
+  /** Whether a load into this engine is under way (a synchronous forward must not run now). */
+  get loading(): boolean {
+    return this.loads > 0;
   }
 
   /** Threads the kernels run on (1 without a pool). */
@@ -540,6 +576,10 @@ export class Engine {
 
   /** Starts planning the arena for one request: buffers are carved from where the kept region ends. */
   arena(): Arena {
+    if (this.loads)
+      throw new EngineError(
+        "simdbert: a model is being loaded into this engine: a synchronous run() cannot use it now (await forward(), which waits for the load)",
+      );
     const a = new Arena(this, this.top + this.keptBytes);
     // first in every plan, so at the same offset in all of them: reserved by the plan's commit
     const pack = a.take(this.packBytes / 4);

@@ -412,22 +412,17 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
 /** Base of every BERT model class: the config, the engine that holds its weights, a call queue. */
 export class BertPreTrainedModel {
   static readonly base_model_prefix = "bert";
-  protected queue: Promise<unknown> = Promise.resolve();
   constructor(
     readonly config: BertConfig,
     readonly engine: Engine,
   ) {}
 
-  /** Runs calls one after another: overlapping async calls see the arena as sequential calls do. */
+  /**
+   * Runs calls one after another, in the engine's queue: overlapping async calls (on this model,
+   * on other models sharing its engine, loads into it) see the arena as sequential calls do.
+   */
   protected serialize<T>(fn: () => T): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    // the queue keeps only the order, not the result: an output (hidden states, attentions) must
-    // not stay alive until the next call
-    this.queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.engine.serialize(fn);
   }
 
   /** Bytes of WebAssembly memory held for this model (weights + arena). */
@@ -571,13 +566,17 @@ export async function loadPretrained<T>(
   const { config, tensors, close } = await openModel(source, options.config);
   try {
     const engine = options.engine ?? (await Engine.create(options));
-    const w = new WeightLoader(engine, tensors, {
-      warn: options.warn ?? defaultWarn,
-      prefix: "bert",
+    // in the engine's queue: forwards of other models on a shared engine, and other loads into
+    // it, wait (the loader stages rows where their arena begins)
+    return await engine.load(async () => {
+      const w = new WeightLoader(engine, tensors, {
+        warn: options.warn ?? defaultWarn,
+        prefix: "bert",
+      });
+      const model = build(config, engine, w);
+      await w.load();
+      return model;
     });
-    const model = build(config, engine, w);
-    await w.load();
-    return model;
   } finally {
     await close();
   }
