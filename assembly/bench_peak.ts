@@ -151,3 +151,126 @@ export function peak_fed(rounds: i32, buf: usize): f32 {
   );
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
 }
+
+// ---- integer dot products (the q8 GEMM's instructions) --------------------------------------
+// 12 chains acc = dot(acc, m) + c, m picking each lane's low half (m = 1 in the low i16 or i8 of
+// every i32, 0 elsewhere) and c = 0, so that the values never change. Ops counted as the GEMM
+// counts them: 2 per multiply-add, i.e. 16 per i32x4.dot_i16x8_s (8 products), 32 per 16-product
+// relaxed dot.
+
+@inline function dot16(acc: v128, m: v128, c: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(acc, m), c);
+}
+
+/** i32x4.dot_i16x8_s + i32x4.add: 12·16 ops per iteration (PEAK_DOT_OPS_PER_ITER). */
+export const PEAK_DOT_OPS_PER_ITER: i32 = 12 * 16;
+export function peak_dot(iters: i32, seed: i32): i32 {
+  const m = i32x4.splat(1),
+    c = i32x4.splat(0);
+  let a0 = i32x4.splat(seed),
+    a1 = i32x4.splat(seed + 1),
+    a2 = i32x4.splat(seed + 2),
+    a3 = i32x4.splat(seed + 3),
+    a4 = i32x4.splat(seed + 4),
+    a5 = i32x4.splat(seed + 5);
+  let a6 = i32x4.splat(seed + 6),
+    a7 = i32x4.splat(seed + 7),
+    a8 = i32x4.splat(seed + 8),
+    a9 = i32x4.splat(seed + 9),
+    a10 = i32x4.splat(seed + 10),
+    a11 = i32x4.splat(seed + 11);
+  for (let i = 0; i < iters; i++) {
+    a0 = dot16(a0, m, c);
+    a1 = dot16(a1, m, c);
+    a2 = dot16(a2, m, c);
+    a3 = dot16(a3, m, c);
+    a4 = dot16(a4, m, c);
+    a5 = dot16(a5, m, c);
+    a6 = dot16(a6, m, c);
+    a7 = dot16(a7, m, c);
+    a8 = dot16(a8, m, c);
+    a9 = dot16(a9, m, c);
+    a10 = dot16(a10, m, c);
+    a11 = dot16(a11, m, c);
+  }
+  const s = i32x4.add(
+    i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3)),
+    i32x4.add(i32x4.add(a4, a5), i32x4.add(a6, a7)),
+  );
+  const t = i32x4.add(s, i32x4.add(i32x4.add(a8, a9), i32x4.add(a10, a11)));
+  return i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 3);
+}
+
+// The relaxed build's q8 step: i16x8.relaxed_dot_i8x16_i7x16_s, pairs summed to i32, accumulated
+// (the form the q8 kernel uses), and the single-instruction i32x4.relaxed_dot_i8x16_i7x16_add_s.
+@inline function dot8(acc: v128, m: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD)
+    return i32x4.add(i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(acc, m)), c);
+  return acc;
+}
+@inline function dot8add(acc: v128, m: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(acc, m, c);
+  return acc;
+}
+
+/** 12·32 ops per iteration (relaxed build only; the plain build returns its input). */
+export const PEAK_RDOT_OPS_PER_ITER: i32 = 12 * 32;
+function rdotRun(iters: i32, seed: i32, fused: bool): i32 {
+  const m = i32x4.splat(1),
+    c = i32x4.splat(0);
+  let a0 = i32x4.splat(seed),
+    a1 = i32x4.splat(seed + 1),
+    a2 = i32x4.splat(seed + 2),
+    a3 = i32x4.splat(seed + 3),
+    a4 = i32x4.splat(seed + 4),
+    a5 = i32x4.splat(seed + 5);
+  let a6 = i32x4.splat(seed + 6),
+    a7 = i32x4.splat(seed + 7),
+    a8 = i32x4.splat(seed + 8),
+    a9 = i32x4.splat(seed + 9),
+    a10 = i32x4.splat(seed + 10),
+    a11 = i32x4.splat(seed + 11);
+  if (fused) {
+    for (let i = 0; i < iters; i++) {
+      a0 = dot8add(a0, m, c);
+      a1 = dot8add(a1, m, c);
+      a2 = dot8add(a2, m, c);
+      a3 = dot8add(a3, m, c);
+      a4 = dot8add(a4, m, c);
+      a5 = dot8add(a5, m, c);
+      a6 = dot8add(a6, m, c);
+      a7 = dot8add(a7, m, c);
+      a8 = dot8add(a8, m, c);
+      a9 = dot8add(a9, m, c);
+      a10 = dot8add(a10, m, c);
+      a11 = dot8add(a11, m, c);
+    }
+  } else {
+    for (let i = 0; i < iters; i++) {
+      a0 = dot8(a0, m, c);
+      a1 = dot8(a1, m, c);
+      a2 = dot8(a2, m, c);
+      a3 = dot8(a3, m, c);
+      a4 = dot8(a4, m, c);
+      a5 = dot8(a5, m, c);
+      a6 = dot8(a6, m, c);
+      a7 = dot8(a7, m, c);
+      a8 = dot8(a8, m, c);
+      a9 = dot8(a9, m, c);
+      a10 = dot8(a10, m, c);
+      a11 = dot8(a11, m, c);
+    }
+  }
+  const s = i32x4.add(
+    i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3)),
+    i32x4.add(i32x4.add(a4, a5), i32x4.add(a6, a7)),
+  );
+  const t = i32x4.add(s, i32x4.add(i32x4.add(a8, a9), i32x4.add(a10, a11)));
+  return i32x4.extract_lane(t, 0) + i32x4.extract_lane(t, 3);
+}
+export function peak_relaxed_dot(iters: i32, seed: i32): i32 {
+  return rdotRun(iters, seed, false);
+}
+export function peak_relaxed_dot_add(iters: i32, seed: i32): i32 {
+  return rdotRun(iters, seed, true);
+}

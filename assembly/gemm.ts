@@ -415,7 +415,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
 }
 
 // One tile of f32_gemm_4x8_packed: mr (1..4) rows x nr (1..8) columns.
-@inline function tile4x8Packed(
+@inline export function tile4x8Packed(
   mr: i32,
   nr: i32,
   k: i32,
@@ -487,7 +487,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
 // f32_activation's arithmetic, so the same bits as a separate pass. Per panel rather than per tile:
 // a long activation (GELU's exponential) needs many independent vectors in flight, and in the tile
 // itself V8 spilled the tile loop's accumulators.
-function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
+export function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): void {
   if (act == ACT_GELU && nr == 8) {
     // BERT's case, without f32_activation's per-vector switch (the same arithmetic)
     for (let i = 0; i < m; i++) {

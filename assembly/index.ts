@@ -8,6 +8,15 @@ export {
   f32_pack_rows4,
   f32_gemm_4x8_packed,
 } from "./gemm";
+export {
+  q8_pack_weights,
+  q8_pack_rows4,
+  q8_gemm_packed,
+  q8_packed_a_bytes,
+  q8_packed_w_bytes,
+  q8_qmin,
+} from "./gemm_q8";
+export { f16_pack_panels8, f16_gemm_4x8_packed, f16_widen } from "./gemm_f16";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
 export { f32_mha } from "./mha";
 export { f32_layernorm } from "./norm";

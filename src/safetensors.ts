@@ -3,12 +3,9 @@
 // Validation follows the reference implementation: offsets inside the data, no overlaps and no
 // holes, byte length equal to the shape's element count times the item size. Nothing is
 // allocated from an untrusted length before it is checked against the file size.
-
+import { SafetensorsError } from "./errors.js";
+export { SafetensorsError };
 import { quote } from "./messages.js";
-
-export class SafetensorsError extends Error {
-  override name = "SafetensorsError";
-}
 
 export const DTYPE_BYTES: Record<string, number> = {
   BOOL: 1,

@@ -9,8 +9,10 @@
 // Every reader of local files (model files, tokenizer files, hub caches, request files) goes
 // through openRegularFile / readRegularFile.
 
-/** A local file could not be used: not a regular file, too large, or unreadable. */
-export class FileError extends Error {
+import { SourceError } from "../errors.js";
+
+/** A local file could not be used: not a regular file, or too large to read whole. */
+export class FileError extends SourceError {
   override name = "FileError";
 }
 

@@ -21,6 +21,7 @@ import {
   openRegularFile,
   readRegularFile,
 } from "./files.js";
+import { SourceError } from "../errors.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -59,7 +60,7 @@ export function modelFiles(source: ModelSource): ModelFiles {
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
-  throw new Error(`simdbert: cannot load a model from ${String(source)}`);
+  throw new SourceError(`simdbert: cannot load a model from ${String(source)}`);
 }
 
 function isNodeLike(): boolean {
@@ -151,7 +152,7 @@ class UrlFiles implements ModelFiles {
     const url = this.url(name);
     const res = await fetch(url);
     if (res.status === 404) return null;
-    if (!res.ok) throw new Error(`simdbert: GET ${url}: HTTP ${res.status}`);
+    if (!res.ok) throw new SourceError(`simdbert: GET ${url}: HTTP ${res.status}`);
     const tooLarge = () =>
       new FileError(`${url}: more than the ${maxBytes}-byte limit for ${name}`);
     if (Number(res.headers.get("content-length") ?? 0) > maxBytes) {

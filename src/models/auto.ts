@@ -11,7 +11,7 @@ import {
   BertLMHeadModel,
 } from "./bert/heads.js";
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
-import { InputError } from "./inputs.js";
+import { ConfigError } from "../errors.js";
 import { quote } from "../messages.js";
 
 export interface Forwardable {
@@ -42,20 +42,20 @@ export async function loadModelClass(
   options: FromPretrainedOptions = {},
 ): Promise<Forwardable> {
   if (typeof name !== "string")
-    throw new InputError(
+    throw new ConfigError(
       `model_class must be a transformers class name (a string such as "BertModel"), got ${typeof name === "object" ? JSON.stringify(name)?.slice(0, 40) : String(name).slice(0, 40)}`,
     );
   const cls = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name)
     ? MODEL_CLASSES[name]
     : undefined;
   if (!cls)
-    throw new InputError(
+    throw new ConfigError(
       `unknown model_class ${quote(name)} (known: ${Object.keys(MODEL_CLASSES).join(", ")})`,
     );
   const opts: FromPretrainedOptions = { ...options };
   for (const [k, v] of Object.entries(initKwargs)) {
     if (k === "add_pooling_layer" && name === "BertModel") opts.addPoolingLayer = v as boolean;
-    else throw new InputError(`model_init_kwargs: ${name} takes no argument ${quote(k)} here`);
+    else throw new ConfigError(`model_init_kwargs: ${name} takes no argument ${quote(k)} here`);
   }
   return (await cls.fromPretrained(source, opts)) as Forwardable;
 }

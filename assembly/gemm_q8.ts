@@ -1,0 +1,527 @@
+// Int8 GEMM for q8 Linear layers: int8 weights x int8 activations -> int32, dequantized in the
+// epilogue.
+//
+//   C[m, n] = act(sa[i]·sw[j]·Σ_t (qa[i, t] - za[i])·W[j, t] + bias[j] (+ R[i, j]))
+//
+// ---- Representation (shared with the loader: src/quant/ produces the unpacked form) ----------
+// Unpacked (a q8 checkpoint, or the quantizer run on f32/f16/bf16 weights at load):
+//   W: int8 [n, k] row-major (HF's Linear [out, in]), symmetric, values in [-127, 127] (-128 never
+//      appears: it would break the relaxed kernel's no-saturation bound below);
+//   sw: f32 [n], one scale per output channel, finite and > 0: weight[j, t] ≈ sw[j]·W[j, t].
+// Packed (q8_pack_weights, once at load; the same layout for the plain and the relaxed build):
+//   kp = k rounded up to a multiple of 4; panels of 8 output channels, panel p at w + p·8·kp bytes;
+//   in a panel, k group g (4 steps of k) at 32·g bytes: bytes 0..15 hold channels 8p..8p+3 with
+//   their 4 k values each (channel-major: c0 k0..k3, c1 k0..k3, ...), bytes 16..31 channels
+//   8p+4..8p+7. Zero past n and past k. Beside it, per channel (8·panels entries, zero past n):
+//   f32 scale sw[j] and i32 wsum[j] = Σ_t W[j, t] (for the activations' zero point).
+//
+// ---- Activations: dynamic per-row quantization fused with packing A (q8_pack_rows4) -----------
+// Per row i: lo = min(0, min_t x), hi = max(0, max_t x), sa = (hi - lo)/(QMAX - QMIN) (1 if the
+// row is all zeros), za = clamp(round(QMIN - lo·(1/sa))), qa = clamp(round(x·(1/sa)) + za, QMIN, QMAX),
+// rounding to nearest even, all in f32. Zero is exact (x = 0 gives qa = za), the range is the row's
+// own, asymmetric. NaN in a row makes its scale NaN (the row's outputs are NaN, as in f32).
+// * Plain build: QMIN..QMAX = -128..127 (8 bits). A is packed as i16 (qa - za) in [-255, 255]
+//   (tile of 4 rows: k group g at 32·g, row r at 8·r, 4 values), so za is folded in and the
+//   epilogue's zero point is 0. Micro-kernel: i32x4.dot_i16x8_s on sign-extended weights (XNNPACK's
+//   "dot16x2" idea, our layout): a row's 4 k values broadcast to both halves (load64_splat) against
+//   2 channels x 4 k values gives per lane the sum over a k pair; 4 rows x 4 channels a tile, two
+//   accumulators per row, the pairs folded at the end. Every product |w·a| <= 127·255 and a lane sums
+//   2 of them: exact; K <= 4096 keeps the i32 sums exact (127·255·4096 < 2^31).
+// * Relaxed build: QMIN..QMAX = 0..127 (7 bits, unsigned) so that the relaxed dot (weights first,
+//   signed; activations second) is exact on every implementation: its result is only
+//   implementation-defined when the second operand's top bit is set (x86 pmaddubsw/vpdpbusd read it
+//   as unsigned, ARM sdot as signed), and with b <= 127 and |a| <= 127 pmaddubsw's i16 pair sums stay
+//   within 2·127·127 = 32258 (no saturation). A packed as u8 (tile of 4 rows: k group g at 16·g, row
+//   r at 4·r); the epilogue subtracts za[i]·wsum[j]. 4 rows x 8 channels a tile. The step is
+//   i16x8.relaxed_dot_i8x16_i7x16_s + i32x4.extadd_pairwise_i16x8_s + i32x4.add rather than the one
+//   i32x4.relaxed_dot_i8x16_i7x16_add_s: V8 11.3's baseline compiler (Liftoff, Node 20 with
+//   --experimental-wasm-relaxed-simd) returns wrong sums for the latter in this kernel (measured: rows
+//   2-3 of a tile off; right under TurboFan and in V8 15), and x64 without VNNI lowers both forms to the
+//   same pmaddubsw + pmaddwd + paddd. The relaxed build's activations have 7 bits against the plain
+//   build's 8: its numbers differ from the plain build's.
+// Row parameters at rq: 8 bytes per row, f32 sa then i32 za (the epilogue's zero point).
+//
+// ---- Epilogue ---------------------------------------------------------------------------------
+// y = f32(acc - za·wsum)·(sa·sw[j]) (+ bias[j]) (+ R[i, j]), then the activation per column panel
+// (gemm.ts's activatePanel: the f32 path's arithmetic). act = -1 stores the exact integer sum
+// (acc - za·wsum, i32) instead: the tests compare it bit for bit with an integer reference.
+import { activatePanel } from "./gemm";
+import { ACT_LINEAR } from "./activations";
+
+const QMIN: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : -128;
+const QMAX: i32 = 127;
+
+/** Bytes of packed A per k group of a 4-row tile: i16 in the plain build, u8 in the relaxed one. */
+const A_GROUP: i32 = ASC_FEATURE_RELAXED_SIMD ? 16 : 32;
+
+/** k rounded up to a multiple of 4. */
+@inline function padK(k: i32): i32 {
+  return (k + 3) & ~3;
+}
+
+/** Bytes q8_pack_rows4 writes for m rows of k. */
+export function q8_packed_a_bytes(m: i32, k: i32): i32 {
+  return ((m + 3) >> 2) * (padK(k) >> 2) * A_GROUP;
+}
+
+/** Bytes q8_pack_weights writes for n channels of k (sums and scales apart). */
+export function q8_packed_w_bytes(n: i32, k: i32): i32 {
+  return ((n + 7) >> 3) * 8 * padK(k);
+}
+
+/** Activation levels QMIN, QMAX of this build (for the tests and the loader). */
+export function q8_qmin(): i32 {
+  return QMIN;
+}
+
+/**
+ * Packs W (int8 [n, k] row-major, values in [-127, 127]) at w into panels (see above) at out, and
+ * writes wsum[j] = Σ_t W[j, t] (i32, 8·ceil(n/8) entries, zero past n) at sums.
+ */
+export function q8_pack_weights(n: i32, k: i32, w: usize, out: usize, sums: usize): void {
+  const kp = padK(k);
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const dst = out + <usize>p * 8 * <usize>kp;
+    for (let j = 0; j < 8; j++) {
+      const row = p * 8 + j;
+      // channel j of the panel: its 4 k values of group g at 32·g + 16·(j >> 2) + 4·(j & 3)
+      const col = dst + ((<usize>(j >> 2)) << 4) + ((<usize>(j & 3)) << 2);
+      let sum = 0;
+      if (row < n) {
+        const src = w + <usize>row * <usize>k;
+        for (let t = 0; t < kp; t++) {
+          const v: i32 = t < k ? <i32>load<i8>(src + <usize>t) : 0;
+          sum += v;
+          store<i8>(col + ((<usize>(t >> 2)) << 5) + <usize>(t & 3), <i8>v);
+        }
+      } else {
+        for (let t = 0; t < kp; t++) store<i8>(col + ((<usize>(t >> 2)) << 5) + <usize>(t & 3), 0);
+      }
+      store<i32>(sums + ((<usize>row) << 2), sum);
+    }
+  }
+}
+
+// Loads n (1..4) floats at p (lanes past n are 0); reads nothing past n.
+@inline function load4(p: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(p);
+  let v = f32x4.splat(0.0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+// Stores the first n (1..4) lanes of v at p.
+@inline function store4(p: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// One row's quantization parameters (see above); writes sa and the epilogue's zero point at rq.
+// Returns the multiplier 1/sa and, through ZP, za.
+let ZP: i32 = 0;
+function rowParams(x: usize, k: i32, rq: usize): f32 {
+  let lo = f32x4.splat(0.0),
+    hi = f32x4.splat(0.0),
+    nan = i32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= k; t += 4) {
+    const v = v128.load(x + ((<usize>t) << 2));
+    lo = f32x4.pmin(lo, v);
+    hi = f32x4.pmax(hi, v);
+    nan = v128.or(nan, f32x4.ne(v, v));
+  }
+  let l = min(
+    min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)),
+    min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)),
+  );
+  let h = max(
+    max(f32x4.extract_lane(hi, 0), f32x4.extract_lane(hi, 1)),
+    max(f32x4.extract_lane(hi, 2), f32x4.extract_lane(hi, 3)),
+  );
+  let bad = v128.any_true(nan);
+  for (; t < k; t++) {
+    const v = load<f32>(x + ((<usize>t) << 2));
+    if (v < l) l = v;
+    if (v > h) h = v;
+    if (v != v) bad = true;
+  }
+  let s: f32 = (h - l) / <f32>(QMAX - QMIN);
+  if (s == 0) s = 1;
+  const inv: f32 = 1.0 / s;
+  let z = <i32>nearest(<f32>QMIN - l * inv);
+  z = max(QMIN, min(QMAX, z));
+  if (bad) s = NaN;
+  ZP = z;
+  store<f32>(rq, s);
+  store<i32>(rq, ASC_FEATURE_RELAXED_SIMD ? z : 0, 4);
+  return inv;
+}
+
+/**
+ * Quantizes rows [0, m) of A (f32, row stride lda floats) per row and packs them for
+ * q8_gemm_packed at out (q8_packed_a_bytes(m, k) bytes; a last partial tile repeats its last row);
+ * the rows' parameters at rq (8 bytes a row). k is padded to 4 with zero-valued entries.
+ */
+export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq: usize): void {
+  const ldaB = (<usize>lda) << 2;
+  const groups = padK(k) >> 2;
+  const tileB = <usize>groups * <usize>A_GROUP;
+  const qmin = i32x4.splat(QMIN),
+    qmax = i32x4.splat(QMAX);
+  const tiles = (m + 3) >> 2;
+  for (let i = 0; i < tiles * 4; i++) {
+    const row = min(i, m - 1);
+    const x = a + <usize>row * ldaB;
+    const inv = rowParams(x, k, rq + ((<usize>row) << 3));
+    const zp = i32x4.splat(ZP);
+    const vinv = f32x4.splat(inv);
+    // row i's slot in its tile
+    const dst = out + <usize>(i >> 2) * tileB + <usize>((i & 3) * (A_GROUP >> 2));
+    let t = 0;
+    for (; t < k; t += 4) {
+      const v = load4(x + ((<usize>t) << 2), k - t);
+      let q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, vinv)));
+      q = i32x4.min_s(i32x4.max_s(i32x4.add(q, zp), qmin), qmax);
+      if (k - t < 4) {
+        // padding entries quantize 0 (= za): the weights there are 0 anyway
+        const lanes = k - t;
+        if (lanes < 4) q = i32x4.replace_lane(q, 3, ZP);
+        if (lanes < 3) q = i32x4.replace_lane(q, 2, ZP);
+        if (lanes < 2) q = i32x4.replace_lane(q, 1, ZP);
+      }
+      const d = dst + <usize>(t >> 2) * <usize>A_GROUP;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        const h = i16x8.narrow_i32x4_s(q, q);
+        v128.store32_lane(d, i8x16.narrow_i16x8_u(h, h), 0);
+      } else {
+        const c = i32x4.sub(q, zp);
+        v128.store64_lane(d, i16x8.narrow_i32x4_s(c, c), 0);
+      }
+    }
+  }
+}
+
+// The epilogue for one row and 4 channels (nc of them stored).
+@inline function finish(
+  acc: v128,
+  nc: i32,
+  act: i32,
+  rq: usize,
+  sw: v128,
+  ws: v128,
+  bias: v128,
+  c: usize,
+  r: usize,
+): void {
+  const corr = ASC_FEATURE_RELAXED_SIMD
+    ? i32x4.sub(acc, i32x4.mul(v128.load32_splat(rq, 4), ws))
+    : acc;
+  if (act < 0) {
+    store4(c, corr, nc);
+    return;
+  }
+  let y = f32x4.mul(f32x4.convert_i32x4_s(corr), f32x4.mul(v128.load32_splat(rq), sw));
+  y = f32x4.add(y, bias);
+  if (r) y = f32x4.add(y, load4(r, nc));
+  store4(c, y, nc);
+}
+
+// Plain build: a tile of mr (1..4) rows x 4 channels (nc stored) over `groups` k groups.
+// b: the panel's half (channels 0-3 or 4-7) of k group 0; 32 bytes a group.
+@inline function tilePlain(
+  mr: i32,
+  nc: i32,
+  groups: i32,
+  ap: usize,
+  b: usize,
+  rq: usize,
+  sw: v128,
+  ws: v128,
+  bias: v128,
+  c: usize,
+  ldc: usize,
+  r: usize,
+  ldr: usize,
+  act: i32,
+): void {
+  let c00 = i32x4.splat(0),
+    c01 = c00,
+    c10 = c00,
+    c11 = c00,
+    c20 = c00,
+    c21 = c00,
+    c30 = c00,
+    c31 = c00;
+  let p = ap,
+    w = b;
+  const end = ap + <usize>groups * 32;
+  while (p < end) {
+    const bw = v128.load(w);
+    const b01 = i16x8.extend_low_i8x16_s(bw),
+      b23 = i16x8.extend_high_i8x16_s(bw);
+    let x = v128.load64_splat(p);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, b01));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, b23));
+    x = v128.load64_splat(p, 8);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, b01));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, b23));
+    x = v128.load64_splat(p, 16);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, b01));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, b23));
+    x = v128.load64_splat(p, 24);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, b01));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, b23));
+    p += 32;
+    w += 32;
+  }
+  // lanes (c0 k01, c0 k23, c1 k01, c1 k23) and (c2 .., c3 ..) -> (c0, c1, c2, c3)
+  const s0 = i32x4.add(
+    v128.shuffle<i32>(c00, c01, 0, 2, 4, 6),
+    v128.shuffle<i32>(c00, c01, 1, 3, 5, 7),
+  );
+  finish(s0, nc, act, rq, sw, ws, bias, c, r);
+  if (mr > 1) {
+    const s1 = i32x4.add(
+      v128.shuffle<i32>(c10, c11, 0, 2, 4, 6),
+      v128.shuffle<i32>(c10, c11, 1, 3, 5, 7),
+    );
+    finish(s1, nc, act, rq + 8, sw, ws, bias, c + ldc, r ? r + ldr : 0);
+  }
+  if (mr > 2) {
+    const s2 = i32x4.add(
+      v128.shuffle<i32>(c20, c21, 0, 2, 4, 6),
+      v128.shuffle<i32>(c20, c21, 1, 3, 5, 7),
+    );
+    finish(s2, nc, act, rq + 16, sw, ws, bias, c + 2 * ldc, r ? r + 2 * ldr : 0);
+  }
+  if (mr > 3) {
+    const s3 = i32x4.add(
+      v128.shuffle<i32>(c30, c31, 0, 2, 4, 6),
+      v128.shuffle<i32>(c30, c31, 1, 3, 5, 7),
+    );
+    finish(s3, nc, act, rq + 24, sw, ws, bias, c + 3 * ldc, r ? r + 3 * ldr : 0);
+  }
+}
+
+// acc + the 4-way dot products of w (i8) and x (0..127)
+@inline function rdot(w: v128, x: v128, acc: v128): v128 {
+  return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(w, x)));
+}
+
+// Relaxed build: a tile of mr (1..4) rows x 8 channels (nr stored); b: the panel's k group 0.
+@inline function tileRelaxed(
+  mr: i32,
+  nr: i32,
+  groups: i32,
+  ap: usize,
+  b: usize,
+  rq: usize,
+  sw0: v128,
+  sw1: v128,
+  ws0: v128,
+  ws1: v128,
+  bias0: v128,
+  bias1: v128,
+  c: usize,
+  ldc: usize,
+  r: usize,
+  ldr: usize,
+  act: i32,
+): void {
+  let c00 = i32x4.splat(0),
+    c01 = c00,
+    c10 = c00,
+    c11 = c00,
+    c20 = c00,
+    c21 = c00,
+    c30 = c00,
+    c31 = c00;
+  let p = ap,
+    w = b;
+  const end = ap + <usize>groups * 16;
+  while (p < end) {
+    const b0 = v128.load(w),
+      b1 = v128.load(w, 16);
+    let x = v128.load32_splat(p);
+    c00 = rdot(b0, x, c00);
+    c01 = rdot(b1, x, c01);
+    x = v128.load32_splat(p, 4);
+    c10 = rdot(b0, x, c10);
+    c11 = rdot(b1, x, c11);
+    x = v128.load32_splat(p, 8);
+    c20 = rdot(b0, x, c20);
+    c21 = rdot(b1, x, c21);
+    x = v128.load32_splat(p, 12);
+    c30 = rdot(b0, x, c30);
+    c31 = rdot(b1, x, c31);
+    p += 16;
+    w += 32;
+  }
+  const n0 = min(nr, 4),
+    n1 = nr - 4;
+  finish(c00, n0, act, rq, sw0, ws0, bias0, c, r);
+  if (n1 > 0) finish(c01, n1, act, rq, sw1, ws1, bias1, c + 16, r ? r + 16 : 0);
+  if (mr > 1) {
+    const cc = c + ldc,
+      rr = r ? r + ldr : 0;
+    finish(c10, n0, act, rq + 8, sw0, ws0, bias0, cc, rr);
+    if (n1 > 0) finish(c11, n1, act, rq + 8, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
+  }
+  if (mr > 2) {
+    const cc = c + 2 * ldc,
+      rr = r ? r + 2 * ldr : 0;
+    finish(c20, n0, act, rq + 16, sw0, ws0, bias0, cc, rr);
+    if (n1 > 0) finish(c21, n1, act, rq + 16, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
+  }
+  if (mr > 3) {
+    const cc = c + 3 * ldc,
+      rr = r ? r + 3 * ldr : 0;
+    finish(c30, n0, act, rq + 24, sw0, ws0, bias0, cc, rr);
+    if (n1 > 0) finish(c31, n1, act, rq + 24, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
+  }
+}
+
+/**
+ * C[m, n] = act(dequantized A·Wᵀ + bias (+ R)) (see the header). A packed by q8_pack_rows4 at ap
+ * with its row parameters at rq; W packed by q8_pack_weights at w (panels 8·kp bytes apart), its
+ * scales (f32) at sw and sums (i32) at ws, both readable up to a multiple of 8 entries; bias (may be
+ * 0) likewise. ldc/ldr in floats; r may be 0 or C. act as in activations.ts, -1: the i32 sums.
+ */
+export function q8_gemm_packed(
+  m: i32,
+  n: i32,
+  k: i32,
+  ap: usize,
+  rq: usize,
+  w: usize,
+  sw: usize,
+  ws: usize,
+  bias: usize,
+  c: usize,
+  ldc: i32,
+  r: usize,
+  ldr: i32,
+  act: i32,
+): void {
+  const ldcB = (<usize>ldc) << 2,
+    ldrB = (<usize>ldr) << 2;
+  const groups = padK(k) >> 2;
+  const tileB = <usize>groups * <usize>A_GROUP;
+  const panelB = <usize>groups * 32;
+  const zero = f32x4.splat(0.0);
+  for (let j = 0; j < n; j += 8) {
+    const nr = min(n - j, 8);
+    const bp = w + <usize>(j >> 3) * panelB;
+    const jB = (<usize>j) << 2;
+    const cj = c + jB;
+    const rj = r ? r + jB : 0;
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const sw0 = v128.load(sw + jB),
+        sw1 = v128.load(sw + jB, 16);
+      const ws0 = v128.load(ws + jB),
+        ws1 = v128.load(ws + jB, 16);
+      const b0 = bias ? v128.load(bias + jB) : zero,
+        b1 = bias ? v128.load(bias + jB, 16) : zero;
+      let i = 0,
+        t: usize = ap;
+      for (; i + 4 <= m; i += 4) {
+        tileRelaxed(
+          4,
+          nr,
+          groups,
+          t,
+          bp,
+          rq + ((<usize>i) << 3),
+          sw0,
+          sw1,
+          ws0,
+          ws1,
+          b0,
+          b1,
+          cj + <usize>i * ldcB,
+          ldcB,
+          rj ? rj + <usize>i * ldrB : 0,
+          ldrB,
+          act,
+        );
+        t += tileB;
+      }
+      if (i < m)
+        tileRelaxed(
+          m - i,
+          nr,
+          groups,
+          t,
+          bp,
+          rq + ((<usize>i) << 3),
+          sw0,
+          sw1,
+          ws0,
+          ws1,
+          b0,
+          b1,
+          cj + <usize>i * ldcB,
+          ldcB,
+          rj ? rj + <usize>i * ldrB : 0,
+          ldrB,
+          act,
+        );
+    } else {
+      for (let h = 0; h < 2; h++) {
+        const nc = min(nr - 4 * h, 4);
+        if (nc <= 0) break;
+        const hB = (<usize>h) << 4;
+        const swh = v128.load(sw + jB + hB);
+        const wsh = v128.load(ws + jB + hB);
+        const bh = bias ? v128.load(bias + jB + hB) : zero;
+        let i = 0,
+          t: usize = ap;
+        for (; i + 4 <= m; i += 4) {
+          tilePlain(
+            4,
+            nc,
+            groups,
+            t,
+            bp + hB,
+            rq + ((<usize>i) << 3),
+            swh,
+            wsh,
+            bh,
+            cj + hB + <usize>i * ldcB,
+            ldcB,
+            rj ? rj + hB + <usize>i * ldrB : 0,
+            ldrB,
+            act,
+          );
+          t += tileB;
+        }
+        if (i < m)
+          tilePlain(
+            m - i,
+            nc,
+            groups,
+            t,
+            bp + hB,
+            rq + ((<usize>i) << 3),
+            swh,
+            wsh,
+            bh,
+            cj + hB + <usize>i * ldcB,
+            ldcB,
+            rj ? rj + hB + <usize>i * ldrB : 0,
+            ldrB,
+            act,
+          );
+      }
+    }
+    if (act > ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
+  }
+}

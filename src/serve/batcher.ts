@@ -1,0 +1,163 @@
+// Dynamic batching: one queue of tokenized inputs, in arrival order; the batcher takes inputs
+// from its head while the padded batch (inputs x longest, the length rounded up to 4) stays
+// within maxBatchTokens, runs one forward, hands each input its rows, then lets the event loop
+// read new requests (setImmediate) before it takes the next batch. An input cancelled while it
+// waits (its client went away) is skipped. A request's inputs are queued one by one, so a large
+// request may span batches.
+//
+// Why lengths round up to 4: the attention kernel sums P·V in blocks of four keys, so a row's
+// bits depend on the padded length through S mod 4 alone (masked keys add exact zeros); padding
+// every batch to a multiple of 4 gives each input the same bits alone or batched with any others.
+
+export interface Job {
+  /** input_ids (special tokens included) */
+  readonly ids: Int32Array;
+  /** token_type_ids, or null for all zeros */
+  readonly types: Int32Array | null;
+  /** set when the client has gone: the batcher drops the input */
+  cancelled: boolean;
+  /** performance.now() when queued */
+  readonly queued: number;
+  resolve(out: JobOutput): void;
+  reject(err: unknown): void;
+}
+
+export interface JobOutput {
+  /** the model's rows for this input: [len, hidden] hidden states, or [labels] logits */
+  readonly data: Float32Array;
+  /** seconds waited in the queue, and spent in the batch's forward */
+  readonly queueSeconds: number;
+  readonly inferenceSeconds: number;
+}
+
+/** Runs one padded batch: returns each job's output rows (same order). */
+export type BatchRunner = (jobs: Job[], S: number) => Promise<Float32Array[]>;
+
+export interface BatcherOptions {
+  maxBatchTokens: number;
+  /** at most this many inputs per batch (0: no limit) */
+  maxBatchRequests?: number;
+  /** wait this long (ms) for more inputs before a batch that is not full (0: no wait) */
+  waitMs?: number;
+  /** called after each batch (metrics) */
+  onBatch?: (size: number, tokens: number, seconds: number) => void;
+}
+
+const now = () => performance.now();
+
+/** Runs fn after pending I/O callbacks (setImmediate where there is one). */
+export const afterIO: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
+    : (fn) => setTimeout(fn, 0);
+
+export const paddedLength = (n: number): number => (n + 3) & ~3;
+
+export class Batcher {
+  private queue: Job[] = [];
+  private head = 0;
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+  /** inputs waiting (cancelled ones included until skipped) */
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+  get busy(): boolean {
+    return this.running;
+  }
+
+  constructor(
+    private readonly runBatch: BatchRunner,
+    private readonly o: BatcherOptions,
+  ) {}
+
+  push(job: Job): void {
+    this.queue.push(job);
+    if (!this.running) {
+      this.running = true;
+      afterIO(() => void this.loop());
+    }
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** The next batch: inputs in arrival order while the padded tokens fit. */
+  private take(): { jobs: Job[]; S: number } {
+    const jobs: Job[] = [];
+    let S = 0;
+    const maxReq = this.o.maxBatchRequests || Infinity;
+    while (this.head < this.queue.length && jobs.length < maxReq) {
+      const j = this.queue[this.head];
+      if (j.cancelled) {
+        this.head++;
+        continue;
+      }
+      const s = Math.max(S, paddedLength(j.ids.length));
+      if (jobs.length && s * (jobs.length + 1) > this.o.maxBatchTokens) break;
+      jobs.push(j);
+      S = s;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return { jobs, S };
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.o.waitMs && this.size > 0 && !this.full()) await sleep(this.o.waitMs);
+        const { jobs, S } = this.take();
+        if (!jobs.length) break;
+        const t0 = now();
+        try {
+          const outs = await this.runBatch(jobs, S);
+          const t1 = now();
+          const inference = (t1 - t0) / 1000;
+          jobs.forEach((j, i) =>
+            j.resolve({
+              data: outs[i],
+              queueSeconds: (t0 - j.queued) / 1000,
+              inferenceSeconds: inference,
+            }),
+          );
+          this.o.onBatch?.(jobs.length, jobs.length * S, inference);
+        } catch (e) {
+          for (const j of jobs) j.reject(e);
+        }
+        // let the event loop read what arrived during the forward: it joins the next batch
+        await new Promise<void>((r) => afterIO(r));
+      }
+    } finally {
+      this.running = false;
+      if (this.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      else if (!this.running) {
+        this.running = true;
+        afterIO(() => void this.loop());
+      }
+    }
+  }
+
+  /** whether the queue already holds a full batch */
+  private full(): boolean {
+    let S = 0;
+    let n = 0;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const j = this.queue[i];
+      if (j.cancelled) continue;
+      S = Math.max(S, paddedLength(j.ids.length));
+      n++;
+      if (S * n > this.o.maxBatchTokens) return true;
+      if (this.o.maxBatchRequests && n >= this.o.maxBatchRequests) return true;
+    }
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

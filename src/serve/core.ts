@@ -1,0 +1,1071 @@
+// The server's core, runtime-neutral (no node: imports): it loads a model and its tokenizer,
+// validates requests with text-embeddings-inference's (TEI v1.x) and OpenAI's shapes, queues the
+// inputs into the dynamic batcher and renders the answers. createHandler (fetch) and the node:http
+// server (node.ts) both feed it { method, path, headers, body } and send back what it returns.
+//
+// Routes: POST /embed /embed_all /v1/embeddings /embeddings /rerank /predict /tokenize /decode
+// (and / or /invocations: the model type's main route), GET /health /info /metrics (/ and /ping:
+// health). Concurrency permits are taken per input when a request arrives: a request whose inputs
+// do not all fit in --max-concurrent-requests is answered 429 at once, never queued.
+import { BertConfig } from "../config.js";
+import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
+import { BertModel, type FromPretrainedOptions } from "../models/bert/modeling_bert.js";
+import { BertForSequenceClassification } from "../models/bert/heads.js";
+import type { BaseModelOutputWithPoolingAndCrossAttentions } from "../models/outputs.js";
+import { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
+import { Tensor } from "../tensor.js";
+import { Batcher, paddedLength, type Job, type JobOutput } from "./batcher.js";
+import { failureLabel, openaiErrorBody, quote, ServeError, teiErrorBody } from "./errors.js";
+import { Metrics } from "./metrics.js";
+
+export const VERSION = "0.1.0";
+
+export type ServePooling = "mean" | "cls";
+
+export interface ServeOptions {
+  /** The name /info and OpenAI's "model" field report (default: the source's path or URL). */
+  modelId?: string;
+  /** Pooling of /embed (default: 1_Pooling/config.json, else "cls" as TEI does for BERT). */
+  pooling?: ServePooling;
+  /** Weight dtype, passed to the loader (default "float32"). */
+  dtype?: string;
+  /** Largest padded tokens (inputs x longest) per forward. Default 16384. */
+  maxBatchTokens?: number;
+  /** Largest inputs per forward (default: no limit but the tokens). */
+  maxBatchRequests?: number;
+  /** Inputs in flight (queued or running) at once; beyond, requests get 429. Default 512. */
+  maxConcurrentRequests?: number;
+  /** Inputs per request. Default 32. */
+  maxClientBatchSize?: number;
+  /** Bytes per request body. Default 2,000,000. */
+  payloadLimit?: number;
+  /** Truncate inputs over the maximum length when a request does not say. Default false. */
+  autoTruncate?: boolean;
+  /** Bearer token every route but health and metrics requires. */
+  apiKey?: string;
+  /** Tokens per input (default: sentence_bert_config.json's max_seq_length, else the model's). */
+  maxInputLength?: number;
+  /** Milliseconds the batcher waits for more inputs before a batch that is not full. Default 0. */
+  batchWaitMs?: number;
+  /** Loader options (threads, wasm for workers, warn...). */
+  load?: FromPretrainedOptions;
+}
+
+export interface CoreRequest {
+  method: string;
+  /** the URL's path (no query) */
+  path: string;
+  /** a header's value (lower-case name), or null */
+  header(name: string): string | null;
+  body: Uint8Array;
+  /** aborted when the client goes away: its queued inputs are dropped */
+  signal?: AbortSignal;
+}
+
+export interface CoreResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+type ModelKind = "embedding" | "classifier" | "reranker";
+
+interface Loaded {
+  kind: ModelKind;
+  config: BertConfig;
+  tokenizer: BertTokenizer;
+  /** the tokenizer with truncation_side "left" (truncation_direction: "Left") */
+  leftTokenizer: BertTokenizer;
+  embedder: BertModel | null;
+  classifier: BertForSequenceClassification | null;
+  pooling: ServePooling;
+  maxInputLength: number;
+  id2label: string[];
+  dtype: string;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const OPENAI_ROUTES = new Set(["/v1/embeddings", "/embeddings"]);
+const PUBLIC_ROUTES = new Set(["/health", "/metrics", "/", "/ping"]);
+
+/** An input after validation: what the batcher runs and how the route answers it. */
+interface Encoded {
+  ids: Int32Array;
+  types: Int32Array | null;
+}
+
+export class ServeCore {
+  readonly options: Required<
+    Omit<ServeOptions, "apiKey" | "maxInputLength" | "load" | "pooling" | "dtype">
+  > &
+    ServeOptions;
+  readonly metrics: Metrics;
+  /** resolves when the model is loaded and warmed up (rejects when loading fails) */
+  readonly ready: Promise<void>;
+  private model: Loaded | null = null;
+  private loadError: unknown = null;
+  private batcher: Batcher | null = null;
+  private permits: number;
+  private closing = false;
+  private pending = 0;
+  private pendingWaiters: (() => void)[] = [];
+
+  constructor(source: ModelSource, options: ServeOptions = {}) {
+    this.options = {
+      modelId: options.modelId ?? (typeof source === "string" ? source : "simdbert-model"),
+      maxBatchTokens: options.maxBatchTokens ?? 16384,
+      maxBatchRequests: options.maxBatchRequests ?? 0,
+      maxConcurrentRequests: options.maxConcurrentRequests ?? 512,
+      maxClientBatchSize: options.maxClientBatchSize ?? 32,
+      payloadLimit: options.payloadLimit ?? 2_000_000,
+      autoTruncate: options.autoTruncate ?? false,
+      batchWaitMs: options.batchWaitMs ?? 0,
+      ...options,
+    } as ServeCore["options"];
+    const o = this.options;
+    for (const [name, v, min] of [
+      ["maxBatchTokens", o.maxBatchTokens, 1],
+      ["maxBatchRequests", o.maxBatchRequests, 0],
+      ["maxConcurrentRequests", o.maxConcurrentRequests, 1],
+      ["maxClientBatchSize", o.maxClientBatchSize, 1],
+      ["payloadLimit", o.payloadLimit, 1],
+      ["batchWaitMs", o.batchWaitMs, 0],
+    ] as const)
+      if (!Number.isSafeInteger(v) || v < min)
+        throw new RangeError(`simdbert serve: ${name} must be an integer >= ${min}, got ${v}`);
+    if (o.pooling !== undefined && o.pooling !== "mean" && o.pooling !== "cls")
+      throw new RangeError(
+        `simdbert serve: pooling must be "mean" or "cls", got ${quote(o.pooling)}`,
+      );
+    this.permits = o.maxConcurrentRequests;
+    this.metrics = new Metrics();
+    this.ready = this.load(source).then(
+      (m) => {
+        this.model = m;
+      },
+      (e) => {
+        this.loadError = e;
+        throw e;
+      },
+    );
+    this.ready.catch(() => undefined);
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  private async load(source: ModelSource): Promise<Loaded> {
+    const files = modelFiles(source);
+    const [config, st, pool] = await Promise.all([
+      readJson(files, "config.json"),
+      readJson(files, "sentence_bert_config.json").catch(() => null),
+      readJson(files, "1_Pooling/config.json").catch(() => null),
+    ]);
+    const archs = Array.isArray(config?.architectures) ? (config.architectures as unknown[]) : [];
+    const isClassifier = archs.some(
+      (a) => typeof a === "string" && a.endsWith("ForSequenceClassification"),
+    );
+    const userWarn = this.options.load?.warn ?? ((msg: string) => console.warn(`simdbert: ${msg}`));
+    const loadOptions: FromPretrainedOptions = {
+      ...this.options.load,
+      // embeddings never use the pooler: its weights are skipped on purpose
+      warn: (msg: string) => {
+        if (!/not used: pooler\.dense\.(bias|weight), pooler\.dense\.(bias|weight)$/.test(msg))
+          userWarn(msg);
+      },
+    };
+    if (this.options.dtype && this.options.dtype !== "float32")
+      (loadOptions as Record<string, unknown>).dtype = this.options.dtype;
+    const tokenizerP = BertTokenizer.fromPretrained(files);
+    let embedder: BertModel | null = null;
+    let classifier: BertForSequenceClassification | null = null;
+    if (isClassifier)
+      classifier = await BertForSequenceClassification.fromPretrained(files, loadOptions);
+    else
+      embedder = await BertModel.fromPretrained(files, { ...loadOptions, addPoolingLayer: false });
+    const tokenizer = await tokenizerP;
+    const cfg = (embedder ?? classifier)!.config;
+    const stMax = typeof st?.max_seq_length === "number" ? st.max_seq_length : null;
+    const maxInputLength =
+      this.options.maxInputLength ??
+      Math.min(stMax ?? tokenizer.model_max_length, cfg.max_position_embeddings);
+    if (!Number.isSafeInteger(maxInputLength) || maxInputLength < 2)
+      throw new RangeError(`simdbert serve: invalid maximum input length ${maxInputLength}`);
+    if (paddedLength(maxInputLength) > this.options.maxBatchTokens)
+      throw new RangeError(
+        `simdbert serve: maxBatchTokens (${this.options.maxBatchTokens}) must be at least the maximum input length (${maxInputLength}, padded to ${paddedLength(maxInputLength)})`,
+      );
+    let pooling: ServePooling = this.options.pooling ?? "cls";
+    if (!this.options.pooling && pool && typeof pool === "object") {
+      if (pool.pooling_mode_cls_token) pooling = "cls";
+      else if (pool.pooling_mode_mean_tokens) pooling = "mean";
+      else
+        throw new RangeError(
+          "simdbert serve: 1_Pooling/config.json asks for a pooling other than CLS or mean; pass pooling (--pooling mean|cls)",
+        );
+    }
+    const numLabels = classifier ? classifier.config.num_labels : 0;
+    const id2 = (cfg as unknown as { id2label?: Record<string, string> }).id2label ?? {};
+    const id2label = Array.from({ length: numLabels }, (_, i) => id2[i] ?? `LABEL_${i}`);
+    const leftTokenizer = Object.create(tokenizer, {
+      truncation_side: { value: "left" },
+    }) as BertTokenizer;
+    const m: Loaded = {
+      kind: classifier ? (numLabels === 1 ? "reranker" : "classifier") : "embedding",
+      config: cfg,
+      tokenizer,
+      leftTokenizer,
+      embedder,
+      classifier,
+      pooling,
+      maxInputLength,
+      id2label,
+      dtype: this.options.dtype ?? "float32",
+    };
+    this.batcher = new Batcher((jobs, S) => this.runBatch(m, jobs, S), {
+      maxBatchTokens: this.options.maxBatchTokens,
+      maxBatchRequests: this.options.maxBatchRequests,
+      waitMs: this.options.batchWaitMs,
+      onBatch: (size, tokens, seconds) => {
+        this.metrics.batchNextSize.observe(size);
+        this.metrics.batchNextTokens.observe(tokens);
+        this.metrics.batchInferenceDuration.observe(seconds);
+      },
+    });
+    // warm-up: one forward, so that a model that cannot run fails here and not on a request
+    const warm = this.encode(m, { text: "warm up" }, true, "right");
+    await this.runBatch(
+      m,
+      [{ ...warm, cancelled: false } as unknown as Job],
+      paddedLength(warm.ids.length),
+    );
+    return m;
+  }
+
+  /** One padded forward of the queued inputs; each gets its rows (hidden states or logits). */
+  private async runBatch(m: Loaded, jobs: Job[], S: number): Promise<Float32Array[]> {
+    const B = jobs.length;
+    const pad = m.tokenizer.pad_token_id ?? 0;
+    const input_ids = new Int32Array(B * S).fill(pad);
+    const attention_mask = new Int32Array(B * S);
+    const token_type_ids = new Int32Array(B * S);
+    jobs.forEach((j, r) => {
+      input_ids.set(j.ids, r * S);
+      attention_mask.fill(1, r * S, r * S + j.ids.length);
+      if (j.types) token_type_ids.set(j.types, r * S);
+    });
+    const shape = [B, S];
+    const inputs = {
+      input_ids: { data: input_ids, shape },
+      attention_mask: { data: attention_mask, shape },
+      token_type_ids: { data: token_type_ids, shape },
+    };
+    if (m.embedder) {
+      const out = (await m.embedder.forward(
+        inputs,
+      )) as BaseModelOutputWithPoolingAndCrossAttentions;
+      const h = out.last_hidden_state.data as Float32Array;
+      const H = m.config.hidden_size;
+      return jobs.map((j, r) => h.slice(r * S * H, (r * S + j.ids.length) * H));
+    }
+    const out = (await m.classifier!.forward(inputs)) as unknown as { logits: Tensor };
+    const n = m.config.num_labels;
+    const l = out.logits.data as Float32Array;
+    return jobs.map((_, r) => l.slice(r * n, (r + 1) * n));
+  }
+
+  // ---- tokenization -------------------------------------------------------------------------
+
+  /** An input's ids: a text (or pair) through the tokenizer, or token ids as given. */
+  private encode(
+    m: Loaded,
+    input: { text?: string; pair?: string; ids?: number[] },
+    truncate: boolean,
+    direction: "right" | "left",
+  ): Encoded {
+    const max = m.maxInputLength;
+    if (input.ids) {
+      const ids = input.ids;
+      if (!ids.length) throw new ServeError("validation", "`input` cannot be empty");
+      const V = m.config.vocab_size;
+      for (const id of ids)
+        if (!Number.isSafeInteger(id) || id < 0 || id >= V)
+          throw new ServeError(
+            "validation",
+            `token id ${quote(id)} is out of the vocabulary (expected an integer in [0, ${V}))`,
+          );
+      let kept = ids;
+      if (ids.length > max) {
+        if (!truncate)
+          throw new ServeError(
+            "validation",
+            `\`inputs\` must have less than ${max} tokens. Given: ${ids.length}`,
+          );
+        kept = direction === "left" ? ids.slice(ids.length - max) : ids.slice(0, max);
+      }
+      return { ids: Int32Array.from(kept), types: null };
+    }
+    const text = input.text!;
+    if (text.length === 0 && input.pair === undefined)
+      throw new ServeError("validation", "`inputs` cannot be empty");
+    const tok = direction === "left" ? m.leftTokenizer : m.tokenizer;
+    let enc: { input_ids: number[]; token_type_ids?: number[] };
+    try {
+      enc = tok.encode_plus(text, input.pair ?? null, {
+        truncation: truncate ? "longest_first" : false,
+        max_length: truncate ? max : null,
+        return_token_type_ids: input.pair !== undefined,
+        return_attention_mask: false,
+        verbose: false,
+      }) as unknown as { input_ids: number[]; token_type_ids?: number[] };
+    } catch (e) {
+      throw new ServeError("tokenizer", `tokenizer error: ${(e as Error).message}`);
+    }
+    const n = enc.input_ids.length;
+    if (n > max)
+      throw new ServeError(
+        "validation",
+        `\`inputs\` must have less than ${max} tokens. Given: ${n}`,
+      );
+    return {
+      ids: Int32Array.from(enc.input_ids),
+      types:
+        enc.token_type_ids && input.pair !== undefined ? Int32Array.from(enc.token_type_ids) : null,
+    };
+  }
+
+  // ---- the request path ---------------------------------------------------------------------
+
+  /** Answers one request; never throws. */
+  async handle(req: CoreRequest): Promise<CoreResponse> {
+    const t0 = performance.now();
+    const openai = OPENAI_ROUTES.has(req.path);
+    try {
+      return await this.route(req, t0);
+    } catch (e) {
+      const err =
+        e instanceof ServeError
+          ? e
+          : new ServeError("backend", `inference failed: ${(e as Error)?.message ?? String(e)}`);
+      if (err.type !== "not_found" && err.type !== "method_not_allowed")
+        this.metrics.requestFailure.inc({ err: failureLabel(err) });
+      const headers: Record<string, string> = { ...JSON_HEADERS };
+      if (err.status === 401) headers["www-authenticate"] = "Bearer";
+      if (err.status === 429) headers["retry-after"] = "1";
+      return {
+        status: err.status,
+        headers,
+        body: openai ? openaiErrorBody(err) : teiErrorBody(err),
+      };
+    }
+  }
+
+  /** Stop taking requests (503), answer what is queued; resolves when all are answered. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.pending > 0) await new Promise<void>((r) => this.pendingWaiters.push(r));
+    await this.batcher?.idle();
+  }
+
+  /** A body over the payload limit, as the routes answer it (adapters check before reading). */
+  payloadTooLarge(path: string, bytes?: number): CoreResponse {
+    const e = new ServeError(
+      "validation",
+      `request body${bytes !== undefined ? ` of ${bytes} bytes` : ""} exceeds the payload limit of ${this.options.payloadLimit} bytes`,
+      413,
+    );
+    this.metrics.requestFailure.inc({ err: failureLabel(e) });
+    return {
+      status: 413,
+      headers: { ...JSON_HEADERS },
+      body: OPENAI_ROUTES.has(path) ? openaiErrorBody(e) : teiErrorBody(e),
+    };
+  }
+
+  private async route(req: CoreRequest, t0: number): Promise<CoreResponse> {
+    const { path, method } = req;
+    const get = method === "GET" || method === "HEAD";
+    if (path === "/health" || path === "/ping" || (path === "/" && get)) {
+      if (!get) throw new ServeError("method_not_allowed", `${method} ${path}: use GET`);
+      this.healthy();
+      return { status: 200, headers: {}, body: "" };
+    }
+    if (path === "/metrics") {
+      if (!get) throw new ServeError("method_not_allowed", `${method} ${path}: use GET`);
+      this.metrics.queueSize.set(this.batcher?.size ?? 0);
+      this.metrics.inflight.set(this.options.maxConcurrentRequests - this.permits);
+      return {
+        status: 200,
+        headers: { "content-type": "text/plain; version=0.0.4" },
+        body: this.metrics.render(),
+      };
+    }
+    this.authorize(req);
+    if (path === "/info") {
+      if (!get) throw new ServeError("method_not_allowed", `${method} ${path}: use GET`);
+      return this.json(this.info());
+    }
+    const posts: Record<
+      string,
+      (m: Loaded, body: unknown, req: CoreRequest, t0: number) => Promise<CoreResponse>
+    > = {
+      "/embed": (m, b, r, t) => this.embed(m, b, r, t, "pooled"),
+      "/embed_all": (m, b, r, t) => this.embed(m, b, r, t, "all"),
+      "/v1/embeddings": (m, b, r, t) => this.openaiEmbed(m, b, r, t),
+      "/embeddings": (m, b, r, t) => this.openaiEmbed(m, b, r, t),
+      "/rerank": (m, b, r, t) => this.rerank(m, b, r, t),
+      "/predict": (m, b, r, t) => this.predict(m, b, r, t),
+      "/tokenize": (m, b) => this.tokenize(m, b),
+      "/decode": (m, b) => this.decode(m, b),
+    };
+    let handler = Object.prototype.hasOwnProperty.call(posts, path) ? posts[path] : undefined;
+    if (path === "/" || path === "/invocations") {
+      const kind = this.model?.kind;
+      handler =
+        kind === "classifier"
+          ? posts["/predict"]
+          : kind === "reranker"
+            ? posts["/rerank"]
+            : posts["/embed"];
+    }
+    if (!handler) throw new ServeError("not_found", `no route ${method} ${quote(path)}`);
+    if (method !== "POST")
+      throw new ServeError("method_not_allowed", `${method} ${path}: use POST`);
+    const m = this.healthy();
+    if (req.body.byteLength > this.options.payloadLimit)
+      return this.payloadTooLarge(path, req.body.byteLength);
+    const body = parseBody(req.body);
+    this.pending++;
+    try {
+      return await handler(m, body, req, t0);
+    } finally {
+      if (--this.pending === 0) for (const w of this.pendingWaiters.splice(0)) w();
+    }
+  }
+
+  private healthy(): Loaded {
+    if (this.closing) throw new ServeError("unhealthy", "the server is shutting down");
+    if (this.loadError)
+      throw new ServeError(
+        "unhealthy",
+        `the model failed to load: ${(this.loadError as Error)?.message}`,
+      );
+    if (!this.model) throw new ServeError("unhealthy", "the model is loading");
+    return this.model;
+  }
+
+  private authorize(req: CoreRequest): void {
+    const key = this.options.apiKey;
+    if (!key || PUBLIC_ROUTES.has(req.path)) return;
+    const got = req.header("authorization") ?? "";
+    if (!timingSafeEqual(got, `Bearer ${key}`))
+      throw new ServeError("unauthorized", "missing or wrong API key (Authorization: Bearer KEY)");
+  }
+
+  info(): Record<string, unknown> {
+    const m = this.model;
+    const o = this.options;
+    const classes = m
+      ? {
+          id2label: Object.fromEntries(m.id2label.map((l, i) => [String(i), l])),
+          label2id: Object.fromEntries(m.id2label.map((l, i) => [l, i])),
+        }
+      : null;
+    return {
+      model_id: o.modelId,
+      model_sha: null,
+      model_dtype: m?.dtype ?? o.dtype ?? "float32",
+      model_type: !m
+        ? null
+        : m.kind === "embedding"
+          ? { embedding: { pooling: m.pooling } }
+          : { [m.kind]: classes },
+      max_concurrent_requests: o.maxConcurrentRequests,
+      max_input_length: m?.maxInputLength ?? null,
+      max_batch_tokens: o.maxBatchTokens,
+      max_batch_requests: o.maxBatchRequests || null,
+      max_client_batch_size: o.maxClientBatchSize,
+      payload_limit: o.payloadLimit,
+      auto_truncate: o.autoTruncate,
+      tokenization_workers: 1,
+      version: VERSION,
+      sha: null,
+      docker_label: null,
+    };
+  }
+
+  private json(v: unknown, extra: Record<string, string> = {}): CoreResponse {
+    return { status: 200, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(v) };
+  }
+
+  // ---- shared request plumbing --------------------------------------------------------------
+
+  private checkBatch(n: number, what = "inputs"): void {
+    if (n === 0) throw new ServeError("empty", `\`${what}\` cannot be empty`);
+    if (n > this.options.maxClientBatchSize)
+      throw new ServeError(
+        "validation",
+        `batch size ${n} > maximum allowed batch size ${this.options.maxClientBatchSize}`,
+      );
+  }
+
+  /**
+   * Tokenizes the inputs, takes a permit per input (429 when they are not all free), queues them,
+   * and resolves with each input's output, in order. Aborting req.signal drops the queued ones.
+   */
+  private async run(
+    m: Loaded,
+    req: CoreRequest,
+    items: { text?: string; pair?: string; ids?: number[] }[],
+    truncate: boolean,
+    direction: "right" | "left",
+  ): Promise<{ enc: Encoded[]; out: JobOutput[]; tokenizeSeconds: number }> {
+    const n = items.length;
+    if (this.permits < n) throw new ServeError("overloaded", "Model is overloaded");
+    const t0 = performance.now();
+    const enc = items.map((it) => this.encode(m, it, truncate, direction));
+    const tokenizeSeconds = (performance.now() - t0) / 1000;
+    for (const e of enc) this.metrics.inputLength.observe(e.ids.length);
+    if (req.signal?.aborted) throw new ServeError("validation", "the client went away");
+    this.permits -= n;
+    const jobs: Job[] = [];
+    const promises = enc.map(
+      (e) =>
+        new Promise<JobOutput>((resolve, reject) => {
+          let done = false;
+          const finish = () => {
+            if (!done) {
+              done = true;
+              this.permits++;
+            }
+          };
+          const job: Job = {
+            ids: e.ids,
+            types: e.types,
+            cancelled: false,
+            queued: performance.now(),
+            resolve: (o) => {
+              finish();
+              resolve(o);
+            },
+            reject: (err) => {
+              finish();
+              reject(err);
+            },
+          };
+          jobs.push(job);
+        }),
+    );
+    const onAbort = () => {
+      for (const j of jobs)
+        if (!j.cancelled) {
+          j.cancelled = true;
+          j.reject(new ServeError("validation", "the client went away"));
+        }
+    };
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    for (const j of jobs) this.batcher!.push(j);
+    try {
+      const out = await Promise.all(promises);
+      return { enc, out, tokenizeSeconds };
+    } catch (e) {
+      onAbort(); // one input failed: the others' answers are not wanted
+      throw e;
+    } finally {
+      req.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private succeed(
+    method: "single" | "batch",
+    t0: number,
+    r: { enc: Encoded[]; out: JobOutput[]; tokenizeSeconds: number },
+    chars: number,
+  ): Record<string, string> {
+    const n = r.out.length;
+    const queue = r.out.reduce((s, o) => s + o.queueSeconds, 0) / n;
+    const inference = r.out.reduce((s, o) => s + o.inferenceSeconds, 0) / n;
+    const total = (performance.now() - t0) / 1000;
+    const metrics = this.metrics;
+    metrics.requestSuccess.inc({ method });
+    metrics.requestDuration.observe(total);
+    metrics.tokenizationDuration.observe(r.tokenizeSeconds);
+    metrics.queueDuration.observe(queue);
+    metrics.inferenceDuration.observe(inference);
+    const tokens = r.enc.reduce((s, e) => s + e.ids.length, 0);
+    const ms = (s: number) => String(Math.round(s * 1000));
+    return {
+      "x-compute-type": "cpu+wasm-simd",
+      "x-compute-time": ms(total),
+      "x-compute-characters": String(chars),
+      "x-compute-tokens": String(tokens),
+      "x-total-time": ms(total),
+      "x-tokenization-time": ms(r.tokenizeSeconds),
+      "x-queue-time": ms(queue),
+      "x-inference-time": ms(inference),
+    };
+  }
+
+  private truncateOption(body: Record<string, unknown>): {
+    truncate: boolean;
+    direction: "right" | "left";
+  } {
+    const t = body.truncate;
+    if (t !== undefined && t !== null && typeof t !== "boolean")
+      throw new ServeError("validation", `\`truncate\` must be a boolean, got ${quote(t)}`);
+    const d = body.truncation_direction;
+    let direction: "right" | "left" = "right";
+    if (d !== undefined && d !== null) {
+      const s = typeof d === "string" ? d.toLowerCase() : "";
+      if (s !== "right" && s !== "left")
+        throw new ServeError(
+          "validation",
+          `\`truncation_direction\` must be "Right" or "Left", got ${quote(d)}`,
+        );
+      direction = s;
+    }
+    return { truncate: (t as boolean | null | undefined) ?? this.options.autoTruncate, direction };
+  }
+
+  // ---- routes -------------------------------------------------------------------------------
+
+  private requireKind(m: Loaded, kinds: ModelKind[], message: string): void {
+    if (!kinds.includes(m.kind)) throw new ServeError("backend", message);
+  }
+
+  private async embed(
+    m: Loaded,
+    raw: unknown,
+    req: CoreRequest,
+    t0: number,
+    what: "pooled" | "all",
+  ): Promise<CoreResponse> {
+    const body = object(raw);
+    const inputs = body.inputs;
+    const single = typeof inputs === "string";
+    this.metrics.requestCount.inc({ method: single ? "single" : "batch" });
+    this.requireKind(m, ["embedding"], "model is not an embedding model");
+    const texts = stringList(inputs, "inputs");
+    this.checkBatch(texts.length);
+    const { truncate, direction } = this.truncateOption(body);
+    const normalize = bool(body.normalize, "normalize", true);
+    const dimensions = what === "pooled" ? this.dimensions(m, body.dimensions) : null;
+    const r = await this.run(
+      m,
+      req,
+      texts.map((text) => ({ text })),
+      truncate,
+      direction,
+    );
+    const headers = this.succeed(single ? "single" : "batch", t0, r, chars(texts));
+    const H = m.config.hidden_size;
+    if (what === "all")
+      return {
+        status: 200,
+        headers: { ...JSON_HEADERS, ...headers },
+        body: "[" + r.out.map((o) => rowsJson(o.data, H)).join(",") + "]",
+      };
+    const rows = r.out.map((o) => pool(o.data, H, m.pooling, normalize, dimensions));
+    return {
+      status: 200,
+      headers: { ...JSON_HEADERS, ...headers },
+      body: "[" + rows.map(floatsJson).join(",") + "]",
+    };
+  }
+
+  private dimensions(m: Loaded, d: unknown): number | null {
+    if (d === undefined || d === null) return null;
+    const H = m.config.hidden_size;
+    if (!Number.isSafeInteger(d) || (d as number) < 1 || (d as number) > H)
+      throw new ServeError(
+        "validation",
+        `\`dimensions\` must be an integer in [1, ${H}] (the model's hidden size), got ${quote(d)}`,
+      );
+    return d as number;
+  }
+
+  private async openaiEmbed(
+    m: Loaded,
+    raw: unknown,
+    req: CoreRequest,
+    t0: number,
+  ): Promise<CoreResponse> {
+    const body = object(raw);
+    const input = body.input;
+    const single =
+      typeof input === "string" ||
+      (Array.isArray(input) && input.length > 0 && typeof input[0] === "number");
+    this.metrics.requestCount.inc({ method: single ? "single" : "batch" });
+    this.requireKind(m, ["embedding"], "model is not an embedding model");
+    let items: { text?: string; ids?: number[] }[];
+    if (typeof input === "string") items = [{ text: input }];
+    else if (Array.isArray(input) && input.length && typeof input[0] === "number")
+      items = [{ ids: numberList(input, "input") }];
+    else if (Array.isArray(input) && input.length && Array.isArray(input[0]))
+      items = input.map((x, i) => ({ ids: numberList(x, `input[${i}]`) }));
+    else items = stringList(input, "input").map((text) => ({ text }));
+    this.checkBatch(items.length, "input");
+    const fmt = body.encoding_format ?? "float";
+    if (fmt !== "float" && fmt !== "base64")
+      throw new ServeError(
+        "validation",
+        `\`encoding_format\` must be "float" or "base64", got ${quote(fmt)}`,
+      );
+    const dimensions = this.dimensions(m, body.dimensions);
+    for (const k of ["model", "user"])
+      if (body[k] !== undefined && body[k] !== null && typeof body[k] !== "string")
+        throw new ServeError("validation", `\`${k}\` must be a string, got ${quote(body[k])}`);
+    const r = await this.run(m, req, items, this.options.autoTruncate, "right");
+    const headers = this.succeed(
+      single ? "single" : "batch",
+      t0,
+      r,
+      items.reduce((s, it) => s + (it.text?.length ?? 0), 0),
+    );
+    const H = m.config.hidden_size;
+    const data = r.out.map((o, index) => {
+      const v = pool(o.data, H, m.pooling, true, dimensions);
+      const embedding = fmt === "base64" ? JSON.stringify(base64f32(v)) : floatsJson(v);
+      return `{"object":"embedding","embedding":${embedding},"index":${index}}`;
+    });
+    const tokens = r.enc.reduce((s, e) => s + e.ids.length, 0);
+    const model = typeof body.model === "string" ? body.model : this.options.modelId;
+    return {
+      status: 200,
+      headers: { ...JSON_HEADERS, ...headers },
+      body: `{"object":"list","data":[${data.join(",")}],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
+    };
+  }
+
+  private async rerank(
+    m: Loaded,
+    raw: unknown,
+    req: CoreRequest,
+    t0: number,
+  ): Promise<CoreResponse> {
+    const body = object(raw);
+    this.metrics.requestCount.inc({ method: "batch" });
+    if (typeof body.query !== "string")
+      throw new ServeError("validation", `\`query\` must be a string, got ${quote(body.query)}`);
+    const texts = body.texts;
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string"))
+      throw new ServeError(
+        "validation",
+        `\`texts\` must be a list of strings, got ${quote(texts)}`,
+      );
+    this.checkBatch(texts.length, "texts");
+    this.requireKind(m, ["reranker"], "model is not a re-ranker model");
+    const { truncate, direction } = this.truncateOption(body);
+    const rawScores = bool(body.raw_scores, "raw_scores", false);
+    const returnText = bool(body.return_text, "return_text", false);
+    const query = body.query;
+    const r = await this.run(
+      m,
+      req,
+      (texts as string[]).map((text) => ({ text: query, pair: text })),
+      truncate,
+      direction,
+    );
+    const headers = this.succeed(
+      "batch",
+      t0,
+      r,
+      chars(texts as string[]) + query.length * texts.length,
+    );
+    const ranks = r.out.map((o, index) => {
+      const x = o.data[0];
+      const score = rawScores ? x : Math.fround(sigmoid(x));
+      if (Number.isNaN(score)) throw new ServeError("backend", "score is NaN");
+      return { index, ...(returnText ? { text: (texts as string[])[index] } : {}), score };
+    });
+    ranks.sort((a, b) => b.score - a.score || a.index - b.index);
+    return this.json(ranks, headers);
+  }
+
+  private async predict(
+    m: Loaded,
+    raw: unknown,
+    req: CoreRequest,
+    t0: number,
+  ): Promise<CoreResponse> {
+    const body = object(raw);
+    const { single, items } = predictInputs(body.inputs);
+    this.metrics.requestCount.inc({ method: single ? "single" : "batch" });
+    this.checkBatch(items.length);
+    this.requireKind(m, ["classifier", "reranker"], "model is not a classifier model");
+    const { truncate, direction } = this.truncateOption(body);
+    const rawScores = bool(body.raw_scores, "raw_scores", false);
+    const r = await this.run(m, req, items, truncate, direction);
+    const headers = this.succeed(
+      single ? "single" : "batch",
+      t0,
+      r,
+      items.reduce((s, it) => s + it.text.length + (it.pair?.length ?? 0), 0),
+    );
+    const results = r.out.map((o) => {
+      const scores = rawScores ? Array.from(o.data) : probabilities(o.data);
+      const preds = scores.map((score, i) => {
+        if (Number.isNaN(score)) throw new ServeError("backend", "score is NaN");
+        return { score, label: m.id2label[i] };
+      });
+      preds.sort((a, b) => b.score - a.score);
+      return preds;
+    });
+    return this.json(single ? results[0] : results, headers);
+  }
+
+  private async tokenize(m: Loaded, raw: unknown): Promise<CoreResponse> {
+    const body = object(raw);
+    const texts = stringList(body.inputs, "inputs");
+    this.checkBatch(texts.length);
+    const special = bool(body.add_special_tokens, "add_special_tokens", true);
+    const tok = m.tokenizer;
+    const out = texts.map((text) => {
+      let ids: number[];
+      let mask: number[];
+      let offsets: [number, number][] | null = null;
+      try {
+        const enc = tok.encode_plus(text, null, {
+          add_special_tokens: special,
+          return_offsets_mapping: true,
+          return_special_tokens_mask: true,
+          verbose: false,
+        }) as unknown as {
+          input_ids: number[];
+          special_tokens_mask: number[];
+          offset_mapping?: [number, number][];
+        };
+        ids = enc.input_ids;
+        mask = enc.special_tokens_mask;
+        offsets = enc.offset_mapping ?? null;
+      } catch {
+        // a tokenizer without offsets (yet): ids and token strings, start and stop null
+        try {
+          const raw = tok.encode(text, { add_special_tokens: false, verbose: false });
+          ids = special ? tok.build_inputs_with_special_tokens(raw) : raw;
+          mask = special ? tok.get_special_tokens_mask(raw, null, false) : raw.map(() => 0);
+        } catch (e) {
+          throw new ServeError("tokenizer", `tokenizer error: ${(e as Error).message}`);
+        }
+      }
+      const tokens = tok.convert_ids_to_tokens(ids);
+      return ids.map((id, i) => {
+        const off = offsets?.[i];
+        if (mask[i] === 1 || !off)
+          return { id, text: tokens[i], special: mask[i] === 1, start: null, stop: null };
+        return {
+          id,
+          text: text.slice(off[0], off[1]),
+          special: false,
+          start: off[0],
+          stop: off[1],
+        };
+      });
+    });
+    return this.json(out);
+  }
+
+  private async decode(m: Loaded, raw: unknown): Promise<CoreResponse> {
+    const body = object(raw);
+    const ids = body.ids;
+    let lists: number[][];
+    if (Array.isArray(ids) && ids.length && Array.isArray(ids[0]))
+      lists = ids.map((x, i) => numberList(x, `ids[${i}]`));
+    else if (Array.isArray(ids) && ids.length) lists = [numberList(ids, "ids")];
+    else if (Array.isArray(ids)) lists = [];
+    else
+      throw new ServeError("validation", `\`ids\` must be a list of token ids, got ${quote(ids)}`);
+    this.checkBatch(lists.length, "ids");
+    const skip = bool(body.skip_special_tokens, "skip_special_tokens", true);
+    const V = m.tokenizer.length;
+    const texts = lists.map((l) => {
+      for (const id of l)
+        if (!Number.isSafeInteger(id) || id < 0 || id >= V)
+          throw new ServeError(
+            "validation",
+            `token id ${quote(id)} is out of the vocabulary (expected an integer in [0, ${V}))`,
+          );
+      return m.tokenizer.decode(l, { skip_special_tokens: skip });
+    });
+    return this.json(texts);
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function parseBody(bytes: Uint8Array): unknown {
+  if (!bytes.byteLength)
+    throw new ServeError("validation", "the request body is empty (JSON expected)");
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new ServeError("validation", "the request body is not valid UTF-8", 400);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ServeError(
+      "validation",
+      `the request body is not valid JSON: ${(e as Error).message}`,
+      400,
+    );
+  }
+}
+
+function object(v: unknown): Record<string, unknown> {
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new ServeError("validation", `the request body must be a JSON object, got ${quote(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function stringList(v: unknown, name: string): string[] {
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      if (typeof x !== "string")
+        throw new ServeError("validation", `\`${name}[${i}]\` must be a string, got ${quote(x)}`);
+    });
+    return v as string[];
+  }
+  throw new ServeError(
+    "validation",
+    `\`${name}\` must be a string or a list of strings, got ${quote(v)}`,
+  );
+}
+
+function numberList(v: unknown, name: string): number[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "number"))
+    throw new ServeError("validation", `\`${name}\` must be a list of token ids, got ${quote(v)}`);
+  return v as number[];
+}
+
+function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== "boolean")
+    throw new ServeError("validation", `\`${name}\` must be a boolean, got ${quote(v)}`);
+  return v;
+}
+
+/** TEI's /predict inputs: a string, a pair [a, b], or a batch of [a] / [a, b]. */
+function predictInputs(v: unknown): { single: boolean; items: { text: string; pair?: string }[] } {
+  const bad = () =>
+    new ServeError(
+      "validation",
+      `\`inputs\` must be a string, a pair of strings [string, string] or a batch of mixed strings and pairs [[string], [string, string], ...], got ${quote(v)}`,
+    );
+  if (typeof v === "string") return { single: true, items: [{ text: v }] };
+  if (!Array.isArray(v)) throw bad();
+  if (v.length === 0) return { single: false, items: [] };
+  const seq = (x: unknown) => {
+    if (!Array.isArray(x) || x.length < 1 || x.length > 2 || x.some((s) => typeof s !== "string"))
+      throw bad();
+    return x.length === 1
+      ? { text: x[0] as string }
+      : { text: x[0] as string, pair: x[1] as string };
+  };
+  if (typeof v[0] === "string") {
+    if (v.length > 2 || v.some((s) => typeof s !== "string")) throw bad();
+    return { single: true, items: [seq(v)] };
+  }
+  return { single: false, items: v.map(seq) };
+}
+
+function chars(texts: string[]): number {
+  return texts.reduce((s, t) => s + t.length, 0);
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** sigmoid for one label, softmax over several (float64, returned as float32 values). */
+function probabilities(logits: Float32Array): number[] {
+  if (logits.length === 1) return [Math.fround(sigmoid(logits[0]))];
+  let max = -Infinity;
+  for (const x of logits) max = Math.max(max, x);
+  let sum = 0;
+  const e = Array.from(logits, (x) => Math.exp(x - max));
+  for (const x of e) sum += x;
+  return e.map((x) => Math.fround(x / sum));
+}
+
+/**
+ * Pooling of one input's hidden rows [len, H], as the feature-extraction pipeline computes it
+ * (mean in float64 over the real tokens, stored as float32; CLS = the first row), then the first
+ * `dimensions` values (Matryoshka), then L2 normalisation (x / max(|x|, 1e-12)).
+ */
+export function pool(
+  h: Float32Array,
+  H: number,
+  pooling: ServePooling,
+  normalize: boolean,
+  dimensions: number | null,
+): Float32Array {
+  const len = h.length / H;
+  let v = new Float32Array(H);
+  if (pooling === "cls") v.set(h.subarray(0, H));
+  else {
+    const acc = new Float64Array(H);
+    for (let s = 0; s < len; s++) for (let j = 0; j < H; j++) acc[j] += h[s * H + j];
+    const count = Math.max(len, 1e-9);
+    for (let j = 0; j < H; j++) v[j] = acc[j] / count;
+  }
+  if (dimensions !== null && dimensions < H) v = v.slice(0, dimensions);
+  if (normalize) {
+    let s = 0;
+    for (let j = 0; j < v.length; j++) s += v[j] ** 2;
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < v.length; j++) v[j] *= inv;
+  }
+  return v;
+}
+
+/** A float32 row as JSON (each value's shortest double form: parses back to the same float32). */
+function floatsJson(v: Float32Array): string {
+  let s = "[";
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    s += (i ? "," : "") + (Number.isFinite(x) ? String(x) : "null");
+  }
+  return s + "]";
+}
+
+function rowsJson(h: Float32Array, H: number): string {
+  const rows: string[] = [];
+  for (let r = 0; r < h.length / H; r++) rows.push(floatsJson(h.subarray(r * H, (r + 1) * H)));
+  return "[" + rows.join(",") + "]";
+}
+
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Base64 of the little-endian float32 bytes (what openai-node decodes with encoding_format "base64"). */
+export function base64f32(v: Float32Array): string {
+  const bytes = new Uint8Array(v.length * 4);
+  const dv = new DataView(bytes.buffer);
+  for (let i = 0; i < v.length; i++) dv.setFloat32(i * 4, v[i], true);
+  let s = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i] << 16;
+    s += B64[n >> 18] + B64[(n >> 12) & 63] + "==";
+  } else if (rest === 2) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + "=";
+  }
+  return s;
+}
+
+/** Compares in time that depends on the lengths only. */
+function timingSafeEqual(a: string, b: string): boolean {
+  let d = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++)
+    d |= (a.charCodeAt(i % (a.length || 1)) || 0) ^ b.charCodeAt(i);
+  return d === 0;
+}
