@@ -74,17 +74,21 @@ export async function openRegularFile(
   what = "the file",
 ): Promise<{ handle: FileHandle; size: number } | null> {
   const fs = await fsPromises();
+  const absent = (e: unknown) => {
+    const code = (e as { code?: string }).code;
+    return code === "ENOENT" || code === "ENOTDIR";
+  };
   try {
     checkRegular(await fs.stat(path), path, what);
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return null;
+    if (absent(e)) return null;
     throw e;
   }
   let handle: FileHandle;
   try {
     handle = await fs.open(path, await readFlags());
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return null;
+    if (absent(e)) return null;
     throw e;
   }
   try {

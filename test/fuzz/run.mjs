@@ -4,7 +4,7 @@
 // growth (and unclear messages, slow cases, allocations beyond the file size), then each failure
 // with the command that replays it.
 //
-//   node test/fuzz/run.mjs [--seconds 60] [--seed N] [--surface safetensors,config,forward,concurrency,tokenizer,files,engine]
+//   node test/fuzz/run.mjs [--seconds 60] [--seed N] [--surface safetensors,config,forward,concurrency,tokenizer,torch,files,engine]
 //                          [--case K --verbose]   (replay one case)
 //   npm run fuzz -- --seconds 60 --seed 7
 import { spawn } from "node:child_process";
@@ -20,6 +20,7 @@ export const SURFACES = [
   "forward",
   "concurrency",
   "tokenizer",
+  "torch",
   "files",
   "engine",
 ];
