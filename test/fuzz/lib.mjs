@@ -59,6 +59,7 @@ export class Rand {
 export const TYPED = [lib.SafetensorsError, lib.ConfigError, lib.WeightsError, lib.InputError];
 if (lib.TokenizerError) TYPED.push(lib.TokenizerError);
 if (lib.QuantizationError) TYPED.push(lib.QuantizationError);
+if (lib.FileError) TYPED.push(lib.FileError);
 
 export const isTyped = (e) => TYPED.some((T) => e instanceof T);
 
