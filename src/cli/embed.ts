@@ -9,6 +9,8 @@ import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
+import { DEFAULT_MODELS } from "../loading/hub.js";
+import { bar as progressBar } from "./download.js";
 
 function parse(args: string[]) {
   const o = {
@@ -41,6 +43,8 @@ function parse(args: string[]) {
     else if (!o.model) o.model = a;
     else throw new Error(`unexpected argument ${a}`);
   }
+  // no model: the default embedding model of the hub (transformers.js' for feature-extraction)
+  if (!o.model) o.model = DEFAULT_MODELS["feature-extraction"];
   if (!o.model)
     throw new Error(
       "usage: simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]",
@@ -76,6 +80,7 @@ export async function embedCommand(args: string[]): Promise<void> {
   const texts = await readLines(o.input);
   const extractor = await pipeline("feature-extraction", o.model, {
     sentenceTransformers: true,
+    ...(process.stderr.isTTY ? { progress_callback: progressBar() } : {}),
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
   });

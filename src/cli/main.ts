@@ -7,6 +7,7 @@ const USAGE = `usage:
   simdbert tokenize TOKENIZER_DIR            (JSON lines on stdin -> JSON lines on stdout)
   simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]
   simdbert pipeline TASK MODEL_DIR [--offsets] [--batch-size N]   (JSON lines {inputs, options} -> answers)
+  simdbert download ID [--revision R] [--cache-dir DIR] [--endpoint URL]   (into the Hugging Face cache; prints the folder)
   simdbert serve MODEL [--host 127.0.0.1] [--port 3000] [--max-batch-tokens 16384] ...  (an HTTP server: TEI's and OpenAI's API)`;
 
 async function main(argv: string[]): Promise<void> {
@@ -25,6 +26,10 @@ async function main(argv: string[]): Promise<void> {
     case "pipeline": {
       const m = await import("./pipeline.js");
       return m.pipelineCommand(rest);
+    }
+    case "download": {
+      const m = await import("./download.js");
+      return m.downloadCommand(rest);
     }
     case "serve": {
       const m = await import("./serve.js");

@@ -75,7 +75,7 @@ export async function pipeline(
       `simdbert: unsupported pipeline task "${task}" (supported: "feature-extraction")`,
     );
   }
-  const files = modelFiles(source);
+  const files = modelFiles(source, options);
   const { sentenceTransformers: follow, tokenizer: tokOptions, ...modelOptions } = options;
   // embeddings never use the pooler (a masked-LM checkpoint has none): BertModel without it
   const warn = modelOptions.warn ?? ((m: string) => console.warn(`simdbert: ${m}`));

@@ -9,6 +9,7 @@ import { WeightLoader, type LoadOptions, type RawParam } from "../../loading/wei
 import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
@@ -381,7 +382,7 @@ export class BertPooler {
   }
 }
 
-export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
+export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOptions {
   /** BertModel only: build the pooler (HF's add_pooling_layer, default true). */
   addPoolingLayer?: boolean;
   /** An engine to place the weights in (default: a new one per model). */
@@ -547,7 +548,7 @@ export async function loadPretrained<T>(
   options: FromPretrainedOptions,
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
-  const { config, tensors, close } = await openModel(source, options.config);
+  const { config, tensors, close } = await openModel(source, options.config, options);
   try {
     const engine = options.engine ?? (await Engine.create(options));
     const w = new WeightLoader(engine, tensors, {
