@@ -163,6 +163,12 @@ export async function pipeline(
     }
     return new Tensor("float32", out, pooling === "none" ? [n, longest, H] : [n, D]);
   };
+  options.progress_callback?.({
+    status: "ready",
+    task: "feature-extraction",
+    model: typeof source === "string" ? source : files.where,
+    name: typeof source === "string" ? source : files.where,
+  });
   return Object.assign(extract, {
     task: "feature-extraction" as const,
     model,
