@@ -25,6 +25,7 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import {
   BertModel,
+  ConfigError,
   HubError,
   SentenceTransformer,
   downloadModel,
@@ -171,8 +172,11 @@ test("an id loads through the hub into huggingface_hub's cache layout; tokens go
       reference,
     );
     const e = await BertModel.fromPretrained("org/other", { ...dead, ...quiet }).catch((x) => x);
-    assert.instance(e, HubError);
-    assert.match(e.message, /org\/other: config\.json .*not in the cache.*HF_HUB_OFFLINE=1/);
+    assert.instance(e, ConfigError);
+    assert.match(
+      e.message,
+      /org\/other .*offline, and the cache does not have config\.json.*no config\.json/,
+    );
   } finally {
     delete process.env.HF_HUB_OFFLINE;
   }
@@ -371,7 +375,7 @@ test(`Python's huggingface_hub ${hasHfHub ? python.stdout.trim() : "(not install
       [
         "-c",
         `from huggingface_hub import hf_hub_download as d
-for f in ["config.json", "model.safetensors"]: print(d("org/tiny", f, cache_dir=${JSON.stringify(pyCache)}))`,
+for f in ["config.json", "model.safetensors", "vocab.txt", "modules.json", "1_Pooling/config.json"]: print(d("org/tiny", f, cache_dir=${JSON.stringify(pyCache)}))`,
       ],
       env,
     );
@@ -387,6 +391,13 @@ for f in ["config.json", "model.safetensors"]: print(d("org/tiny", f, cache_dir=
       ),
       reference,
     );
+    // the sentence-transformers model offline: optional files Python never fetched are absent
+    const st = await SentenceTransformer.fromPretrained("org/tiny", {
+      ...quiet,
+      cache_dir: pyCache,
+      local_files_only: true,
+    });
+    assert.equal((await st.encode(["a b"])).shape, [1, 16]);
     // ours, read by Python with local_files_only=True
     const hub2 = await startHub({ "org/tiny": { files: FILES, commit: COMMIT } });
     await downloadModel("org/tiny", { endpoint: hub2.url, cache_dir: ourCache });

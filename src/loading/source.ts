@@ -9,6 +9,7 @@ import { openWeights, SafetensorsFile, type WeightFiles } from "./checkpoint.js"
 import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random_access.js";
 import { SourceError } from "../errors.js";
 import {
+  HubError,
   hubDownload,
   hubEndpoint,
   hubFileExists,
@@ -125,23 +126,24 @@ class DirFiles implements ModelFiles {
 
 /** A model id: a local folder of that name if there is one, else the hub through its cache. */
 class IdFiles implements ModelFiles {
-  readonly where: string;
   private resolved: Promise<ModelFiles> | null = null;
+  private inner: ModelFiles | null = null;
   constructor(
     private readonly id: string,
     private readonly hub: HubOptions,
-  ) {
-    this.where = id;
+  ) {}
+  get where(): string {
+    return this.inner?.where ?? this.id;
   }
   private files(): Promise<ModelFiles> {
     this.resolved ??= (async () => {
       const fs = await nodeFs();
       try {
-        if ((await fs.stat(this.id)).isDirectory()) return new DirFiles(this.id);
+        if ((await fs.stat(this.id)).isDirectory()) return (this.inner = new DirFiles(this.id));
       } catch {
         /* not a local folder */
       }
-      return new HubFiles(this.id, this.hub);
+      return (this.inner = new HubFiles(this.id, this.hub));
     })();
     return this.resolved;
   }
@@ -163,16 +165,33 @@ class IdFiles implements ModelFiles {
 
 /** Files of a hub repo, each downloaded into the cache (or found there) when first read. */
 export class HubFiles implements ModelFiles {
-  readonly where: string;
+  private readonly base: string;
+  /** Files asked for offline that the cache does not have (optional ones are then absent). */
+  private readonly notCached: string[] = [];
   constructor(
     readonly repo: string,
     private readonly hub: HubOptions = {},
   ) {
-    this.where = `${repo} (${hubEndpoint(hub)}, revision ${hub.revision ?? "main"})`;
+    this.base = `${repo} (${hubEndpoint(hub)}, revision ${hub.revision ?? "main"})`;
+  }
+  get where(): string {
+    return this.notCached.length
+      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
+      : this.base;
   }
   private async local(name: string): Promise<string | null> {
     this.hub.progress_callback?.({ status: "initiate", name: this.repo, file: name });
-    return hubDownload(this.repo, name, this.hub);
+    try {
+      return await hubDownload(this.repo, name, this.hub);
+    } catch (e) {
+      // offline, a file the cache does not know is absent (as transformers treats optional files);
+      // a required one is then reported missing with the offline context in `where`
+      if (e instanceof HubError && e.code === "Offline") {
+        this.notCached.push(name);
+        return null;
+      }
+      throw e;
+    }
   }
   async bytes(name: string): Promise<Uint8Array | null> {
     const p = await this.local(name);
