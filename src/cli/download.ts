@@ -3,38 +3,54 @@
 // transformers would load) into the Hugging Face cache shared with Python, and prints the
 // snapshot folder. A progress bar goes to stderr on a terminal.
 import { downloadModel, isModelId, type HubOptions, type ProgressInfo } from "../loading/hub.js";
+import { defineCommand, UsageError } from "./options.js";
 
-export const DOWNLOAD_USAGE =
-  "usage: simdbert download ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--token T]";
+export const command = defineCommand({
+  name: "download",
+  summary: "fetch a hub model into the Hugging Face cache (shared with Python); print its folder",
+  positionals: [
+    { name: "ID", help: "a hub model id: org/name, or a legacy name (bert-base-uncased)" },
+  ],
+  options: {
+    revision: { type: "string", metavar: "R", help: "branch, tag or commit (default main)" },
+    "cache-dir": {
+      type: "path",
+      metavar: "DIR",
+      help: "the cache (default HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)",
+    },
+    endpoint: {
+      type: "string",
+      metavar: "URL",
+      help: "the hub (default HF_ENDPOINT, else https://huggingface.co)",
+    },
+    token: {
+      type: "string",
+      metavar: "T",
+      help: "access token (default HF_TOKEN, HUGGING_FACE_HUB_TOKEN, $HF_HOME/token)",
+    },
+  },
+  details: `Downloads config.json, the tokenizer files, the sentence-transformers files and the
+weights transformers would load (the first of model.safetensors, its index and shards,
+pytorch_model.bin, its index and shards) into the cache, as huggingface_hub lays it out, and
+prints the snapshot folder. With HF_HUB_OFFLINE=1 nothing is fetched.
 
-export async function downloadCommand(args: string[]): Promise<void> {
-  const o: HubOptions = {};
-  let id = "";
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const val = () => {
-      const v = args[++i];
-      if (v === undefined || v.startsWith("--"))
-        throw new Error(`${a} needs a value\n${DOWNLOAD_USAGE}`);
-      return v;
+  simdbert download sentence-transformers/all-MiniLM-L6-v2`,
+  async run({ ID }, o) {
+    if (!isModelId(ID))
+      throw new UsageError(
+        `ID: ${JSON.stringify(ID)} is not a hub model id (org/name or name)`,
+        "download",
+      );
+    const hub: HubOptions = {
+      ...(o.revision ? { revision: o.revision } : {}),
+      ...(o["cache-dir"] ? { cache_dir: o["cache-dir"] } : {}),
+      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+      ...(o.token ? { token: o.token } : {}),
     };
-    if (a === "--help" || a === "-h") {
-      console.log(DOWNLOAD_USAGE);
-      return;
-    } else if (a === "--revision") o.revision = val();
-    else if (a === "--cache-dir") o.cache_dir = val();
-    else if (a === "--endpoint") o.endpoint = val();
-    else if (a === "--token") o.token = val();
-    else if (a.startsWith("-")) throw new Error(`unknown option ${a}\n${DOWNLOAD_USAGE}`);
-    else if (!id) id = a;
-    else throw new Error(`unexpected argument ${a}\n${DOWNLOAD_USAGE}`);
-  }
-  if (!id) throw new Error(DOWNLOAD_USAGE);
-  if (!isModelId(id)) throw new Error(`"${id}" is not a hub model id (org/name or name)`);
-  if (process.stderr.isTTY) o.progress_callback = bar();
-  const folder = await downloadModel(id, o);
-  process.stdout.write(folder + "\n");
-}
+    if (process.stderr.isTTY) hub.progress_callback = bar();
+    process.stdout.write((await downloadModel(ID, hub)) + "\n");
+  },
+});
 
 /** A one-line progress bar per file on stderr. */
 export function bar(): (p: ProgressInfo) => void {
