@@ -154,9 +154,11 @@ interface Meta {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** fetch with retries on connection errors and 5xx (backoff doubling). */
+/** fetch with a retry on connection errors and 5xx (backoff doubling). */
 async function request(url: string, init: RequestInit, o: HubOptions): Promise<Response> {
-  const tries = Math.max(1, o.retries ?? 5);
+  // metadata requests retry less than downloads: an unreachable hub should fail (or fall back to
+  // the cache) quickly
+  const tries = Math.max(1, Math.min(o.retries ?? 2, 2));
   let delay = o.retryDelayMs ?? 500;
   let last: unknown;
   for (let k = 0; k < tries; k++) {
