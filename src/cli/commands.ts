@@ -8,6 +8,15 @@ import { command as tokenize } from "./tokenize.js";
 import { command as embed } from "./embed.js";
 import { command as serve } from "./serve.js";
 import { command as pipeline } from "./pipeline.js";
+import { command as download } from "./download.js";
 import { command as quantize } from "./quantize.js";
 
-export const COMMANDS: readonly Command[] = [embed, pipeline, serve, tokenize, forward, quantize];
+export const COMMANDS: readonly Command[] = [
+  embed,
+  pipeline,
+  serve,
+  tokenize,
+  forward,
+  download,
+  quantize,
+];

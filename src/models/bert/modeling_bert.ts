@@ -15,6 +15,7 @@ import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
 import { declaredDtype } from "../../quant/checkpoint.js";
+import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
@@ -402,7 +403,7 @@ export class BertPooler {
   }
 }
 
-export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
+export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOptions {
   /**
    * BertModel only: build the pooler (HF's add_pooling_layer, default true). "auto": build it
    * when the checkpoint has its weights (embeddings never read it; masked-LM checkpoints lack it).
@@ -580,7 +581,7 @@ export async function loadPretrained<T>(
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
   checkWeightDtype(options.dtype); // before any engine (and its threads) exists
-  const { config, tensors, close } = await openModel(source, options.config);
+  const { config, tensors, close } = await openModel(source, options.config, options);
   try {
     // a q8 checkpoint (`simdbert quantize`) loads as q8 unless another dtype is asked; another
     // quantization method's checkpoint is refused by name
