@@ -201,13 +201,14 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
           `${this.constructor.name}.forward() got an unexpected argument "${k}"`,
         );
     }
-    const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
+    const encoded = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
       // own arguments checked against the shapes before the arena is planned: a rejected call does not grow it
       this.checkOwn(own, d);
       return this.headFloats(d);
     });
+    const { pass, args } = encoded;
     const result = this.head(pass, own);
-    const f = this.bert.outputs(pass, args);
+    const f = this.bert.outputs(encoded);
     if (!args.returnDict) {
       const tuple = [...Object.values(result.fields), ...this.bert.tupleRest(f)];
       return result.loss ? [result.loss, ...tuple] : tuple;
