@@ -71,8 +71,8 @@ export {
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
 export * from "./tokenizer/index.js";
+export * from "./pipeline/index.js";
 export {
-  pipeline,
   type FeatureExtractionPipeline,
   type ExtractOptions,
   type PipelineOptions,
