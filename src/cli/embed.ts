@@ -1,5 +1,8 @@
-// simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]
-//   [--batch-size N] [--max-length N]
+// simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE]
+//   [--out FILE.npy] [--batch-size N] [--max-length N]
+// Without --pooling / --normalize the model folder decides, as sentence-transformers does
+// (modules.json, 1_Pooling/config.json, Normalize, sentence_bert_config.json); mean pooling
+// without normalization for a folder that has no modules.json.
 // One text per line (stdin, or --input); one JSON array per line on stdout, or a float32 .npy
 // [n, hidden]. A progress bar goes to stderr when it is a terminal and the input is long.
 import { createReadStream } from "node:fs";
@@ -10,8 +13,8 @@ import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
 function parse(args: string[]) {
   const o = {
     model: "",
-    pooling: "mean" as Pooling,
-    normalize: false,
+    pooling: undefined as Pooling | undefined,
+    normalize: undefined as boolean | undefined,
     input: "",
     out: "",
     batchSize: 8,
@@ -26,8 +29,9 @@ function parse(args: string[]) {
     };
     if (a === "--pooling") {
       const p = val();
-      if (p !== "mean" && p !== "cls") throw new Error(`--pooling must be mean or cls, got ${p}`);
-      o.pooling = p;
+      if (!["cls", "max", "mean", "mean_sqrt_len"].includes(p))
+        throw new Error(`--pooling must be cls, max, mean or mean_sqrt_len, got ${p}`);
+      o.pooling = p as Pooling;
     } else if (a === "--normalize") o.normalize = true;
     else if (a === "--input") o.input = val();
     else if (a === "--out") o.out = val();
@@ -39,7 +43,7 @@ function parse(args: string[]) {
   }
   if (!o.model)
     throw new Error(
-      "usage: simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]",
+      "usage: simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]",
     );
   return o;
 }
@@ -71,14 +75,15 @@ export async function embedCommand(args: string[]): Promise<void> {
   const o = parse(args);
   const texts = await readLines(o.input);
   const extractor = await pipeline("feature-extraction", o.model, {
+    sentenceTransformers: true,
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
   });
   const bar = process.stderr.isTTY && texts.length > 64;
   const t0 = Date.now();
   const emb = await extractor(texts, {
-    pooling: o.pooling,
-    normalize: o.normalize,
+    ...(o.pooling ? { pooling: o.pooling } : {}),
+    ...(o.normalize ? { normalize: true } : {}),
     onProgress: bar
       ? (done, total) => {
           const w = 30;
