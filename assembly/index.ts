@@ -18,7 +18,7 @@ export {
 } from "./gemm_q8";
 export { f16_pack_panels8, f16_gemm_4x8_packed, f16_widen } from "./gemm_f16";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
-export { f32_mha } from "./mha";
+export { f32_mha, f32_mha_context_bytes } from "./mha";
 export { f32_layernorm } from "./norm";
 export { f32_activation, f32_activation1 } from "./activations";
 export { f32_bert_embeddings } from "./embeddings";
