@@ -3,7 +3,7 @@
 // Validation follows the reference implementation: offsets inside the data, no overlaps and no
 // holes, byte length equal to the shape's element count times the item size. Nothing is
 // allocated from an untrusted length before it is checked against the file size.
-import { SafetensorsError } from "./errors.js";
+import { SafetensorsError, brief } from "./errors.js";
 export { SafetensorsError };
 
 export const DTYPE_BYTES: Record<string, number> = {
@@ -115,14 +115,6 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
     );
   }
   return { dataStart, tensors, metadata };
-}
-
-/** A short rendering of an untrusted JSON value for messages (never recursive: headers can nest 100k deep). */
-function brief(v: unknown): string {
-  if (Array.isArray(v)) return v.length ? "[...]" : "[]";
-  if (v !== null && typeof v === "object") return "{...}";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-  return String(v);
 }
 
 function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {

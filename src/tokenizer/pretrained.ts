@@ -2,7 +2,7 @@
 // merged the way transformers 4.30.2 merges them: tokenizer_config.json, overridden by the
 // caller's options; special_tokens_map.json wins over the config for the keys the caller did not
 // set; added_tokens.json entries are added in id order.
-import { modelFiles, type ModelSource } from "../loading/source.js";
+import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
 import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
@@ -112,23 +112,6 @@ function contentOf(v: unknown): string {
       : "";
 }
 
-async function readJsonFile(
-  files: ReturnType<typeof modelFiles>,
-  name: string,
-): Promise<Record<string, unknown> | null> {
-  const b = await files.bytes(name);
-  if (!b) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder().decode(b));
-  } catch (e) {
-    throw new TokenizerError(`${files.where}: ${name} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!v || typeof v !== "object" || Array.isArray(v))
-    throw new TokenizerError(`${files.where}: ${name} is not a JSON object`);
-  return v as Record<string, unknown>;
-}
-
 /** Reads and parses a tokenizer's files once. */
 export async function loadTokenizerFiles(source: ModelSource): Promise<TokenizerFiles> {
   // HF also accepts the path of the vocabulary file itself
@@ -161,11 +144,11 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
     added = parsed.addedTokens.map((t) => ({ content: t.content, id: t.id, special: !!t.special }));
   }
 
-  const tc = await readJsonFile(files, "tokenizer_config.json");
+  const tc = await readJson(files, "tokenizer_config.json", TokenizerError);
   // (special tokens saved as {"__type": "AddedToken", "content": ...} are read as AddedTokens)
   if (tc) Object.assign(config, tc);
-  const stm = await readJsonFile(files, "special_tokens_map.json");
-  const at = await readJsonFile(files, "added_tokens.json");
+  const stm = await readJson(files, "special_tokens_map.json", TokenizerError);
+  const at = await readJson(files, "added_tokens.json", TokenizerError);
   if (at) {
     for (const [content, id] of Object.entries(at)) {
       if (typeof id !== "number")
