@@ -101,4 +101,49 @@ export interface Kernels {
   ): void;
   bf16_to_f32(n: number, src: number, out: number): void;
   f16_to_f32(n: number, src: number, out: number): void;
+  f32_to_f16(n: number, src: number, out: number): void;
+  f16_pack_panels8(n: number, k: number, w: number, out: number): void;
+  f16_gemm_4x8_packed(
+    m: number,
+    n: number,
+    k: number,
+    ap: number,
+    b: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+    scratch: number,
+  ): void;
+  q8_quantize_rows(rows: number, k: number, src: number, q: number, scales: number): number;
+  q8_pack_weights(n: number, k: number, w: number, out: number, sums: number): void;
+  q8_packed_a_bytes(m: number, k: number): number;
+  q8_pack_rows4(m: number, k: number, a: number, lda: number, out: number, rq: number): void;
+  q8_gemm_packed(
+    m: number,
+    n: number,
+    k: number,
+    ap: number,
+    rq: number,
+    w: number,
+    sw: number,
+    ws: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+  ): void;
+  f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
+  q8_gather_rows(
+    rows: number,
+    h: number,
+    table: number,
+    scales: number,
+    ids: number,
+    out: number,
+  ): void;
 }
