@@ -11,7 +11,7 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
 /** Layers, lowest first: a path prefix (relative to src/) per entry; the first match wins. */
 const LAYERS = [
-  ["errors.ts", "tensor.ts"],
+  ["errors.ts", "messages.ts", "tensor.ts"],
   ["runtime/"],
   ["safetensors.ts", "config.ts"],
   ["loading/"],

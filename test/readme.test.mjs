@@ -36,7 +36,9 @@ test("README snippets compile with tsc --strict against the published types", ()
           module: "nodenext",
           moduleResolution: "nodenext",
           lib: ["es2022", "dom"],
-          types: [],
+          // the published .d.ts name node:fs types (dist/loading/files.d.ts): a consumer needs @types/node
+          types: ["node"],
+          typeRoots: [join(root, "node_modules", "@types")],
         },
         files,
       }),
