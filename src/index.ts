@@ -63,3 +63,10 @@ export {
   type PipelineOptions,
   type Pooling,
 } from "./pipeline/feature_extraction.js";
+export {
+  createHandler,
+  ServeCore,
+  ServeError,
+  type FetchHandler,
+  type ServeOptions,
+} from "./serve/index.js";

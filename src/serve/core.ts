@@ -110,7 +110,7 @@ export class ServeCore {
   private pending = 0;
   private pendingWaiters: (() => void)[] = [];
 
-  constructor(source: ModelSource, options: ServeOptions = {}) {
+  constructor(source: ModelSource | Promise<ModelSource>, options: ServeOptions = {}) {
     this.options = {
       modelId: options.modelId ?? (typeof source === "string" ? source : "simdbert-model"),
       maxBatchTokens: options.maxBatchTokens ?? 16384,
@@ -153,8 +153,8 @@ export class ServeCore {
 
   // ---- loading ------------------------------------------------------------------------------
 
-  private async load(source: ModelSource): Promise<Loaded> {
-    const files = modelFiles(source);
+  private async load(source: ModelSource | Promise<ModelSource>): Promise<Loaded> {
+    const files = modelFiles(await source);
     const [config, st, pool] = await Promise.all([
       readJson(files, "config.json"),
       readJson(files, "sentence_bert_config.json").catch(() => null),

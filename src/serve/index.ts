@@ -28,7 +28,7 @@ export interface FetchHandler {
 
 /** A fetch handler over a model (or a ServeCore already made). */
 export function createHandler(
-  source: ModelSource | ServeCore,
+  source: ModelSource | Promise<ModelSource> | ServeCore,
   options: ServeOptions = {},
 ): FetchHandler {
   const core = source instanceof ServeCore ? source : new ServeCore(source, options);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COUNTERS } from "./lib.mjs";
 
-export const SURFACES = ["safetensors", "config", "forward", "concurrency", "tokenizer"];
+export const SURFACES = ["safetensors", "config", "forward", "concurrency", "tokenizer", "serve"];
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 const PHASES = ["set-up", "cases", "finish", "done"];
 
