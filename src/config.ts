@@ -1,5 +1,7 @@
 // BertConfig with Hugging Face's defaults (transformers 4.30.2: configuration_bert.py plus the
 // PretrainedConfig fields BERT reads). Unknown keys are kept, as HF keeps them.
+import { ConfigError } from "./errors.js";
+export { ConfigError };
 
 export const ACTIVATIONS = {
   linear: 0,
@@ -25,10 +27,6 @@ export const ACTIVATIONS = {
 export type Activation = keyof typeof ACTIVATIONS;
 
 export type PositionEmbeddingType = "absolute" | "relative_key" | "relative_key_query";
-
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
 /** Most labels a config may declare (num_labels / id2label): building the maps is linear in it. */
 const MAX_LABELS = 1 << 16;

@@ -1,7 +1,24 @@
 // simdbert: BERT inference in TypeScript + WebAssembly SIMD, with Hugging Face's numbers.
-export { Tensor, type DType } from "./tensor.js";
-export { BertConfig, ConfigError, ACTIVATIONS, type Activation } from "./config.js";
-export { Engine, EngineError, type EngineOptions } from "./runtime/engine.js";
+export { Tensor, type DType, type DataTypes, type TypedData } from "./tensor.js";
+export {
+  SimdbertError,
+  ConfigError,
+  WeightsError,
+  InputError,
+  SafetensorsError,
+  EngineError,
+  SourceError,
+} from "./errors.js";
+export { BertConfig, ACTIVATIONS, type Activation } from "./config.js";
+export { Engine, type EngineOptions } from "./runtime/engine.js";
+export {
+  PackedLinear,
+  PANEL_COLS,
+  TILE_ROWS,
+  type LinearDType,
+  type LinearLayout,
+  type LinearEpilogue,
+} from "./runtime/linear.js";
 export {
   hasSimd,
   hasRelaxedSimd,
@@ -10,7 +27,6 @@ export {
   type WasmSource,
 } from "./runtime/wasm.js";
 export {
-  SafetensorsError,
   parseHeader,
   headerLength,
   writeSafetensors,
@@ -19,9 +35,8 @@ export {
   type TensorSource,
   type TensorInfo,
 } from "./safetensors.js";
-export { WeightsError } from "./loading/weights.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
-export { InputError, type TensorLike } from "./models/inputs.js";
+export { type TensorLike } from "./models/inputs.js";
 export * from "./models/outputs.js";
 export {
   BertModel,
@@ -56,8 +71,8 @@ export {
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
 export * from "./tokenizer/index.js";
+export * from "./pipeline/index.js";
 export {
-  pipeline,
   type FeatureExtractionPipeline,
   type ExtractOptions,
   type PipelineOptions,

@@ -3,10 +3,8 @@
 // Validation follows the reference implementation: offsets inside the data, no overlaps and no
 // holes, byte length equal to the shape's element count times the item size. Nothing is
 // allocated from an untrusted length before it is checked against the file size.
-
-export class SafetensorsError extends Error {
-  override name = "SafetensorsError";
-}
+import { SafetensorsError } from "./errors.js";
+export { SafetensorsError };
 
 export const DTYPE_BYTES: Record<string, number> = {
   BOOL: 1,

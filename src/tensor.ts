@@ -1,26 +1,38 @@
 // A small n-dimensional array, in the spirit of transformers.js' Tensor: a flat typed array and a
 // shape. Results of the engine are always owned copies, never views into wasm memory.
 
+import { InputError } from "./errors.js";
+
 export type DType = "float32" | "int64" | "int32";
-export type TypedData = Float32Array | BigInt64Array | Int32Array;
+/** The typed array that holds each dtype's values. */
+export interface DataTypes {
+  float32: Float32Array;
+  int64: BigInt64Array;
+  int32: Int32Array;
+}
+export type TypedData = DataTypes[DType];
 
 type Nested = number | bigint | Nested[];
 
-export class Tensor {
-  readonly dtype: DType;
+/**
+ * `Tensor<"float32">` (every model output) has `data: Float32Array`; a plain `Tensor` may hold any
+ * dtype.
+ */
+export class Tensor<T extends DType = DType> {
+  readonly dtype: T;
   readonly shape: number[];
-  private _data: TypedData | null;
-  private _load: (() => TypedData) | null = null;
+  private _data: DataTypes[T] | null;
+  private _load: (() => DataTypes[T]) | null = null;
 
   constructor(
-    dtype: DType,
-    data: TypedData | ArrayLike<number> | ArrayLike<bigint>,
+    dtype: T,
+    data: DataTypes[T] | ArrayLike<number> | ArrayLike<bigint>,
     shape: readonly number[],
   ) {
     const size = shape.reduce((a, b) => a * b, 1);
     for (const d of shape) {
       if (!Number.isSafeInteger(d) || d < 0)
-        throw new Error(`Tensor: invalid shape [${shape.join(", ")}]`);
+        throw new InputError(`Tensor: invalid shape [${shape.join(", ")}]`);
     }
     let arr: TypedData;
     if (dtype === "float32")
@@ -33,19 +45,19 @@ export class Tensor {
         data instanceof BigInt64Array
           ? data
           : BigInt64Array.from(data as ArrayLike<bigint>, (v) => BigInt(v));
-    else throw new Error(`Tensor: unknown dtype ${String(dtype)}`);
+    else throw new InputError(`Tensor: unknown dtype ${String(dtype)}`);
     if (arr.length !== size) {
-      throw new Error(
+      throw new InputError(
         `Tensor: ${arr.length} values do not fill shape [${shape.join(", ")}] (${size} values)`,
       );
     }
     this.dtype = dtype;
     this.shape = [...shape];
-    this._data = arr;
+    this._data = arr as DataTypes[T];
   }
 
   /** The values (for a lazy tensor, copied out of WebAssembly memory on first access). */
-  get data(): TypedData {
+  get data(): DataTypes[T] {
     if (!this._data) {
       this._data = this._load!();
       this._load = null;
@@ -62,16 +74,12 @@ export class Tensor {
    * A tensor whose values are produced on first access (e.g. a decoder cache that stays in
    * WebAssembly memory unless JS reads it). `load` must return `shape`'s element count.
    */
-  static lazy(dtype: DType, shape: readonly number[], load: () => TypedData): Tensor {
-    const t = new Tensor(
-      dtype,
-      dtype === "float32"
-        ? new Float32Array(0)
-        : dtype === "int32"
-          ? new Int32Array(0)
-          : new BigInt64Array(0),
-      [0],
-    );
+  static lazy<T extends DType>(
+    dtype: T,
+    shape: readonly number[],
+    load: () => DataTypes[T],
+  ): Tensor<T> {
+    const t = new Tensor<T>(dtype, [], [0]);
     (t as { shape: number[] }).shape = [...shape];
     t._data = null;
     t._load = load;
@@ -82,7 +90,7 @@ export class Tensor {
   get dims(): number[] {
     return this.shape;
   }
-  get type(): DType {
+  get type(): T {
     return this.dtype;
   }
   get size(): number {
@@ -105,50 +113,5 @@ export class Tensor {
       return out;
     };
     return build(0, 0);
-  }
-
-  /** Builds a tensor from nested arrays of numbers (or bigints), checking that it is not ragged. */
-  static fromNested(value: unknown, dtype: DType, name = "tensor"): Tensor {
-    const shape: number[] = [];
-    let probe: unknown = value;
-    while (Array.isArray(probe)) {
-      shape.push(probe.length);
-      if (probe.length === 0) break;
-      probe = probe[0];
-    }
-    const flat: (number | bigint)[] = [];
-    const walk = (v: unknown, dim: number, path: string): void => {
-      if (dim === shape.length) {
-        if (Array.isArray(v))
-          throw new Error(
-            `${name}: ragged nested list at ${path} (deeper than [${shape.join(", ")}])`,
-          );
-        if (typeof v !== "number" && typeof v !== "bigint" && typeof v !== "boolean") {
-          throw new Error(
-            `${name}: expected a number at ${path}, got ${v === null ? "null" : typeof v}`,
-          );
-        }
-        flat.push(typeof v === "boolean" ? (v ? 1 : 0) : v);
-        return;
-      }
-      if (!Array.isArray(v) || v.length !== shape[dim]) {
-        throw new Error(
-          `${name}: ragged nested list at ${path}: expected ${shape[dim]} entries, got ${Array.isArray(v) ? v.length : typeof v}`,
-        );
-      }
-      for (let i = 0; i < v.length; i++) walk(v[i], dim + 1, `${path}[${i}]`);
-    };
-    walk(value, 0, name);
-    if (dtype === "int64")
-      return new Tensor(
-        "int64",
-        flat.map((x) => BigInt(x)),
-        shape,
-      );
-    return new Tensor(
-      dtype,
-      flat.map((x) => Number(x)),
-      shape,
-    );
   }
 }

@@ -3,7 +3,7 @@
 // exactly as on one thread: the outputs must be bit-identical to the single-thread engine's.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { BertModel, BertForMaskedLM, Engine } from "../dist/index.js";
+import { BertModel, BertForMaskedLM, Engine, PackedLinear } from "../dist/index.js";
 import {
   TINY,
   checkpoint,
@@ -162,7 +162,7 @@ test("kernels passed as { wasm } must be the build the thread count needs", asyn
   e.dispose();
 });
 
-test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ± activation epilogue) = f32_gemm_4x8 (+ f32_activation), bit for bit", async () => {
+test("engine.linear on packed weights (A packed in row blocks, 1 and 2 threads, ± activation epilogue) = f32_gemm_4x8 (+ f32_activation), bit for bit", async () => {
   // K = 3000: 40-row blocks of A in the 512 KiB packing buffer, so M = 150 takes 4 blocks (the last
   // partial); M = 2 / N = 13 also go through the row-split and single-call paths
   const r = rng(7);
@@ -196,7 +196,11 @@ test("engine.gemm on packed weights (A packed in row blocks, 1 and 2 threads, ±
       }
       const rr = (c) => (inPlace ? c : withR ? pr : 0);
       e.k.f32_gemm_4x8(m, n, k, pa, k, w, 32, 32 * k, bias, pc1, n, rr(pc1), n);
-      e.gemm(m, n, k, pa, k, w, 32, 32 * k, bias, pc2, n, rr(pc2), n, act);
+      e.linear(PackedLinear.f32(n, k, w, bias), m, pa, k, pc2, n, {
+        residual: rr(pc2),
+        ldr: n,
+        act,
+      });
       if (act) e.k.f32_activation(act, m * n, pc1, pc1);
       const h = e.f32;
       for (let i = 0; i < m * n; i++) {

@@ -61,11 +61,11 @@ function peakProbes(relaxed, maxTime, opts) {
 }
 
 /**
- * GEMM at M x K x N as the model runs it: engine.gemm on weights packed at load (A packed in row
+ * GEMM at M x K x N as the model runs it: engine.linear on weights packed at load (A packed in row
  * blocks, f32_pack_rows4 + f32_gemm_4x8_packed, packing time included): GFLOP/s samples per shape.
  */
 async function gemmShapes(relaxed, maxTime, opts) {
-  const { Engine } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
+  const { Engine, PackedLinear } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
   const e = await Engine.create({ relaxedSimd: relaxed });
   if (e.relaxed !== relaxed) throw new Error("simdbert build mismatch");
   const M = GEMM_M;
@@ -86,7 +86,8 @@ async function gemmShapes(relaxed, maxTime, opts) {
     a.commit();
     f32 = e.f32;
     for (let i = 0; i < M * K; i++) f32[A / 4 + i] = r();
-    const fn = () => e.gemm(M, N, K, A, K, P, 32, 32 * K, bias, C, N, 0, 0);
+    const linear = PackedLinear.f32(N, K, P, bias);
+    const fn = () => e.linear(linear, M, A, K, C, N);
     // spot check against a float64 dot product
     fn();
     f32 = e.f32;

@@ -6,6 +6,7 @@ const USAGE = `usage:
   simdbert forward MODEL_DIR REQUEST.json OUT.safetensors
   simdbert tokenize TOKENIZER_DIR            (JSON lines on stdin -> JSON lines on stdout)
   simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]
+  simdbert pipeline TASK MODEL_DIR [--offsets] [--batch-size N]   (JSON lines {inputs, options} -> answers)
   simdbert serve MODEL [--host 127.0.0.1] [--port 3000] [--max-batch-tokens 16384] ...  (an HTTP server: TEI's and OpenAI's API)`;
 
 async function main(argv: string[]): Promise<void> {
@@ -20,6 +21,10 @@ async function main(argv: string[]): Promise<void> {
     case "embed": {
       const m = await import("./embed.js");
       return m.embedCommand(rest);
+    }
+    case "pipeline": {
+      const m = await import("./pipeline.js");
+      return m.pipelineCommand(rest);
     }
     case "serve": {
       const m = await import("./serve.js");

@@ -13,6 +13,7 @@ import {
   type TensorSource,
 } from "../safetensors.js";
 import { WeightsError } from "./weights.js";
+import { SourceError } from "../errors.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -54,7 +55,7 @@ export function modelFiles(source: ModelSource): ModelFiles {
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
-  throw new Error(`simdbert: cannot load a model from ${String(source)}`);
+  throw new SourceError(`simdbert: cannot load a model from ${String(source)}`);
 }
 
 function isNodeLike(): boolean {
@@ -156,7 +157,7 @@ class UrlFiles implements ModelFiles {
   async bytes(name: string): Promise<Uint8Array | null> {
     const res = await fetch(this.url(name));
     if (res.status === 404) return null;
-    if (!res.ok) throw new Error(`simdbert: GET ${this.url(name)}: HTTP ${res.status}`);
+    if (!res.ok) throw new SourceError(`simdbert: GET ${this.url(name)}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   }
   async tensors(name: string): Promise<TensorSource | null> {

@@ -7,10 +7,10 @@
 // area past the weights (the arena's space) and is packed once; nothing is repacked per call.
 import type { Engine } from "../runtime/engine.js";
 import type { TensorInfo, TensorSource } from "../safetensors.js";
-
-export class WeightsError extends Error {
-  override name = "WeightsError";
-}
+import { PANEL_COLS, PackedLinear } from "../runtime/linear.js";
+import { f32At, f32Bytes, f32Index } from "../runtime/memory.js";
+import { WeightsError } from "../errors.js";
+export { WeightsError };
 
 /** A tensor kept as is (row-major f32). ptr is set by load(). */
 export interface RawParam {
@@ -21,21 +21,19 @@ export interface RawParam {
 }
 
 /**
- * HF Linear weights [n_i, k] (and biases [n_i]) concatenated along n and packed into 8-column
- * panels for f32_gemm_4x8: n = Σ n_i. ptr/bias are set by load().
+ * A declared Linear: HF weights [n_i, k] (and biases [n_i]) concatenated along n into one
+ * PackedLinear (n = Σ n_i), whose ptr/bias load() sets.
  */
-export interface PackedLinear {
+interface LinearSlot {
   kind: "packed";
+  linear: PackedLinear;
+  /** alternatives for each part's weight and bias (null: no bias) */
   weights: string[][];
   biases: (string[] | null)[];
   parts: number[];
-  n: number;
-  k: number;
-  ptr: number;
-  bias: number;
 }
 
-type Slot = RawParam | PackedLinear;
+type Slot = RawParam | LinearSlot;
 
 export interface LoadOptions {
   /** Called with a message for weights present in the checkpoint that the model does not use. */
@@ -126,18 +124,18 @@ export class WeightLoader {
     parts: number[],
     k: number,
   ): PackedLinear {
-    const s: PackedLinear = {
+    const linear = new PackedLinear(
+      parts.reduce((a, b) => a + b, 0),
+      k,
+    );
+    this.slots.push({
       kind: "packed",
+      linear,
       weights: weights.map((w) => (Array.isArray(w) ? w : [w])),
       biases: biases.map((b) => (b === null ? null : Array.isArray(b) ? b : [b])),
       parts,
-      n: parts.reduce((a, b) => a + b, 0),
-      k,
-      ptr: 0,
-      bias: 0,
-    };
-    this.slots.push(s);
-    return s;
+    });
+    return linear;
   }
 
   private find(
@@ -179,7 +177,7 @@ export class WeightLoader {
         const tensors: TensorInfo[] = [];
         const biases: (TensorInfo | null)[] = [];
         slot.weights.forEach((alts, i) => {
-          const t = this.find(alts, [slot.parts[i], slot.k], missing, bad);
+          const t = this.find(alts, [slot.parts[i], slot.linear.k], missing, bad);
           if (t) tensors.push(t);
           const b = slot.biases[i];
           biases.push(b ? this.find(b, [slot.parts[i]], missing, bad) : null);
@@ -225,7 +223,7 @@ export class WeightLoader {
     let total = STAGING_BYTES + 64;
     for (const p of plans) {
       if (p.slot.kind === "raw") total += p.slot.shape.reduce((a, b) => a * b, 1) * 4 + 128;
-      else total += Math.ceil(p.slot.n / 8) * 8 * (p.slot.k + 1) * 4 + 256;
+      else total += p.slot.linear.weightBytes + p.slot.linear.biasBytes + 256;
     }
     this.engine.ensure(this.engine.weightBytes + total);
     for (const p of plans) {
@@ -250,29 +248,32 @@ export class WeightLoader {
   }
 
   private async loadPacked(
-    slot: PackedLinear,
+    slot: LinearSlot,
     tensors: TensorInfo[],
     biases: (TensorInfo | null)[],
   ): Promise<void> {
-    const { n, k } = slot;
-    const panels = Math.ceil(n / 8);
-    slot.ptr = this.engine.alloc(panels * 8 * k * 4);
+    const l = slot.linear;
+    const { n, k } = l;
+    l.ptr = this.engine.alloc(l.weightBytes);
     if (biases.some((b) => b)) {
-      slot.bias = this.engine.alloc(panels * 8 * 4);
-      this.engine.f32.fill(0, slot.bias / 4, slot.bias / 4 + panels * 8);
+      l.bias = this.engine.alloc(l.biasBytes);
+      this.engine.u8.fill(0, l.bias, l.bias + l.biasBytes);
       let row = 0;
       for (let i = 0; i < biases.length; i++) {
         const b = biases[i];
-        if (b) await this.readF32(b, slot.bias + row * 4);
+        if (b) await this.readF32(b, f32At(l.bias, row));
         row += slot.parts[i];
       }
     }
     // staging past the weights, a few panels at a time (loading needs the weights plus at most
     // STAGING_BYTES): rows [r0, r0 + chunk) of the parts one after another, then packed
-    const rowBytes = k * 4;
-    const chunk = Math.max(8, Math.floor(STAGING_BYTES / rowBytes / 8) * 8);
+    const rowBytes = f32Bytes(k);
+    const chunk = Math.max(
+      PANEL_COLS,
+      Math.floor(STAGING_BYTES / rowBytes / PANEL_COLS) * PANEL_COLS,
+    );
     const staging = this.engine.weightBytes;
-    this.engine.ensure(staging + Math.min(chunk, panels * 8) * rowBytes + 64);
+    this.engine.ensure(staging + Math.min(chunk, l.panels * PANEL_COLS) * rowBytes + 64);
     for (let r0 = 0; r0 < n; r0 += chunk) {
       const rows = Math.min(chunk, n - r0);
       let partStart = 0;
@@ -289,7 +290,7 @@ export class WeightLoader {
           );
         partStart += slot.parts[i];
       }
-      this.engine.k.f32_pack_panels8(rows, k, staging, slot.ptr + (r0 / 8) * k * 32);
+      l.pack(this.engine, r0, rows, staging);
     }
   }
 
@@ -313,7 +314,7 @@ export class WeightLoader {
     if (t.dtype === "F64") {
       const tmp = new Uint8Array(bytes);
       await this.source.read(t, tmp);
-      this.engine.f32.set(new Float64Array(tmp.buffer, 0, count), dst / 4);
+      this.engine.f32.set(new Float64Array(tmp.buffer, 0, count), f32Index(dst));
       return;
     }
     await this.source.read(t, this.engine.u8.subarray(dst, dst + bytes));

@@ -11,6 +11,7 @@ import {
   BertLMHeadModel,
 } from "./bert/heads.js";
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
+import { ConfigError } from "../errors.js";
 
 export interface Forwardable {
   forward(inputs: Record<string, unknown>): Promise<unknown>;
@@ -43,13 +44,13 @@ export async function loadModelClass(
     ? MODEL_CLASSES[name]
     : undefined;
   if (!cls)
-    throw new Error(
+    throw new ConfigError(
       `unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`,
     );
   const opts: FromPretrainedOptions = { ...options };
   for (const [k, v] of Object.entries(initKwargs)) {
     if (k === "add_pooling_layer" && name === "BertModel") opts.addPoolingLayer = v as boolean;
-    else throw new Error(`model_init_kwargs: ${name} takes no argument "${k}" here`);
+    else throw new ConfigError(`model_init_kwargs: ${name} takes no argument "${k}" here`);
   }
   return (await cls.fromPretrained(source, opts)) as Forwardable;
 }

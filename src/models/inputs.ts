@@ -1,10 +1,8 @@
 // Turning user inputs (Tensors, nested lists, typed arrays) into flat arrays with a shape, and
 // rejecting what HF would reject, with errors that name the input and the problem.
 import { Tensor } from "../tensor.js";
-
-export class InputError extends Error {
-  override name = "InputError";
-}
+import { InputError } from "../errors.js";
+export { InputError };
 
 export interface Dense<T> {
   data: T;

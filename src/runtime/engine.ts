@@ -20,6 +20,16 @@ import {
   runTask,
   type TaskKernels,
 } from "./tasks.js";
+import { EngineError } from "../errors.js";
+import { alignUp, f32At, f32Bytes } from "./memory.js";
+import {
+  PANEL_COLS,
+  PANEL_K_BYTES,
+  TILE_ROWS,
+  type LinearEpilogue,
+  type PackedLinear,
+} from "./linear.js";
+export { EngineError };
 
 export interface EngineOptions extends WasmOptions {
   /**
@@ -28,11 +38,6 @@ export interface EngineOptions extends WasmOptions {
    * workers, pages without cross-origin isolation) it falls back to 1.
    */
   threads?: number | "auto";
-}
-
-/** The engine cannot do what was asked (memory, threads, layout), said in words. */
-export class EngineError extends Error {
-  override name = "EngineError";
 }
 
 /** Below this many flops a GEMM stays on one thread: a hand-off costs a few microseconds. */
@@ -191,15 +196,13 @@ export interface Kernels {
 }
 
 const PAGE = 65536;
-/** Every allocation is aligned to a cache line and followed by this much readable slack (kernels
- * may load, never store, up to 8 floats past a row end). */
-export const ALIGN = 64;
+/** Every allocation is followed by this much readable slack (kernels may load, never store, up
+ * to 8 floats past a row end). */
 const SLACK = 64;
-
-export const alignUp = (n: number, a = ALIGN) => Math.ceil(n / a) * a;
 
 export class Engine {
   readonly memory: WebAssembly.Memory;
+  /** @internal the kernels' exports */
   readonly k: Kernels;
   readonly relaxed: boolean;
   /** End of the permanent (weights) region; the arena starts here. */
@@ -275,10 +278,68 @@ export class Engine {
   }
 
   /**
-   * C = act(A·B + bias (+ R)) (act numbered as ACTIVATIONS; 0: none). Weights (kStride 32: packed
-   * by f32_pack_panels8) go through the packed-A kernel with the activation in its epilogue; other
-   * B (read in place) through f32_gemm_4x8, split by column panels (or row blocks when there are
-   * few panels), then the activation as a pass.
+   * y[m, n] = act(x[m, k]·Wᵀ + b (+ residual)) over a Linear's packed weights (PackedLinear.forward
+   * comes here): the one entry of every weight GEMM, dispatched on the weights' dtype and layout.
+   */
+  linear(
+    l: PackedLinear,
+    m: number,
+    x: number,
+    ldx: number,
+    y: number,
+    ldy: number,
+    epilogue: LinearEpilogue = {},
+  ): void {
+    const { residual = 0, ldr = 0, act = 0, bias = l.bias } = epilogue;
+    switch (l.dtype) {
+      case "f32": {
+        const { n, k } = l;
+        if (this.pack >= 0 && TILE_ROWS * f32Bytes(k) <= this.packBytes) {
+          this.gemmF32Panels(
+            m,
+            n,
+            k,
+            x,
+            ldx,
+            l.ptr,
+            l.panelBytes,
+            bias,
+            y,
+            ldy,
+            residual,
+            ldr,
+            act,
+          );
+          return;
+        }
+        // before any arena plan (no packing buffer): the same sums on A read in place
+        this.gemmInPlace(
+          m,
+          n,
+          k,
+          x,
+          ldx,
+          l.ptr,
+          PANEL_K_BYTES,
+          l.panelBytes,
+          bias,
+          y,
+          ldy,
+          residual,
+          ldr,
+        );
+        this.activationRows(act, m, n, y, ldy);
+        return;
+      }
+      default:
+        throw new EngineError(`simdbert: no GEMM for ${String(l.dtype)} weights`);
+    }
+  }
+
+  /**
+   * @internal
+   * C[m, n] = act(A[m, k]·B[k, n] + bias (+ R)) with B a row-major matrix read in place (rows ldb
+   * floats apart; up to 8 columns past n may be read, never stored). Pointers in bytes.
    */
   gemm(
     m: number,
@@ -287,8 +348,7 @@ export class Engine {
     a: number,
     lda: number,
     b: number,
-    kStride: number,
-    panelStride: number,
+    ldb: number,
     bias: number,
     c: number,
     ldc: number,
@@ -296,17 +356,18 @@ export class Engine {
     ldr: number,
     act = 0,
   ): void {
-    if (kStride === 32 && this.pack >= 0 && 16 * k <= this.packBytes) {
-      this.gemmPacked(m, n, k, a, lda, b, panelStride, bias, c, ldc, r, ldr, act);
-      return;
-    }
-    this.gemmInPlace(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
-    if (act) {
-      if (ldc === n) this.activation(act, m * n, c, c);
-      else for (let i = 0; i < m; i++) this.activation(act, n, c + 4 * i * ldc, c + 4 * i * ldc);
-    }
+    this.gemmInPlace(m, n, k, a, lda, b, f32Bytes(ldb), PANEL_K_BYTES, bias, c, ldc, r, ldr);
+    this.activationRows(act, m, n, c, ldc);
   }
 
+  /** The activation (0: none) over rows of a C[m, n] with rows ldc floats apart. */
+  private activationRows(act: number, m: number, n: number, c: number, ldc: number): void {
+    if (!act) return;
+    if (ldc === n) this.activation(act, m * n, c, c);
+    else for (let i = 0; i < m; i++) this.activation(act, n, f32At(c, i * ldc), f32At(c, i * ldc));
+  }
+
+  /** f32_gemm_4x8 (B's k steps kStride bytes apart, panels panelStride bytes apart), split by column panels or row blocks. */
   private gemmInPlace(
     m: number,
     n: number,
@@ -328,18 +389,18 @@ export class Engine {
       return;
     }
     const args = [m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr];
-    const panels = Math.ceil(n / 8);
+    const panels = Math.ceil(n / PANEL_COLS);
     if (panels >= 2 * T) this.job(GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
-    else this.job(GEMM_ROWS, args, Math.min(Math.ceil(m / 4), T * TASKS_PER_THREAD));
+    else this.job(GEMM_ROWS, args, Math.min(Math.ceil(m / TILE_ROWS), T * TASKS_PER_THREAD));
   }
 
   /**
-   * The weights' GEMM (W packed by f32_pack_panels8): A packed in row blocks that fit the packing
-   * buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or by row
-   * tiles when there are few panels). The same bits as f32_gemm_4x8 (up to K = 4096, past which
-   * f32_gemm_4x8 splits K and, when R is C, adds R first).
+   * The f32 weights' GEMM (W packed by f32_pack_panels8): A packed in row blocks that fit the
+   * packing buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or
+   * by row tiles when there are few panels). The same bits as f32_gemm_4x8 (up to K = 4096, past
+   * which f32_gemm_4x8 splits K and, when R is C, adds R first).
    */
-  private gemmPacked(
+  private gemmF32Panels(
     m: number,
     n: number,
     k: number,
@@ -355,27 +416,30 @@ export class Engine {
     act: number,
   ): void {
     const T = this.threads;
-    const maxRows = Math.max(4, 4 * Math.floor(this.packBytes / (16 * Math.max(k, 1))));
+    // rows of A per block: whole tiles of TILE_ROWS rows of k floats that fit the packing buffer
+    const tileBytes = TILE_ROWS * f32Bytes(Math.max(k, 1));
+    const maxRows = Math.max(TILE_ROWS, TILE_ROWS * Math.floor(this.packBytes / tileBytes));
     const blocks = Math.ceil(m / maxRows);
-    const rows = 4 * Math.ceil(m / blocks / 4);
+    const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
     const ap = this.pack;
     for (let m0 = 0; m0 < m; m0 += rows) {
       const mb = Math.min(rows, m - m0);
-      const cb = c + 4 * m0 * ldc,
-        rb = r && r + 4 * m0 * ldr;
-      this.k.f32_pack_rows4(mb, k, a + 4 * m0 * lda, lda, ap);
+      const cb = f32At(c, m0 * ldc),
+        rb = f32At(r, m0 * ldr);
+      this.k.f32_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap);
       if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
         this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act);
         continue;
       }
       const args = [mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act];
-      const panels = Math.ceil(n / 8);
+      const panels = Math.ceil(n / PANEL_COLS);
       if (panels >= 2 * T) this.job(GEMM_PACKED, args, Math.min(panels, T * TASKS_PER_THREAD));
-      else this.job(GEMM_PACKED_ROWS, args, Math.min(Math.ceil(mb / 4), T * TASKS_PER_THREAD));
+      else
+        this.job(GEMM_PACKED_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
     }
   }
 
-  /** f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
+  /** @internal f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
   mha(pairs: number, x: MhaArgs): void {
     const args = [
       pairs,
@@ -417,7 +481,7 @@ export class Engine {
     this.job(MHA, args, Math.min(pairs, this.threads * TASKS_PER_THREAD));
   }
 
-  /** f32_layernorm split by rows. */
+  /** @internal f32_layernorm split by rows. */
   layernorm(
     rows: number,
     n: number,
@@ -433,7 +497,7 @@ export class Engine {
     this.job(LAYERNORM, [rows, n, x, ldx, gamma, beta, eps, y, ldy], tasks);
   }
 
-  /** f32_activation over count floats, split in blocks. */
+  /** @internal f32_activation over count floats, split in blocks. */
   activation(kind: number, count: number, x: number, y: number): void {
     const tasks = count < 1 << 14 ? 1 : this.threads * TASKS_PER_THREAD;
     this.job(ACTIVATION, [kind, count, x, y], tasks);
@@ -470,7 +534,7 @@ export class Engine {
     return this.top;
   }
 
-  /** Makes the memory at least `end` bytes long. */
+  /** @internal Makes the memory at least `end` bytes long. */
   ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
@@ -485,7 +549,7 @@ export class Engine {
     }
   }
 
-  /** Permanent allocation (weights). Invalidates the arena, so it is only used while loading. */
+  /** @internal Permanent allocation (weights). Invalidates the arena, so it is only used while loading. */
   alloc(bytes: number): number {
     if (this.keptBytes) {
       throw new EngineError(
@@ -500,6 +564,7 @@ export class Engine {
   }
 
   /**
+   * @internal
    * Sizes the kept region (right after the weights) and returns its offset. Its first
    * min(old, new) bytes are preserved; the arena moves after it.
    */
@@ -511,11 +576,12 @@ export class Engine {
     if (this.arenaEnd < this.top + size) this.arenaEnd = this.top + size;
     return this.top;
   }
+  /** @internal bytes of the kept region */
   get kept(): number {
     return this.keptBytes;
   }
 
-  /** Starts planning the arena for one request: buffers are carved from where the kept region ends. */
+  /** @internal Starts planning the arena for one request: buffers are carved from where the kept region ends. */
   arena(): Arena {
     const a = new Arena(this, this.top + this.keptBytes);
     // first in every plan, so at the same offset in all of them: reserved by the plan's commit
@@ -525,7 +591,7 @@ export class Engine {
     return a;
   }
 
-  /** Called by Arena.commit: grows the memory for the plan. */
+  /** @internal Called by Arena.commit: grows the memory for the plan. */
   reserve(end: number): void {
     this.ensure(end);
     if (end > this.arenaEnd) this.arenaEnd = end;
@@ -555,7 +621,7 @@ function resolveThreads(t: number | "auto" | undefined): number {
   return n;
 }
 
-/** A bump plan over the arena. Buffers live until the next plan. */
+/** @internal A bump plan over the arena. Buffers live until the next plan. */
 export class Arena {
   private end: number;
   constructor(
@@ -567,7 +633,7 @@ export class Arena {
   /** Reserves `count` floats (or int32s); returns the byte offset. */
   take(count: number): number {
     const p = this.end;
-    this.end = alignUp(p + count * 4 + SLACK);
+    this.end = alignUp(p + f32Bytes(count) + SLACK);
     return p;
   }
   /** Grows memory for everything taken so far. */

@@ -14,6 +14,8 @@
 //                         late can never take a task of a job it has not read
 //   f64    [8 ..]         the job's arguments
 
+import { EngineError } from "../errors.js";
+
 export const MAX_ARGS = 40;
 /** Bytes of the control block. */
 export const CTL_BYTES = 64 + MAX_ARGS * 8;
@@ -79,9 +81,11 @@ async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<voi
     const w = new g.Worker(url, { type: "module" });
     const ready = new Promise<void>((res, rej) => {
       w.onmessage = (e: { data: unknown }) =>
-        e.data === "ready" ? res() : rej(new Error(String((e.data as { error?: string })?.error)));
+        e.data === "ready"
+          ? res()
+          : rej(new EngineError(String((e.data as { error?: string })?.error)));
       w.onerror = (e: { message?: string }) =>
-        rej(new Error(`simdbert: thread failed to start: ${e?.message ?? e}`));
+        rej(new EngineError(`simdbert: thread failed to start: ${e?.message ?? e}`));
     });
     return { worker: w, ready };
   }
@@ -91,7 +95,7 @@ async function spawn(url: URL): Promise<{ worker: WorkerLike; ready: Promise<voi
   w.unref(); // idle threads never keep the process alive
   const ready = new Promise<void>((res, rej) => {
     w.once("message", (m: unknown) =>
-      m === "ready" ? res() : rej(new Error(String((m as { error?: string })?.error))),
+      m === "ready" ? res() : rej(new EngineError(String((m as { error?: string })?.error))),
     );
     w.once("error", rej);
   });

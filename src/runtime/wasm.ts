@@ -6,6 +6,8 @@
 //   Bun; fetched elsewhere).
 // Compiled modules are cached per source, so many models share one compilation.
 
+import { EngineError } from "../errors.js";
+
 export type WasmSource =
   WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | URL | string;
 
@@ -64,7 +66,7 @@ function defaultUrl(relaxed: boolean, threads = false): URL {
   const base = import.meta.url as string | undefined;
   // workerd (Cloudflare) leaves import.meta.url undefined: new URL would only say "Invalid URL"
   if (typeof base !== "string" || !base) {
-    throw new Error(
+    throw new EngineError(
       `simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`,
     );
   }
@@ -85,7 +87,7 @@ async function readUrl(url: URL): Promise<ArrayBuffer | Response> {
   }
   const res = await fetch(url);
   if (!res.ok) {
-    throw new Error(
+    throw new EngineError(
       `simdbert: cannot fetch the kernels at ${url}: HTTP ${res.status} (a bundler may have moved the .wasm: pass its URL or module as { wasm })`,
     );
   }
@@ -109,7 +111,7 @@ async function compileFrom(
   } catch (e) {
     // workerd / Cloudflare: "Wasm code generation disallowed by embedder"
     if (/disallowed|code generation/i.test(String((e as Error)?.message))) {
-      throw new Error(
+      throw new EngineError(
         `simdbert: this runtime does not compile WebAssembly from bytes (${(e as Error).message}): ${IMPORT_HINT}`,
         { cause: e },
       );
@@ -124,7 +126,9 @@ export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Mo
   if (src instanceof WebAssembly.Module) return Promise.resolve(src);
   if (!hasSimd()) {
     return Promise.reject(
-      new Error("simdbert: this runtime does not support WebAssembly SIMD (needed by the kernels)"),
+      new EngineError(
+        "simdbert: this runtime does not support WebAssembly SIMD (needed by the kernels)",
+      ),
     );
   }
   if (src !== undefined && typeof src !== "string" && !(src instanceof URL))
@@ -135,7 +139,7 @@ export function kernelsModule(options: WasmOptions = {}): Promise<WebAssembly.Mo
     const want = mode === true || (mode === "auto" && hasRelaxedSimd());
     if (options.relaxedSimd === true && !hasRelaxedSimd()) {
       return Promise.reject(
-        new Error(
+        new EngineError(
           "simdbert: relaxedSimd was requested but this runtime does not support relaxed SIMD",
         ),
       );
@@ -165,7 +169,7 @@ function toUrl(s: string): URL {
     // a plain path: relative to the working directory where there is one
     const g = globalThis as { process?: { cwd(): string } };
     const base = g.process?.cwd ? "file://" + g.process.cwd().replace(/\\/g, "/") + "/" : undefined;
-    if (!base) throw new Error(`simdbert: cannot resolve the wasm location "${s}"`);
+    if (!base) throw new EngineError(`simdbert: cannot resolve the wasm location "${s}"`);
     return new URL(s, base);
   }
 }

@@ -30,6 +30,7 @@ import {
 } from "./special_tokens.js";
 import { VERY_LARGE_INTEGER, type PaddingOption } from "./strategies.js";
 import { pySplit } from "./unicode.js";
+import { tokenizeWithOffsets } from "./offsets.js";
 import { Vocab } from "./vocab.js";
 import { UNK_PIECE, WordpieceTokenizer } from "./wordpiece.js";
 
@@ -546,6 +547,60 @@ export class BertTokenizer implements PrepareHost {
     return { tokens, ids };
   }
 
+  // ---- character offsets ---------------------------------------------------------------------
+
+  /**
+   * The tokens of `text` (as tokenize() gives them) with the span of the original text each came
+   * from: [start, end) in UTF-16 units, so text.slice(start, end) is the token's source (lowercase,
+   * accents and "##" aside). What HF's fast tokenizers return as offset_mapping, computed from the
+   * slow tokenizer's own normalization.
+   */
+  tokenizeWithOffsets(text: string): { tokens: string[]; offsets: [number, number][] } {
+    return tokenizeWithOffsets(
+      {
+        noSplit: this.noSplit,
+        lowerPrepass: this.lowerPrepass,
+        basicNeverSplit: this.basicNeverSplit,
+        basic: this.basic_tokenizer,
+        wordpiece: this.wordpiece_tokenizer,
+      },
+      requireString(text),
+    );
+  }
+
+  /**
+   * offset_mapping of an encoding: prepare_for_model run again on stand-ins for the tokens
+   * (negative ids, which no special token or padding has), so that truncation, special tokens and
+   * padding place the offsets exactly as they placed the ids; specials and padding get (0, 0).
+   */
+  private offsetMapping(
+    texts: [unknown, unknown],
+    ids: [number[], number[] | null],
+    c: ReturnType<typeof resolveCallOptions>,
+    splitWords: boolean,
+  ): [number, number][] {
+    const spans: [number, number][] = [];
+    texts.forEach((t, i) => {
+      if (t === null || t === undefined) return;
+      if (typeof t !== "string" || splitWords)
+        throw new TokenizerError(
+          "return_offsets_mapping needs the text as a string (not pre-split words, tokens or ids)",
+          "NotImplementedError",
+        );
+      const { offsets } = this.tokenizeWithOffsets(t);
+      if (offsets.length !== ids[i]!.length)
+        throw new TokenizerError(
+          `offsets: ${offsets.length} spans for ${ids[i]!.length} tokens of ${JSON.stringify(t.slice(0, 40))} (please report this text)`,
+          "RuntimeError",
+        );
+      spans.push(...offsets);
+    });
+    const a = ids[0].map((_, i) => -1 - i);
+    const b = ids[1] ? ids[1].map((_, i) => -1 - ids[0].length - i) : null;
+    const stand = prepareForModel(this, a, b, { ...c, return_overflowing_tokens: false });
+    return (stand.input_ids as number[]).map((x) => (x < 0 ? spans[-1 - x] : [0, 0]));
+  }
+
   // ---- special tokens around sequences ------------------------------------------------------
 
   build_inputs_with_special_tokens(ids: number[], pair: number[] | null = null): number[] {
@@ -604,12 +659,12 @@ export class BertTokenizer implements PrepareHost {
     return this.convertOne(t);
   }
 
-  /** @internal PrepareHost */
+  /** For prepare.ts (PrepareHost): the pad token's id. */
   padTokenId(): number {
     return this.requiredId("pad_token");
   }
 
-  /** @internal PrepareHost: HF's "Asking to pad but the tokenizer does not have a padding token". */
+  /** For prepare.ts (PrepareHost): HF's "Asking to pad but the tokenizer does not have a padding token". */
   checkCanPad(): void {
     if (!truthy(this.pad_token)) {
       throw new TokenizerError(
@@ -678,6 +733,8 @@ export class BertTokenizer implements PrepareHost {
     const first = this.inputIds(text, splitWords);
     const second = pair !== null && pair !== undefined ? this.inputIds(pair, splitWords) : null;
     const enc = prepareForModel(this, first, second, c);
+    if (truthy(o.return_offsets_mapping))
+      enc.offset_mapping = this.offsetMapping([text, pair ?? null], [first, second], c, splitWords);
     return finish(enc, o.return_tensors);
   }
 
@@ -723,15 +780,21 @@ export class BertTokenizer implements PrepareHost {
       ]);
     }
     const out: EncodedDict = {};
-    for (const [a, b] of items) {
+    const offsets: [number, number][][] = [];
+    const unpadded = { ...c, padding: "do_not_pad" as const, pad_to_multiple_of: null };
+    items.forEach(([a, b], i) => {
       const enc = prepareForModel(this, a, b, {
-        ...c,
-        padding: "do_not_pad", // the batch is padded afterwards
-        pad_to_multiple_of: null,
+        ...unpadded, // the batch is padded afterwards
         return_attention_mask: false,
       });
       for (const [k, v] of Object.entries(enc)) ((out[k] ??= []) as unknown[]).push(v);
-    }
+      if (truthy(options.return_offsets_mapping)) {
+        const item = batch[i];
+        const [ta, tb] =
+          Array.isArray(item) && !(splitWords && !Array.isArray(item[0])) ? item : [item, null];
+        offsets.push(this.offsetMapping([ta, tb], [a, b], unpadded, splitWords));
+      }
+    });
     const padded = pad(
       this,
       out,
@@ -740,6 +803,14 @@ export class BertTokenizer implements PrepareHost {
       c.pad_to_multiple_of,
       c.return_attention_mask,
     );
+    if (truthy(options.return_offsets_mapping)) {
+      // padding positions get (0, 0), on the padding side
+      padded.offset_mapping = offsets.map((row, i) => {
+        const n = (padded.input_ids as number[][])[i].length - row.length;
+        const fill = Array.from({ length: n }, () => [0, 0] as [number, number]);
+        return this.padding_side === "left" ? [...fill, ...row] : [...row, ...fill];
+      });
+    }
     return finish(padded, options.return_tensors) as BatchEncoding<number[][]> | TensorEncoding;
   }
 

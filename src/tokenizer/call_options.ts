@@ -50,12 +50,6 @@ export function resolveCallOptions(
   host: StrategyHost,
   o: EncodeOptions | BatchEncodeOptions,
 ): PrepareOptions {
-  if (truthy(o.return_offsets_mapping)) {
-    throw new TokenizerError(
-      "return_offset_mapping is not available when using Python tokenizers. To use this feature, change your tokenizer to one deriving from transformers.PreTrainedTokenizerFast.",
-      "NotImplementedError",
-    );
-  }
   const max_length = intOption("max_length", o.max_length);
   const pad_to_multiple_of = intOption("pad_to_multiple_of", o.pad_to_multiple_of);
   const s = resolveStrategies(host, o.padding, o.truncation, max_length, pad_to_multiple_of);

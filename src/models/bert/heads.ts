@@ -3,7 +3,9 @@
 // then HF's loss from the logits in float64, and HF's output class (or tuple, return_dict: false).
 import { ACTIVATIONS, ConfigError, type BertConfig } from "../../config.js";
 import type { Engine } from "../../runtime/engine.js";
-import type { PackedLinear, RawParam, WeightLoader } from "../../loading/weights.js";
+import type { RawParam, WeightLoader } from "../../loading/weights.js";
+import type { PackedLinear } from "../../runtime/linear.js";
+import { f32At } from "../../runtime/memory.js";
 import type { ModelSource } from "../../loading/source.js";
 import { Tensor } from "../../tensor.js";
 import { InputError, floatInput, intInput, type TensorLike } from "../inputs.js";
@@ -13,6 +15,7 @@ import {
   MaskedLMOutput,
   ModelOutput,
   MultipleChoiceModelOutput,
+  type OutputClass,
   NextSentencePredictorOutput,
   QuestionAnsweringModelOutput,
   SequenceClassifierOutput,
@@ -24,7 +27,6 @@ import {
   BertModel,
   BertPreTrainedModel,
   LayerNorm,
-  linear,
   loadPretrained,
   type FromPretrainedOptions,
 } from "./modeling_bert.js";
@@ -67,7 +69,7 @@ export class BertPredictionHeadTransform {
   /** y = LayerNorm(act(dense(x))) */
   forward(e: Engine, rows: number, x: number, y: number): void {
     const h = this.dense.n;
-    linear(e, this.dense, rows, x, h, y, h, 0, 0, this.act);
+    this.dense.forward(e, rows, x, h, y, h, { act: this.act });
     this.LayerNorm.forward(e, rows, y, y);
   }
 }
@@ -99,9 +101,9 @@ export class BertLMPredictionHead {
   forward(e: Engine, rows: number, x: number, out: number): void {
     const h = this.config.hidden_size;
     const V = this.config.vocab_size;
-    const t = out + rows * V * 4;
+    const t = f32At(out, rows * V);
     this.transform.forward(e, rows, x, t);
-    e.gemm(rows, V, h, t, h, this.decoder.ptr, 32, h * 32, this.bias.ptr, out, V, 0, 0);
+    this.decoder.forward(e, rows, t, h, out, V, { bias: this.bias.ptr });
   }
 }
 
@@ -159,16 +161,16 @@ type HeadResult = { loss: Tensor | null; fields: Record<string, Tensor> };
  * run the head, and build HF's output class, or ((loss,) + head outputs + outputs[2:]) with
  * return_dict: false. A subclass states its arguments, arena needs and head.
  */
-abstract class BertTaskModel extends BertPreTrainedModel {
+abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel {
   abstract readonly bert: BertModel;
-  protected abstract readonly outputClass: new (v: Record<string, OutputValue>) => ModelOutput;
+  protected abstract readonly outputClass: OutputClass<O>;
   /** The class's own forward arguments (labels...), and the BertModel arguments it adds to the common ones. */
   protected abstract readonly ownArgs: string[];
   protected readonly extraBertArgs: string[] = [];
   /** Whether the output class has past_key_values / cross_attentions (causal LM only). */
   protected readonly decoderFields: boolean = false;
 
-  static async fromPretrained<T extends BertTaskModel>(
+  static async fromPretrained<T extends BertTaskModel<ModelOutput>>(
     this: new (config: BertConfig, engine: Engine, w: WeightLoader) => T,
     source: ModelSource,
     options: FromPretrainedOptions = {},
@@ -176,11 +178,19 @@ abstract class BertTaskModel extends BertPreTrainedModel {
     return loadPretrained(source, options, (c, e, w) => new this(c, e, w));
   }
 
-  forward(inputs: Inputs): Promise<ModelOutput | OutputValue[]> {
+  /**
+   * HF's forward: the BertModel arguments plus the class's own (labels...); returns the class's
+   * output container, or HF's tuple with return_dict: false.
+   */
+  forward(inputs: Inputs & { return_dict: false }): Promise<OutputValue[]>;
+  forward(inputs: Inputs & { return_dict?: true | null }): Promise<O>;
+  forward(inputs: Inputs): Promise<O | OutputValue[]>;
+  forward(inputs: Inputs): Promise<O | OutputValue[]> {
     return this.serialize(() => this.run(inputs));
   }
 
-  run(inputs: Inputs): ModelOutput | OutputValue[] {
+  /** @internal The synchronous forward (what forward queues). */
+  run(inputs: Inputs): O | OutputValue[] {
     const bert: Record<string, unknown> = {};
     const own: Own = {};
     for (const [k, v] of Object.entries(inputs ?? {})) {
@@ -227,14 +237,14 @@ abstract class BertTaskModel extends BertPreTrainedModel {
   protected abstract head(p: Pass, own: Own): HeadResult;
 
   /** A Linear over the pooled output ([B, n]) or the sequence output ([B, S, n]), into the head area at `at` floats. */
-  protected dense(p: Pass, l: PackedLinear, on: "pooled" | "sequence", at = 0): Tensor {
+  protected dense(p: Pass, l: PackedLinear, on: "pooled" | "sequence", at = 0): Tensor<"float32"> {
     const H = this.config.hidden_size;
-    const out = p.head + at * 4;
+    const out = f32At(p.head, at);
     if (on === "pooled") {
-      linear(p.e, l, p.B, p.pooled, H, out, l.n);
+      l.forward(p.e, p.B, p.pooled, H, out, l.n);
       return p.tensor(out, [p.B, l.n]);
     }
-    linear(p.e, l, p.rows, p.hidden, H, out, l.n);
+    l.forward(p.e, p.rows, p.hidden, H, out, l.n);
     return p.tensor(out, [p.B, p.S, l.n]);
   }
 }
@@ -303,7 +313,7 @@ function tiedWords(config: BertConfig, bert: BertModel): PackedLinear | null {
   return config.tie_word_embeddings ? (bert.embeddings.word_embeddings as PackedLinear) : null;
 }
 
-export class BertForPreTraining extends BertTaskModel {
+export class BertForPreTraining extends BertTaskModel<BertForPreTrainingOutput> {
   readonly bert: BertModel;
   readonly cls: BertPreTrainingHeads;
   protected readonly outputClass = BertForPreTrainingOutput;
@@ -341,15 +351,11 @@ export class BertForPreTraining extends BertTaskModel {
     );
     let loss: Tensor | null = null;
     if (own.labels != null && own.next_sentence_label != null) {
-      const mlm = crossEntropy(
-        prediction_logits.data as Float32Array,
-        V,
-        ints("labels", own.labels),
-      );
+      const mlm = crossEntropy(prediction_logits.data, V, ints("labels", own.labels));
       loss = scalar(
         mlm +
           crossEntropy(
-            seq_relationship_logits.data as Float32Array,
+            seq_relationship_logits.data,
             2,
             ints("next_sentence_label", own.next_sentence_label),
             -100,
@@ -361,7 +367,7 @@ export class BertForPreTraining extends BertTaskModel {
   }
 }
 
-export class BertLMHeadModel extends BertTaskModel {
+export class BertLMHeadModel extends BertTaskModel<CausalLMOutputWithCrossAttentions> {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
   protected readonly outputClass = CausalLMOutputWithCrossAttentions;
@@ -413,7 +419,7 @@ export class BertLMHeadModel extends BertTaskModel {
       const l = ints("labels", own.labels);
       if (l.shape.length !== 2 || l.shape[0] !== p.B || l.shape[1] !== p.S)
         throw new InputError(`labels: shape [${l.shape}] must be [${p.B}, ${p.S}]`);
-      const data = logits.data as Float32Array;
+      const data = logits.data;
       const n = p.B * (p.S - 1);
       const scores = new Float32Array(n * V);
       const targets = new Float64Array(n);
@@ -429,7 +435,7 @@ export class BertLMHeadModel extends BertTaskModel {
   }
 }
 
-export class BertForMaskedLM extends BertTaskModel {
+export class BertForMaskedLM extends BertTaskModel<MaskedLMOutput> {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
   protected readonly outputClass = MaskedLMOutput;
@@ -460,14 +466,12 @@ export class BertForMaskedLM extends BertTaskModel {
     this.cls.predictions.forward(p.e, p.rows, p.hidden, p.head);
     const logits = p.tensor(p.head, [p.B, p.S, V]);
     const loss =
-      own.labels != null
-        ? scalar(crossEntropy(logits.data as Float32Array, V, ints("labels", own.labels)))
-        : null;
+      own.labels != null ? scalar(crossEntropy(logits.data, V, ints("labels", own.labels))) : null;
     return { loss, fields: { logits } };
   }
 }
 
-export class BertForNextSentencePrediction extends BertTaskModel {
+export class BertForNextSentencePrediction extends BertTaskModel<NextSentencePredictorOutput> {
   readonly bert: BertModel;
   readonly cls: BertOnlyNSPHead;
   protected readonly outputClass = NextSentencePredictorOutput;
@@ -488,14 +492,12 @@ export class BertForNextSentencePrediction extends BertTaskModel {
     const logits = this.dense(p, this.cls.seq_relationship, "pooled");
     const labels = own.labels ?? own.next_sentence_label; // HF: next_sentence_label is the deprecated name
     const loss =
-      labels != null
-        ? scalar(crossEntropy(logits.data as Float32Array, 2, ints("labels", labels)))
-        : null;
+      labels != null ? scalar(crossEntropy(logits.data, 2, ints("labels", labels))) : null;
     return { loss, fields: { logits } };
   }
 }
 
-export class BertForSequenceClassification extends BertTaskModel {
+export class BertForSequenceClassification extends BertTaskModel<SequenceClassifierOutput> {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = SequenceClassifierOutput;
@@ -522,19 +524,13 @@ export class BertForSequenceClassification extends BertTaskModel {
     const n = this.config.num_labels;
     const loss =
       own.labels != null
-        ? classificationLoss(
-            this.config,
-            logits.data as Float32Array,
-            p.B,
-            n,
-            own.labels as TensorLike,
-          )
+        ? classificationLoss(this.config, logits.data, p.B, n, own.labels as TensorLike)
         : null;
     return { loss, fields: { logits } };
   }
 }
 
-export class BertForMultipleChoice extends BertTaskModel {
+export class BertForMultipleChoice extends BertTaskModel<MultipleChoiceModelOutput> {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = MultipleChoiceModelOutput;
@@ -588,15 +584,13 @@ export class BertForMultipleChoice extends BertTaskModel {
     const logits = new Tensor("float32", flat.data, [p.B / this.choices, this.choices]); // logits.view(-1, num_choices)
     const loss =
       own.labels != null
-        ? scalar(
-            crossEntropy(logits.data as Float32Array, this.choices, ints("labels", own.labels)),
-          )
+        ? scalar(crossEntropy(logits.data, this.choices, ints("labels", own.labels)))
         : null;
     return { loss, fields: { logits } };
   }
 }
 
-export class BertForTokenClassification extends BertTaskModel {
+export class BertForTokenClassification extends BertTaskModel<TokenClassifierOutput> {
   readonly bert: BertModel;
   readonly classifier: PackedLinear;
   protected readonly outputClass = TokenClassifierOutput;
@@ -622,19 +616,13 @@ export class BertForTokenClassification extends BertTaskModel {
     const logits = this.dense(p, this.classifier, "sequence");
     const loss =
       own.labels != null
-        ? scalar(
-            crossEntropy(
-              logits.data as Float32Array,
-              this.config.num_labels,
-              ints("labels", own.labels),
-            ),
-          )
+        ? scalar(crossEntropy(logits.data, this.config.num_labels, ints("labels", own.labels)))
         : null;
     return { loss, fields: { logits } };
   }
 }
 
-export class BertForQuestionAnswering extends BertTaskModel {
+export class BertForQuestionAnswering extends BertTaskModel<QuestionAnsweringModelOutput> {
   readonly bert: BertModel;
   readonly qa_outputs: PackedLinear;
   protected readonly outputClass = QuestionAnsweringModelOutput;
@@ -663,7 +651,7 @@ export class BertForQuestionAnswering extends BertTaskModel {
     return d.rows * 2;
   }
   protected head(p: Pass, own: Own): HeadResult {
-    const both = this.dense(p, this.qa_outputs, "sequence").data as Float32Array;
+    const both = this.dense(p, this.qa_outputs, "sequence").data;
     // logits.split(1, dim=-1): column 0 is start, column 1 is end
     const start_logits = new Tensor(
       "float32",
@@ -687,13 +675,8 @@ export class BertForQuestionAnswering extends BertTaskModel {
           );
         return { data: d.data.map((x) => Math.min(Math.max(x, 0), ignored)), shape: [p.B] };
       };
-      const s = crossEntropy(
-        start_logits.data as Float32Array,
-        p.S,
-        pos("start_positions"),
-        ignored,
-      );
-      const e = crossEntropy(end_logits.data as Float32Array, p.S, pos("end_positions"), ignored);
+      const s = crossEntropy(start_logits.data, p.S, pos("start_positions"), ignored);
+      const e = crossEntropy(end_logits.data, p.S, pos("end_positions"), ignored);
       loss = scalar((s + e) / 2);
     }
     return { loss, fields: { start_logits, end_logits } };

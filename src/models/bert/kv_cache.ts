@@ -12,6 +12,7 @@
 // [batch, heads, Se, head_dim]. cap grows geometrically (re-laid out, rows kept).
 import type { BertConfig } from "../../config.js";
 import type { Engine } from "../../runtime/engine.js";
+import { EngineError } from "../../errors.js";
 import { Tensor } from "../../tensor.js";
 import type { Dense } from "../inputs.js";
 import type { HeadsView } from "./pass.js";
@@ -25,7 +26,7 @@ export const SELF_K = 0,
 const REGION_OWNER = new WeakMap<Engine, KVSlab>();
 
 /** past_key_values as returned by a decoder: Tensor[layer][self k, self v(, cross k, cross v)]. */
-export class KVCache extends Array<Tensor[]> {
+export class KVCache extends Array<Tensor<"float32">[]> {
   static override get [Symbol.species]() {
     return Array;
   }
@@ -230,7 +231,7 @@ export class KVSlab {
           const rows = kind < CROSS_K ? L : this.Se;
           return Tensor.lazy("float32", [this.B, this.heads, rows, this.d], () => {
             if (this.epoch !== epoch)
-              throw new Error(
+              throw new EngineError(
                 "simdbert: internal error: a cache was read after its slab was reused",
               );
             return this.read(l, kind, rows);

@@ -5,34 +5,15 @@
 import { ACTIVATIONS, BertConfig, ConfigError } from "../../config.js";
 import { Engine } from "../../runtime/engine.js";
 import type { EngineOptions } from "../../runtime/engine.js";
-import {
-  WeightLoader,
-  type LoadOptions,
-  type PackedLinear,
-  type RawParam,
-} from "../../loading/weights.js";
+import { WeightLoader, type LoadOptions, type RawParam } from "../../loading/weights.js";
+import type { PackedLinear } from "../../runtime/linear.js";
+import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
 import { Pass, type HeadsView, type MaskView } from "./pass.js";
 import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
-
-/** nn.Linear over packed weights: y[m, n] = x[m, k]·Wᵀ + b (+ residual). Strides in floats. */
-export function linear(
-  e: Engine,
-  l: PackedLinear,
-  m: number,
-  x: number,
-  ldx: number,
-  y: number,
-  ldy: number,
-  residual = 0,
-  ldr = 0,
-  act = 0,
-): void {
-  e.gemm(m, l.n, l.k, x, ldx, l.ptr, 32, l.k * 32, l.bias, y, ldy, residual, ldr, act);
-}
 
 export class LayerNorm {
   readonly weight: RawParam;
@@ -208,7 +189,7 @@ export class BertSelfAttention {
       mask: mask.ptr,
       maskB: mask.batch,
       ldm: mask.ld,
-      headScales: p.headMask ? p.headMask + 4 * layer * this.numHeads : 0,
+      headScales: f32At(p.headMask, layer * this.numHeads),
       scale: 1 / Math.sqrt(this.headSize),
       probs: p.probs,
       probsStride: p.outputAttentions ? sq * sk : 0,
@@ -231,7 +212,7 @@ export class BertSelfOutput {
   /** y = LayerNorm(dense(x) + input) (y may be input) */
   forward(e: Engine, rows: number, x: number, input: number, y: number): void {
     const h = this.dense.n;
-    linear(e, this.dense, rows, x, h, y, h, input, h);
+    this.dense.forward(e, rows, x, h, y, h, { residual: input, ldr: h });
     this.LayerNorm.forward(e, rows, y, y);
   }
 }
@@ -259,7 +240,7 @@ export class BertIntermediate {
   }
   /** y = act(dense(x)), the activation applied in the GEMM's epilogue */
   forward(e: Engine, rows: number, x: number, y: number): void {
-    linear(e, this.dense, rows, x, this.dense.k, y, this.dense.n, 0, 0, this.act);
+    this.dense.forward(e, rows, x, this.dense.k, y, this.dense.n, { act: this.act });
   }
 }
 
@@ -282,7 +263,10 @@ export class BertOutput {
   }
   /** y = LayerNorm(dense(x) + input) */
   forward(e: Engine, rows: number, x: number, input: number, y: number): void {
-    linear(e, this.dense, rows, x, this.dense.k, y, this.dense.n, input, this.dense.n);
+    this.dense.forward(e, rows, x, this.dense.k, y, this.dense.n, {
+      residual: input,
+      ldr: this.dense.n,
+    });
     this.LayerNorm.forward(e, rows, y, y);
   }
 }
@@ -317,13 +301,13 @@ export class BertLayer {
     const self = this.attention.self;
 
     // --- self-attention: fused Q|K|V projection, then attention over the (cached) keys
-    linear(e, self.qkv!, p.rows, p.hidden, H, p.qkv, 3 * H);
+    self.qkv!.forward(e, p.rows, p.hidden, H, p.qkv, 3 * H);
     const q: HeadsView = { ptr: p.qkv, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
     // keys/values of this call, appended to the cached ones when there is a cache
     const { k, v } = p.selfKV(
       i,
-      { ptr: p.qkv + 4 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
-      { ptr: p.qkv + 8 * H, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
+      { ptr: f32At(p.qkv, H), batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
+      { ptr: f32At(p.qkv, 2 * H), batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
     );
     const rel =
       self.positionEmbeddingType === "absolute"
@@ -338,7 +322,7 @@ export class BertLayer {
     // --- cross-attention over the encoder's states
     if (this.crossattention && p.useCross) {
       const cross = this.crossattention.self;
-      linear(e, cross.query!, p.rows, p.attnOut, H, p.qkv, H);
+      cross.query!.forward(e, p.rows, p.attnOut, H, p.qkv, H);
       const cq: HeadsView = { ptr: p.qkv, batch: p.S * H, head: cross.headSize, ld: H };
       // HF: with a cache, the encoder's keys/values are taken from it, not recomputed
       let ck: HeadsView, cv: HeadsView;
@@ -346,9 +330,9 @@ export class BertLayer {
         ck = p.slab.view(i, CROSS_K);
         cv = p.slab.view(i, CROSS_V);
       } else {
-        linear(e, cross.keyValue!, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
+        cross.keyValue!.forward(e, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
         ck = { ptr: p.kv, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
-        cv = { ptr: p.kv + 4 * H, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
+        cv = { ptr: f32At(p.kv, H), batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
         if (p.slab) {
           p.slab.append(i, CROSS_K, ck, p.Se, 0);
           p.slab.append(i, CROSS_V, cv, p.Se, 0);
@@ -393,7 +377,7 @@ export class BertPooler {
   /** pooled[b] = tanh(dense(hidden[b, 0])): the first token of each sequence (row stride S·H). */
   forward(p: Pass): void {
     const h = this.dense.n;
-    linear(p.e, this.dense, p.B, p.hidden, p.S * h, p.pooled, h, 0, 0, ACTIVATIONS.tanh);
+    this.dense.forward(p.e, p.B, p.hidden, p.S * h, p.pooled, h, { act: ACTIVATIONS.tanh });
   }
 }
 
@@ -480,24 +464,34 @@ export class BertModel extends BertPreTrainedModel {
     );
   }
 
-  /** HF's forward: same argument names and defaults; returns the output container, or HF's tuple with return_dict: false. */
+  /**
+   * HF's forward: same argument names and defaults; returns the output container, or HF's tuple
+   * with return_dict: false. (Typed as the container unless return_dict is false; a config with
+   * return_dict: false also gives the tuple.)
+   */
+  forward(inputs: BertModelInputs & { return_dict: false }): Promise<OutputValue[]>;
+  forward(
+    inputs: BertModelInputs & { return_dict?: true | null },
+  ): Promise<BaseModelOutputWithPoolingAndCrossAttentions>;
+  forward(
+    inputs: BertModelInputs,
+  ): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]>;
   forward(
     inputs: BertModelInputs,
   ): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]> {
     return this.serialize(() => this.run(inputs));
   }
 
-  /** The synchronous forward (what forward queues). */
+  /** @internal The synchronous forward (what forward queues). */
   run(inputs: BertModelInputs): BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[] {
     const { pass, args } = this.encode(inputs);
     const f = this.outputs(pass, args);
     if (!args.returnDict) return [f.last_hidden_state, f.pooler_output, ...this.tupleRest(f)];
-    return new BaseModelOutputWithPoolingAndCrossAttentions(
-      f as unknown as Record<string, OutputValue>,
-    );
+    return new BaseModelOutputWithPoolingAndCrossAttentions({ ...f });
   }
 
   /**
+   * @internal
    * Embeddings, encoder and pooler on the arena; the sequence output stays in pass.hidden and the
    * pooled output in pass.pooled for task heads, which ask for `headFloats` more arena floats
    * (pass.head).
@@ -515,7 +509,7 @@ export class BertModel extends BertPreTrainedModel {
     return { pass, args };
   }
 
-  /** The output fields of an encoded pass, as owned tensors. */
+  /** @internal The output fields of an encoded pass, as owned tensors. */
   outputs(p: Pass, args: ReturnType<typeof checkArguments>): BertFields {
     const H = this.config.hidden_size;
     return {
@@ -529,7 +523,7 @@ export class BertModel extends BertPreTrainedModel {
     };
   }
 
-  /** encoder_outputs[1:] of HF's return_dict=False tuple: the encoder's tuple drops its Nones. */
+  /** @internal encoder_outputs[1:] of HF's return_dict=False tuple: the encoder's tuple drops its Nones. */
   tupleRest(f: BertFields): OutputValue[] {
     return [f.past_key_values, f.hidden_states, f.attentions, f.cross_attentions].filter(
       (v) => v !== null,
@@ -537,13 +531,14 @@ export class BertModel extends BertPreTrainedModel {
   }
 }
 
+/** @internal The base model's output fields, before they become a container or a tuple. */
 export interface BertFields {
-  last_hidden_state: Tensor;
-  pooler_output: Tensor | null;
+  last_hidden_state: Tensor<"float32">;
+  pooler_output: Tensor<"float32"> | null;
   past_key_values: KVCache | null;
-  hidden_states: Tensor[] | null;
-  attentions: Tensor[] | null;
-  cross_attentions: (Tensor | Tensor[])[] | null;
+  hidden_states: Tensor<"float32">[] | null;
+  attentions: Tensor<"float32">[] | null;
+  cross_attentions: (Tensor<"float32"> | Tensor<"float32">[])[] | null;
 }
 
 /** from_pretrained for any BERT class: config + engine + weights declared by `build`, then loaded. */

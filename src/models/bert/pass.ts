@@ -100,9 +100,9 @@ export class Pass {
   private readonly outputHiddenStates: boolean;
   private readonly useCache: boolean;
 
-  readonly hiddenStates: Tensor[] = [];
-  readonly attentions: Tensor[] = [];
-  readonly crossAttentions: (Tensor | Tensor[])[] = [];
+  readonly hiddenStates: Tensor<"float32">[] = [];
+  readonly attentions: Tensor<"float32">[] = [];
+  readonly crossAttentions: (Tensor<"float32"> | Tensor<"float32">[])[] = [];
   present: KVCache | null = null;
   /** the model's cache slab, when this call reads or returns keys/values */
   readonly slab: KVSlab | null;
@@ -222,7 +222,7 @@ export class Pass {
     return { k: this.slab.view(i, SELF_K), v: this.slab.view(i, SELF_V) };
   }
 
-  tensor(ptr: number, shape: number[]): Tensor {
+  tensor(ptr: number, shape: number[]): Tensor<"float32"> {
     const n = shape.reduce((a, b) => a * b, 1);
     return new Tensor("float32", this.e.f32.slice(ptr / 4, ptr / 4 + n), shape);
   }
