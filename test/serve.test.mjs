@@ -318,10 +318,21 @@ test("/tokenize and /decode", async () => {
     ],
   );
   assert.is(first[1].text, "w5");
-  if (first[1].start !== null) {
-    assert.is(first[1].start, 0);
-    assert.is(first[1].stop, 2);
-  }
+  assert.is(first[1].start, 0);
+  assert.is(first[1].stop, 2);
+  assert.is(first[2].start, 3);
+  // character offsets (code points, as TEI and Python count): the emoji is one character
+  const emoji = await post(base, "/tokenize", { inputs: "😀 w5 éw6" });
+  assert.equal(
+    emoji.json[0].map((t) => [t.text, t.start, t.stop]),
+    [
+      ["[CLS]", null, null],
+      ["😀", 0, 1],
+      ["w5", 2, 4],
+      ["éw6", 5, 8],
+      ["[SEP]", null, null],
+    ],
+  );
   const nos = await post(base, "/tokenize", { inputs: "w5", add_special_tokens: false });
   assert.equal(
     nos.json[0].map((t) => t.id),
@@ -334,25 +345,45 @@ test("/tokenize and /decode", async () => {
 });
 
 test("429: permits are taken per input; a request that does not fit is refused at once", async () => {
-  // 16 permits: two requests of 8 fit, the third of 8 does not while they are queued
-  const list = Array(8).fill("w5 w6 w8 w9 w10 w11 w12 w13 w15 w16 w17 w18");
-  const rs = await Promise.all(
-    Array.from({ length: 6 }, () => post(base, "/embed", { inputs: list })),
-  );
-  const statuses = rs.map((r) => r.status).sort();
-  assert.ok(statuses.includes(200), statuses.join());
-  assert.ok(statuses.includes(429), statuses.join());
-  for (const r of rs)
-    if (r.status === 429) {
-      assert.is(r.json.error_type, "overloaded");
-      assert.is(r.json.error, "Model is overloaded");
-    }
-  // the permits come back
-  const ok = await post(base, "/embed", { inputs: list });
-  assert.is(ok.status, 200);
-  const m = await fetch(base + "/metrics").then((r) => r.text());
-  assert.match(m, /te_request_failure\{err="overloaded"\} \d+/);
-  assert.match(m, /te_inflight_inputs 0/);
+  // 16 permits, and a batcher that waits 300 ms for more inputs: two requests of 8 hold all the
+  // permits while they wait, the third is refused at once
+  const s = await startServer(EMB, {
+    port: 0,
+    load: quiet,
+    maxConcurrentRequests: 16,
+    batchWaitMs: 300,
+  });
+  try {
+    await s.core.ready;
+    const list = Array(8).fill("w5 w6 w8 w9 w10 w11 w12 w13 w15 w16 w17 w18");
+    const first = [
+      post(s.url, "/embed", { inputs: list }),
+      post(s.url, "/embed", { inputs: list }),
+    ];
+    while (s.core["batcher"].size < 16) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    const third = await post(s.url, "/embed", { inputs: list });
+    const ms = performance.now() - t0;
+    assert.is(third.status, 429, third.text);
+    assert.ok(ms < 250, `429 after ${ms} ms`);
+    assert.is(third.json.error_type, "overloaded");
+    assert.is(third.json.error, "Model is overloaded");
+    assert.is(third.headers.get("retry-after"), "1");
+    // a single input does not fit either; the first two are answered
+    assert.is((await post(s.url, "/embed", { inputs: "w5" })).status, 429);
+    assert.equal(
+      (await Promise.all(first)).map((r) => r.status),
+      [200, 200],
+    );
+    // the permits come back
+    const ok = await post(s.url, "/embed", { inputs: list });
+    assert.is(ok.status, 200);
+    const m = await fetch(s.url + "/metrics").then((r) => r.text());
+    assert.match(m, /te_request_failure\{err="overloaded"\} 2/);
+    assert.match(m, /te_inflight_inputs 0/);
+  } finally {
+    await s.close(1000);
+  }
 });
 
 test("a client that disconnects has its queued inputs dropped; others are unaffected", async () => {

@@ -848,16 +848,18 @@ export class ServeCore {
         }
       }
       const tokens = tok.convert_ids_to_tokens(ids);
+      const cp = codePointIndex(text);
       return ids.map((id, i) => {
         const off = offsets?.[i];
         if (mask[i] === 1 || !off)
           return { id, text: tokens[i], special: mask[i] === 1, start: null, stop: null };
+        // start/stop in characters (code points), as TEI and Python count them
         return {
           id,
           text: text.slice(off[0], off[1]),
           special: false,
-          start: off[0],
-          stop: off[1],
+          start: cp(off[0]),
+          stop: cp(off[1]),
         };
       });
     });
@@ -970,6 +972,24 @@ function predictInputs(v: unknown): { single: boolean; items: { text: string; pa
     return { single: true, items: [seq(v)] };
   }
   return { single: false, items: v.map(seq) };
+}
+
+/** UTF-16 index -> code point index in `text` (the identity when it has no surrogate pairs). */
+function codePointIndex(text: string): (i: number) => number {
+  if (!/[\uD800-\uDBFF][\uDC00-\uDFFF]/.test(text)) return (i) => i;
+  const map = new Int32Array(text.length + 1);
+  let c = 0;
+  for (let i = 0; i < text.length; i++) {
+    map[i] = c;
+    const h = text.charCodeAt(i);
+    if (h >= 0xd800 && h <= 0xdbff && i + 1 < text.length) {
+      const l = text.charCodeAt(i + 1);
+      if (l >= 0xdc00 && l <= 0xdfff) map[++i] = c;
+    }
+    c++;
+  }
+  map[text.length] = c;
+  return (i) => map[i];
 }
 
 function chars(texts: string[]): number {
