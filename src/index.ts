@@ -35,6 +35,23 @@ export {
   type TensorSource,
   type TensorInfo,
 } from "./safetensors.js";
+export { PickleError, readPickle } from "./loading/pickle.js";
+export { ZipError, readZip } from "./loading/zip.js";
+export { TorchSource } from "./loading/torch.js";
+export {
+  openWeights,
+  parseIndex,
+  SafetensorsFile,
+  ShardedSource,
+  WEIGHT_FILES,
+} from "./loading/checkpoint.js";
+export {
+  BytesAccess,
+  FileAccess,
+  HttpAccess,
+  readAt,
+  type RandomAccess,
+} from "./loading/random_access.js";
 export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
 export { type TensorLike } from "./models/inputs.js";
 export * from "./models/outputs.js";
@@ -85,3 +102,12 @@ export {
   type FetchHandler,
   type ServeOptions,
 } from "./serve/index.js";
+export {
+  SentenceTransformer,
+  readSentenceTransformersConfig,
+  POOLING_MODES,
+  type PoolingMode,
+  type EncodeOptions,
+  type SentenceTransformerOptions,
+  type SentenceTransformersConfig,
+} from "./pipeline/sentence_transformers.js";

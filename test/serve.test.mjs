@@ -190,6 +190,38 @@ test("POST /embed: mean pooling + normalize equal the pipeline's; bits the same 
     assert.ok(m.includes(name), name);
 });
 
+test("the property batching rests on: a row's bits are the same at any padded length that is a multiple of 4, beside any rows (MiniLM's shape, packed and in-place attention, 1 and 2 threads)", async () => {
+  const dir = new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url);
+  for (const threads of [1, 2]) {
+    const m = await BertModel.fromPretrained(fileURLToPath(dir), { ...quiet, threads });
+    const V = m.config.vocab_size;
+    const H = m.config.hidden_size;
+    const r = rng(threads);
+    for (const L of [3, 13, 101, 241, 333]) {
+      const s = Array.from({ length: L }, () => Math.floor(r() * V));
+      const run = async (S, extra) => {
+        const ids = [[...s, ...Array(S - L).fill(0)]];
+        const mask = [[...Array(L).fill(1), ...Array(S - L).fill(0)]];
+        for (let b = 0; b < extra; b++) {
+          ids.push(Array.from({ length: S }, () => Math.floor(r() * V)));
+          mask.push(Array(S).fill(1));
+        }
+        const out = await m.forward({ input_ids: ids, attention_mask: mask });
+        return bits(out.last_hidden_state.data.slice(0, L * H));
+      };
+      const S0 = (L + 3) & ~3;
+      const alone = await run(S0, 0);
+      for (const S of [S0 + 4, Math.min(512, S0 + 128)])
+        assert.equal(
+          await run(S, 2),
+          alone,
+          `L ${L} padded to ${S} beside 2 rows, ${threads} thread(s)`,
+        );
+    }
+    m.engine.dispose?.();
+  }
+});
+
 test("POST /embed_all: every token's hidden state", async () => {
   const t = "w5 w6 w8 w9 w10";
   const r = await post(base, "/embed_all", { inputs: [t] });

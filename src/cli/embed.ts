@@ -1,5 +1,8 @@
-// simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]
-//   [--batch-size N] [--max-length N]
+// simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE]
+//   [--out FILE.npy] [--batch-size N] [--max-length N]
+// Without --pooling / --normalize the model folder decides, as sentence-transformers does
+// (modules.json, 1_Pooling/config.json, Normalize, sentence_bert_config.json); mean pooling
+// without normalization for a folder that has no modules.json.
 // One text per line (stdin, or --input); one JSON array per line on stdout, or a float32 .npy
 // [n, hidden]. Streaming: lines are read as they come (at most a few chunks held), each chunk's
 // embeddings are written as soon as they are computed (waiting for the output to drain), and the
@@ -12,8 +15,8 @@ import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
 function parse(args: string[]) {
   const o = {
     model: "",
-    pooling: "mean" as Pooling,
-    normalize: false,
+    pooling: undefined as Pooling | undefined,
+    normalize: undefined as boolean | undefined,
     input: "",
     out: "",
     batchSize: 8,
@@ -28,8 +31,9 @@ function parse(args: string[]) {
     };
     if (a === "--pooling") {
       const p = val();
-      if (p !== "mean" && p !== "cls") throw new Error(`--pooling must be mean or cls, got ${p}`);
-      o.pooling = p;
+      if (!["cls", "max", "mean", "mean_sqrt_len"].includes(p))
+        throw new Error(`--pooling must be cls, max, mean or mean_sqrt_len, got ${p}`);
+      o.pooling = p as Pooling;
     } else if (a === "--normalize") o.normalize = true;
     else if (a === "--input") o.input = val();
     else if (a === "--out") o.out = val();
@@ -41,7 +45,7 @@ function parse(args: string[]) {
   }
   if (!o.model)
     throw new Error(
-      "usage: simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]",
+      "usage: simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]",
     );
   if (!Number.isSafeInteger(o.batchSize) || o.batchSize < 1)
     throw new Error(`--batch-size must be a positive integer, got ${o.batchSize}`);
@@ -144,10 +148,12 @@ function write(out: NodeJS.WritableStream, s: string): Promise<void> | void {
 export async function embedCommand(args: string[]): Promise<void> {
   const o = parse(args);
   const extractor = await pipeline("feature-extraction", o.model, {
+    sentenceTransformers: true,
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
   });
-  const H = extractor.model.config.hidden_size;
+  // the width of a row: the model's hidden size, or what the folder's pooling makes of it
+  let H = extractor.model.config.hidden_size;
   let file: FileHandle | null = null;
   let offset = STREAM_HEADER;
   if (o.out) {
@@ -162,8 +168,12 @@ export async function embedCommand(args: string[]): Promise<void> {
   const chunkSize = Math.max(64, o.batchSize * 8);
   try {
     for await (const texts of lineChunks(input, chunkSize)) {
-      const emb = await extractor(texts, { pooling: o.pooling, normalize: o.normalize });
+      const emb = await extractor(texts, {
+        ...(o.pooling ? { pooling: o.pooling } : {}),
+        ...(o.normalize ? { normalize: true } : {}),
+      });
       const data = emb.data as Float32Array;
+      H = emb.shape[1];
       if (file) {
         const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         await file.write(bytes, 0, bytes.length, offset);

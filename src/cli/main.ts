@@ -5,7 +5,7 @@ import { forwardCommand } from "./forward.js";
 const USAGE = `usage:
   simdbert forward MODEL_DIR REQUEST.json OUT.safetensors
   simdbert tokenize TOKENIZER_DIR            (JSON lines on stdin -> JSON lines on stdout)
-  simdbert embed MODEL_DIR [--pooling mean|cls] [--normalize] [--input FILE] [--out FILE.npy]
+  simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]
   simdbert pipeline TASK MODEL_DIR [--offsets] [--batch-size N]   (JSON lines {inputs, options} -> answers)
   simdbert serve MODEL [--host 127.0.0.1] [--port 3000] [--max-batch-tokens 16384] ...  (an HTTP server: TEI's and OpenAI's API)`;
 

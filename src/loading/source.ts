@@ -4,15 +4,9 @@
 //   - an http(s) base URL (browsers, workers: fetch),
 //   - files in memory: { "config.json": string | object, "model.safetensors": bytes, ... }.
 import { BertConfig, ConfigError } from "../config.js";
-import {
-  BufferSource,
-  headerLength,
-  parseHeader,
-  SafetensorsError,
-  type TensorInfo,
-  type TensorSource,
-} from "../safetensors.js";
-import { WeightsError } from "./weights.js";
+import { BufferSource, type TensorSource } from "../safetensors.js";
+import { openWeights, SafetensorsFile, type WeightFiles } from "./checkpoint.js";
+import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random_access.js";
 import { SourceError } from "../errors.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
@@ -23,6 +17,10 @@ export interface ModelFiles {
   bytes(name: string): Promise<Uint8Array | null>;
   /** A tensor source over a safetensors file (may read lazily). */
   tensors(name: string): Promise<TensorSource | null>;
+  /** Random access to a file without reading it whole (default: through bytes()). */
+  open?(name: string): Promise<RandomAccess | null>;
+  /** Whether a file exists, without fetching it (default: through open()). */
+  exists?(name: string): Promise<boolean>;
   /** Human-readable location for messages. */
   readonly where: string;
 }
@@ -87,62 +85,25 @@ class DirFiles implements ModelFiles {
     }
   }
   async tensors(name: string): Promise<TensorSource | null> {
+    const ra = await this.open(name);
+    if (!ra) return null;
+    try {
+      return await SafetensorsFile.open(ra);
+    } catch (e) {
+      await ra.close();
+      throw e;
+    }
+  }
+  open(name: string): Promise<RandomAccess | null> {
+    return FileAccess.open(this.path(name));
+  }
+  async exists(name: string): Promise<boolean> {
     const fs = await nodeFs();
-    let handle;
     try {
-      handle = await fs.open(this.path(name), "r");
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return null;
-      throw e;
+      return (await fs.stat(this.path(name))).isFile();
+    } catch {
+      return false;
     }
-    try {
-      return await FileSource.open(handle, this.path(name));
-    } catch (e) {
-      await handle.close();
-      throw e;
-    }
-  }
-}
-
-type Handle = Awaited<ReturnType<typeof import("node:fs/promises").open>>;
-
-/** A safetensors file read in place: the header once, each tensor straight into its destination. */
-class FileSource implements TensorSource {
-  private constructor(
-    private readonly handle: Handle,
-    readonly header: TensorSource["header"],
-    private readonly path: string,
-  ) {}
-
-  static async open(handle: Handle, path: string): Promise<FileSource> {
-    const size = (await handle.stat()).size;
-    const prefix = new Uint8Array(8);
-    await readFully(handle, prefix, 0, path);
-    const n = headerLength(prefix, size);
-    const json = new Uint8Array(n);
-    await readFully(handle, json, 8, path);
-    return new FileSource(handle, parseHeader(json, size), path);
-  }
-  async read(t: TensorInfo, dst: Uint8Array): Promise<void> {
-    await readFully(this.handle, dst, this.header.dataStart + t.begin, this.path);
-  }
-  async close(): Promise<void> {
-    await this.handle.close();
-  }
-}
-
-async function readFully(
-  handle: Handle,
-  dst: Uint8Array,
-  position: number,
-  path: string,
-): Promise<void> {
-  let done = 0;
-  while (done < dst.length) {
-    const { bytesRead } = await handle.read(dst, done, dst.length - done, position + done);
-    if (bytesRead === 0)
-      throw new SafetensorsError(`${path}: file ended early (truncated while reading)`);
-    done += bytesRead;
   }
 }
 
@@ -161,8 +122,24 @@ class UrlFiles implements ModelFiles {
     return new Uint8Array(await res.arrayBuffer());
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const b = await this.bytes(name);
-    return b ? new BufferSource(b) : null;
+    const ra = await this.open(name);
+    if (!ra) return null;
+    return SafetensorsFile.open(ra);
+  }
+  /** Range reads (a read-ahead window at a time) where the server allows them. */
+  open(name: string): Promise<RandomAccess | null> {
+    return HttpAccess.open(this.url(name));
+  }
+  /** A HEAD request (a GET of one byte where HEAD is not allowed): nothing is downloaded. */
+  async exists(name: string): Promise<boolean> {
+    let res = await fetch(this.url(name), { method: "HEAD" });
+    if (res.status === 405 || res.status === 501) {
+      res = await fetch(this.url(name), { headers: { Range: "bytes=0-0" } });
+      await res.body?.cancel();
+    }
+    if (res.status === 404) return false;
+    if (res.ok) return true;
+    throw new SourceError(`simdbert: HEAD ${this.url(name)}: HTTP ${res.status}`);
   }
 }
 
@@ -182,6 +159,34 @@ class MemoryFiles implements ModelFiles {
     const b = await this.bytes(name);
     return b ? new BufferSource(b) : null;
   }
+  async open(name: string): Promise<RandomAccess | null> {
+    const b = await this.bytes(name);
+    return b ? new BytesAccess(b, `${this.where}: ${name}`) : null;
+  }
+  async exists(name: string): Promise<boolean> {
+    return Object.prototype.hasOwnProperty.call(this.files, name);
+  }
+}
+
+/** A ModelFiles seen through open/exists (defaults for custom implementations without them). */
+export function weightFiles(files: ModelFiles): WeightFiles {
+  const open = async (name: string): Promise<RandomAccess | null> => {
+    if (files.open) return files.open(name);
+    const b = await files.bytes(name);
+    return b ? new BytesAccess(b, `${files.where}/${name}`) : null;
+  };
+  return {
+    where: files.where,
+    bytes: (name) => files.bytes(name),
+    safetensors: (name) => files.tensors(name),
+    open,
+    exists: async (name) => {
+      if (files.exists) return files.exists(name);
+      const ra = await open(name);
+      await ra?.close();
+      return ra !== null;
+    },
+  };
 }
 
 /** Reads a JSON file of a model, or null when absent. */
@@ -209,7 +214,7 @@ export async function readJson(
   }
 }
 
-/** config.json + model.safetensors of a model. */
+/** config.json and the weights of a model (see checkpoint.ts for which file). */
 export async function openModel(
   source: ModelSource,
   overrides?: Record<string, unknown>,
@@ -223,12 +228,6 @@ export async function openModel(
   const json = await readJson(files, "config.json");
   if (!json) throw new ConfigError(`${files.where}: no config.json`);
   const config = new BertConfig({ ...json, ...(overrides ?? {}) });
-  const tensors = await files.tensors("model.safetensors");
-  if (!tensors) {
-    const bin = await files.bytes("pytorch_model.bin").catch(() => null);
-    throw new WeightsError(
-      `${files.where}: no model.safetensors${bin ? " (pytorch_model.bin is a pickle, which simdbert does not read: convert it with safetensors' convert script)" : ""}`,
-    );
-  }
+  const tensors = await openWeights(weightFiles(files));
   return { files, config, tensors, close: async () => tensors.close?.() };
 }

@@ -13,11 +13,22 @@ import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import { BertTokenizer, type BertTokenizerOptions } from "../tokenizer/bert_tokenizer.js";
 import { InputError } from "../models/inputs.js";
 import { Tensor } from "../tensor.js";
+import {
+  POOLING_MODES,
+  poolRow,
+  readSentenceTransformersConfig,
+  type PoolingMode,
+  type SentenceTransformersConfig,
+} from "./sentence_transformers.js";
 
-export type Pooling = "none" | "mean" | "cls";
+export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len";
 
 export interface ExtractOptions {
-  /** "none" (default, as transformers.js): [n, seq, hidden]; "mean" / "cls": [n, hidden] */
+  /**
+   * "none" (default, as transformers.js): [n, seq, hidden]; "mean" / "cls" / "max" /
+   * "mean_sqrt_len": [n, hidden]. With the pipeline's sentenceTransformers option the default is
+   * the folder's pooling (several modes concatenated: [n, hidden x modes]).
+   */
   pooling?: Pooling;
   /** L2-normalise each embedding (F.normalize: x / max(|x|, 1e-12)) */
   normalize?: boolean;
@@ -34,6 +45,13 @@ export interface PipelineOptions extends FromPretrainedOptions {
   maxLength?: number;
   /** Sequences per forward (default 8: a small, fixed arena for edge workers). */
   batchSize?: number;
+  /**
+   * Follow the folder's sentence-transformers files (modules.json, sentence_bert_config.json,
+   * the Pooling config, Normalize) for the defaults of pooling, normalization, truncation length
+   * and lowercasing, as sentence-transformers does (mean pooling when there is no modules.json).
+   * Default false: transformers.js' defaults (no pooling, no normalization).
+   */
+  sentenceTransformers?: boolean;
 }
 
 export interface FeatureExtractionPipeline {
@@ -42,6 +60,8 @@ export interface FeatureExtractionPipeline {
   readonly model: BertModel;
   readonly tokenizer: BertTokenizer;
   readonly maxLength: number;
+  /** The folder's sentence-transformers settings (when the pipeline follows them). */
+  readonly sentenceTransformers: SentenceTransformersConfig | null;
 }
 
 /** transformers.js-style factory; "feature-extraction" (alias "embeddings") is the task here. */
@@ -56,10 +76,21 @@ export async function pipeline(
     );
   }
   const files = modelFiles(source);
-  const [model, tokenizer, st] = await Promise.all([
-    BertModel.fromPretrained(files, options),
-    BertTokenizer.fromPretrained(files, options.tokenizer ?? {}),
+  const { sentenceTransformers: follow, tokenizer: tokOptions, ...modelOptions } = options;
+  // embeddings never use the pooler (a masked-LM checkpoint has none): BertModel without it
+  const warn = modelOptions.warn ?? ((m: string) => console.warn(`simdbert: ${m}`));
+  const [model, tokenizer, st, stConfig] = await Promise.all([
+    BertModel.fromPretrained(files, {
+      ...modelOptions,
+      addPoolingLayer: false,
+      warn: (m) => {
+        if (!/^Some weights of the checkpoint were not used: (\S*pooler\.\S*(, |$))+$/.test(m))
+          warn(m);
+      },
+    }),
+    BertTokenizer.fromPretrained(files, tokOptions ?? {}),
     readJson(files, "sentence_bert_config.json").catch(() => null),
+    follow ? readSentenceTransformersConfig(files) : Promise.resolve(null),
   ]);
   const maxPos = model.config.max_position_embeddings;
   const stMax = typeof st?.max_seq_length === "number" ? st.max_seq_length : null;
@@ -69,14 +100,27 @@ export async function pipeline(
   const defaultBatch = options.batchSize ?? 8;
 
   const extract = async (texts: string | string[], o: ExtractOptions = {}): Promise<Tensor> => {
-    const list = typeof texts === "string" ? [texts] : texts;
+    let list = typeof texts === "string" ? [texts] : texts;
     if (!Array.isArray(list) || list.some((t) => typeof t !== "string"))
       throw new InputError("feature-extraction expects a string or a list of strings");
-    const pooling = o.pooling ?? "none";
-    if (!["none", "mean", "cls"].includes(pooling))
+    if (o.pooling !== undefined && !["none", ...POOLING_MODES].includes(o.pooling))
       throw new InputError(
-        `pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`,
+        `pooling must be "none", "mean", "cls", "max" or "mean_sqrt_len", got ${JSON.stringify(o.pooling)}`,
       );
+    // the folder's modes (sentence-transformers) unless the call names one
+    const modes: readonly PoolingMode[] =
+      o.pooling !== undefined
+        ? o.pooling === "none"
+          ? []
+          : [o.pooling]
+        : (stConfig?.pooling ?? []);
+    const pooling = modes.length ? "pooled" : "none";
+    const normalize = o.normalize ?? stConfig?.normalize ?? false;
+    if (stConfig) {
+      // sentence-transformers strips each text, and lowercases it itself when asked to
+      list = list.map((t) => t.trim());
+      if (stConfig.doLowerCase) list = list.map((t) => t.toLowerCase());
+    }
     const batchSize = o.batchSize ?? defaultBatch;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1)
       throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
@@ -84,7 +128,8 @@ export async function pipeline(
     const n = list.length;
     const ids = list.map((t) => tokenizer.encode(t, { truncation: true, max_length: maxLength }));
     const longest = ids.reduce((m, x) => Math.max(m, x.length), 0);
-    const out = new Float32Array(pooling === "none" ? n * longest * H : n * H);
+    const D = H * Math.max(modes.length, 1);
+    const out = new Float32Array(pooling === "none" ? n * longest * H : n * D);
     const pad = tokenizer.padTokenId();
     // longest first, so each batch pads little; "none" pads every batch to the longest overall,
     // which gives the same numbers as one batch of all the texts
@@ -108,36 +153,23 @@ export async function pipeline(
       idx.forEach((i, r) => {
         const rowBase = r * S * H;
         if (pooling === "none") out.set(h.subarray(rowBase, rowBase + S * H), i * longest * H);
-        else if (pooling === "cls") out.set(h.subarray(rowBase, rowBase + H), i * H);
-        else meanPool(h, rowBase, ids[i].length, H, out, i * H);
+        else poolRow(h, rowBase, ids[i].length, H, modes, out, i * D);
       });
       o.onProgress?.(Math.min(start + batchSize, n), n);
     }
-    if (o.normalize) normalizeRows(out, pooling === "none" ? n * longest : n, H);
-    return new Tensor("float32", out, pooling === "none" ? [n, longest, H] : [n, H]);
+    if (normalize) {
+      if (pooling === "none") normalizeRows(out, n * longest, H);
+      else normalizeRows(out, n, D);
+    }
+    return new Tensor("float32", out, pooling === "none" ? [n, longest, H] : [n, D]);
   };
   return Object.assign(extract, {
     task: "feature-extraction" as const,
     model,
     tokenizer,
     maxLength,
+    sentenceTransformers: stConfig,
   });
-}
-
-/** out[o..o+H] = mean of rows [0, len) of h (the real tokens: masked positions never enter). */
-function meanPool(
-  h: Float32Array,
-  base: number,
-  len: number,
-  H: number,
-  out: Float32Array,
-  o: number,
-): void {
-  const acc = new Float64Array(H);
-  for (let s = 0; s < len; s++) for (let j = 0; j < H; j++) acc[j] += h[base + s * H + j];
-  // sentence-transformers: sum / clamp(count, 1e-9)
-  const count = Math.max(len, 1e-9);
-  for (let j = 0; j < H; j++) out[o + j] = acc[j] / count;
 }
 
 function normalizeRows(x: Float32Array, rows: number, H: number): void {
