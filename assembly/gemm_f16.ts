@@ -119,3 +119,56 @@ export function f16_gemm_4x8_packed(
     if (act != ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
   }
 }
+
+/**
+ * out[i] = f16 bits of f32 src[i], round to nearest even (overflow to ±Inf, NaN kept quiet): what
+ * torch's .half() gives, for fp16 weights made at load from F32 / BF16 checkpoints.
+ */
+export function f32_to_f16(n: i32, src: usize, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const u = load<u32>(src + ((<usize>i) << 2));
+    const sign = (u >> 16) & 0x8000;
+    const exp = <i32>((u >> 23) & 0xff);
+    const mant = u & 0x7fffff;
+    let h: u32;
+    if (exp == 0xff) h = sign | 0x7c00 | (mant ? 0x200 | (mant >> 13) : 0);
+    else {
+      const e = exp - 112;
+      if (e >= 31) h = sign | 0x7c00;
+      else if (e <= 0) {
+        if (e < -10) h = sign;
+        else {
+          const m = mant | 0x800000;
+          const shift = <u32>(14 - e);
+          let v = m >> shift;
+          const rem = m & ((1 << shift) - 1);
+          const half: u32 = 1 << (shift - 1);
+          if (rem > half || (rem == half && v & 1)) v++;
+          h = sign | v;
+        }
+      } else {
+        let v = ((<u32>e) << 10) | (mant >> 13);
+        const rem = mant & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && v & 1)) v++; // a carry into the exponent is right
+        h = sign | v;
+      }
+    }
+    store<u16>(out + ((<usize>i) << 1), <u16>h);
+  }
+}
+
+/** out[r, :] = f32(table[ids[r], :]) (f16 [vocab, h] rows): the fp16 embedding gather, exact. */
+export function f16_gather_rows(rows: i32, h: i32, table: usize, ids: usize, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const v = <usize>load<i32>(ids + ((<usize>r) << 2));
+    const src = table + ((v * <usize>h) << 1);
+    const o = out + ((<usize>r * <usize>h) << 2);
+    let j = 0;
+    for (; j + 4 <= h; j += 4)
+      v128.store(o + ((<usize>j) << 2), widen4(v128.load16x4_u(src + ((<usize>j) << 1))));
+    for (; j < h; j++) {
+      const x = f32x4.extract_lane(widen4(i32x4.splat(<i32>load<u16>(src + ((<usize>j) << 1)))), 0);
+      store<f32>(o + ((<usize>j) << 2), x);
+    }
+  }
+}

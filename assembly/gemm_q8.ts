@@ -525,3 +525,60 @@ export function q8_gemm_packed(
     if (act > ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
   }
 }
+
+// ---- Load time: weights quantized tensor by tensor; int8 embedding rows -----------------------
+
+/**
+ * Quantizes rows [0, rows) of a [rows, k] f32 matrix at src into int8 at q and one f32 scale per row
+ * at scales, as src/quant/quantize.ts's quantizeRows (docs/quantization.md): scale = f32(max|w|/127)
+ * (1 for an all-zero row; the smallest positive f32 if it underflows to 0), q = clamp(round half
+ * even(w/scale in f64), -127, 127). Returns the index of the first row with a non-finite weight
+ * (nothing is written from it on), or -1.
+ */
+export function q8_quantize_rows(rows: i32, k: i32, src: usize, q: usize, scales: usize): i32 {
+  for (let r = 0; r < rows; r++) {
+    const x = src + ((<usize>r * <usize>k) << 2);
+    let m: f32 = 0;
+    for (let t = 0; t < k; t++) {
+      const a = abs(load<f32>(x + ((<usize>t) << 2)));
+      if (!(a <= F32.MAX_VALUE)) return r;
+      if (a > m) m = a;
+    }
+    let s: f32 = m == 0 ? 1 : <f32>(<f64>m / 127.0);
+    if (s == 0) s = F32.MIN_VALUE;
+    store<f32>(scales + ((<usize>r) << 2), s);
+    const d = q + <usize>r * <usize>k;
+    const sd = <f64>s;
+    for (let t = 0; t < k; t++) {
+      const v = nearest(<f64>load<f32>(x + ((<usize>t) << 2)) / sd);
+      store<i8>(d + <usize>t, <i8>(<i32>max(-127.0, min(127.0, v))));
+    }
+  }
+  return -1;
+}
+
+/** out[r, :] = scales[ids[r]]·table[ids[r], :] (int8 [vocab, h] rows, f32 out): the q8 gather. */
+export function q8_gather_rows(
+  rows: i32,
+  h: i32,
+  table: usize,
+  scales: usize,
+  ids: usize,
+  out: usize,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const v = <usize>load<i32>(ids + ((<usize>r) << 2));
+    const s = load<f32>(scales + (v << 2));
+    const src = table + v * <usize>h;
+    const o = out + ((<usize>r * <usize>h) << 2);
+    const vs = f32x4.splat(s);
+    let j = 0;
+    for (; j + 4 <= h; j += 4) {
+      const w = i32x4.extend_low_i16x8_s(
+        i16x8.extend_low_i8x16_s(v128.load32_zero(src + <usize>j)),
+      );
+      v128.store(o + ((<usize>j) << 2), f32x4.mul(f32x4.convert_i32x4_s(w), vs));
+    }
+    for (; j < h; j++) store<f32>(o + ((<usize>j) << 2), <f32>load<i8>(src + <usize>j) * s);
+  }
+}

@@ -15,8 +15,16 @@ export {
   q8_packed_a_bytes,
   q8_packed_w_bytes,
   q8_qmin,
+  q8_quantize_rows,
+  q8_gather_rows,
 } from "./gemm_q8";
-export { f16_pack_panels8, f16_gemm_4x8_packed, f16_widen } from "./gemm_f16";
+export {
+  f16_pack_panels8,
+  f16_gemm_4x8_packed,
+  f16_widen,
+  f32_to_f16,
+  f16_gather_rows,
+} from "./gemm_f16";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
 export { f32_mha } from "./mha";
 export { f32_layernorm } from "./norm";

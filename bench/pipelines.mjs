@@ -3,7 +3,7 @@
 // 12 heads, intermediate 1536, the bert-base-uncased vocabulary; seeded random weights, so the
 // answers mean nothing but the work is the real one): per task, the median wall time of one
 // typical call; then zero-shot with 10 labels and question answering over a long context
-// (several windows) with the pairs / windows run as one padded batch (batch_size 16) against one
+// (several windows) with the pairs / windows of one length run as one batch (batch_size 16) against one
 // at a time (batch_size 1), interleaved in one process, medians and their ratio.
 //
 //   npm run bench:pipelines            (builds the TypeScript first)

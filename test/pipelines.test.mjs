@@ -2,15 +2,16 @@
 // zero-shot-classification) through the JS API on the shared reference cases
 // (../shared/fixtures/pipelines: transformers 4.30.2's own answers), by the rules of
 // check-pipeline.mjs (integers equal, scores within 1e-4, HF's order); batched runs against
-// batch_size 1 within 1e-6; bad input as typed errors, after which the pipeline still answers.
+// batch_size 1 bit for bit; bad input as typed errors, after which the pipeline still answers.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { pipeline, PipelineError } from "../dist/index.js";
+import { pipeline, PipelineError, SimdbertError } from "../dist/index.js";
 import { sharedPath } from "./support/shared.mjs";
+import { rng } from "./support/random_model.mjs";
 
 const ROOT = sharedPath("fixtures", "pipelines");
 const META = new Set(["task.txt", "requests.jsonl", "expected.jsonl", "vocab.json", "case.md"]);
@@ -86,7 +87,7 @@ const CASES = readdirSync(ROOT)
   .sort();
 
 for (const name of CASES) {
-  test(`${name}: HF's answers through the JS API, batched = batch_size 1 within 1e-6`, async () => {
+  test(`${name}: HF's answers through the JS API, batched = batch_size 1 bit for bit`, async () => {
     const c = loadCase(name);
     const one = await pipeline(c.task, c.files, { batch_size: 1 });
     const many = await pipeline(c.task, c.files, { batch_size: 8 });
@@ -95,10 +96,28 @@ for (const name of CASES) {
       const problems = compare(c.expected[i], got);
       assert.equal(problems, [], `${name} request ${i}: ${problems.slice(0, 3).join("; ")}`);
       const batched = await answer(many, c.requests[i]);
-      close(batched, got, 1e-6, `${name} request ${i} batched`);
+      close(batched, got, 0, `${name} request ${i} batched`);
     }
   });
 }
+
+test("text-classification scores(): every label in id order, pairs, for servers", async () => {
+  const c = loadCase("text_classification");
+  const tc = await pipeline("text-classification", c.files);
+  assert.equal(tc.labels, ["bad", "okay", "good"]);
+  const pair = { text: "Was the room quiet?", text_pair: "We heard traffic all night." };
+  const [a, b] = await tc.scores(["It was fine.", [pair.text, pair.text_pair]]);
+  const all = await tc("It was fine.", { top_k: null });
+  for (const { label, score } of all)
+    assert.ok(Math.abs(a[tc.labels.indexOf(label)] - score) < 1e-12);
+  const best = await tc(pair);
+  assert.ok(Math.abs(b[tc.labels.indexOf(best.label)] - best.score) < 1e-12);
+  const raw = await tc.scores(["It was fine."], { function_to_apply: "none" });
+  const logits = await tc("It was fine.", { top_k: null, function_to_apply: "none" });
+  for (const { label, score } of logits)
+    assert.ok(Math.abs(raw[0][tc.labels.indexOf(label)] - score) < 1e-12);
+  await rejects(tc.scores(["x"], { top_k: 1 }), /unknown option "top_k"/);
+});
 
 test("aliases, unknown task, a head that does not fit the task", async () => {
   const tc = loadCase("text_classification");
@@ -116,6 +135,7 @@ test("aliases, unknown task, a head that does not fit the task", async () => {
       assert.unreachable(`${task} accepted`);
     } catch (e) {
       assert.instance(e, PipelineError);
+      assert.instance(e, SimdbertError);
       assert.match(e.message, re);
     }
   }
@@ -240,6 +260,23 @@ test("token-classification with offsets: start / end, the text's [UNK], first / 
   }
 });
 
+test("token-classification, slow path with the caller's offset_mapping (HF's argument)", async () => {
+  const c = loadCase("token_classification");
+  const ner = await pipeline("ner", c.files);
+  const text = "I like \u2603 and K\u00f6ln.";
+  const { offset_mapping } = ner.tokenizer.encode_plus(text, { return_offsets_mapping: true });
+  const plain = await ner(text, { ignore_labels: [] });
+  const withOffsets = await ner(text, { ignore_labels: [], offset_mapping });
+  assert.is(withOffsets.length, plain.length);
+  withOffsets.forEach((e, i) => {
+    assert.equal([e.start, e.end], offset_mapping[e.index]);
+    assert.is(e.word, plain[i].word === "[UNK]" ? text.slice(e.start, e.end) : plain[i].word);
+  });
+  assert.ok(withOffsets.some((e) => e.word === "\u2603"));
+  await rejects(ner([text, text], { offset_mapping: [offset_mapping] }), /same batch size/);
+  await rejects(ner(text, { offset_mapping: [offset_mapping.slice(0, 2)] }), /spans/);
+});
+
 test("simdbert pipeline: error lines in place, then the next request, exit 0", () => {
   const c = loadCase("zero_shot");
   // the CLI reads a model folder: write the case's files to a temporary one
@@ -272,6 +309,118 @@ test("simdbert pipeline: error lines in place, then the next request, exit 0", (
   assert.is(out[2].error, "ValueError");
   assert.is(out[3].error, "TypeError");
   assert.equal(compare(c.expected[1], out[4]), []);
+});
+
+test("seeded random requests: an answer of the right shape or a PipelineError, never a crash", async () => {
+  const r = rng(16);
+  const pieces = [
+    "Paris",
+    "[MASK]",
+    "[SEP]",
+    "[UNK]",
+    " ",
+    "\t",
+    "\n",
+    "\u202f",
+    "\u00a0",
+    "é",
+    "e\u0301",
+    "東京",
+    "😀",
+    "\u0000",
+    "\ud800",
+    ",",
+    ".",
+    "!",
+    "?",
+    "'s",
+    "n't",
+    "##ing",
+    "{}",
+    "{",
+    "}",
+    "İ",
+    "ΣΑΣ",
+    "한국",
+  ];
+  const text = (n) =>
+    Array.from({ length: n }, () => pieces[Math.floor(r() * pieces.length)]).join(
+      r() < 0.5 ? " " : "",
+    );
+  const pipes = {};
+  for (const name of CASES) {
+    const c = loadCase(name);
+    pipes[c.task] = await pipeline(c.task, c.files);
+  }
+  const calls = [
+    [
+      "fill-mask",
+      () => [text(1 + Math.floor(r() * 12)) + " [MASK]", { top_k: 1 + Math.floor(r() * 4) }],
+    ],
+    [
+      "text-classification",
+      () => [
+        r() < 0.5 ? text(1 + Math.floor(r() * 20)) : { text: text(5), text_pair: text(5) },
+        r() < 0.5 ? {} : { top_k: null },
+      ],
+    ],
+    [
+      "token-classification",
+      () => [
+        text(1 + Math.floor(r() * 20)),
+        { aggregation_strategy: r() < 0.5 ? "none" : "simple" },
+      ],
+    ],
+    [
+      "question-answering",
+      () => [
+        { question: text(1 + Math.floor(r() * 5)), context: text(1 + Math.floor(r() * 60)) },
+        {
+          top_k: 1 + Math.floor(r() * 3),
+          max_seq_len: 48,
+          doc_stride: 8 + Math.floor(r() * 20),
+          handle_impossible_answer: r() < 0.5,
+        },
+      ],
+    ],
+    [
+      "zero-shot-classification",
+      () => [
+        text(1 + Math.floor(r() * 10)),
+        {
+          candidate_labels: text(1 + Math.floor(r() * 4)),
+          hypothesis_template: r() < 0.8 ? "This is {}." : text(3),
+        },
+      ],
+    ],
+  ];
+  let answered = 0;
+  for (let i = 0; i < (Number(process.env.PIPELINE_FUZZ) || 150); i++) {
+    const [task, make] = calls[i % calls.length];
+    const [inputs, options] = make();
+    try {
+      const out = await pipes[task](inputs, options);
+      assert.ok(out !== undefined && out !== null, `${task}: no answer`);
+      JSON.stringify(out); // plain JSON values
+      answered++;
+    } catch (e) {
+      assert.instance(
+        e,
+        PipelineError,
+        `${task} ${JSON.stringify(inputs)} ${JSON.stringify(options)}: ${e.stack}`,
+      );
+    }
+  }
+  assert.ok(answered > 100, `only ${answered} of 150 answered`);
+  // and the pipelines still give HF's answers
+  const c = loadCase("question_answering");
+  assert.equal(
+    compare(
+      c.expected[5],
+      await pipes["question-answering"](c.requests[5].inputs, c.requests[5].options),
+    ),
+    [],
+  );
 });
 
 test.run();

@@ -428,6 +428,136 @@ for (const b of builds) {
   });
 }
 
+for (const b of builds) {
+  test(`${b.name}: load-time weight quantization equals src/quant's formula; int8 gather`, () => {
+    const r = rng(71);
+    for (const [rows, k] of [
+      [13, 100],
+      [17, 13],
+      [8, 384],
+      [3, 1],
+    ]) {
+      b.reset();
+      const W = new Float32Array(rows * k);
+      for (let i = 0; i < W.length; i++) W[i] = (r() * 2 - 1) * (1 + 10 * (i % 7));
+      W.fill(0, 0, k); // an all-zero row: scale 1
+      if (rows > 2) for (let t = 0; t < k; t++) W[2 * k + t] = (t % 2 ? 1 : -1) * 2 ** -140; // subnormals
+      if (rows > 4) W[4 * k] = 127 * 0.5; // exact ties: w/scale = ±x.5 somewhere in the row
+      const src = b.alloc(rows * k * 4),
+        q = b.alloc(rows * k),
+        sc = b.alloc(rows * 4);
+      b.f32.set(W, src / 4);
+      assert.is(b.k.q8_quantize_rows(rows, k, src, q, sc), -1);
+      const i8 = b.i8,
+        f32 = b.f32;
+      for (let i = 0; i < rows; i++) {
+        let m = 0;
+        for (let t = 0; t < k; t++) m = Math.max(m, Math.abs(W[i * k + t]));
+        let s = m === 0 ? 1 : fr(m / 127);
+        if (s === 0) s = 2 ** -149;
+        assert.is(f32[sc / 4 + i], s, `row ${i} scale`);
+        for (let t = 0; t < k; t++) {
+          const want = Math.max(-127, Math.min(127, nearest(W[i * k + t] / s)));
+          if (i8[q + i * k + t] !== want)
+            assert.unreachable(`(${i}, ${t}): ${i8[q + i * k + t]}, want ${want}`);
+        }
+      }
+      // a non-finite weight: the row is named, nothing from it on is written
+      b.f32[src / 4 + (rows - 1) * k] = NaN;
+      assert.is(b.k.q8_quantize_rows(rows, k, src, q, sc), rows - 1);
+      // the gather: ids in any order, repeated
+      const ids = [rows - 1, 0, 1, rows - 1, Math.floor(rows / 2)];
+      const ip = b.alloc(ids.length * 4),
+        out = b.alloc(ids.length * k * 4);
+      b.i32.set(ids, ip / 4);
+      b.k.q8_gather_rows(ids.length, k, q, sc, ip, out);
+      for (let j = 0; j < ids.length; j++)
+        for (let t = 0; t < k; t++) {
+          const want = fr(b.i8[q + ids[j] * k + t] * b.f32[sc / 4 + ids[j]]);
+          if (b.f32[out / 4 + j * k + t] !== want) assert.unreachable(`gather (${j}, ${t})`);
+        }
+    }
+  });
+}
+
+for (const b of builds) {
+  test(`${b.name}: f32 -> f16 rounds to the nearest half (ties to even); f16 gather exact`, () => {
+    b.reset();
+    const r = rng(83);
+    const xs = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      -65520,
+      1e-8,
+      2 ** -25,
+      2 ** -24,
+      3 * 2 ** -26,
+    ];
+    xs.push(
+      Infinity,
+      -Infinity,
+      5.960464477539063e-8,
+      6.097555160522461e-5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+    );
+    for (let i = 0; i < 4000; i++) xs.push(fr((r() * 2 - 1) * 2 ** (r() * 40 - 28)));
+    const n = xs.length;
+    const src = b.alloc(4 * n),
+      out = b.alloc(2 * n);
+    b.f32.set(xs, src / 4);
+    b.k.f32_to_f16(n, src, out);
+    const u16 = b.u16;
+    for (let i = 0; i < n; i++) {
+      const x = b.f32[src / 4 + i];
+      const h = u16[out / 2 + i];
+      const y = halfToFloat(h);
+      // no other half is closer; on a tie the even one; beyond the largest half (+ half an ulp): Inf
+      if (Math.abs(x) >= 65520) {
+        assert.is(y, x > 0 ? Infinity : -Infinity, `${x}`);
+        continue;
+      }
+      if (x === 0) {
+        assert.ok(Object.is(y, x), `${x}`);
+        continue;
+      }
+      for (const nb of [h - 1, h + 1, h ^ 0x8000]) {
+        const z = halfToFloat(nb & 0xffff);
+        if (!Number.isFinite(z)) continue;
+        const dy = Math.abs(y - x),
+          dz = Math.abs(z - x);
+        if (dz < dy || (dz === dy && (h & 1) === 1))
+          assert.unreachable(`${x}: half ${y} (0x${h.toString(16)}), but ${z} is nearer or even`);
+      }
+    }
+    const q = b.alloc(2),
+      nan = b.alloc(4);
+    b.f32[nan / 4] = NaN;
+    b.k.f32_to_f16(1, nan, q);
+    assert.ok(Number.isNaN(halfToFloat(b.u16[q / 2])), "NaN stays NaN");
+    // gather: odd width, repeated ids
+    const h = 13,
+      rows = 5;
+    const table = b.alloc(2 * 7 * h),
+      ids = b.alloc(4 * rows),
+      g = b.alloc(4 * rows * h);
+    for (let i = 0; i < 7 * h; i++)
+      b.u16[table / 2 + i] = Math.floor(r() * 0x7c00) | (i & 1 ? 0x8000 : 0);
+    b.i32.set([6, 0, 3, 6, 1], ids / 4);
+    b.k.f16_gather_rows(rows, h, table, ids, g);
+    for (let j = 0; j < rows; j++)
+      for (let t = 0; t < h; t++) {
+        const v = b.i32[ids / 4 + j];
+        assert.is(b.f32[g / 4 + j * h + t], halfToFloat(b.u16[table / 2 + v * h + t]));
+      }
+  });
+}
+
 function gelu(x) {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }

@@ -639,7 +639,7 @@ test("simdbert serve: SIGTERM answers what is queued, then exits 0", async () =>
   const bad = spawn(process.execPath, [CLI, "serve", EMB, "--port", "abc"], { stdio: "pipe" });
   let out = "";
   bad.stderr.on("data", (d) => (out += d));
-  assert.is(await new Promise((r) => bad.on("exit", r)), 1);
+  assert.is(await new Promise((r) => bad.on("exit", r)), 2); // a usage error
   assert.match(out, /--port must be an integer/);
 });
 

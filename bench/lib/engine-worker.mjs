@@ -1,7 +1,7 @@
 // One engine in its own process (so that engines share no heap, JIT or allocator state), driven
 // by bench/lib/models-bench.mjs over IPC:
 //   node bench/lib/engine-worker.mjs <engine> <model dir>
-// engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), ort-web (wasm backend, SIMD, 1 thread), ort-web-2t,
+// engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), simdbert[-relaxed][-2t]-(fp16|q8) (dtype), ort-web (wasm backend, SIMD, 1 thread), ort-web-2t,
 //          ort-node-1t (CPU, 1 intra-op thread), ort-node (CPU, default threads)
 // messages in:  { id, cmd: "load" } | { id, cmd: "outputs", batch, seq } | { id, cmd: "warmup", batch, seq, minTime, maxTime, maxRuns }
 //               { id, cmd: "time", batch, seq, maxTime, minSamples } | { id, cmd: "memory", batch, seq, forwards }
@@ -15,9 +15,9 @@ import { makeInputs } from "./models.mjs";
 const [engineName, dir] = process.argv.slice(2);
 const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
 
-async function simdbert(relaxed, threads = 1) {
+async function simdbert(relaxed, threads = 1, dtype = "fp32") {
   const { BertModel } = await import(pathToFileURL(join(ROOT, "dist", "index.js")).href);
-  const model = await BertModel.fromPretrained(dir, { relaxedSimd: relaxed, threads });
+  const model = await BertModel.fromPretrained(dir, { relaxedSimd: relaxed, threads, dtype });
   if (model.engine.threads !== threads)
     throw new Error(`simdbert: ${threads} threads asked, ${model.engine.threads} running`);
   if (model.engine.relaxed !== relaxed)
@@ -105,6 +105,18 @@ const makers = {
   simdbert: () => simdbert(false),
   "simdbert-relaxed": () => simdbert(true),
   "simdbert-2t": () => simdbert(false, 2),
+  // the dtype option: simdbert[-relaxed][-2t]-(fp16|q8)
+  ...Object.fromEntries(
+    ["fp16", "q8"].flatMap((d) =>
+      [
+        ["", false, 1],
+        ["-relaxed", true, 1],
+        ["-2t", false, 2],
+        ["-relaxed-2t", true, 2],
+      ].map(([tag, relaxed, t]) => [`simdbert${tag}-${d}`, () => simdbert(relaxed, t, d)]),
+    ),
+  ),
+  "simdbert-relaxed-2t": () => simdbert(true, 2),
   "ort-web": () => ort("web", 1),
   "ort-web-2t": () => ort("web", 2),
   "ort-node-1t": () => ort("node", 1),

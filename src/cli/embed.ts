@@ -1,5 +1,4 @@
-// simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE]
-//   [--out FILE.npy] [--batch-size N] [--max-length N]
+// simdbert embed MODEL [options] (its options and help text are declared below)
 // Without --pooling / --normalize the model folder decides, as sentence-transformers does
 // (modules.json, 1_Pooling/config.json, Normalize, sentence_bert_config.json); mean pooling
 // without normalization for a folder that has no modules.json.
@@ -10,48 +9,101 @@
 // in constant memory. A progress line goes to stderr when it is a terminal.
 import { createReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { pipeline, type Pooling } from "../pipeline/feature_extraction.js";
+import { modelFiles, readJson } from "../loading/source.js";
+import {
+  pipeline,
+  type FeatureExtractionPipeline,
+  type Pooling,
+} from "../pipeline/feature_extraction.js";
+import { checkInputFile, checkModelSource, checkOutputFile } from "./checks.js";
+import {
+  batchSizeOption,
+  defineCommand,
+  maxLengthOption,
+  threadsOption,
+  UsageError,
+} from "./options.js";
 
-function parse(args: string[]) {
-  const o = {
-    model: "",
-    pooling: undefined as Pooling | undefined,
-    normalize: undefined as boolean | undefined,
-    input: "",
-    out: "",
-    batchSize: 8,
-    maxLength: 0,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const val = () => {
-      const v = args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === "--pooling") {
-      const p = val();
-      if (!["cls", "max", "mean", "mean_sqrt_len"].includes(p))
-        throw new Error(`--pooling must be cls, max, mean or mean_sqrt_len, got ${p}`);
-      o.pooling = p as Pooling;
-    } else if (a === "--normalize") o.normalize = true;
-    else if (a === "--input") o.input = val();
-    else if (a === "--out") o.out = val();
-    else if (a === "--batch-size") o.batchSize = Number(val());
-    else if (a === "--max-length") o.maxLength = Number(val());
-    else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
-    else if (!o.model) o.model = a;
-    else throw new Error(`unexpected argument ${a}`);
-  }
-  if (!o.model)
-    throw new Error(
-      "usage: simdbert embed MODEL [--pooling cls|max|mean|mean_sqrt_len] [--normalize] [--input FILE] [--out FILE.npy]",
+export const command = defineCommand({
+  name: "embed",
+  summary: "sentence embeddings: one text per line in, one vector per line (or a .npy) out",
+  positionals: [
+    { name: "MODEL", help: "a model directory (config.json, model.safetensors, vocab.txt) or URL" },
+  ],
+  options: {
+    pooling: {
+      type: "choice",
+      choices: ["cls", "max", "mean", "mean_sqrt_len"],
+      help: "how token vectors become one (default: the folder's 1_Pooling/config.json, else mean)",
+    },
+    normalize: {
+      type: "flag",
+      help: "L2-normalise each embedding (default: as the folder's modules.json says, else not)",
+    },
+    input: {
+      type: "path",
+      metavar: "FILE",
+      help: "read the texts from FILE (default: stdin), one per line",
+    },
+    out: {
+      type: "path",
+      metavar: "FILE.npy",
+      help: "write a float32 .npy [texts, hidden] instead of JSON lines on stdout",
+      check: (v) =>
+        v.endsWith(".npy")
+          ? undefined
+          : `writes a .npy file: name it FILE.npy, got ${JSON.stringify(v)}`,
+    },
+    "batch-size": batchSizeOption,
+    "max-length": maxLengthOption,
+    threads: threadsOption,
+  },
+  details: `Reads UTF-8 text, one text per line (an empty line is an empty text), from stdin or
+--input, and writes one JSON array of floats per line on stdout, in the input's order, or a .npy
+file with --out, streaming: each chunk of lines is answered as soon as it is computed, in
+constant memory whatever the input's length. A progress line goes to stderr when it is a terminal.
+
+  printf 'first text\\nsecond text\\n' | simdbert embed ./all-MiniLM-L6-v2 --normalize`,
+  async run({ MODEL }, o) {
+    await checkModelSource("MODEL", MODEL, "embed");
+    if (o.input) await checkInputFile("--input", o.input, "embed");
+    if (o.out) await checkOutputFile("--out", o.out, "embed");
+    if (o["max-length"] !== undefined) await checkMaxLength(MODEL, o["max-length"]);
+    if (!o.input && process.stdin.isTTY)
+      process.stderr.write(
+        "simdbert embed: reading texts from stdin, one per line; end with Ctrl-D (--input FILE reads a file; --help for more)\n",
+      );
+    await embed(MODEL, {
+      pooling: o.pooling,
+      normalize: o.normalize,
+      input: o.input ?? "",
+      out: o.out ?? "",
+      batchSize: o["batch-size"],
+      maxLength: o["max-length"] ?? 0,
+      threads: o.threads,
+    });
+  },
+});
+
+/** --max-length against the model's config.json (max_position_embeddings), before loading it. */
+async function checkMaxLength(model: string, maxLength: number): Promise<void> {
+  const config = await readJson(modelFiles(model), "config.json").catch(() => null);
+  const maxPos = config?.max_position_embeddings;
+  if (typeof maxPos === "number" && maxLength > maxPos)
+    throw new UsageError(
+      `--max-length ${maxLength} is beyond the model's max_position_embeddings (${maxPos})`,
+      "embed",
     );
-  if (!Number.isSafeInteger(o.batchSize) || o.batchSize < 1)
-    throw new Error(`--batch-size must be a positive integer, got ${o.batchSize}`);
-  if (o.out && !o.out.endsWith(".npy"))
-    throw new Error(`--out writes a .npy file (name it FILE.npy), got ${o.out}`);
-  return o;
+}
+
+interface EmbedOptions {
+  pooling: Pooling | undefined;
+  normalize: boolean;
+  input: string;
+  out: string;
+  batchSize: number;
+  maxLength: number;
+  threads: number | "auto" | undefined;
 }
 
 /** The header of a float32 .npy file (format 1.0) of `shape`, padded to `size` bytes when given. */
@@ -145,13 +197,21 @@ function write(out: NodeJS.WritableStream, s: string): Promise<void> | void {
   });
 }
 
-export async function embedCommand(args: string[]): Promise<void> {
-  const o = parse(args);
-  const extractor = await pipeline("feature-extraction", o.model, {
+async function embed(model: string, o: EmbedOptions): Promise<void> {
+  const extractor = await pipeline("feature-extraction", model, {
     sentenceTransformers: true,
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
   });
+  try {
+    await embedStream(extractor, o);
+  } finally {
+    extractor.model.engine.dispose(); // stops the worker threads, if any
+  }
+}
+
+async function embedStream(extractor: FeatureExtractionPipeline, o: EmbedOptions): Promise<void> {
   // the width of a row: the model's hidden size, or what the folder's pooling makes of it
   let H = extractor.model.config.hidden_size;
   let file: FileHandle | null = null;

@@ -1,4 +1,4 @@
-// simdbert pipeline TASK MODEL_DIR [--offsets] [--batch-size N]
+// simdbert pipeline TASK MODEL [--offsets] [--batch-size N]
 // Reads JSON lines {"inputs": ..., "options": {...}} on stdin (HF's first argument and keyword
 // arguments) and writes one JSON line per request: the pipeline's answer, or {"error": <Python
 // exception type>, "message": ...} for a request HF refuses; then carries on with the next one.
@@ -7,32 +7,47 @@ import { pipeline, TASK_ALIASES } from "../pipeline/index.js";
 import { PipelineError } from "../pipeline/common.js";
 import { TokenizerError } from "../tokenizer/errors.js";
 import { Tensor } from "../tensor.js";
+import { checkModelSource } from "./checks.js";
+import { batchSizeOption, defineCommand, UsageError } from "./options.js";
 
-const USAGE =
-  "usage: simdbert pipeline TASK MODEL_DIR [--offsets] [--batch-size N]   (JSON lines {inputs, options} on stdin, one JSON line per request on stdout)\n" +
-  `  TASK: ${Object.keys(TASK_ALIASES).join(", ")}`;
+export const command = defineCommand({
+  name: "pipeline",
+  summary: "run a task pipeline (HF's pipeline tasks) on JSON lines of inputs",
+  positionals: [
+    { name: "TASK", help: `the task: ${Object.keys(TASK_ALIASES).join(", ")}` },
+    { name: "MODEL", help: "a model directory or URL" },
+  ],
+  options: {
+    offsets: {
+      type: "flag",
+      help: "token classification as HF with a fast tokenizer: character offsets (start, end), the aggregations first, average, max",
+    },
+    "batch-size": batchSizeOption,
+  },
+  details: `Reads JSON lines {"inputs": ..., "options": {...}} on stdin (HF's first argument and keyword
+arguments) and writes one JSON line per request: the pipeline's answer, or {"error": <Python
+exception type>, "message": ...} for a request HF refuses; then carries on with the next one.`,
+  async run({ TASK, MODEL }, o) {
+    if (!Object.prototype.hasOwnProperty.call(TASK_ALIASES, TASK))
+      throw new UsageError(
+        `unknown task ${JSON.stringify(TASK)} (tasks: ${Object.keys(TASK_ALIASES).join(", ")})`,
+        "pipeline",
+      );
+    await checkModelSource("MODEL", MODEL, "pipeline");
+    if (process.stdin.isTTY)
+      process.stderr.write(
+        'simdbert pipeline: reading JSON requests from stdin, one per line ({"inputs": ..., "options": {...}}); end with Ctrl-D\n',
+      );
+    await runPipeline(TASK, MODEL, o.offsets, o["batch-size"]);
+  },
+});
 
-export async function pipelineCommand(args: string[]): Promise<void> {
-  const positional: string[] = [];
-  let offsets = false;
-  let batchSize: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--offsets") offsets = true;
-    else if (a === "--batch-size") {
-      batchSize = Number(args[++i]);
-      if (!Number.isSafeInteger(batchSize) || batchSize < 1)
-        throw new Error(`--batch-size takes a positive integer\n${USAGE}`);
-    } else if (a === "-h" || a === "--help") {
-      console.log(USAGE);
-      return;
-    } else if (a.startsWith("-")) throw new Error(`unknown option ${a}\n${USAGE}`);
-    else positional.push(a);
-  }
-  if (positional.length !== 2) throw new Error(USAGE);
-  const [task, dir] = positional;
-  if (!Object.prototype.hasOwnProperty.call(TASK_ALIASES, task))
-    throw new Error(`unknown task "${task}"\n${USAGE}`);
+async function runPipeline(
+  task: string,
+  dir: string,
+  offsets: boolean,
+  batchSize: number | undefined,
+): Promise<void> {
   const pipe = (await pipeline(task, dir, { offsets, batch_size: batchSize })) as unknown as (
     ...args: unknown[]
   ) => Promise<unknown>;

@@ -1,4 +1,4 @@
-// Reference requests (../shared/fixtures/bert/README.md): a model class, its constructor kwargs,
+// Forward requests (docs/requests.md): a model class, its constructor kwargs,
 // HF forward kwargs whose {"$tensor": name} entries point into a safetensors file, and the output
 // names to produce. Used by `simdbert forward` and by the tests.
 import { readFile } from "node:fs/promises";

@@ -1,86 +1,93 @@
-// simdbert serve MODEL [--host 127.0.0.1] [--port 3000] [--dtype float32] [--threads N]
-//   [--pooling mean|cls] [--max-batch-tokens 16384] [--max-batch-requests N]
-//   [--max-concurrent-requests 512] [--max-client-batch-size 32] [--payload-limit 2000000]
-//   [--auto-truncate] [--api-key KEY] [--batch-wait-ms 0] [--shutdown-timeout-ms 10000]
-// text-embeddings-inference's flags and defaults. SIGTERM / SIGINT: stop accepting, answer what
-// is queued, exit 0 (or exit 1 past the shutdown deadline).
+// simdbert serve MODEL [options]: text-embeddings-inference's flags and defaults (declared below).
+// SIGTERM / SIGINT: stop accepting, answer what is queued, exit 0 (or exit 1 past the shutdown
+// deadline).
 import { startServer, type NodeServerOptions } from "../serve/node.js";
+import { checkModelSource } from "./checks.js";
+import { defineCommand, threadsOption, type IntOption } from "./options.js";
 
-export const SERVE_USAGE =
-  "usage: simdbert serve MODEL [--host 127.0.0.1] [--port 3000] [--dtype float32] [--threads N|auto] [--pooling mean|cls] [--max-batch-tokens 16384] [--max-batch-requests N] [--max-concurrent-requests 512] [--max-client-batch-size 32] [--payload-limit 2000000] [--auto-truncate] [--api-key KEY] [--batch-wait-ms 0] [--shutdown-timeout-ms 10000]";
+const count = (help: string, dflt?: number) =>
+  ({ type: "int", min: 1, max: 2 ** 31 - 1, help, default: dflt }) as const satisfies IntOption;
 
-const INTEGER_FLAGS: Record<
-  string,
-  [keyof NodeServerOptions | "shutdownTimeoutMs", number, number]
-> = {
-  "--port": ["port", 0, 65535],
-  "--max-batch-tokens": ["maxBatchTokens", 1, 2 ** 31 - 1],
-  "--max-batch-requests": ["maxBatchRequests", 1, 2 ** 31 - 1],
-  "--max-concurrent-requests": ["maxConcurrentRequests", 1, 2 ** 31 - 1],
-  "--max-client-batch-size": ["maxClientBatchSize", 1, 2 ** 31 - 1],
-  "--payload-limit": ["payloadLimit", 1, 2 ** 31 - 1],
-  "--batch-wait-ms": ["batchWaitMs", 0, 10_000],
-  "--shutdown-timeout-ms": ["shutdownTimeoutMs", 0, 3_600_000],
-};
+export const command = defineCommand({
+  name: "serve",
+  summary: "an HTTP server of embeddings: text-embeddings-inference's and OpenAI's API",
+  positionals: [{ name: "MODEL", help: "a model directory or URL" }],
+  options: {
+    host: {
+      type: "string",
+      metavar: "HOST",
+      default: "127.0.0.1",
+      help: "the address to listen on",
+    },
+    port: { type: "int", min: 0, max: 65535, default: 3000, help: "the port (0: a free one)" },
+    dtype: { type: "choice", choices: ["float32", "fp32"], help: "weight dtype (float32)" },
+    threads: threadsOption,
+    pooling: {
+      type: "choice",
+      choices: ["mean", "cls"],
+      help: "pooling of /embed (default: 1_Pooling/config.json, else cls as TEI does for BERT)",
+    },
+    "max-batch-tokens": count("largest padded tokens (inputs x longest) per forward", 16384),
+    "max-batch-requests": count("largest inputs per forward (default: only the tokens limit)"),
+    "max-concurrent-requests": count("inputs in flight at once; beyond, 429", 512),
+    "max-client-batch-size": count("inputs per request", 32),
+    "payload-limit": count("bytes per request body", 2_000_000),
+    "auto-truncate": {
+      type: "flag",
+      help: "truncate inputs over the maximum length when a request does not say",
+    },
+    "api-key": {
+      type: "string",
+      metavar: "KEY",
+      help: "bearer token required by every route but health and metrics",
+    },
+    "batch-wait-ms": {
+      type: "int",
+      min: 0,
+      max: 10_000,
+      default: 0,
+      help: "ms the batcher waits for more inputs before a batch that is not full",
+    },
+    "shutdown-timeout-ms": {
+      type: "int",
+      min: 0,
+      max: 3_600_000,
+      default: 10_000,
+      help: "ms to answer what is queued on SIGTERM / SIGINT before exiting with 1",
+    },
+  },
+  details: `Routes: POST /embed, /embed_all, /v1/embeddings, /rerank, /predict, /tokenize, /decode;
+GET /health, /info, /metrics. The server listens at once; /health answers 503 until the model is
+loaded.
 
-export function parseServeArgs(args: string[]): {
-  model: string;
-  options: NodeServerOptions;
-  shutdownTimeoutMs: number;
-} {
-  let model = "";
-  const o: NodeServerOptions & { shutdownTimeoutMs?: number } = {};
-  let threads: number | "auto" | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const val = () => {
-      const v = args[++i];
-      if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value`);
-      return v;
+  simdbert serve ./all-MiniLM-L6-v2 --port 8080`,
+  async run({ MODEL }, o) {
+    await checkModelSource("MODEL", MODEL, "serve");
+    const options: NodeServerOptions = {
+      modelId: MODEL,
+      host: o.host,
+      port: o.port,
+      maxBatchTokens: o["max-batch-tokens"],
+      maxConcurrentRequests: o["max-concurrent-requests"],
+      maxClientBatchSize: o["max-client-batch-size"],
+      payloadLimit: o["payload-limit"],
+      batchWaitMs: o["batch-wait-ms"],
     };
-    if (a in INTEGER_FLAGS) {
-      const [key, min, max] = INTEGER_FLAGS[a];
-      const v = val();
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || n < min || n > max)
-        throw new Error(`${a} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
-      (o as Record<string, unknown>)[key] = n;
-    } else if (a === "--host") o.host = val();
-    else if (a === "--api-key") o.apiKey = val();
-    else if (a === "--auto-truncate") o.autoTruncate = true;
-    else if (a === "--dtype") {
-      const v = val();
-      if (!["float32", "fp32"].includes(v))
-        throw new Error(`--dtype: this build serves float32 weights, got ${JSON.stringify(v)}`);
-      o.dtype = "float32";
-    } else if (a === "--pooling") {
-      const v = val();
-      if (v !== "mean" && v !== "cls")
-        throw new Error(`--pooling must be mean or cls, got ${JSON.stringify(v)}`);
-      o.pooling = v;
-    } else if (a === "--threads") {
-      const v = val();
-      if (v === "auto") threads = "auto";
-      else if (/^\d+$/.test(v) && +v >= 1 && +v <= 256) threads = +v;
-      else
-        throw new Error(
-          `--threads must be an integer in [1, 256] or auto, got ${JSON.stringify(v)}`,
-        );
-    } else if (a === "-h" || a === "--help") throw new Error(SERVE_USAGE);
-    else if (a.startsWith("-")) throw new Error(`unknown option ${a}\n${SERVE_USAGE}`);
-    else if (!model) model = a;
-    else throw new Error(`unexpected argument ${a}`);
-  }
-  if (!model) throw new Error(SERVE_USAGE);
-  const shutdownTimeoutMs = o.shutdownTimeoutMs ?? 10_000;
-  delete o.shutdownTimeoutMs;
-  o.modelId = model;
-  if (threads !== undefined) o.load = { threads };
-  return { model, options: o, shutdownTimeoutMs };
-}
+    if (o.dtype) options.dtype = "float32";
+    if (o.pooling) options.pooling = o.pooling;
+    if (o["max-batch-requests"] !== undefined) options.maxBatchRequests = o["max-batch-requests"];
+    if (o["auto-truncate"]) options.autoTruncate = true;
+    if (o["api-key"] !== undefined) options.apiKey = o["api-key"];
+    if (o.threads !== undefined) options.load = { threads: o.threads };
+    await serve(MODEL, options, o["shutdown-timeout-ms"]);
+  },
+});
 
-export async function serveCommand(args: string[]): Promise<void> {
-  const { model, options, shutdownTimeoutMs } = parseServeArgs(args);
+async function serve(
+  model: string,
+  options: NodeServerOptions,
+  shutdownTimeoutMs: number,
+): Promise<void> {
   const running = await startServer(model, options);
   const log = (m: string) => process.stderr.write(`simdbert serve: ${m}\n`);
   log(`listening on ${running.url} (loading ${model})`);

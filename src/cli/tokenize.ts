@@ -1,6 +1,6 @@
-// simdbert tokenize TOKENIZER_DIR
+// simdbert tokenize TOKENIZER
 // Reads JSON lines {"init": {...}, "call": {"method": ..., "text": ..., ...}} on stdin and writes one
-// JSON line per request: the fields of ../shared/fixtures/tokenizer/README.md's `expected`
+// JSON line per request (docs/requests.md): the fields
 // (tokens, input_ids, token_type_ids, attention_mask, input_tokens, decoded, ...), or
 // {"error": "<Python exception type>", "message": ...} where HF raises. `init` are the keyword
 // arguments of BertTokenizer.from_pretrained(TOKENIZER_DIR, **init); `call` a method and its options.
@@ -16,15 +16,39 @@ import type {
 import { TokenizerError } from "../tokenizer/errors.js";
 import { loadTokenizerFiles, type TokenizerFiles } from "../tokenizer/pretrained.js";
 import { WordpieceTokenizer } from "../tokenizer/wordpiece.js";
+import { checkModelSource } from "./checks.js";
+import { defineCommand } from "./options.js";
 
 type Json = Record<string, unknown>;
 
-const USAGE =
-  'usage: simdbert tokenize TOKENIZER_DIR   (JSON lines {"init", "call"} on stdin, one JSON line per request on stdout)';
+export const command = defineCommand({
+  name: "tokenize",
+  summary: "answer tokenizer requests (JSON lines in, JSON lines out), as HF's BertTokenizer",
+  positionals: [
+    {
+      name: "TOKENIZER",
+      help: "a directory with vocab.txt or tokenizer.json (and tokenizer_config.json), or a URL",
+    },
+  ],
+  options: {},
+  details: `Reads JSON lines {"init": {...}, "call": {"method": ..., "text": ..., ...}} on stdin and
+writes one JSON line per request: tokens, input_ids, token_type_ids, attention_mask, ... or
+{"error": "<Python exception type>", "message": ...} where HF raises. The format is in
+docs/requests.md (in the package's repository).
 
-export async function tokenizeCommand(args: string[]): Promise<void> {
-  if (args.length !== 1 || args[0].startsWith("-")) throw new Error(USAGE);
-  const files = await loadTokenizerFiles(args[0]);
+  echo '{"call": {"text": "Hello world"}}' | simdbert tokenize ./bert-base-uncased`,
+  async run({ TOKENIZER }) {
+    await checkModelSource("TOKENIZER", TOKENIZER, "tokenize");
+    if (process.stdin.isTTY)
+      process.stderr.write(
+        'simdbert tokenize: reading JSON requests from stdin, one per line (e.g. {"call": {"text": "Hello"}}); end with Ctrl-D\n',
+      );
+    await tokenizeLines(TOKENIZER);
+  },
+});
+
+async function tokenizeLines(dir: string): Promise<void> {
+  const files = await loadTokenizerFiles(dir);
   const runner = new Runner(files);
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   let pending: string[] = [];

@@ -3,21 +3,28 @@
 // Modules declare what they need while they are constructed (raw tensors such as embeddings and
 // LayerNorm parameters; Linear weights to be packed, possibly several fused into one matrix);
 // load() then resolves every name the way from_pretrained does, checks shapes, converts F16/BF16
-// to f32, and writes each weight in its final layout. A packed weight passes through a staging
+// to f32 (or to the dtype option's fp16 / q8), and writes each weight in its final layout. A packed weight passes through a staging
 // area past the weights (the arena's space) and is packed once; nothing is repacked per call.
 import type { Engine } from "../runtime/engine.js";
 import type { TensorInfo, TensorSource } from "../safetensors.js";
-import { PANEL_COLS, PackedLinear } from "../runtime/linear.js";
+import { PANEL_COLS, PackedLinear, type LinearDType } from "../runtime/linear.js";
 import { f32At, f32Bytes, f32Index } from "../runtime/memory.js";
-import { WeightsError } from "../errors.js";
+import { ConfigError, WeightsError } from "../errors.js";
 export { WeightsError };
 
-/** A tensor kept as is (row-major f32). ptr is set by load(). */
+/**
+ * A tensor kept as is (row-major f32). ptr is set by load(). An embedding table declared by
+ * `embedding()` under dtype "q8" is int8 rows instead (row-major [rows, cols] at ptr) with one f32
+ * scale per row at `scales` (src/quant's per-row symmetric numbers), dequantized at the gather;
+ * under "fp16", binary16 rows widened at the gather.
+ */
 export interface RawParam {
   kind: "raw";
   names: string[];
   shape: number[];
   ptr: number;
+  dtype?: "f32" | "f16" | "q8";
+  scales?: number;
 }
 
 /**
@@ -40,6 +47,29 @@ export interface LoadOptions {
   warn?: (msg: string) => void;
   /** Base-model prefix of task checkpoints (HF's base_model_prefix). */
   prefix?: string;
+  /**
+   * Precision of the weights in memory (transformers.js' names): "fp32" (default, HF's numbers);
+   * "fp16" (Linear weights as IEEE binary16, widened inside the GEMM); "q8" (every Linear int8 with
+   * one scale per output channel, activations quantized per token at run time; the word embedding
+   * table int8 per row, dequantized at the gather). LayerNorm, softmax, attention, biases and the
+   * small embedding tables stay f32. Weights are converted at load, tensor by tensor.
+   */
+  dtype?: WeightDtype;
+}
+
+/** The dtype option's values. */
+export const WEIGHT_DTYPES = ["fp32", "fp16", "q8"] as const;
+export type WeightDtype = (typeof WEIGHT_DTYPES)[number];
+const LINEAR_DTYPE = { fp32: "f32", fp16: "f16", q8: "q8" } as const;
+
+/** The dtype option checked: undefined is "fp32"; anything else not listed is a ConfigError. */
+export function checkWeightDtype(d: unknown): WeightDtype {
+  if (d === undefined) return "fp32";
+  if (typeof d === "string" && (WEIGHT_DTYPES as readonly string[]).includes(d))
+    return d as WeightDtype;
+  throw new ConfigError(
+    `dtype must be one of ${WEIGHT_DTYPES.map((x) => `"${x}"`).join(", ")}; got ${typeof d === "string" ? JSON.stringify(d) : String(d)}`,
+  );
 }
 
 /** HF's legacy TensorFlow names: LayerNorm.gamma / .beta are weight / bias. */
@@ -62,6 +92,8 @@ export class WeightLoader {
   private byName = new Map<string, TensorInfo>();
   private used = new Set<string>();
   private prefix: string;
+  /** The weights' precision (LoadOptions.dtype). */
+  readonly dtype: WeightDtype;
 
   constructor(
     private readonly engine: Engine,
@@ -69,6 +101,7 @@ export class WeightLoader {
     private readonly options: LoadOptions = {},
   ) {
     this.prefix = options.prefix ?? "bert";
+    this.dtype = checkWeightDtype(options.dtype);
     for (const [name, info] of source.header.tensors) this.byName.set(fixKey(name), info);
     // HF: a checkpoint with the base prefix loads into a base model (prefix dropped), and a base
     // checkpoint loads into a task model (prefix added): both views are offered.
@@ -107,6 +140,16 @@ export class WeightLoader {
   }
 
   /**
+   * Declares an embedding table [rows, cols] read by a gather: f32, or int8 rows with per-row
+   * scales under dtype "q8" (RawParam.dtype tells which).
+   */
+  embedding(names: string | string[], shape: number[]): RawParam {
+    const s = this.raw(names, shape);
+    if (this.dtype !== "fp32" && shape.length === 2) s.dtype = this.dtype === "q8" ? "q8" : "f16";
+    return s;
+  }
+
+  /**
    * Names the model has (in HF's module tree) but does not read: tied copies, tables a
    * configuration leaves unused. They are consumed silently instead of reported as unexpected.
    */
@@ -123,10 +166,13 @@ export class WeightLoader {
     biases: (string | string[] | null)[],
     parts: number[],
     k: number,
+    /** "f32" for a Linear whose layout other code reads (a tied decoder's word embeddings) */
+    dtype: LinearDType = LINEAR_DTYPE[this.dtype],
   ): PackedLinear {
     const linear = new PackedLinear(
       parts.reduce((a, b) => a + b, 0),
       k,
+      dtype,
     );
     this.slots.push({
       kind: "packed",
@@ -222,14 +268,20 @@ export class WeightLoader {
     // (external memory pressure), tens of milliseconds of a cold start
     let total = STAGING_BYTES + 64;
     for (const p of plans) {
-      if (p.slot.kind === "raw") total += p.slot.shape.reduce((a, b) => a * b, 1) * 4 + 128;
+      if (p.slot.kind === "raw" && p.slot.dtype === "q8")
+        total += p.slot.shape.reduce((a, b) => a * b, 1) + p.slot.shape[0] * 4 + 256;
+      else if (p.slot.kind === "raw" && p.slot.dtype === "f16")
+        total += p.slot.shape.reduce((a, b) => a * b, 1) * 2 + 128;
+      else if (p.slot.kind === "raw") total += p.slot.shape.reduce((a, b) => a * b, 1) * 4 + 128;
       else total += p.slot.linear.weightBytes + p.slot.linear.biasBytes + 256;
     }
     this.engine.ensure(this.engine.weightBytes + total);
     for (const p of plans) {
       for (const t of p.tensors) this.used.add(t.name);
       for (const t of p.biases) if (t) this.used.add(t.name);
-      if (p.slot.kind === "raw") {
+      if (p.slot.kind === "raw" && p.slot.dtype && p.slot.dtype !== "f32") {
+        await this.loadRawLowp(p.slot, p.tensors[0]);
+      } else if (p.slot.kind === "raw") {
         const n = p.slot.shape.reduce((a, b) => a * b, 1);
         p.slot.ptr = this.engine.alloc(n * 4);
         await this.readF32(p.tensors[0], p.slot.ptr);
@@ -244,6 +296,40 @@ export class WeightLoader {
       this.options.warn(
         `Some weights of the checkpoint were not used: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ""}`,
       );
+    }
+  }
+
+  /**
+   * An embedding table as int8 rows + scales (q8) or binary16 (fp16), converted from f32 through
+   * the staging area a block of rows at a time.
+   */
+  private async loadRawLowp(slot: RawParam, t: TensorInfo): Promise<void> {
+    const [rows, k] = slot.shape;
+    const q8 = slot.dtype === "q8";
+    slot.ptr = this.engine.alloc(rows * k * (q8 ? 1 : 2));
+    if (q8) slot.scales = this.engine.alloc(rows * 4);
+    const rowBytes = f32Bytes(k);
+    const chunk = Math.max(1, Math.floor(STAGING_BYTES / rowBytes));
+    const staging = this.engine.weightBytes;
+    this.engine.ensure(staging + Math.min(chunk, rows) * rowBytes + 64);
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const n = Math.min(chunk, rows - r0);
+      await this.readRows(t, r0, n, k, staging);
+      if (!q8) {
+        this.engine.k.f32_to_f16(n * k, staging, slot.ptr + 2 * r0 * k);
+        continue;
+      }
+      const bad = this.engine.k.q8_quantize_rows(
+        n,
+        k,
+        staging,
+        slot.ptr + r0 * k,
+        f32At(slot.scales!, r0),
+      );
+      if (bad >= 0)
+        throw new WeightsError(
+          `${t.name}: row ${r0 + bad} has a non-finite weight: it cannot be quantized to q8`,
+        );
     }
   }
 

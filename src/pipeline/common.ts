@@ -30,8 +30,7 @@ export interface TaskPipelineOptions extends FromPretrainedOptions {
   tokenizer?: BertTokenizerOptions;
   /**
    * Sequences per forward (HF's batch_size). Several inputs, zero-shot's hypothesis pairs and QA's
-   * windows then run as one padded batch; the answers are those of batch size 1 (within 1e-6).
-   * Default 8.
+   * windows of one length then run as one batch, which gives the bits of batch size 1. Default 8.
    */
   batch_size?: number;
   /**
@@ -152,9 +151,10 @@ export interface Encoded {
 }
 
 /**
- * Runs the encodings through the model, `batchSize` at a time, each batch padded on the right to
- * its longest sequence (attention mask 0 there), and returns each output field per encoding,
- * cut back to the encoding's own length: [len, ...rest] flattened.
+ * Runs the encodings through the model, up to `batchSize` at a time, and returns each output
+ * field per encoding: [len, ...rest] flattened (or [...rest] for pooled outputs). A batch only
+ * holds sequences of one length: padding would change the attention's sums (masked keys still
+ * take part in the reductions' order), while rows of one length give the bits of batch size 1.
  */
 export async function forwardEach(
   model: ForwardModel,
@@ -165,42 +165,46 @@ export async function forwardEach(
 ): Promise<Float32Array[][]> {
   const out: Float32Array[][] = encs.map(() => []);
   const maxPos = model.config.max_position_embeddings;
-  for (let start = 0; start < encs.length; start += batchSize) {
-    const batch = encs.slice(start, start + batchSize);
-    // HF runs each input alone: a sequence over the model's positions fails, whatever the batch
-    const tooLong = batch.find((e) => e.input_ids.length > maxPos);
-    if (tooLong) {
-      throw new PipelineError(
-        `the sequence has ${tooLong.input_ids.length} tokens, more than the model's ${maxPos} positions (max_position_embeddings); ask for truncation or shorten the text`,
-        "RuntimeError",
-      );
-    }
-    const S = batch.reduce((m, e) => Math.max(m, e.input_ids.length), 0);
-    const B = batch.length;
-    const ids = new Int32Array(B * S).fill(padId);
-    const types = new Int32Array(B * S);
-    const mask = new Int32Array(B * S);
-    batch.forEach((e, r) => {
-      ids.set(e.input_ids, r * S);
-      if (e.token_type_ids) types.set(e.token_type_ids, r * S);
-      if (e.attention_mask) mask.set(e.attention_mask, r * S);
-      else mask.fill(1, r * S, r * S + e.input_ids.length);
-    });
-    const shape = [B, S];
-    const res = (await model.forward({
-      input_ids: { data: ids, shape },
-      token_type_ids: { data: types, shape },
-      attention_mask: { data: mask, shape },
-    })) as Record<string, Tensor>;
-    for (const f of fields) {
-      const t = res[f];
-      const data = t.data as Float32Array;
-      const per = data.length / B; // S * rest, or rest for pooled outputs
-      const perTok = t.shape.length >= 2 && t.shape[1] === S ? per / S : 0;
-      batch.forEach((e, r) => {
-        const len = perTok ? e.input_ids.length * perTok : per;
-        out[start + r].push(data.slice(r * per, r * per + len));
+  // HF runs each input alone: a sequence over the model's positions fails, whatever the batch
+  const tooLong = encs.find((e) => e.input_ids.length > maxPos);
+  if (tooLong) {
+    throw new PipelineError(
+      `the sequence has ${tooLong.input_ids.length} tokens, more than the model's ${maxPos} positions (max_position_embeddings); ask for truncation or shorten the text`,
+      "RuntimeError",
+    );
+  }
+  // batches of equal length, in order of first appearance
+  const byLength = new Map<number, number[]>();
+  encs.forEach((e, i) => {
+    const group = byLength.get(e.input_ids.length);
+    if (group) group.push(i);
+    else byLength.set(e.input_ids.length, [i]);
+  });
+  for (const [S, members] of byLength) {
+    for (let start = 0; start < members.length; start += batchSize) {
+      const idx = members.slice(start, start + batchSize);
+      const B = idx.length;
+      const ids = new Int32Array(B * S).fill(padId);
+      const types = new Int32Array(B * S);
+      const mask = new Int32Array(B * S);
+      idx.forEach((i, r) => {
+        const e = encs[i];
+        ids.set(e.input_ids, r * S);
+        if (e.token_type_ids) types.set(e.token_type_ids, r * S);
+        if (e.attention_mask) mask.set(e.attention_mask, r * S);
+        else mask.fill(1, r * S, r * S + S);
       });
+      const shape = [B, S];
+      const res = (await model.forward({
+        input_ids: { data: ids, shape },
+        token_type_ids: { data: types, shape },
+        attention_mask: { data: mask, shape },
+      })) as unknown as Record<string, Tensor>;
+      for (const f of fields) {
+        const data = res[f].data as Float32Array;
+        const per = data.length / B;
+        idx.forEach((i, r) => out[i].push(data.slice(r * per, (r + 1) * per)));
+      }
     }
   }
   return out;

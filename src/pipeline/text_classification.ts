@@ -69,18 +69,28 @@ export interface TextClassificationPipeline {
   readonly labels: readonly string[];
 }
 
+/** The tokenizer's __call__ keywords HF passes through (the encoding then goes to the model). */
 const TOKENIZER_KEYS = [
   "truncation",
   "max_length",
   "padding",
   "add_special_tokens",
   "pad_to_multiple_of",
+  "stride",
+  "is_split_into_words",
+  "return_token_type_ids",
+  "return_attention_mask",
+  "verbose",
 ];
+/** Tokenizer keywords whose extra fields HF hands to the model, which refuses them. */
+const MODEL_REFUSES = ["return_overflowing_tokens", "return_special_tokens_mask", "return_length"];
 const OPTIONS = [
   "top_k",
   "function_to_apply",
   "return_all_scores",
   "batch_size",
+  "return_offsets_mapping",
+  ...MODEL_REFUSES,
   ...TOKENIZER_KEYS,
 ];
 const FUNCTIONS = ["softmax", "sigmoid", "none"];
@@ -160,6 +170,17 @@ export async function textClassificationPipeline(
     const bs = batchOpt(o, batchSize);
     const tk: Record<string, unknown> = {};
     for (const k of TOKENIZER_KEYS) if (k in o) tk[k] = o[k];
+    if (pyTruthy(o.return_offsets_mapping))
+      throw new PipelineError(
+        "return_offset_mapping is not available when using Python tokenizers. To use this feature, change your tokenizer to one deriving from transformers.PreTrainedTokenizerFast.",
+        "NotImplementedError",
+      );
+    const refused = MODEL_REFUSES.find((k) => pyTruthy(o[k]));
+    if (refused)
+      throw new PipelineError(
+        `${refused}: the extra encoding field goes to the model, whose forward() takes no such argument`,
+        "TypeError",
+      );
     const fn = functionOf(o.function_to_apply);
     // HF: top_k given (null included) -> sorted lists; else legacy shapes
     const legacyCall = !("top_k" in o);

@@ -38,6 +38,8 @@ export interface TokenClassificationOptions {
   ignore_subwords?: boolean | null;
   /** needs a fast tokenizer in HF: refused */
   stride?: number | null;
+  /** HF's slow-path offsets from the caller: per input, [start, end] per input id ([CLS] too) */
+  offset_mapping?: [number, number][] | [number, number][][] | null;
   batch_size?: number;
 }
 
@@ -76,6 +78,7 @@ const OPTIONS = [
   "grouped_entities",
   "ignore_subwords",
   "stride",
+  "offset_mapping",
   "batch_size",
 ];
 const STRATEGIES = ["none", "simple", "first", "average", "max"];
@@ -158,6 +161,19 @@ export async function tokenClassificationPipeline(
         "TypeError",
       );
 
+    // HF: offsets given by the caller (one list of [start, end] per input, aligned with the
+    // input ids, [CLS] included) fill start / end and the text of [UNK] on the slow path too; as
+    // HF, the first input's list serves every input of a batch
+    let given: [number, number][] | null = null;
+    if (pyTruthy(o.offset_mapping)) {
+      let om = o.offset_mapping as unknown[];
+      if (!Array.isArray(om))
+        throw new PipelineError("offset_mapping must be a list of [start, end] lists", "TypeError");
+      if (Array.isArray(om[0]) && typeof (om[0] as unknown[])[0] === "number") om = [om]; // one input's
+      if (om.length !== list.length)
+        throw new PipelineError("offset_mapping should have the same batch size as the input");
+      given = checkSpans(om[0]);
+    }
     const truncation = tokenizer.model_max_length > 0;
     const encs = list.map((text) => {
       try {
@@ -185,7 +201,17 @@ export async function tokenClassificationPipeline(
         let start: number | null = null;
         let end: number | null = null;
         let isSubword = false;
-        if (enc.offset_mapping) {
+        if (given) {
+          if (idx >= given.length)
+            throw new PipelineError(
+              `offset_mapping has ${given.length} spans, the input ${enc.input_ids.length} tokens`,
+              "IndexError",
+            );
+          [start, end] = given[idx];
+          // Python slices the text by code points
+          const ref = Array.from(text).slice(start, end).join("");
+          if (id === tokenizer.unk_token_id) word = ref;
+        } else if (enc.offset_mapping) {
           [start, end] = enc.offset_mapping[idx];
           const ref = text.slice(start, end);
           // BERT's fast tokenizer has a continuing-subword prefix: a piece is a subword when its
@@ -314,4 +340,21 @@ export async function tokenClassificationPipeline(
     tokenizer,
     offsets: fast,
   });
+}
+
+function checkSpans(v: unknown): [number, number][] {
+  if (
+    !Array.isArray(v) ||
+    v.some(
+      (p) =>
+        !Array.isArray(p) ||
+        p.length !== 2 ||
+        p.some((x) => typeof x !== "number" || !Number.isSafeInteger(x)),
+    )
+  )
+    throw new PipelineError(
+      "offset_mapping: each input's offsets are a list of [start, end] integer pairs",
+      "TypeError",
+    );
+  return v as [number, number][];
 }

@@ -15,6 +15,10 @@ import {
   GEMM_PACKED,
   GEMM_PACKED_ROWS,
   GEMM_ROWS,
+  F16_GEMM,
+  F16_GEMM_ROWS,
+  Q8_GEMM,
+  Q8_GEMM_ROWS,
   LAYERNORM,
   MHA,
   runTask,
@@ -193,6 +197,51 @@ export interface Kernels {
   ): void;
   bf16_to_f32(n: number, src: number, out: number): void;
   f16_to_f32(n: number, src: number, out: number): void;
+  f32_to_f16(n: number, src: number, out: number): void;
+  f16_pack_panels8(n: number, k: number, w: number, out: number): void;
+  f16_gemm_4x8_packed(
+    m: number,
+    n: number,
+    k: number,
+    ap: number,
+    b: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+    scratch: number,
+  ): void;
+  q8_quantize_rows(rows: number, k: number, src: number, q: number, scales: number): number;
+  q8_pack_weights(n: number, k: number, w: number, out: number, sums: number): void;
+  q8_packed_a_bytes(m: number, k: number): number;
+  q8_pack_rows4(m: number, k: number, a: number, lda: number, out: number, rq: number): void;
+  q8_gemm_packed(
+    m: number,
+    n: number,
+    k: number,
+    ap: number,
+    rq: number,
+    w: number,
+    sw: number,
+    ws: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+  ): void;
+  f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
+  q8_gather_rows(
+    rows: number,
+    h: number,
+    table: number,
+    scales: number,
+    ids: number,
+    out: number,
+  ): void;
 }
 
 const PAGE = 65536;
@@ -331,8 +380,127 @@ export class Engine {
         this.activationRows(act, m, n, y, ldy);
         return;
       }
+      case "q8":
+        this.gemmQ8(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
+        return;
+      case "f16":
+        this.gemmF16(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
+        return;
       default:
         throw new EngineError(`simdbert: no GEMM for ${String(l.dtype)} weights`);
+    }
+  }
+
+  private needPack(l: PackedLinear): void {
+    if (this.pack < 0)
+      throw new EngineError(
+        `simdbert: a ${l.dtype} Linear [${l.n}, ${l.k}] runs only inside a forward (it packs A in the arena's packing buffer)`,
+      );
+  }
+
+  /**
+   * q8 weights (assembly/gemm_q8.ts): rows of A quantized and packed in blocks that fit the packing
+   * buffer (q8_pack_rows4: per row, so a block's bits do not depend on the blocking), each block
+   * multiplied by q8_gemm_packed, split by column panels (or row tiles when there are few panels).
+   */
+  private gemmQ8(
+    l: PackedLinear,
+    m: number,
+    a: number,
+    lda: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+  ): void {
+    this.needPack(l);
+    const { n, k } = l;
+    const T = this.threads;
+    const tileBytes = this.k.q8_packed_a_bytes(TILE_ROWS, k);
+    // a tile of packed A plus its rows' parameters (8 bytes a row)
+    const maxRows = TILE_ROWS * Math.floor(this.packBytes / (tileBytes + 8 * TILE_ROWS));
+    if (maxRows < TILE_ROWS)
+      throw new EngineError(`simdbert: a q8 Linear with k = ${k} needs a larger packing buffer`);
+    const blocks = Math.ceil(m / maxRows);
+    const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
+    const ap = this.pack;
+    const rq = ap + (rows / TILE_ROWS) * tileBytes;
+    const panels = Math.ceil(n / PANEL_COLS);
+    for (let m0 = 0; m0 < m; m0 += rows) {
+      const mb = Math.min(rows, m - m0);
+      const cb = f32At(c, m0 * ldc),
+        rb = f32At(r, m0 * ldr);
+      this.k.q8_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap, rq);
+      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
+        this.k.q8_gemm_packed(
+          mb,
+          n,
+          k,
+          ap,
+          rq,
+          l.ptr,
+          l.scales,
+          l.sums,
+          bias,
+          cb,
+          ldc,
+          rb,
+          ldr,
+          act,
+        );
+        continue;
+      }
+      const args = [mb, n, k, ap, rq, l.ptr, l.scales, l.sums, bias, cb, ldc, rb, ldr, act];
+      args.push(l.panelBytes, tileBytes);
+      if (panels >= 2 * T) this.job(Q8_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
+      else this.job(Q8_GEMM_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
+    }
+  }
+
+  /**
+   * fp16 weights (assembly/gemm_f16.ts): as the f32 path (A packed by f32_pack_rows4), each thread
+   * widening its panels into its own scratch at the end of the packing buffer (32·k bytes a thread).
+   */
+  private gemmF16(
+    l: PackedLinear,
+    m: number,
+    a: number,
+    lda: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    r: number,
+    ldr: number,
+    act: number,
+  ): void {
+    this.needPack(l);
+    const { n, k } = l;
+    const T = this.threads;
+    const scratchBytes = 32 * k;
+    const tileBytes = TILE_ROWS * f32Bytes(Math.max(k, 1));
+    const room = this.packBytes - T * scratchBytes;
+    const maxRows = TILE_ROWS * Math.floor(room / tileBytes);
+    if (maxRows < TILE_ROWS)
+      throw new EngineError(`simdbert: an fp16 Linear with k = ${k} needs a larger packing buffer`);
+    const scratch = this.pack + room;
+    const blocks = Math.ceil(m / maxRows);
+    const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
+    const ap = this.pack;
+    const panels = Math.ceil(n / PANEL_COLS);
+    for (let m0 = 0; m0 < m; m0 += rows) {
+      const mb = Math.min(rows, m - m0);
+      const cb = f32At(c, m0 * ldc),
+        rb = f32At(r, m0 * ldr);
+      this.k.f32_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap);
+      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
+        this.k.f16_gemm_4x8_packed(mb, n, k, ap, l.ptr, bias, cb, ldc, rb, ldr, act, scratch);
+        continue;
+      }
+      const args = [mb, n, k, ap, l.ptr, bias, cb, ldc, rb, ldr, act, scratch, l.panelBytes];
+      if (panels >= 2 * T) this.job(F16_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
+      else this.job(F16_GEMM_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
     }
   }
 

@@ -10,7 +10,11 @@ export const GEMM = 0,
   LAYERNORM = 3,
   ACTIVATION = 4,
   GEMM_PACKED = 5,
-  GEMM_PACKED_ROWS = 6;
+  GEMM_PACKED_ROWS = 6,
+  Q8_GEMM = 7,
+  Q8_GEMM_ROWS = 8,
+  F16_GEMM = 9,
+  F16_GEMM_ROWS = 10;
 
 type Fn = (...a: number[]) => void;
 export interface TaskKernels {
@@ -19,6 +23,8 @@ export interface TaskKernels {
   f32_mha: Fn;
   f32_layernorm: Fn;
   f32_activation: Fn;
+  q8_gemm_packed: Fn;
+  f16_gemm_4x8_packed: Fn;
 }
 
 const part = (task: number, n: number, total: number) => Math.floor((task * total) / n);
@@ -129,6 +135,81 @@ export function runTask(
         a[9] && a[9] + 4 * m0 * a[10],
         a[10],
         a[11],
+      );
+      return;
+    }
+    case Q8_GEMM:
+    case Q8_GEMM_ROWS: {
+      // [m, n, k, ap, rq, w, sw, ws, bias, c, ldc, r, ldr, act, panelBytes, tileBytes]
+      let m0 = 0,
+        m1 = a[0],
+        n0 = 0,
+        n1 = a[1],
+        p0 = 0;
+      if (kind === Q8_GEMM) {
+        // columns by 8-wide panels
+        const panels = Math.ceil(a[1] / 8);
+        p0 = part(task, n, panels);
+        n0 = p0 * 8;
+        n1 = Math.min(part(task + 1, n, panels) * 8, a[1]);
+      } else {
+        // rows by tiles of 4 (packed A: tileBytes per tile, row parameters 8 bytes a row)
+        const tiles = Math.ceil(a[0] / 4);
+        m0 = part(task, n, tiles) * 4;
+        m1 = Math.min(part(task + 1, n, tiles) * 4, a[0]);
+      }
+      if (n1 <= n0 || m1 <= m0) return;
+      k.q8_gemm_packed(
+        m1 - m0,
+        n1 - n0,
+        a[2],
+        a[3] + (m0 / 4) * a[15],
+        a[4] + 8 * m0,
+        a[5] + p0 * a[14],
+        a[6] + 4 * n0,
+        a[7] + 4 * n0,
+        a[8] && a[8] + 4 * n0,
+        a[9] + 4 * (m0 * a[10] + n0),
+        a[10],
+        a[11] && a[11] + 4 * (m0 * a[12] + n0),
+        a[12],
+        a[13],
+      );
+      return;
+    }
+    case F16_GEMM:
+    case F16_GEMM_ROWS: {
+      // [m, n, k, ap, b, bias, c, ldc, r, ldr, act, scratch, panelBytes]: thread t widens its
+      // panels in scratch + t·32·k
+      let m0 = 0,
+        m1 = a[0],
+        n0 = 0,
+        n1 = a[1],
+        p0 = 0;
+      if (kind === F16_GEMM) {
+        const panels = Math.ceil(a[1] / 8);
+        p0 = part(task, n, panels);
+        n0 = p0 * 8;
+        n1 = Math.min(part(task + 1, n, panels) * 8, a[1]);
+      } else {
+        const tiles = Math.ceil(a[0] / 4);
+        m0 = part(task, n, tiles) * 4;
+        m1 = Math.min(part(task + 1, n, tiles) * 4, a[0]);
+      }
+      if (n1 <= n0 || m1 <= m0) return;
+      k.f16_gemm_4x8_packed(
+        m1 - m0,
+        n1 - n0,
+        a[2],
+        a[3] + 16 * (m0 / 4) * a[2],
+        a[4] + p0 * a[12],
+        a[5] && a[5] + 4 * n0,
+        a[6] + 4 * (m0 * a[7] + n0),
+        a[7],
+        a[8] && a[8] + 4 * (m0 * a[9] + n0),
+        a[9],
+        a[10],
+        a[11] + thread * 32 * a[2],
       );
       return;
     }

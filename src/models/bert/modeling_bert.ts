@@ -5,7 +5,12 @@
 import { ACTIVATIONS, BertConfig, ConfigError } from "../../config.js";
 import { Engine } from "../../runtime/engine.js";
 import type { EngineOptions } from "../../runtime/engine.js";
-import { WeightLoader, type LoadOptions, type RawParam } from "../../loading/weights.js";
+import {
+  WeightLoader,
+  checkWeightDtype,
+  type LoadOptions,
+  type RawParam,
+} from "../../loading/weights.js";
 import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
@@ -56,9 +61,10 @@ export class BertEmbeddings {
   ) {
     const h = config.hidden_size;
     const words = `${prefix}.word_embeddings.weight`;
+    // a tied decoder's weight stays f32: the gather below reads its packed f32 layout
     this.word_embeddings = packedWords
-      ? w.linear([words], [null], [config.vocab_size], h)
-      : w.raw(words, [config.vocab_size, h]);
+      ? w.linear([words], [null], [config.vocab_size], h, "f32")
+      : w.embedding(words, [config.vocab_size, h]);
     // relative position models keep the table in the checkpoint but never add it
     const positions = `${prefix}.position_embeddings.weight`;
     this.position_embeddings =
@@ -75,13 +81,27 @@ export class BertEmbeddings {
   /** pass.hidden = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings) */
   forward(p: Pass): void {
     const e = p.e;
+    const words = this.word_embeddings;
+    // q8 / fp16 table: the rows widened into the output, then summed there as inputs_embeds
+    const lowp = words.kind === "raw" ? (words.dtype ?? "f32") : "f32";
+    const q8 = lowp !== "f32" && p.ids !== 0;
+    if (q8 && lowp === "q8")
+      e.k.q8_gather_rows(
+        p.rows,
+        this.config.hidden_size,
+        words.ptr,
+        words.scales!,
+        p.ids,
+        p.hidden,
+      );
+    else if (q8) e.k.f16_gather_rows(p.rows, this.config.hidden_size, words.ptr, p.ids, p.hidden);
     e.k.f32_bert_embeddings(
       p.rows,
       this.config.hidden_size,
-      this.word_embeddings.ptr,
-      this.word_embeddings.kind === "packed" ? 1 : 0,
-      p.ids,
-      p.embeds,
+      words.ptr,
+      words.kind === "packed" ? 1 : 0,
+      q8 ? 0 : p.ids,
+      q8 ? p.hidden : p.embeds,
       this.token_type_embeddings.ptr,
       p.tids,
       this.position_embeddings ? this.position_embeddings.ptr : 0,
@@ -547,12 +567,14 @@ export async function loadPretrained<T>(
   options: FromPretrainedOptions,
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
+  checkWeightDtype(options.dtype); // before any engine (and its threads) exists
   const { config, tensors, close } = await openModel(source, options.config);
   try {
     const engine = options.engine ?? (await Engine.create(options));
     const w = new WeightLoader(engine, tensors, {
       warn: options.warn ?? defaultWarn,
       prefix: "bert",
+      dtype: options.dtype,
     });
     const model = build(config, engine, w);
     await w.load();

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Whole-model latency of the dtype option: simdbert fp32 / fp16 / q8, plain and relaxed builds (and
+// two threads with --threads), on the bench's MiniLM-L6 and bert-base shapes (random weights), each
+// engine in its own process, interleaved round by round (bench/lib/models-bench.mjs); prints the
+// ratios the low-precision goals are stated in:
+//   q8 / fp32 (plain), fp16 / fp32 (plain), relaxed q8 / plain fp32, relaxed fp16 / relaxed fp32.
+//   node bench/q8_models.mjs [--models minilm-l6,bert-base] [--shapes 1x128,8x128] [--threads]
+//                            [--budget seconds-per-engine-and-shape] [--smoke]
+import { benchModel } from "./lib/models-bench.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const smoke = args.includes("--smoke");
+const models = opt("models", smoke ? "minilm-l6" : "minilm-l6,bert-base").split(",");
+const shapes = opt("shapes", smoke ? "1x16" : "1x128,8x128")
+  .split(",")
+  .map((s) => s.split("x").map(Number));
+const budget = Number(opt("budget", smoke ? 0.5 : 6));
+const threads = args.includes("--threads");
+
+const engines = ["simdbert", "simdbert-fp16", "simdbert-q8"];
+engines.push("simdbert-relaxed", "simdbert-relaxed-fp16", "simdbert-relaxed-q8");
+if (threads) engines.push("simdbert-2t", "simdbert-2t-q8", "simdbert-relaxed-2t-q8");
+
+const RATIOS = [
+  ["q8 / fp32 (plain)", "simdbert-q8", "simdbert", 0.6],
+  ["fp16 / fp32 (plain)", "simdbert-fp16", "simdbert", 1.15],
+  ["relaxed q8 / plain fp32", "simdbert-relaxed-q8", "simdbert", 0.45],
+  ["relaxed fp32 / plain fp32", "simdbert-relaxed", "simdbert", null],
+  ["relaxed fp16 / relaxed fp32", "simdbert-relaxed-fp16", "simdbert-relaxed", 1.15],
+  ["relaxed q8 / plain q8", "simdbert-relaxed-q8", "simdbert-q8", null],
+  ["2 threads: q8 / fp32 (plain)", "simdbert-2t-q8", "simdbert-2t", 0.6],
+  ["2 threads: relaxed q8 / plain fp32", "simdbert-relaxed-2t-q8", "simdbert-2t", 0.45],
+];
+
+const lines = [];
+for (const name of models) {
+  const r = await benchModel(name, { smoke, shapes, budget, engines });
+  for (const s of r.shapes) {
+    lines.push(`\n${name} b${s.batch} s${s.seq} (medians; loaded machine unless said otherwise)`);
+    for (const [e, t] of Object.entries(s.median))
+      lines.push(
+        `  ${e.padEnd(24)} ${(t * 1e3).toFixed(1).padStart(9)} ms` +
+          (s.agreement[e]
+            ? `   max|diff| vs fp32 ${s.agreement[e].maxAbsDiff.toPrecision(3)}`
+            : ""),
+      );
+    for (const [what, a, b, goal] of RATIOS) {
+      if (!(a in s.median) || !(b in s.median)) continue;
+      const x = s.median[a] / s.median[b];
+      lines.push(
+        `  ${what.padEnd(36)} ${x.toFixed(2)}${goal ? `   (goal <= ${goal}: ${x <= goal ? "met" : "NOT met"})` : ""}`,
+      );
+    }
+  }
+}
+console.log(lines.join("\n"));
