@@ -36,6 +36,10 @@ const QUICK = argv.includes("--quick");
 const SECONDS = flag("seconds", QUICK ? 1.5 : 4);
 const SOAK = flag("soak", QUICK ? 5000 : 100_000);
 const SOAK_SECONDS = flag("soak-seconds", QUICK ? 60 : 900);
+const pi = argv.indexOf("--phases");
+const PHASES = new Set(
+  (pi >= 0 ? argv[pi + 1] : "direct,throughput,wait,overload,soak").split(","),
+);
 
 // ---- the model and the texts -------------------------------------------------------------------
 
@@ -181,7 +185,7 @@ const results = { machine: "see the note: loaded or quiet", when: new Date().toI
 const log = (...a) => console.log(...a);
 
 // direct pipeline latency, one input (the reference for p50 at concurrency 1)
-{
+if (PHASES.has("direct")) {
   const ex = await lib.pipeline("feature-extraction", dir, { warn: () => {} });
   const ms = [];
   const end = performance.now() + SECONDS * 1000;
@@ -197,10 +201,12 @@ const log = (...a) => console.log(...a);
 
 // 1. throughput and latency
 results.throughput = [];
-for (const [label, flags] of [
-  ["batching on", []],
-  ["batching off", ["--max-batch-requests", "1"]],
-]) {
+for (const [label, flags] of !PHASES.has("throughput")
+  ? []
+  : [
+      ["batching on", []],
+      ["batching off", ["--max-batch-requests", "1"]],
+    ]) {
   const srv = await startServer(dir, flags);
   try {
     await load(srv, { concurrency: 8, inputs: 1, seconds: 1 }); // warm-up
@@ -216,7 +222,7 @@ for (const [label, flags] of [
     await srv.stop();
   }
 }
-{
+if (PHASES.has("throughput") && PHASES.has("direct")) {
   const on = (c) =>
     results.throughput.find(
       (r) => r.batching === "batching on" && r.inputs === 1 && r.concurrency === c,
@@ -229,7 +235,7 @@ for (const [label, flags] of [
 }
 
 // 2. a short wait for more inputs: interleaved rounds, medians
-{
+if (PHASES.has("wait")) {
   const waits = [0, 1, 2];
   const servers = {};
   for (const w of waits) servers[w] = await startServer(dir, ["--batch-wait-ms", String(w)]);
@@ -267,7 +273,7 @@ for (const [label, flags] of [
 }
 
 // 3. overload
-{
+if (PHASES.has("overload")) {
   const srv = await startServer(dir, ["--max-concurrent-requests", "64"]);
   try {
     const rss0 = srv.rss();
@@ -300,7 +306,7 @@ for (const [label, flags] of [
 }
 
 // 4. soak: every answer checked
-{
+if (PHASES.has("soak")) {
   const ex = await lib.pipeline("feature-extraction", dir, { warn: () => {} });
   const direct = ex.model;
   const H = direct.config.hidden_size;

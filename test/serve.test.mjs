@@ -5,7 +5,7 @@
 // shutdown.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawn } from "node:child_process";
@@ -579,6 +579,41 @@ test("/predict and /rerank on classifiers: softmax / sigmoid of the model's logi
     assert.is((await post(rr.url, "/predict", { inputs: "w5" })).status, 200);
   } finally {
     await Promise.all([clf.close(1000), rr.close(1000)]);
+  }
+});
+
+test("the model runs in a worker thread: /health is answered while a batch computes", async () => {
+  // MiniLM's width (one layer) and a generated vocab: a batch of 16 x 300 tokens takes a while
+  const fx = fileURLToPath(new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url));
+  const dir = join(root, "minilm");
+  mkdirSync(dir);
+  for (const f of ["config.json", "model.safetensors"])
+    writeFileSync(join(dir, f), readFileSync(join(fx, f)));
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  for (let i = 5; i < 1000; i++) words.push(`w${i}`);
+  writeFileSync(join(dir, "vocab.txt"), words.join("\n") + "\n");
+  const s = await startServer(dir, { port: 0, load: quiet });
+  try {
+    await s.core.ready;
+    const long = Array.from({ length: 16 }, (_, i) =>
+      Array.from({ length: 300 }, (_, k) => `w${5 + ((i * 7 + k * 13) % 995)}`).join(" "),
+    );
+    let done = false;
+    const big = post(s.url, "/embed", { inputs: long }).then((r) => ((done = true), r));
+    while (s.core["batcher"].size === 0 && !done) await new Promise((r) => setImmediate(r));
+    const healthy = [];
+    while (!done && healthy.length < 5) {
+      const t0 = performance.now();
+      const h = await fetch(s.url + "/health");
+      healthy.push([h.status, performance.now() - t0, done]);
+    }
+    assert.is((await big).status, 200);
+    assert.ok(
+      healthy.some(([status, , after]) => status === 200 && !after),
+      `no /health answer while the batch ran: ${JSON.stringify(healthy)}`,
+    );
+  } finally {
+    await s.close(5000);
   }
 });
 
