@@ -162,6 +162,8 @@ async function load(srv, { concurrency, inputs, seconds, maxRequests = Infinity 
         const r = await call(srv, agent, "/embed", { inputs: texts });
         if (r.status !== 200) bad++;
         else lat.push(r.ms);
+        if (r.status !== 200 && bad <= 3)
+          console.error(`  ${r.status} ${r.body ?? r.error ?? ""}`.slice(0, 200));
       }
     }),
   );
@@ -342,7 +344,8 @@ if (PHASES.has("soak")) {
       Array.from({ length: 64 }, async () => {
         while (sent < SOAK && performance.now() < deadline) {
           const k = sent++ % texts.length;
-          if (sent === Math.min(10_000, SOAK / 10)) rssWarm = srv.rss();
+          // the server's memory once warm (its arena has seen the batch sizes this load makes)
+          if (sent === Math.min(2000, Math.ceil(SOAK / 10))) rssWarm = srv.rss();
           const r = await call(srv, agent, "/embed", { inputs: texts[k] });
           if (r.status !== 200) {
             lost++;
@@ -373,7 +376,7 @@ if (PHASES.has("soak")) {
       seconds: +((performance.now() - t0) / 1000).toFixed(1),
       rss_after_warmup_mb: +(rssWarm / 2 ** 20).toFixed(1),
       rss_end_mb: +(rssEnd / 2 ** 20).toFixed(1),
-      rss_growth_mb: +((rssEnd - rssWarm) / 2 ** 20).toFixed(1),
+      rss_growth_mb: rssWarm ? +((rssEnd - rssWarm) / 2 ** 20).toFixed(1) : null,
     };
     log(`soak: ${JSON.stringify(results.soak)}`);
   } finally {
