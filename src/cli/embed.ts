@@ -16,6 +16,8 @@ import {
   type Pooling,
 } from "../pipeline/feature_extraction.js";
 import { checkInputFile, checkModelSource, checkOutputFile } from "./checks.js";
+import { DEFAULT_MODELS } from "../loading/hub.js";
+import { bar as progressBar } from "./download.js";
 import {
   batchSizeOption,
   defineCommand,
@@ -28,7 +30,11 @@ export const command = defineCommand({
   name: "embed",
   summary: "sentence embeddings: one text per line in, one vector per line (or a .npy) out",
   positionals: [
-    { name: "MODEL", help: "a model directory (config.json, model.safetensors, vocab.txt) or URL" },
+    {
+      name: "MODEL",
+      help: `a model directory, URL or hub id (default ${DEFAULT_MODELS["feature-extraction"]})`,
+      optional: true,
+    },
   ],
   options: {
     pooling: {
@@ -64,7 +70,8 @@ file with --out, streaming: each chunk of lines is answered as soon as it is com
 constant memory whatever the input's length. A progress line goes to stderr when it is a terminal.
 
   printf 'first text\\nsecond text\\n' | simdbert embed ./all-MiniLM-L6-v2 --normalize`,
-  async run({ MODEL }, o) {
+  async run({ MODEL: given }, o) {
+    const MODEL = given ?? DEFAULT_MODELS["feature-extraction"];
     await checkModelSource("MODEL", MODEL, "embed");
     if (o.input) await checkInputFile("--input", o.input, "embed");
     if (o.out) await checkOutputFile("--out", o.out, "embed");
@@ -200,6 +207,7 @@ function write(out: NodeJS.WritableStream, s: string): Promise<void> | void {
 async function embed(model: string, o: EmbedOptions): Promise<void> {
   const extractor = await pipeline("feature-extraction", model, {
     sentenceTransformers: true,
+    ...(process.stderr.isTTY ? { progress_callback: progressBar() } : {}),
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),

@@ -10,6 +10,15 @@ import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random
 import { quote } from "../messages.js";
 import { FileError, MAX_FILE_BYTES, MAX_JSON_BYTES, readRegularFile } from "./files.js";
 import { SourceError } from "../errors.js";
+import {
+  HubError,
+  hubDownload,
+  hubEndpoint,
+  hubFileExists,
+  isModelId,
+  resolveUrl,
+  type HubOptions,
+} from "./hub.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -45,11 +54,19 @@ function isModelFiles(s: unknown): s is ModelFiles {
   );
 }
 
-/** Resolves any ModelSource to ModelFiles. */
-export function modelFiles(source: ModelSource): ModelFiles {
+/**
+ * Resolves any ModelSource to ModelFiles: a hub model id ("org/name", "bert-base-uncased") goes
+ * through the hub and its cache (hub.ts), unless a local folder of that name exists (a local path
+ * always wins over an id).
+ */
+export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFiles {
   if (isModelFiles(source)) return source;
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
+    if (typeof s === "string" && isModelId(s)) {
+      if (!isNodeLike()) return new UrlFiles(resolveUrl(s, "", hub).replace(/\/$/, ""));
+      return new IdFiles(s, hub);
+    }
     if (
       /^https?:\/\//i.test(s) ||
       (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())
@@ -105,6 +122,98 @@ class DirFiles implements ModelFiles {
     } catch {
       return false;
     }
+  }
+}
+
+/** A model id: a local folder of that name if there is one, else the hub through its cache. */
+class IdFiles implements ModelFiles {
+  private resolved: Promise<ModelFiles> | null = null;
+  private inner: ModelFiles | null = null;
+  constructor(
+    private readonly id: string,
+    private readonly hub: HubOptions,
+  ) {}
+  get where(): string {
+    return this.inner?.where ?? this.id;
+  }
+  private files(): Promise<ModelFiles> {
+    this.resolved ??= (async () => {
+      const fs = await nodeFs();
+      try {
+        if ((await fs.stat(this.id)).isDirectory()) return (this.inner = new DirFiles(this.id));
+      } catch {
+        /* not a local folder */
+      }
+      return (this.inner = new HubFiles(this.id, this.hub));
+    })();
+    return this.resolved;
+  }
+  async bytes(name: string) {
+    return (await this.files()).bytes(name);
+  }
+  async tensors(name: string) {
+    return (await this.files()).tensors(name);
+  }
+  async open(name: string) {
+    const f = await this.files();
+    return f.open ? f.open(name) : null;
+  }
+  async exists(name: string) {
+    const f = await this.files();
+    return f.exists ? f.exists(name) : (await f.bytes(name)) !== null;
+  }
+}
+
+/** Files of a hub repo, each downloaded into the cache (or found there) when first read. */
+export class HubFiles implements ModelFiles {
+  private readonly base: string;
+  /** Files asked for offline that the cache does not have (optional ones are then absent). */
+  private readonly notCached: string[] = [];
+  constructor(
+    readonly repo: string,
+    private readonly hub: HubOptions = {},
+  ) {
+    this.base = `${repo} (${hubEndpoint(hub)}, revision ${hub.revision ?? "main"})`;
+  }
+  get where(): string {
+    return this.notCached.length
+      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
+      : this.base;
+  }
+  private async local(name: string): Promise<string | null> {
+    this.hub.progress_callback?.({ status: "initiate", name: this.repo, file: name });
+    try {
+      return await hubDownload(this.repo, name, this.hub);
+    } catch (e) {
+      // offline, a file the cache does not know is absent (as transformers treats optional files);
+      // a required one is then reported missing with the offline context in `where`
+      if (e instanceof HubError && e.code === "Offline") {
+        this.notCached.push(name);
+        return null;
+      }
+      throw e;
+    }
+  }
+  async bytes(name: string): Promise<Uint8Array | null> {
+    const p = await this.local(name);
+    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name) : null;
+  }
+  async tensors(name: string): Promise<TensorSource | null> {
+    const ra = await this.open(name);
+    if (!ra) return null;
+    try {
+      return await SafetensorsFile.open(ra);
+    } catch (e) {
+      await ra.close();
+      throw e;
+    }
+  }
+  async open(name: string): Promise<RandomAccess | null> {
+    const p = await this.local(name);
+    return p ? FileAccess.open(p) : null;
+  }
+  exists(name: string): Promise<boolean> {
+    return hubFileExists(this.repo, name, this.hub);
   }
 }
 
@@ -264,13 +373,14 @@ export async function readJson(
 export async function openModel(
   source: ModelSource,
   overrides?: Record<string, unknown>,
+  hub?: HubOptions,
 ): Promise<{
   files: ModelFiles;
   config: BertConfig;
   tensors: TensorSource;
   close: () => Promise<void>;
 }> {
-  const files = modelFiles(source);
+  const files = modelFiles(source, hub);
   if (
     overrides !== undefined &&
     overrides !== null &&

@@ -14,6 +14,7 @@ import {
 import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At } from "../../runtime/memory.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
@@ -401,7 +402,7 @@ export class BertPooler {
   }
 }
 
-export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
+export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOptions {
   /**
    * BertModel only: build the pooler (HF's add_pooling_layer, default true). "auto": build it
    * when the checkpoint has its weights (embeddings never read it; masked-LM checkpoints lack it).
@@ -579,7 +580,7 @@ export async function loadPretrained<T>(
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
   checkWeightDtype(options.dtype); // before any engine (and its threads) exists
-  const { config, tensors, close } = await openModel(source, options.config);
+  const { config, tensors, close } = await openModel(source, options.config, options);
   try {
     const engine = options.engine ?? (await Engine.create(options));
     // in the engine's queue: forwards of other models on a shared engine, and other loads into
