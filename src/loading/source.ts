@@ -344,29 +344,35 @@ export function weightFiles(files: ModelFiles): WeightFiles {
   };
 }
 
-/** Reads a JSON file of a model, or null when absent. */
+/**
+ * Reads a JSON object file of a model, or null when absent. Strict UTF-8, as Python's
+ * open(encoding="utf-8"): a damaged byte is an error, not a silently different key. Errors are
+ * thrown as `ErrorClass` (a config's ConfigError, a tokenizer's TokenizerError).
+ */
 export async function readJson(
   files: ModelFiles,
   name: string,
+  ErrorClass: new (message: string) => Error = ConfigError,
 ): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name, MAX_JSON_BYTES);
   if (!b) return null;
   let text: string;
   try {
-    // HF opens it as UTF-8: a damaged byte is an error, not a silently different key
     text = new TextDecoder("utf-8", { fatal: true }).decode(b);
   } catch {
-    throw new ConfigError(`${files.where}: ${name} is not valid UTF-8`);
+    throw new ErrorClass(`${files.where}: ${name} is not valid UTF-8`);
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(text);
-    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
-    return v as Record<string, unknown>;
+    v = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(
+    throw new ErrorClass(
       `${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`,
     );
   }
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new ErrorClass(`${files.where}: ${name} is not a valid JSON object: not an object`);
+  return v as Record<string, unknown>;
 }
 
 /** config.json and the weights of a model (see checkpoint.ts for which file). */
