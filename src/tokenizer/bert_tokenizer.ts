@@ -66,8 +66,6 @@ export interface BertTokenizerOptions {
    * model's embeddings do not have).
    */
   add_missing_special_tokens?: boolean;
-  /** Ignored, as HF's BertTokenizer ignores unknown keyword arguments. */
-  [other: string]: unknown;
 }
 
 const SPECIAL_ATTRIBUTES = [
