@@ -6,9 +6,9 @@
 // ---- Representation (shared with the loader: src/quant/ produces the unpacked form) ----------
 // Unpacked (a q8 checkpoint, or the quantizer run on f32/f16/bf16 weights at load):
 //   W: int8 [n, k] row-major (HF's Linear [out, in]), symmetric, values in [-127, 127] (-128 never
-//      appears: it would break the relaxed kernel's no-saturation bound below);
+//      appears: a relaxed-dot kernel's no-saturation bound needs |w| <= 127);
 //   sw: f32 [n], one scale per output channel, finite and > 0: weight[j, t] ≈ sw[j]·W[j, t].
-// Packed (q8_pack_weights, once at load; the same layout for the plain and the relaxed build):
+// Packed (q8_pack_weights, once at load):
 //   kp = k rounded up to a multiple of 4; panels of 8 output channels, panel p at w + p·8·kp bytes;
 //   in a panel, k group g (4 steps of k) at 32·g bytes: bytes 0..15 hold channels 8p..8p+3 with
 //   their 4 k values each (channel-major: c0 k0..k3, c1 k0..k3, ...), bytes 16..31 channels
@@ -20,39 +20,39 @@
 // row is all zeros), za = clamp(round(QMIN - lo·(1/sa))), qa = clamp(round(x·(1/sa)) + za, QMIN, QMAX),
 // rounding to nearest even, all in f32. Zero is exact (x = 0 gives qa = za), the range is the row's
 // own, asymmetric. NaN in a row makes its scale NaN (the row's outputs are NaN, as in f32).
-// * Plain build: QMIN..QMAX = -128..127 (8 bits). A is packed as i16 (qa - za) in [-255, 255]
+// * QMIN..QMAX = -128..127 (8 bits). A is packed as i16 (qa - za) in [-255, 255]
 //   (tile of 4 rows: k group g at 32·g, row r at 8·r, 4 values), so za is folded in and the
 //   epilogue's zero point is 0. Micro-kernel: i32x4.dot_i16x8_s on sign-extended weights (XNNPACK's
 //   "dot16x2" idea, our layout): a row's 4 k values broadcast to both halves (load64_splat) against
 //   2 channels x 4 k values gives per lane the sum over a k pair; 4 rows x 4 channels a tile, two
 //   accumulators per row, the pairs folded at the end. Every product |w·a| <= 127·255 and a lane sums
 //   2 of them: exact; K <= 4096 keeps the i32 sums exact (127·255·4096 < 2^31).
-// * Relaxed build: QMIN..QMAX = 0..127 (7 bits, unsigned) so that the relaxed dot (weights first,
-//   signed; activations second) is exact on every implementation: its result is only
-//   implementation-defined when the second operand's top bit is set (x86 pmaddubsw/vpdpbusd read it
-//   as unsigned, ARM sdot as signed), and with b <= 127 and |a| <= 127 pmaddubsw's i16 pair sums stay
-//   within 2·127·127 = 32258 (no saturation). A packed as u8 (tile of 4 rows: k group g at 16·g, row
-//   r at 4·r); the epilogue subtracts za[i]·wsum[j]. 4 rows x 8 channels a tile. The step is
-//   i16x8.relaxed_dot_i8x16_i7x16_s + i32x4.extadd_pairwise_i16x8_s + i32x4.add rather than the one
-//   i32x4.relaxed_dot_i8x16_i7x16_add_s: V8 11.3's baseline compiler (Liftoff, Node 20 with
-//   --experimental-wasm-relaxed-simd) returns wrong sums for the latter in this kernel (measured: rows
-//   2-3 of a tile off; right under TurboFan and in V8 15), and x64 without VNNI lowers both forms to the
-//   same pmaddubsw + pmaddwd + paddd. The relaxed build's activations have 7 bits against the plain
-//   build's 8: its numbers differ from the plain build's.
-// Row parameters at rq: 8 bytes per row, f32 sa then i32 za (the epilogue's zero point).
+// * The relaxed build runs the same kernel (the same bits). A relaxed variant was built and
+//   measured: activations as 7-bit unsigned (0..127 with the zero point) so that
+//   relaxed_dot_i8x16_i7x16 is exact everywhere (its result is implementation-defined when the
+//   second operand's top bit is set), 4 rows x 8 channels a tile, the epilogue subtracting
+//   za·wsum. It was 1.18x faster than this kernel at the GEMM level (V8 lowers the i16 dot and the
+//   pairwise add to pmaddubsw + pmaddwd: as many multiplier-port ops as this kernel's pmaddwd), the
+//   same at the model level, and its 7 bits made sentence embeddings worse than transformers.js'
+//   q8 graph on the pairwise-cosine figure (q8load's accuracy harness, docs/quantization.md); the
+//   single i32x4.relaxed_dot_i8x16_i7x16_add_s was slower still in V8 15 and returns wrong sums in
+//   V8 11.3's baseline compiler (Node 20 with --experimental-wasm-relaxed-simd). The weight sums
+//   wsum stay in the packed format for such zero-point kernels.
+// Row parameters at rq: 8 bytes per row, f32 sa then i32 0 (the epilogue's zero point: za is folded
+// into the packed values).
 //
 // ---- Epilogue ---------------------------------------------------------------------------------
-// y = f32(acc - za·wsum)·(sa·sw[j]) (+ bias[j]) (+ R[i, j]), then the activation per column panel
-// (gemm.ts's activatePanel: the f32 path's arithmetic). act = -1 stores the exact integer sum
-// (acc - za·wsum, i32) instead: the tests compare it bit for bit with an integer reference.
+// y = f32(acc)·(sa·sw[j]) (+ bias[j]) (+ R[i, j]), acc = Σ_t (qa - za)·W, then the activation per
+// column panel (gemm.ts's activatePanel: the f32 path's arithmetic). act = -1 stores the exact
+// integer sum acc (i32) instead: the tests compare it bit for bit with an integer reference.
 import { activatePanel } from "./gemm";
 import { ACT_LINEAR } from "./activations";
 
-const QMIN: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : -128;
+const QMIN: i32 = -128;
 const QMAX: i32 = 127;
 
-/** Bytes of packed A per k group of a 4-row tile: i16 in the plain build, u8 in the relaxed one. */
-const A_GROUP: i32 = ASC_FEATURE_RELAXED_SIMD ? 16 : 32;
+/** Bytes of packed A per k group of a 4-row tile: 4 rows x 4 values, i16. */
+const A_GROUP: i32 = 32;
 
 /** k rounded up to a multiple of 4. */
 @inline function padK(k: i32): i32 {
@@ -161,7 +161,7 @@ function rowParams(x: usize, k: i32, rq: usize): f32 {
   if (bad) s = NaN;
   ZP = z;
   store<f32>(rq, s);
-  store<i32>(rq, ASC_FEATURE_RELAXED_SIMD ? z : 0, 4);
+  store<i32>(rq, 0, 4); // za is folded into the packed values
   return inv;
 }
 
@@ -198,13 +198,8 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
         if (lanes < 2) q = i32x4.replace_lane(q, 1, ZP);
       }
       const d = dst + <usize>(t >> 2) * <usize>A_GROUP;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        const h = i16x8.narrow_i32x4_s(q, q);
-        v128.store32_lane(d, i8x16.narrow_i16x8_u(h, h), 0);
-      } else {
-        const c = i32x4.sub(q, zp);
-        v128.store64_lane(d, i16x8.narrow_i32x4_s(c, c), 0);
-      }
+      const c = i32x4.sub(q, zp);
+      v128.store64_lane(d, i16x8.narrow_i32x4_s(c, c), 0);
     }
   }
 }
@@ -216,25 +211,21 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
   act: i32,
   rq: usize,
   sw: v128,
-  ws: v128,
   bias: v128,
   c: usize,
   r: usize,
 ): void {
-  const corr = ASC_FEATURE_RELAXED_SIMD
-    ? i32x4.sub(acc, i32x4.mul(v128.load32_splat(rq, 4), ws))
-    : acc;
   if (act < 0) {
-    store4(c, corr, nc);
+    store4(c, acc, nc);
     return;
   }
-  let y = f32x4.mul(f32x4.convert_i32x4_s(corr), f32x4.mul(v128.load32_splat(rq), sw));
+  let y = f32x4.mul(f32x4.convert_i32x4_s(acc), f32x4.mul(v128.load32_splat(rq), sw));
   y = f32x4.add(y, bias);
   if (r) y = f32x4.add(y, load4(r, nc));
   store4(c, y, nc);
 }
 
-// Plain build: a tile of mr (1..4) rows x 4 channels (nc stored) over `groups` k groups.
+// A tile of mr (1..4) rows x 4 channels (nc stored) over `groups` k groups.
 // b: the panel's half (channels 0-3 or 4-7) of k group 0; 32 bytes a group.
 @inline function tilePlain(
   mr: i32,
@@ -244,7 +235,6 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
   b: usize,
   rq: usize,
   sw: v128,
-  ws: v128,
   bias: v128,
   c: usize,
   ldc: usize,
@@ -287,112 +277,35 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
     v128.shuffle<i32>(c00, c01, 0, 2, 4, 6),
     v128.shuffle<i32>(c00, c01, 1, 3, 5, 7),
   );
-  finish(s0, nc, act, rq, sw, ws, bias, c, r);
+  finish(s0, nc, act, rq, sw, bias, c, r);
   if (mr > 1) {
     const s1 = i32x4.add(
       v128.shuffle<i32>(c10, c11, 0, 2, 4, 6),
       v128.shuffle<i32>(c10, c11, 1, 3, 5, 7),
     );
-    finish(s1, nc, act, rq + 8, sw, ws, bias, c + ldc, r ? r + ldr : 0);
+    finish(s1, nc, act, rq + 8, sw, bias, c + ldc, r ? r + ldr : 0);
   }
   if (mr > 2) {
     const s2 = i32x4.add(
       v128.shuffle<i32>(c20, c21, 0, 2, 4, 6),
       v128.shuffle<i32>(c20, c21, 1, 3, 5, 7),
     );
-    finish(s2, nc, act, rq + 16, sw, ws, bias, c + 2 * ldc, r ? r + 2 * ldr : 0);
+    finish(s2, nc, act, rq + 16, sw, bias, c + 2 * ldc, r ? r + 2 * ldr : 0);
   }
   if (mr > 3) {
     const s3 = i32x4.add(
       v128.shuffle<i32>(c30, c31, 0, 2, 4, 6),
       v128.shuffle<i32>(c30, c31, 1, 3, 5, 7),
     );
-    finish(s3, nc, act, rq + 24, sw, ws, bias, c + 3 * ldc, r ? r + 3 * ldr : 0);
-  }
-}
-
-// acc + the 4-way dot products of w (i8) and x (0..127)
-@inline function rdot(w: v128, x: v128, acc: v128): v128 {
-  return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(w, x)));
-}
-
-// Relaxed build: a tile of mr (1..4) rows x 8 channels (nr stored); b: the panel's k group 0.
-@inline function tileRelaxed(
-  mr: i32,
-  nr: i32,
-  groups: i32,
-  ap: usize,
-  b: usize,
-  rq: usize,
-  sw0: v128,
-  sw1: v128,
-  ws0: v128,
-  ws1: v128,
-  bias0: v128,
-  bias1: v128,
-  c: usize,
-  ldc: usize,
-  r: usize,
-  ldr: usize,
-  act: i32,
-): void {
-  let c00 = i32x4.splat(0),
-    c01 = c00,
-    c10 = c00,
-    c11 = c00,
-    c20 = c00,
-    c21 = c00,
-    c30 = c00,
-    c31 = c00;
-  let p = ap,
-    w = b;
-  const end = ap + <usize>groups * 16;
-  while (p < end) {
-    const b0 = v128.load(w),
-      b1 = v128.load(w, 16);
-    let x = v128.load32_splat(p);
-    c00 = rdot(b0, x, c00);
-    c01 = rdot(b1, x, c01);
-    x = v128.load32_splat(p, 4);
-    c10 = rdot(b0, x, c10);
-    c11 = rdot(b1, x, c11);
-    x = v128.load32_splat(p, 8);
-    c20 = rdot(b0, x, c20);
-    c21 = rdot(b1, x, c21);
-    x = v128.load32_splat(p, 12);
-    c30 = rdot(b0, x, c30);
-    c31 = rdot(b1, x, c31);
-    p += 16;
-    w += 32;
-  }
-  const n0 = min(nr, 4),
-    n1 = nr - 4;
-  finish(c00, n0, act, rq, sw0, ws0, bias0, c, r);
-  if (n1 > 0) finish(c01, n1, act, rq, sw1, ws1, bias1, c + 16, r ? r + 16 : 0);
-  if (mr > 1) {
-    const cc = c + ldc,
-      rr = r ? r + ldr : 0;
-    finish(c10, n0, act, rq + 8, sw0, ws0, bias0, cc, rr);
-    if (n1 > 0) finish(c11, n1, act, rq + 8, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
-  }
-  if (mr > 2) {
-    const cc = c + 2 * ldc,
-      rr = r ? r + 2 * ldr : 0;
-    finish(c20, n0, act, rq + 16, sw0, ws0, bias0, cc, rr);
-    if (n1 > 0) finish(c21, n1, act, rq + 16, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
-  }
-  if (mr > 3) {
-    const cc = c + 3 * ldc,
-      rr = r ? r + 3 * ldr : 0;
-    finish(c30, n0, act, rq + 24, sw0, ws0, bias0, cc, rr);
-    if (n1 > 0) finish(c31, n1, act, rq + 24, sw1, ws1, bias1, cc + 16, rr ? rr + 16 : 0);
+    finish(s3, nc, act, rq + 24, sw, bias, c + 3 * ldc, r ? r + 3 * ldr : 0);
   }
 }
 
 /**
  * C[m, n] = act(dequantized A·Wᵀ + bias (+ R)) (see the header). A packed by q8_pack_rows4 at ap
  * with its row parameters at rq; W packed by q8_pack_weights at w (panels 8·kp bytes apart), its
- * scales (f32) at sw and sums (i32) at ws, both readable up to a multiple of 8 entries; bias (may be
+ * scales (f32) at sw, readable up to a multiple of 8 entries (ws, its sums, is not read by this
+ * kernel: it is there for zero-point kernels); bias (may be
  * 0) likewise. ldc/ldr in floats; r may be 0 or C. act as in activations.ts, -1: the i32 sums.
  */
 export function q8_gemm_packed(
@@ -423,64 +336,12 @@ export function q8_gemm_packed(
     const jB = (<usize>j) << 2;
     const cj = c + jB;
     const rj = r ? r + jB : 0;
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const sw0 = v128.load(sw + jB),
-        sw1 = v128.load(sw + jB, 16);
-      const ws0 = v128.load(ws + jB),
-        ws1 = v128.load(ws + jB, 16);
-      const b0 = bias ? v128.load(bias + jB) : zero,
-        b1 = bias ? v128.load(bias + jB, 16) : zero;
-      let i = 0,
-        t: usize = ap;
-      for (; i + 4 <= m; i += 4) {
-        tileRelaxed(
-          4,
-          nr,
-          groups,
-          t,
-          bp,
-          rq + ((<usize>i) << 3),
-          sw0,
-          sw1,
-          ws0,
-          ws1,
-          b0,
-          b1,
-          cj + <usize>i * ldcB,
-          ldcB,
-          rj ? rj + <usize>i * ldrB : 0,
-          ldrB,
-          act,
-        );
-        t += tileB;
-      }
-      if (i < m)
-        tileRelaxed(
-          m - i,
-          nr,
-          groups,
-          t,
-          bp,
-          rq + ((<usize>i) << 3),
-          sw0,
-          sw1,
-          ws0,
-          ws1,
-          b0,
-          b1,
-          cj + <usize>i * ldcB,
-          ldcB,
-          rj ? rj + <usize>i * ldrB : 0,
-          ldrB,
-          act,
-        );
-    } else {
+    {
       for (let h = 0; h < 2; h++) {
         const nc = min(nr - 4 * h, 4);
         if (nc <= 0) break;
         const hB = (<usize>h) << 4;
         const swh = v128.load(sw + jB + hB);
-        const wsh = v128.load(ws + jB + hB);
         const bh = bias ? v128.load(bias + jB + hB) : zero;
         let i = 0,
           t: usize = ap;
@@ -493,7 +354,6 @@ export function q8_gemm_packed(
             bp + hB,
             rq + ((<usize>i) << 3),
             swh,
-            wsh,
             bh,
             cj + hB + <usize>i * ldcB,
             ldcB,
@@ -512,7 +372,6 @@ export function q8_gemm_packed(
             bp + hB,
             rq + ((<usize>i) << 3),
             swh,
-            wsh,
             bh,
             cj + hB + <usize>i * ldcB,
             ldcB,

@@ -8,6 +8,7 @@
 // - an unknown dtype is a ConfigError listing the choices; a non-finite weight cannot be quantized.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import * as simdbert from "../dist/index.js";
 import { BertModel, BertForSequenceClassification } from "../dist/index.js";
 import {
   TINY,
@@ -120,6 +121,48 @@ test("q8: close to fp32 (per-token cosine), int8 weights and word embeddings, he
   console.log(
     `  q8 vs fp32: worst per-token cosine ${worst.toFixed(6)}, logits max diff ${logit.toPrecision(3)} of ${big.toPrecision(3)}`,
   );
+});
+
+test("every head class loads and runs in fp16 and q8, close to fp32 (tied MLM decoders included)", async () => {
+  const classes = [
+    "BertForPreTraining",
+    "BertForMaskedLM",
+    "BertLMHeadModel",
+    "BertForNextSentencePrediction",
+    "BertForMultipleChoice",
+    "BertForTokenClassification",
+    "BertForQuestionAnswering",
+  ];
+  for (const cls of classes) {
+    const c = {
+      ...C,
+      ...(cls === "BertLMHeadModel" ? { is_decoder: true } : {}),
+      ...(cls === "BertForQuestionAnswering" ? { num_labels: 2 } : {}),
+    };
+    const shapes = { ...encoderShapes(c, "bert."), ...headShapes(cls, c) };
+    const files = checkpoint(c, randomTensors(shapes, 21));
+    const r = rng(9);
+    const ids = randomIds(r, 2, 11, C.vocab_size);
+    const x = cls === "BertForMultipleChoice" ? { input_ids: [ids] } : { input_ids: ids };
+    const ref = await simdbert[cls].fromPretrained(files, quiet);
+    const a = await ref.forward(x);
+    const key = Object.keys(a).find((k) => a[k] && a[k].data);
+    for (const dtype of ["fp16", "q8"]) {
+      const m = await simdbert[cls].fromPretrained(files, { ...quiet, dtype });
+      const b = await m.forward(x);
+      const A = a[key].data,
+        B = b[key].data;
+      let diff = 0,
+        big = 0;
+      for (let i = 0; i < A.length; i++) {
+        diff = Math.max(diff, Math.abs(A[i] - B[i]));
+        big = Math.max(big, Math.abs(A[i]));
+      }
+      // fp16 weights: ~2^-11 relative per weight; q8: a few percent of the largest output
+      const tol = (dtype === "fp16" ? 0.01 : 0.08) * big;
+      assert.ok(diff <= tol, `${cls} ${dtype} ${key}: max diff ${diff} (largest ${big})`);
+    }
+  }
 });
 
 test("two threads give one thread's bits: fp16 and q8", async () => {

@@ -19,6 +19,7 @@ import {
   F16_GEMM_ROWS,
   Q8_GEMM,
   Q8_GEMM_ROWS,
+  Q8_PACK,
   LAYERNORM,
   MHA,
   runTask,
@@ -432,8 +433,8 @@ export class Engine {
       const mb = Math.min(rows, m - m0);
       const cb = f32At(c, m0 * ldc),
         rb = f32At(r, m0 * ldr);
-      this.k.q8_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap, rq);
       if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
+        this.k.q8_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap, rq);
         this.k.q8_gemm_packed(
           mb,
           n,
@@ -452,6 +453,9 @@ export class Engine {
         );
         continue;
       }
+      // the rows quantized in parallel too (each row on its own: the same bits)
+      const packArgs = [mb, k, f32At(a, m0 * lda), lda, ap, rq, tileBytes];
+      this.job(Q8_PACK, packArgs, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
       const args = [mb, n, k, ap, rq, l.ptr, l.scales, l.sums, bias, cb, ldc, rb, ldr, act];
       args.push(l.panelBytes, tileBytes);
       if (panels >= 2 * T) this.job(Q8_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));

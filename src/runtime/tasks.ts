@@ -14,7 +14,8 @@ export const GEMM = 0,
   Q8_GEMM = 7,
   Q8_GEMM_ROWS = 8,
   F16_GEMM = 9,
-  F16_GEMM_ROWS = 10;
+  F16_GEMM_ROWS = 10,
+  Q8_PACK = 11;
 
 type Fn = (...a: number[]) => void;
 export interface TaskKernels {
@@ -24,6 +25,7 @@ export interface TaskKernels {
   f32_layernorm: Fn;
   f32_activation: Fn;
   q8_gemm_packed: Fn;
+  q8_pack_rows4: Fn;
   f16_gemm_4x8_packed: Fn;
 }
 
@@ -175,6 +177,17 @@ export function runTask(
         a[12],
         a[13],
       );
+      return;
+    }
+    case Q8_PACK: {
+      // [m, k, a, lda, ap, rq, tileBytes]: rows by tiles of 4, each quantized on its own
+      const tiles = Math.ceil(a[0] / 4);
+      const t0 = part(task, n, tiles),
+        t1 = part(task + 1, n, tiles);
+      if (t1 <= t0) return;
+      const m0 = t0 * 4,
+        m1 = Math.min(t1 * 4, a[0]);
+      k.q8_pack_rows4(m1 - m0, a[1], a[2] + 4 * m0 * a[3], a[3], a[4] + t0 * a[6], a[5] + 8 * m0);
       return;
     }
     case F16_GEMM:
