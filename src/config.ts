@@ -92,6 +92,11 @@ export class BertConfig {
   constructor(values: Partial<BertConfig> & Record<string, unknown> = {}) {
     if (values === null || typeof values !== "object" || Array.isArray(values))
       throw new ConfigError(`a config must be an object, got ${brief(values)}`);
+    // a Map (or Set, Date...) has no own enumerable keys: it would silently be an empty config
+    if (Object.prototype.toString.call(values) !== "[object Object]")
+      throw new ConfigError(
+        `a config must be a plain object of keys, got a ${Object.prototype.toString.call(values).slice(8, -1)}${values instanceof Map ? " (use Object.fromEntries(map))" : ""}`,
+      );
     Object.assign(this, DEFAULTS);
     for (const [k, v] of Object.entries(values)) {
       if (k === "id2label" || k === "label2id" || k === "num_labels" || k === "extra") continue;
@@ -176,6 +181,13 @@ export class BertConfig {
   }
 
   private validate(): void {
+    // HF's BertConfig loads any config.json, but a RoBERTa (or other) checkpoint run as BERT gives
+    // wrong numbers (RoBERTa's positions start after padding_idx): only "bert" (or no type) is read
+    const type = this.model_type as unknown;
+    if (type !== "bert" && type !== undefined && type !== null)
+      throw new ConfigError(
+        `config.model_type is ${brief(type)}: simdbert implements "bert" models only (a ${brief(type)} checkpoint would load with wrong numbers)`,
+      );
     const posInt = (k: keyof Defaults, max = 1 << 24) => {
       const v = this[k] as unknown;
       if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > max) {

@@ -10,7 +10,7 @@ export {
   SourceError,
 } from "./errors.js";
 export { BertConfig, ACTIVATIONS, type Activation } from "./config.js";
-export { Engine, type EngineOptions } from "./runtime/engine.js";
+export { Engine, hardwareThreads, type EngineOptions } from "./runtime/engine.js";
 export {
   PackedLinear,
   PANEL_COLS,
@@ -35,6 +35,7 @@ export {
   type TensorSource,
   type TensorInfo,
 } from "./safetensors.js";
+export { FileError, readRegularFile, openRegularFile } from "./loading/files.js";
 export { PickleError, readPickle } from "./loading/pickle.js";
 export { ZipError, readZip } from "./loading/zip.js";
 export { TorchSource } from "./loading/torch.js";

@@ -5,6 +5,7 @@
 // allocated from an untrusted length before it is checked against the file size.
 import { SafetensorsError } from "./errors.js";
 export { SafetensorsError };
+import { quote } from "./messages.js";
 
 export const DTYPE_BYTES: Record<string, number> = {
   BOOL: 1,
@@ -40,8 +41,14 @@ export interface SafetensorsHeader {
   metadata: Record<string, string> | null;
 }
 
-/** Largest header we accept (the reference implementation caps it at 100 MB). */
-const MAX_HEADER = 100_000_000;
+/**
+ * Largest header accepted: 32 MiB (the reference implementation allows 100 MB). Real checkpoints'
+ * headers are a few hundred KB (one entry of ~100 bytes per tensor); parsing 100 MB of JSON costs
+ * seconds and over a GB.
+ */
+export const MAX_HEADER = 32 * 2 ** 20;
+/** Most tensors a header may list: BERT-large has ~400, the largest sharded checkpoints thousands. */
+export const MAX_TENSORS = 1 << 16;
 
 /** Reads the 8-byte prefix: the header length, checked against the file size. */
 export function headerLength(prefix: Uint8Array, fileSize: number): number {
@@ -69,6 +76,12 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   } catch {
     throw new SafetensorsError("header is not valid UTF-8");
   }
+  // counted before parsing: a header of millions of tiny entries costs seconds and a GB to parse
+  const entries = countEntries(json);
+  if (entries > MAX_TENSORS + 1)
+    throw new SafetensorsError(
+      `header lists more than ${MAX_TENSORS} tensors (${entries} entries): not a checkpoint simdbert reads`,
+    );
   let obj: unknown;
   try {
     obj = JSON.parse(text);
@@ -86,24 +99,29 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
         throw new SafetensorsError("__metadata__ must be an object of strings");
       metadata = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== "string") throw new SafetensorsError(`__metadata__.${k} must be a string`);
+        if (typeof v !== "string")
+          throw new SafetensorsError(`__metadata__[${quote(k)}] must be a string`);
         metadata[k] = v;
       }
       continue;
     }
     tensors.set(name, checkEntry(name, raw, dataLen));
   }
+  if (tensors.size > MAX_TENSORS)
+    throw new SafetensorsError(
+      `header lists more than ${MAX_TENSORS} tensors (${tensors.size}): not a checkpoint simdbert reads`,
+    );
   // no overlaps, no holes: sorted by offset, the entries must tile [0, dataLen)
   const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const t of sorted) {
     if (t.begin < at)
       throw new SafetensorsError(
-        `tensor "${t.name}" [${t.begin}, ${t.end}) overlaps another tensor's bytes`,
+        `tensor ${quote(t.name)} [${t.begin}, ${t.end}) overlaps another tensor's bytes`,
       );
     if (t.begin > at)
       throw new SafetensorsError(
-        `bytes [${at}, ${t.begin}) of the data belong to no tensor (hole before "${t.name}")`,
+        `bytes [${at}, ${t.begin}) of the data belong to no tensor (hole before ${quote(t.name)})`,
       );
     at = t.end;
   }
@@ -117,30 +135,49 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   return { dataStart, tensors, metadata };
 }
 
+/** Values of the top-level JSON object (commas outside strings at depth 1, plus one): a bound on its keys. */
+function countEntries(json: Uint8Array): number {
+  let depth = 0,
+    inString = false,
+    count = 1;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c && depth === 1) count++;
+  }
+  return count;
+}
+
 /** A short rendering of an untrusted JSON value for messages (never recursive: headers can nest 100k deep). */
 function brief(v: unknown): string {
   if (Array.isArray(v)) return v.length ? "[...]" : "[]";
   if (v !== null && typeof v === "object") return "{...}";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === "string") return quote(v, 40);
   return String(v);
 }
 
 function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {
   if (!raw || typeof raw !== "object" || Array.isArray(raw))
-    throw new SafetensorsError(`tensor "${name}": entry must be an object`);
+    throw new SafetensorsError(`tensor ${quote(name)}: entry must be an object`);
   const e = raw as Record<string, unknown>;
   const dtype = e.dtype;
   if (typeof dtype !== "string" || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) {
-    throw new SafetensorsError(`tensor "${name}": unknown dtype ${brief(dtype)}`);
+    throw new SafetensorsError(`tensor ${quote(name)}: unknown dtype ${brief(dtype)}`);
   }
   const shape = e.shape;
   if (!Array.isArray(shape) || shape.length > 16)
-    throw new SafetensorsError(`tensor "${name}": shape must be a list of at most 16 sizes`);
+    throw new SafetensorsError(`tensor ${quote(name)}: shape must be a list of at most 16 sizes`);
   let count = 1n;
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
       throw new SafetensorsError(
-        `tensor "${name}": shape [${shape.map(brief).join(", ")}] has an invalid size ${brief(d)}`,
+        `tensor ${quote(name)}: shape [${shape.map(brief).join(", ")}] has an invalid size ${brief(d)}`,
       );
     }
     count *= BigInt(d);
@@ -151,20 +188,24 @@ function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {
     offs.length !== 2 ||
     !offs.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0)
   ) {
-    throw new SafetensorsError(`tensor "${name}": data_offsets must be two non-negative integers`);
+    throw new SafetensorsError(
+      `tensor ${quote(name)}: data_offsets must be two non-negative integers`,
+    );
   }
   const [begin, end] = offs as number[];
   if (end < begin)
-    throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] are reversed`);
+    throw new SafetensorsError(
+      `tensor ${quote(name)}: data_offsets [${begin}, ${end}] are reversed`,
+    );
   if (end > dataLen) {
     throw new SafetensorsError(
-      `tensor "${name}": data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`,
+      `tensor ${quote(name)}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`,
     );
   }
   const bytes = count * BigInt(DTYPE_BYTES[dtype]);
   if (bytes !== BigInt(end - begin)) {
     throw new SafetensorsError(
-      `tensor "${name}": shape [${shape.join(", ")}] of ${dtype} needs ${bytes} bytes but data_offsets give ${end - begin}`,
+      `tensor ${quote(name)}: shape [${shape.join(", ")}] of ${dtype} needs ${bytes} bytes but data_offsets give ${end - begin}`,
     );
   }
   return { name, dtype, shape: shape as number[], begin, end };
@@ -201,7 +242,7 @@ export function readTensor(
   name: string,
 ): { dtype: string; shape: number[]; data: Float32Array | BigInt64Array | Int32Array } {
   const t = header.tensors.get(name);
-  if (!t) throw new SafetensorsError(`no tensor named "${name}"`);
+  if (!t) throw new SafetensorsError(`no tensor named ${quote(name)}`);
   const raw = bytes.slice(header.dataStart + t.begin, header.dataStart + t.end);
   const n = t.shape.reduce((a, b) => a * b, 1);
   switch (t.dtype) {
@@ -226,7 +267,7 @@ export function readTensor(
     case "I32":
       return { dtype: t.dtype, shape: t.shape, data: new Int32Array(raw.buffer, 0, n) };
     default:
-      throw new SafetensorsError(`tensor "${name}": dtype ${t.dtype} is not supported here`);
+      throw new SafetensorsError(`tensor ${quote(name)}: dtype ${t.dtype} is not supported here`);
   }
 }
 

@@ -9,6 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SURFACES, failureCount, formatResult, fuzzSurface } from "./fuzz/run.mjs";
 import { REGRESSIONS } from "./fuzz/regressions.mjs";
+import { ATTACK_REGRESSIONS } from "./fuzz/attack_regressions.mjs";
 
 const seconds = Number(process.env.FUZZ_SECONDS ?? 2.5);
 const seed = Number(process.env.FUZZ_SEED ?? 20240917) >>> 0;
@@ -34,6 +35,6 @@ for (const surface of SURFACES) {
   });
 }
 
-for (const r of REGRESSIONS) test(`regression: ${r.name}`, r.run);
+for (const r of [...REGRESSIONS, ...ATTACK_REGRESSIONS]) test(`regression: ${r.name}`, r.run);
 
 test.run();

@@ -1,12 +1,13 @@
 // Forward requests (docs/requests.md): a model class, its constructor kwargs,
 // HF forward kwargs whose {"$tensor": name} entries point into a safetensors file, and the output
 // names to produce. Used by `simdbert forward` and by the tests.
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { BufferSource, readTensor } from "../safetensors.js";
 import { Tensor } from "../tensor.js";
 import { flattenOutputs, type ModelOutput, type OutputValue } from "../models/outputs.js";
 import { loadModelClass } from "../models/auto.js";
+import { InputError } from "../models/inputs.js";
+import { FileError, MAX_JSON_BYTES, readRegularFile } from "../loading/files.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -19,10 +20,28 @@ export interface Request {
 }
 
 export async function readRequest(path: string): Promise<Request> {
-  const request = JSON.parse(await readFile(path, "utf8")) as Record<string, Json>;
+  // regular files only (a FIFO would block a file-I/O thread for ever), size-capped
+  const raw = await readRegularFile(path, { maxBytes: MAX_JSON_BYTES, what: "the request" });
+  if (!raw) throw new FileError(`${path}: no such request file`);
+  let request: Record<string, Json>;
+  try {
+    request = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch (e) {
+    throw new InputError(`${path}: the request is not valid UTF-8 JSON: ${(e as Error).message}`);
+  }
+  if (!request || typeof request !== "object" || Array.isArray(request))
+    throw new InputError(`${path}: the request must be a JSON object`);
+  if (request.model_class !== undefined && typeof request.model_class !== "string")
+    throw new InputError(
+      `${path}: model_class must be a transformers class name (a string such as "BertModel"), got ${JSON.stringify(request.model_class).slice(0, 40)}`,
+    );
   let tensorFile: { bytes: Uint8Array; src: BufferSource } | null = null;
-  if (typeof request.tensor_file === "string") {
-    const bytes = new Uint8Array(await readFile(resolve(dirname(path), request.tensor_file)));
+  if (request.tensor_file !== undefined && request.tensor_file !== null) {
+    if (typeof request.tensor_file !== "string")
+      throw new InputError(`${path}: tensor_file must be a file name`);
+    const where = resolve(dirname(path), request.tensor_file);
+    const bytes = await readRegularFile(where, { what: "the request's tensor_file" });
+    if (!bytes) throw new FileError(`${where}: the request's tensor_file does not exist`);
     tensorFile = { bytes, src: new BufferSource(bytes) };
   }
   const deref = (v: Json): unknown => {

@@ -4,6 +4,7 @@
 // tensor goes from its source straight into its destination in wasm memory: no reader holds a
 // whole weight file in JS memory (except an HTTP server that refuses ranges, see HttpAccess).
 import { SourceError, WeightsError } from "../errors.js";
+import { openRegularFile } from "./files.js";
 
 export interface RandomAccess {
   /** Total size in bytes. */
@@ -51,10 +52,6 @@ export class BytesAccess implements RandomAccess {
   async close(): Promise<void> {}
 }
 
-// The specifier is a variable so that bundlers for browsers and workers leave it alone.
-const NODE_FS = "node:fs/promises";
-const nodeFs = () =>
-  import(/* @vite-ignore */ NODE_FS) as Promise<typeof import("node:fs/promises")>;
 type Handle = Awaited<ReturnType<typeof import("node:fs/promises").open>>;
 
 /** A regular file read in place. */
@@ -67,24 +64,9 @@ export class FileAccess implements RandomAccess {
 
   /** Opens a regular file (null when it does not exist; FIFOs, devices and folders are refused). */
   static async open(path: string): Promise<FileAccess | null> {
-    const fs = await nodeFs();
-    let handle: Handle;
-    try {
-      handle = await fs.open(path, "r");
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === "ENOENT" || code === "ENOTDIR") return null;
-      throw e;
-    }
-    try {
-      const st = await handle.stat();
-      if (!st.isFile())
-        throw new SourceError(`${path}: not a regular file (a folder, FIFO or device)`);
-      return new FileAccess(handle, st.size, path);
-    } catch (e) {
-      await handle.close();
-      throw e;
-    }
+    // checked before opening (a FIFO would block the open) and on the handle (see files.ts)
+    const opened = await openRegularFile(path, path.slice(path.search(/[^\\/]*$/)) || "the file");
+    return opened && new FileAccess(opened.handle, opened.size, path);
   }
   async read(pos: number, dst: Uint8Array): Promise<void> {
     checkRange(this, pos, dst.length);

@@ -7,14 +7,19 @@ import { BertConfig, ConfigError } from "../config.js";
 import { BufferSource, type TensorSource } from "../safetensors.js";
 import { openWeights, SafetensorsFile, type WeightFiles } from "./checkpoint.js";
 import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random_access.js";
+import { quote } from "../messages.js";
+import { FileError, MAX_FILE_BYTES, MAX_JSON_BYTES, readRegularFile } from "./files.js";
 import { SourceError } from "../errors.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
 
 export interface ModelFiles {
-  /** Bytes of a file, or null when it does not exist. */
-  bytes(name: string): Promise<Uint8Array | null>;
+  /**
+   * Bytes of a file, or null when it does not exist. Files larger than maxBytes (default
+   * MAX_FILE_BYTES, 1 GiB) are refused, and local files must be regular files.
+   */
+  bytes(name: string, maxBytes?: number): Promise<Uint8Array | null>;
   /** A tensor source over a safetensors file (may read lazily). */
   tensors(name: string): Promise<TensorSource | null>;
   /** Random access to a file without reading it whole (default: through bytes()). */
@@ -75,14 +80,8 @@ class DirFiles implements ModelFiles {
   private path(name: string): string {
     return this.dir.replace(/[\\/]+$/, "") + "/" + name;
   }
-  async bytes(name: string): Promise<Uint8Array | null> {
-    const fs = await nodeFs();
-    try {
-      return new Uint8Array(await fs.readFile(this.path(name)));
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return null;
-      throw e;
-    }
+  async bytes(name: string, maxBytes = MAX_FILE_BYTES): Promise<Uint8Array | null> {
+    return readRegularFile(this.path(name), { maxBytes, what: name });
   }
   async tensors(name: string): Promise<TensorSource | null> {
     const ra = await this.open(name);
@@ -100,7 +99,9 @@ class DirFiles implements ModelFiles {
   async exists(name: string): Promise<boolean> {
     const fs = await nodeFs();
     try {
-      return (await fs.stat(this.path(name))).isFile();
+      // anything at the path "exists": opening it then says what it is (a FIFO, a device...)
+      await fs.stat(this.path(name));
+      return true;
     } catch {
       return false;
     }
@@ -115,11 +116,40 @@ class UrlFiles implements ModelFiles {
   private url(name: string): string {
     return this.base.replace(/\/+$/, "") + "/" + name;
   }
-  async bytes(name: string): Promise<Uint8Array | null> {
-    const res = await fetch(this.url(name));
+  async bytes(name: string, maxBytes = MAX_FILE_BYTES): Promise<Uint8Array | null> {
+    const url = this.url(name);
+    const res = await fetch(url);
     if (res.status === 404) return null;
-    if (!res.ok) throw new SourceError(`simdbert: GET ${this.url(name)}: HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
+    if (!res.ok) throw new SourceError(`simdbert: GET ${url}: HTTP ${res.status}`);
+    const tooLarge = () =>
+      new FileError(`${url}: more than the ${maxBytes}-byte limit for ${name}`);
+    if (Number(res.headers.get("content-length") ?? 0) > maxBytes) {
+      await res.body?.cancel();
+      throw tooLarge();
+    }
+    if (!res.body) return new Uint8Array(await res.arrayBuffer());
+    // read as a stream: a response without (or lying about) its length stops at the cap
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      parts.push(value);
+    }
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
   async tensors(name: string): Promise<TensorSource | null> {
     const ra = await this.open(name);
@@ -152,8 +182,24 @@ class MemoryFiles implements ModelFiles {
     if (typeof v === "string") return new TextEncoder().encode(v);
     if (v instanceof Uint8Array) return v;
     if (v instanceof ArrayBuffer) return new Uint8Array(v);
+    if (typeof SharedArrayBuffer === "function" && v instanceof SharedArrayBuffer)
+      return new Uint8Array(v);
     if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    return new TextEncoder().encode(JSON.stringify(v));
+    // a JSON file given as an object: a plain object only (a Map would become "{}"), serializable
+    const tag = Object.prototype.toString.call(v);
+    if (v === null || typeof v !== "object" || tag !== "[object Object]")
+      throw new ConfigError(
+        `in-memory files: ${quote(name)} must be a string, bytes or a plain object, got ${v === null ? "null" : typeof v !== "object" ? typeof v : `a ${tag.slice(8, -1)}`}`,
+      );
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(v);
+    } catch (e) {
+      throw new ConfigError(
+        `in-memory files: ${quote(name)} cannot be written as JSON (${/circular/i.test((e as Error).message) ? "it refers to itself" : /bigint/i.test((e as Error).message) ? "it holds a BigInt" : quote((e as Error).message)})`,
+      );
+    }
+    return new TextEncoder().encode(text);
   }
   async tensors(name: string): Promise<TensorSource | null> {
     const b = await this.bytes(name);
@@ -194,7 +240,7 @@ export async function readJson(
   files: ModelFiles,
   name: string,
 ): Promise<Record<string, unknown> | null> {
-  const b = await files.bytes(name);
+  const b = await files.bytes(name, MAX_JSON_BYTES);
   if (!b) return null;
   let text: string;
   try {
@@ -225,6 +271,14 @@ export async function openModel(
   close: () => Promise<void>;
 }> {
   const files = modelFiles(source);
+  if (
+    overrides !== undefined &&
+    overrides !== null &&
+    Object.prototype.toString.call(overrides) !== "[object Object]"
+  )
+    throw new ConfigError(
+      `the config option (overrides of config.json) must be a plain object, got ${Array.isArray(overrides) ? "an array" : typeof overrides !== "object" ? typeof overrides : `a ${Object.prototype.toString.call(overrides).slice(8, -1)}`}`,
+    );
   const json = await readJson(files, "config.json");
   if (!json) throw new ConfigError(`${files.where}: no config.json`);
   const config = new BertConfig({ ...json, ...(overrides ?? {}) });

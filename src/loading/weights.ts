@@ -11,6 +11,11 @@ import { PANEL_COLS, PackedLinear, type LinearDType } from "../runtime/linear.js
 import { f32At, f32Bytes, f32Index } from "../runtime/memory.js";
 import { ConfigError, WeightsError } from "../errors.js";
 export { WeightsError };
+import { QUOTE_MAX } from "../messages.js";
+
+/** A checkpoint's tensor name in a message: cut to a readable length (names are untrusted). */
+const cut = (n: string) =>
+  n.length > QUOTE_MAX ? `${n.slice(0, QUOTE_MAX)}... (${n.length} characters)` : n;
 
 /**
  * A tensor kept as is (row-major f32). ptr is set by load(). An embedding table declared by
@@ -195,12 +200,12 @@ export class WeightLoader {
       if (!t) continue;
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         bad.push(
-          `${n}: checkpoint has shape [${t.shape.join(", ")}], the model needs [${shape.join(", ")}]`,
+          `${cut(n)}: checkpoint has shape [${t.shape.join(", ")}], the model needs [${shape.join(", ")}]`,
         );
         return null;
       }
       if (!["F32", "F16", "BF16", "F64"].includes(t.dtype)) {
-        bad.push(`${n}: dtype ${t.dtype} cannot be used as a float weight`);
+        bad.push(`${cut(n)}: dtype ${t.dtype} cannot be used as a float weight`);
         return null;
       }
       return t;
@@ -244,14 +249,17 @@ export class WeightLoader {
         );
       } else if (!bad.length && missing.length && missing.every((n) => /(^|\.)pooler\./.test(n))) {
         missing.push(
-          "(the checkpoint has no pooler: load it with { addPoolingLayer: false }, HF's add_pooling_layer=False)",
+          '(the checkpoint has no pooler: load BertModel with { addPoolingLayer: false } or "auto", HF\'s add_pooling_layer=False; embeddings (`simdbert embed`, the feature-extraction pipeline) load without it)',
         );
       }
       const lines = [
         ...bad,
         ...(missing.length
           ? [
-              `missing from the checkpoint: ${missing.slice(0, 12).join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`,
+              `missing from the checkpoint: ${missing
+                .slice(0, 12)
+                .map((n) => (n.startsWith("(") ? n : cut(n)))
+                .join(", ")}${missing.length > 12 ? `, ... (${missing.length} in all)` : ""}`,
             ]
           : []),
       ];
@@ -294,7 +302,7 @@ export class WeightLoader {
     );
     if (unexpected.length && this.options.warn) {
       this.options.warn(
-        `Some weights of the checkpoint were not used: ${unexpected.slice(0, 8).join(", ")}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ""}`,
+        `Some weights of the checkpoint were not used: ${unexpected.slice(0, 8).map(cut).join(", ")}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ""}`,
       );
     }
   }

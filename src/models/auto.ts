@@ -12,6 +12,7 @@ import {
 } from "./bert/heads.js";
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import { ConfigError } from "../errors.js";
+import { quote } from "../messages.js";
 
 export interface Forwardable {
   forward(inputs: Record<string, unknown>): Promise<unknown>;
@@ -40,17 +41,21 @@ export async function loadModelClass(
   initKwargs: Record<string, unknown> = {},
   options: FromPretrainedOptions = {},
 ): Promise<Forwardable> {
+  if (typeof name !== "string")
+    throw new ConfigError(
+      `model_class must be a transformers class name (a string such as "BertModel"), got ${typeof name === "object" ? JSON.stringify(name)?.slice(0, 40) : String(name).slice(0, 40)}`,
+    );
   const cls = Object.prototype.hasOwnProperty.call(MODEL_CLASSES, name)
     ? MODEL_CLASSES[name]
     : undefined;
   if (!cls)
     throw new ConfigError(
-      `unknown model_class "${name}" (known: ${Object.keys(MODEL_CLASSES).join(", ")})`,
+      `unknown model_class ${quote(name)} (known: ${Object.keys(MODEL_CLASSES).join(", ")})`,
     );
   const opts: FromPretrainedOptions = { ...options };
   for (const [k, v] of Object.entries(initKwargs)) {
     if (k === "add_pooling_layer" && name === "BertModel") opts.addPoolingLayer = v as boolean;
-    else throw new ConfigError(`model_init_kwargs: ${name} takes no argument "${k}" here`);
+    else throw new ConfigError(`model_init_kwargs: ${name} takes no argument ${quote(k)} here`);
   }
   return (await cls.fromPretrained(source, opts)) as Forwardable;
 }
@@ -66,7 +71,10 @@ export async function autoModel(
   const files = modelFiles(source);
   const config = await readJson(files, "config.json");
   const arch = Array.isArray(config?.architectures)
-    ? (config!.architectures as unknown[]).find((a) => typeof a === "string" && a in MODEL_CLASSES)
+    ? (config!.architectures as unknown[]).find(
+        // own names only: "toString" or "constructor" are not model classes
+        (a) => typeof a === "string" && Object.prototype.hasOwnProperty.call(MODEL_CLASSES, a),
+      )
     : undefined;
   return loadModelClass((arch as string) ?? "BertModel", files, {}, options);
 }

@@ -43,6 +43,14 @@ export interface EngineOptions extends WasmOptions {
    * workers, pages without cross-origin isolation) it falls back to 1.
    */
   threads?: number | "auto";
+  /**
+   * Most bytes of WebAssembly memory one request's activations (the arena, with a decoder's kept
+   * cache) may use; a request needing more is refused with an EngineError instead of growing the
+   * memory. WebAssembly memory never shrinks: without a cap, one huge batch keeps its memory for
+   * the engine's life (a new engine, loading the model again, is the way to get it back).
+   * Default: no cap (the runtime's 4 GiB limit).
+   */
+  maxArenaBytes?: number;
 }
 
 /** Below this many flops a GEMM stays on one thread: a hand-off costs a few microseconds. */
@@ -267,6 +275,10 @@ export class Engine {
   /** Offset of the packing buffer at the start of the current arena plan; -1 before any plan. */
   private pack = -1;
   private packBytes = PACK_BYTES;
+  private maxArena = Infinity;
+  /** Calls on this engine (forwards of every model on it, loads into it), one after another. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private loads = 0;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     this.memory = memory;
@@ -277,7 +289,10 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const threads = resolveThreads(options.threads);
+    const threads = resolveThreads(
+      options.threads,
+      options.threads === "auto" ? await hardwareThreads() : 1,
+    );
     const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
     const memory = new WebAssembly.Memory({
       initial: 1,
@@ -305,7 +320,50 @@ export class Engine {
       );
     }
     engine.packBytes = Math.max(PACK_BYTES, threads * MHA_PACK_BYTES);
+    const cap = options.maxArenaBytes;
+    if (cap !== undefined) {
+      if (typeof cap !== "number" || !(cap > 0) || !Number.isFinite(cap)) {
+        engine.dispose();
+        throw new EngineError(
+          `simdbert: maxArenaBytes must be a positive number of bytes, got ${String(cap).slice(0, 40)}`,
+        );
+      }
+      engine.maxArena = cap;
+    }
     return engine;
+  }
+
+  /**
+   * Runs `fn` after every call queued before it on this engine. Models sharing an engine queue
+   * their forwards here, and loads into it hold it for their whole duration: a load awaits file
+   * reads that land in wasm memory and stages rows past the weights, where a forward's arena
+   * begins, so a forward (or another load) in between would corrupt both. The queue keeps only
+   * the order, not the results (an output is not kept alive until the next call).
+   */
+  serialize<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Runs a load (weights laid into this engine) in the engine's queue, marked as loading. */
+  load<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      this.loads++;
+      try {
+        return await fn();
+      } finally {
+        this.loads--;
+      }
+    });
+  }
+
+  /** Whether a load into this engine is under way (a synchronous forward must not run now). */
+  get loading(): boolean {
+    return this.loads > 0;
   }
 
   /** Threads the kernels run on (1 without a pool). */
@@ -742,6 +800,7 @@ export class Engine {
    */
   keep(bytes: number): number {
     const size = alignUp(bytes);
+    this.checkArena(size);
     this.pack = -1; // the arena moves: the next plan places the packing buffer again
     this.ensure(this.top + size + SLACK);
     this.keptBytes = size;
@@ -755,6 +814,10 @@ export class Engine {
 
   /** @internal Starts planning the arena for one request: buffers are carved from where the kept region ends. */
   arena(): Arena {
+    if (this.loads)
+      throw new EngineError(
+        "simdbert: a model is being loaded into this engine: a synchronous run() cannot use it now (await forward(), which waits for the load)",
+      );
     const a = new Arena(this, this.top + this.keptBytes);
     // first in every plan, so at the same offset in all of them: reserved by the plan's commit
     const pack = a.take(this.packBytes / 4);
@@ -765,8 +828,17 @@ export class Engine {
 
   /** @internal Called by Arena.commit: grows the memory for the plan. */
   reserve(end: number): void {
+    this.checkArena(end - this.top);
     this.ensure(end);
     if (end > this.arenaEnd) this.arenaEnd = end;
+  }
+
+  /** Refuses an arena (kept region included) larger than maxArenaBytes, before growing anything. */
+  private checkArena(bytes: number): void {
+    if (bytes > this.maxArena)
+      throw new EngineError(
+        `simdbert: this request needs ${(bytes / 2 ** 20).toFixed(1)} MiB of activations, more than maxArenaBytes (${(this.maxArena / 2 ** 20).toFixed(1)} MiB): send smaller batches or shorter sequences, or raise the cap`,
+      );
   }
 
   /** High-water mark of the arena (and kept region) in bytes. */
@@ -775,14 +847,44 @@ export class Engine {
   }
 }
 
-function resolveThreads(t: number | "auto" | undefined): number {
-  if (t === undefined || t === 1) return 1;
+// a variable specifier: bundlers for browsers and workers leave this import alone
+const NODE_OS = "node:os";
+
+/**
+ * The threads this process may run on: os.availableParallelism() on Node (navigator, which
+ * reports the same, exists only from Node 21; availableParallelism from 18.14, os.cpus() before),
+ * navigator.hardwareConcurrency elsewhere (browsers, Deno, Bun, workers).
+ */
+export async function hardwareThreads(): Promise<number> {
   const g = globalThis as {
     navigator?: { hardwareConcurrency?: number };
+    process?: { versions?: { node?: string } };
+    Deno?: unknown;
+    Bun?: unknown;
+  };
+  if (g.process?.versions?.node && !g.Deno && !g.Bun) {
+    try {
+      const os = (await import(/* @vite-ignore */ NODE_OS)) as typeof import("node:os");
+      const n =
+        typeof os.availableParallelism === "function"
+          ? os.availableParallelism()
+          : os.cpus().length;
+      if (Number.isSafeInteger(n) && n >= 1) return Math.min(n, 256);
+    } catch {
+      // no node:os (a bundle for another platform): navigator below
+    }
+  }
+  const n = g.navigator?.hardwareConcurrency;
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 1 ? Math.min(n, 256) : 1;
+}
+
+function resolveThreads(t: number | "auto" | undefined, auto: number): number {
+  if (t === undefined || t === 1) return 1;
+  const g = globalThis as {
     crossOriginIsolated?: boolean;
     SharedArrayBuffer?: unknown;
   };
-  const n = t === "auto" ? (g.navigator?.hardwareConcurrency ?? 1) : t;
+  const n = t === "auto" ? auto : t;
   if (!Number.isSafeInteger(n) || n < 1 || n > 256)
     throw new EngineError(
       `simdbert: threads must be a positive integer or "auto", got ${String(t)}`,

@@ -66,6 +66,11 @@ export interface BertTokenizerOptions {
    * model's embeddings do not have).
    */
   add_missing_special_tokens?: boolean;
+  /**
+   * Words longer than this many code points are one unknown token (default 100, HF's
+   * WordpieceTokenizer; tokenizer.json's model.max_input_chars_per_word when loaded from one).
+   */
+  max_input_chars_per_word?: number;
 }
 
 const SPECIAL_ATTRIBUTES = [
@@ -191,8 +196,15 @@ export class BertTokenizer implements PrepareHost {
           strip_accents: o.strip_accents ?? null,
         })
       : null;
+    const maxChars = o.max_input_chars_per_word ?? 100;
+    if (typeof maxChars !== "number" || !Number.isSafeInteger(maxChars) || maxChars < 0)
+      throw new TokenizerError(
+        `max_input_chars_per_word must be a non-negative integer, got ${String(maxChars).slice(0, 40)}`,
+        "TypeError",
+      );
     this.wordpiece_tokenizer = new WordpieceTokenizer(this.vocab, {
       unk_token: this.unk_token ?? "None",
+      max_input_chars_per_word: maxChars,
     });
     // HF lowercases the text first only through the do_lower_case property, which exists only
     // with a basic tokenizer

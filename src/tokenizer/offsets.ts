@@ -113,11 +113,14 @@ function words(
 ): void {
   const table = bmpClasses();
   const cjk = bt.tokenize_chinese_chars;
-  let w = "";
+  let acc = ""; // the word's earlier runs, when deleted characters cut it
+  let runStart = -1; // start of the current run of kept units (-1: none)
   let units: number[] = [];
-  const flush = () => {
+  const flush = (i: number) => {
+    const w = runStart >= 0 ? acc + text.slice(runStart, i) : acc;
     if (w) onWord(w, units);
-    w = "";
+    acc = "";
+    runStart = -1;
     units = [];
   };
   for (let i = 0; i < text.length;) {
@@ -133,22 +136,22 @@ function words(
         k = charClass(c);
       } else k = DROP;
     }
-    if (k === SPACE) flush();
+    if (k === SPACE) flush(i);
     else if (k === DROP) {
-      /* deleted: the word goes on */
+      // deleted: the word goes on without it
+      if (runStart >= 0) acc += text.slice(runStart, i);
+      runStart = -1;
     } else if (cjk && c >= 0x3400 && isChineseChar(c)) {
-      flush();
-      w = text.slice(i, i + len);
-      units = len === 2 ? [base + i, base + i + 1] : [base + i];
-      flush();
+      flush(i);
+      onWord(text.slice(i, i + len), len === 2 ? [base + i, base + i + 1] : [base + i]);
     } else {
-      w += text.slice(i, i + len);
+      if (runStart < 0) runStart = i;
       units.push(base + i);
       if (len === 2) units.push(base + i + 1);
     }
     i += len;
   }
-  flush();
+  flush(text.length);
 }
 
 /** BasicTokenizer.splitWord (never_split, accents, punctuation) then WordPiece, with positions. */
@@ -168,20 +171,36 @@ function basicWord(
   let t = w;
   let tUnits = units;
   if (strip) {
-    t = "";
-    tUnits = [];
-    for (let i = 0; i < w.length;) {
-      const n = w.codePointAt(i)! > 0xffff ? 2 : 1;
-      const x = stripAccents(w.slice(i, i + n));
-      t += x;
-      for (let k = 0; k < x.length; k++) tUnits.push(units[i + Math.min(k, n - 1)]);
-      i += n;
-    }
     const whole = stripAccents(w);
-    if (whole !== t) {
-      // canonical reordering made the whole differ from its characters: map by position
-      t = whole;
-      tUnits = Array.from(whole, (_, k) => units[Math.min(k, units.length - 1)]);
+    if (whole !== w) {
+      // each character alone (remembered: long texts repeat few), then its units
+      const parts: string[] = [];
+      let total = 0;
+      for (let i = 0; i < w.length;) {
+        const cp = w.codePointAt(i)!;
+        const n = cp > 0xffff ? 2 : 1;
+        const x = cp < 0xc0 ? w[i] : stripChar(w.slice(i, i + n));
+        parts.push(x);
+        total += x.length;
+        i += n;
+      }
+      t = parts.join("");
+      tUnits = new Array<number>(total);
+      if (t === whole) {
+        let j = 0;
+        for (let i = 0, p = 0; p < parts.length; p++) {
+          const n = w.codePointAt(i)! > 0xffff ? 2 : 1;
+          for (let k = 0; k < parts[p].length; k++) tUnits[j++] = units[i + Math.min(k, n - 1)];
+          i += n;
+        }
+      } else {
+        // canonical reordering made the whole differ from its characters: map by position
+        t = whole;
+        tUnits = Array.from(
+          { length: whole.length },
+          (_, k) => units[Math.min(k, units.length - 1)],
+        );
+      }
     }
   }
   if (t !== w && ns.size > 0 && ns.has(t)) return piece(host, t, tUnits, emit);
@@ -200,6 +219,18 @@ function basicWord(
     i += n;
   }
   if (start < t.length) piece(host, t.slice(start), tUnits.slice(start), emit);
+}
+
+/** stripAccents of one character, remembered (long texts repeat few characters). */
+const stripped = new Map<string, string>();
+function stripChar(c: string): string {
+  let x = stripped.get(c);
+  if (x === undefined) {
+    x = stripAccents(c);
+    if (stripped.size >= 4096) stripped.clear();
+    stripped.set(c, x);
+  }
+  return x;
 }
 
 /** One piece of a word: kept whole when in the tokenizer's never_split, else WordPiece. */

@@ -209,6 +209,21 @@ export function pad(
     for (const r of required as unknown[][]) max_length = Math.max(max_length, r.length);
     strategy = "max_length";
   }
+  // the cap on one padded sequence (filled) does not bound a batch: 64 sequences padded to 16 M
+  // tokens each would exhaust the JS heap, so the batch's total is capped too
+  let total = 0;
+  let longest = 0;
+  for (const r of required) {
+    const n = Array.isArray(r) ? r.length : 0;
+    const target = strategy === "do_not_pad" ? n : (targetLength(max_length, padToMultipleOf) ?? n);
+    longest = Math.max(longest, target);
+    total += Math.max(n, target);
+  }
+  if (total > MAX_PADDED)
+    throw new TokenizerError(
+      `padding this batch of ${required.length} sequences (to ${longest} tokens) makes ${total} tokens, more than simdbert pads in one batch (${MAX_PADDED}): check max_length / pad_to_multiple_of, or pad smaller batches`,
+      "MemoryError",
+    );
   const batch: EncodedDict = {};
   for (let i = 0; i < required.length; i++) {
     const item: EncodedDict = {};
@@ -231,11 +246,10 @@ function padOne(
   if (returnMask === null) returnMask = host.model_input_names.includes("attention_mask");
   const main = host.model_input_names[0];
   const required = enc[main] as number[];
-  let max_length = maxLength;
-  if (strategy === "longest") max_length = required.length;
-  if (max_length !== null && padToMultipleOf !== null && pyMod(max_length, padToMultipleOf) !== 0) {
-    max_length = (pyFloorDiv(max_length, padToMultipleOf) + 1) * padToMultipleOf;
-  }
+  const max_length = targetLength(
+    strategy === "longest" ? required.length : maxLength,
+    padToMultipleOf,
+  );
   const needsPadding = strategy !== "do_not_pad" && required.length !== max_length;
   if (returnMask && !("attention_mask" in enc)) enc.attention_mask = filled(required.length, 1);
   if (needsPadding) {
@@ -256,7 +270,16 @@ function padOne(
   return enc;
 }
 
-/** Longest sequence padding may build: past it Python would raise MemoryError; here a TokenizerError. */
+/** _pad's target length: max_length (or the sequence's own), rounded up to pad_to_multiple_of. */
+function targetLength(maxLength: number | null, padToMultipleOf: number | null): number | null {
+  let max_length = maxLength;
+  if (max_length !== null && padToMultipleOf !== null && pyMod(max_length, padToMultipleOf) !== 0) {
+    max_length = (pyFloorDiv(max_length, padToMultipleOf) + 1) * padToMultipleOf;
+  }
+  return max_length;
+}
+
+/** Longest sequence (and batch, in total) padding may build: past it Python would raise MemoryError; here a TokenizerError. */
 const MAX_PADDED = 1 << 24;
 
 function filled(n: number, v: number): number[] {

@@ -2,6 +2,7 @@
 // merged the way transformers 4.30.2 merges them: tokenizer_config.json, overridden by the
 // caller's options; special_tokens_map.json wins over the config for the keys the caller did not
 // set; added_tokens.json entries are added in id order.
+import { MAX_JSON_BYTES } from "../loading/files.js";
 import { modelFiles, type ModelSource } from "../loading/source.js";
 import { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
 import { TokenizerError } from "./errors.js";
@@ -112,16 +113,26 @@ function contentOf(v: unknown): string {
       : "";
 }
 
+/** Decodes a tokenizer file as HF opens it (UTF-8, errors raised): a damaged byte is an error, not U+FFFD in a token. */
+function strictUtf8(b: Uint8Array, where: string, name: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch {
+    throw new TokenizerError(`${where}: ${name} is not valid UTF-8`, "UnicodeDecodeError");
+  }
+}
+
 async function readJsonFile(
   files: ReturnType<typeof modelFiles>,
   name: string,
 ): Promise<Record<string, unknown> | null> {
-  const b = await files.bytes(name);
+  const b = await files.bytes(name, MAX_JSON_BYTES);
   if (!b) return null;
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder().decode(b));
+    v = JSON.parse(strictUtf8(b, files.where, name));
   } catch (e) {
+    if (e instanceof TokenizerError) throw e;
     throw new TokenizerError(`${files.where}: ${name} is not valid JSON: ${(e as Error).message}`);
   }
   if (!v || typeof v !== "object" || Array.isArray(v))
@@ -154,7 +165,7 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
         `${files.where}: neither vocab.txt nor tokenizer.json found`,
         "OSError",
       );
-    const parsed = parseTokenizerJson(new TextDecoder().decode(tj));
+    const parsed = parseTokenizerJson(strictUtf8(tj, files.where, "tokenizer.json"));
     vocab = parsed.vocab;
     Object.assign(config, parsed.options);
     hasTokenizerJson = true;

@@ -115,6 +115,15 @@ export function parseTokenizerJson(text: string | object): TokenizerJsonSettings
     options.do_lower_case = false;
   }
   if (typeof model.unk_token === "string") options.unk_token = model.unk_token;
+  // the tokenizers library's WordPiece reads it (a usize; its default 100 is the slow tokenizer's)
+  const maxChars = model.max_input_chars_per_word;
+  if (maxChars !== undefined && maxChars !== null) {
+    if (typeof maxChars !== "number" || !Number.isSafeInteger(maxChars) || maxChars < 0)
+      throw new TokenizerError(
+        `tokenizer.json: model.max_input_chars_per_word must be a non-negative integer, got ${JSON.stringify(maxChars)?.slice(0, 40)}`,
+      );
+    options.max_input_chars_per_word = maxChars;
+  }
   const { cls, sep } = specialsFromPostProcessor(root.post_processor);
   if (cls !== undefined) options.cls_token = cls;
   if (sep !== undefined) options.sep_token = sep;

@@ -58,6 +58,7 @@ export class Rand {
 /** The engine's error classes: every rejection must be one of these. */
 export const TYPED = [lib.SafetensorsError, lib.ConfigError, lib.WeightsError, lib.InputError];
 if (lib.TokenizerError) TYPED.push(lib.TokenizerError);
+if (lib.FileError) TYPED.push(lib.FileError);
 
 export const isTyped = (e) => TYPED.some((T) => e instanceof T);
 

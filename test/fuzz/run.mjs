@@ -4,7 +4,7 @@
 // growth (and unclear messages, slow cases, allocations beyond the file size), then each failure
 // with the command that replays it.
 //
-//   node test/fuzz/run.mjs [--seconds 60] [--seed N] [--surface safetensors,config,forward,concurrency,tokenizer,torch]
+//   node test/fuzz/run.mjs [--seconds 60] [--seed N] [--surface safetensors,config,forward,concurrency,tokenizer,torch,files,engine]
 //                          [--case K --verbose]   (replay one case)
 //   npm run fuzz -- --seconds 60 --seed 7
 import { spawn } from "node:child_process";
@@ -14,7 +14,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COUNTERS } from "./lib.mjs";
 
-export const SURFACES = ["safetensors", "config", "forward", "concurrency", "tokenizer", "torch"];
+export const SURFACES = [
+  "safetensors",
+  "config",
+  "forward",
+  "concurrency",
+  "tokenizer",
+  "torch",
+  "files",
+  "engine",
+];
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 const PHASES = ["set-up", "cases", "finish", "done"];
 

@@ -59,7 +59,8 @@ const DTYPES = {
   F64: 8,
 };
 const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
-const MAX_HEADER = 100_000_000;
+const MAX_HEADER = 32 * 2 ** 20;
+const MAX_TENSORS = 1 << 16;
 const enc = new TextEncoder();
 
 // ------------------------------------------------------------------ writing files
@@ -262,6 +263,8 @@ function validate(file, size = file.length) {
     return { ok: false, problems: ["notobject"] };
   const dataLen = size - 8 - N;
   const problems = [];
+  if (Object.keys(obj).filter((k) => k !== "__metadata__").length > MAX_TENSORS)
+    return { ok: false, problems: ["count"] };
   const tensors = new Map();
   for (const key of Object.keys(obj)) {
     const v = obj[key];
@@ -332,16 +335,17 @@ const NAMES_PROBLEM = {
   json: /JSON/,
   notobject: /must be a JSON object/,
   metadata: /__metadata__/,
-  entry: /tensor ".*": entry must be an object/s,
-  dtype: /tensor ".*": unknown dtype/s,
-  shape: /tensor ".*": shape/s,
-  offsets: /tensor ".*": data_offsets must be/s,
+  entry: /tensor ".*"(?:\.\.\. \(\d+ characters\))?: entry must be an object/s,
+  dtype: /tensor ".*"(?:\.\.\. \(\d+ characters\))?: unknown dtype/s,
+  shape: /tensor ".*"(?:\.\.\. \(\d+ characters\))?: shape/s,
+  offsets: /tensor ".*"(?:\.\.\. \(\d+ characters\))?: data_offsets must be/s,
   reversed: /reversed/,
   range: /past the end|truncated/,
   bytes: /needs \d+ bytes but data_offsets give \d+/,
   overlap: /overlaps/,
   hole: /belong to no tensor/,
   trailing: /trailing bytes/,
+  count: /more than \d+ tensors/,
 };
 
 /** Whether a checkpoint (as validated) has every BertModel weight with the right shape and a float dtype. */
@@ -949,12 +953,81 @@ export async function runDirect(state, r, ctx) {
   );
 }
 
+/**
+ * Header sizes: headers of tens of thousands of (zero-size) tensors around the tensor-count cap,
+ * names holding commas, braces and quotes (the count before parsing must not be fooled by them),
+ * and valid headers padded to just under (or over) the header-size cap. Accepted exactly when
+ * within both caps; a rejection is fast (before parsing millions of keys) and names the cap.
+ */
+export async function runHeaderSizes(state, r, ctx) {
+  const { stats, i } = ctx;
+  stats.add("tried");
+  // padded with spaces (valid JSON) to just under or over the header-size cap: few tensors then
+  const padded = r.chance(0.2);
+  const count = padded
+    ? r.int(1, 100)
+    : r.pick([
+        1,
+        MAX_TENSORS - 1,
+        MAX_TENSORS,
+        MAX_TENSORS + 1,
+        MAX_TENSORS + r.int(2, 1000),
+        200_000,
+      ]);
+  const odd = r.chance(0.5);
+  const parts = ["{"];
+  const meta = r.chance(0.3);
+  if (meta) parts.push('"__metadata__":{"a,b":"{,}"}');
+  for (let k = 0; k < count; k++) {
+    const nm = odd && k % 7 === 0 ? `t${k},{"[\\` : `t${k}`;
+    parts.push(
+      `${k || meta ? "," : ""}${JSON.stringify(nm)}:{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`,
+    );
+  }
+  parts.push("}");
+  let text = parts.join("");
+  // padded with spaces (valid JSON) to just under or over the header-size cap
+  const pad = padded ? MAX_HEADER - text.length + r.int(-8, 9) : 0;
+  if (pad > 0) text += " ".repeat(pad);
+  const json = enc.encode(text);
+  const file = new Uint8Array(8 + json.length);
+  new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true);
+  file.set(json, 8);
+  const valid = count <= MAX_TENSORS && json.length <= MAX_HEADER;
+  const label = `a header of ${count} tensors${odd ? " (odd names)" : ""}, ${json.length} bytes`;
+  const t0 = performance.now();
+  const [src, err, ok] = await attempt(() => new BufferSource(file));
+  const dt = performance.now() - t0;
+  if (
+    judge(
+      ctx,
+      valid
+        ? null
+        : {
+            re:
+              json.length > MAX_HEADER ? /larger than the \d+-byte limit/ : /more than \d+ tensors/,
+            what: label,
+            type: SafetensorsError,
+          },
+      err,
+      ok,
+      label,
+    )
+  )
+    return;
+  stats.add("checks");
+  if (ok && src.header.tensors.size !== count)
+    stats.fail("wrong", i, `${label}: read ${src.header.tensors.size} tensors`);
+  if (!ok && dt > 1000) stats.fail("slow", i, `${label}: rejected after ${dt.toFixed(0)} ms`);
+}
+
 export const surface = {
   name,
   setup,
   teardown,
   async run(state, r, ctx) {
     if (r.chance(0.05)) return runDirect(state, r, ctx);
+    if (r.chance(0.03)) return runHeaderSizes(state, r, ctx);
     return runCase(state, r, ctx);
   },
 };

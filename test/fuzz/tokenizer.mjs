@@ -239,6 +239,7 @@ export async function run(state, r, ctx) {
     [1, "big"],
     [1, "junk"],
     [1, "decode"],
+    [1, "padbatch"],
   ]);
   const errs = [];
   let label;
@@ -326,6 +327,41 @@ export async function run(state, r, ctx) {
     if (batch && ids.length !== text.length && !o.return_overflowing_tokens)
       errs.push(`${ids.length} rows for ${text.length} texts`);
     stats.add("checks");
+  } else if (kind === "padbatch") {
+    // batches padded to max_length: the total (texts x padded length) is capped, not only each row
+    const n = r.pick([1, 2, 3, 17, 64, 100, 128]);
+    const over = r.chance(0.5);
+    const cap = 1 << 24;
+    const target = over
+      ? Math.floor(cap / n) + r.int(1, r.chance(0.5) ? 4 : 2 ** 20) // just over the cap, or far
+      : r.int(1, Math.max(2, Math.floor((1 << 18) / n))); // well under it (fast to build)
+    const o = { padding: "max_length", max_length: target };
+    if (r.chance(0.2)) o.pad_to_multiple_of = r.pick([8, 64]);
+    const padded = o.pad_to_multiple_of
+      ? Math.ceil(target / o.pad_to_multiple_of) * o.pad_to_multiple_of
+      : target;
+    const texts = Array.from({ length: n }, () => "hello world");
+    label = `${v.name}.call(${n} texts, ${show(o)})`;
+    if (ctx.verbose) ctx.log(`case ${i}: ${label}`);
+    const [enc, err, ok] = await attempt(() => v.tok.call(texts, o));
+    if (n * padded > cap) {
+      if (
+        judge(
+          ctx,
+          { re: /padding .*more than simdbert pads/, what: "a batch padded past the cap" },
+          err,
+          ok,
+          label,
+        )
+      )
+        return;
+      return;
+    }
+    if (judge(ctx, null, err, ok, label)) return;
+    const rows = enc.input_ids;
+    stats.add("checks");
+    if (rows.length !== n || rows.some((row) => row.length !== Math.max(padded, row.length)))
+      errs.push(`rows not padded to ${padded}`);
   } else if (kind === "decode") {
     const ids = Array.from({ length: r.int(0, 50) }, () =>
       r.chance(0.9) ? r.int(0, v.size) : r.pick([-1, v.size, 2 ** 40, 1.5, NaN, "3", null]),

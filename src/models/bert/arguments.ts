@@ -10,7 +10,7 @@ import {
   type Dense,
   type TensorLike,
 } from "../inputs.js";
-import type { Tensor } from "../../tensor.js";
+import { Tensor } from "../../tensor.js";
 import type { PassInputs } from "./pass.js";
 import { KVCache } from "./kv_cache.js";
 
@@ -59,8 +59,10 @@ export function checkArguments(
   x: BertModelInputs,
   hasPooler: boolean,
 ): PassInputs & { returnDict: boolean } {
-  if (!x || typeof x !== "object")
-    throw new InputError("forward expects an object of named inputs");
+  if (!x || typeof x !== "object" || Array.isArray(x))
+    throw new InputError(
+      `forward expects an object of named inputs, got ${x === null ? "null" : Array.isArray(x) ? "an array" : typeof x}`,
+    );
   for (const k of Object.keys(x)) {
     if (!KNOWN.has(k)) throw new InputError(`forward() got an unexpected argument "${k}"`);
   }
@@ -130,15 +132,18 @@ export function checkArguments(
           `past_key_values[${i}] must be (key, value) or (self key, self value, cross key, cross value)`,
         );
       }
-      // a KVCache's tensors stay in wasm memory: check shapes without reading them
-      if (pkv instanceof KVCache)
-        return layer.map((t) => ({
-          get data() {
-            return (t as Tensor).data as Float32Array;
-          },
-          shape: (t as Tensor).shape,
-        }));
-      return layer.map((t, j) => floatInput(`past_key_values[${i}][${j}]`, t));
+      // a KVCache's unread tensors stay in wasm memory: shapes checked without reading them
+      // (anything put into a cache in their place is read as given)
+      return layer.map((t, j) =>
+        pkv instanceof KVCache && t instanceof Tensor && t.pending && t.dtype === "float32"
+          ? {
+              get data() {
+                return t.data as Float32Array;
+              },
+              shape: t.shape,
+            }
+          : floatInput(`past_key_values[${i}][${j}]`, t),
+      );
     });
     P = past[0][0].shape[2] ?? 0;
     past.forEach((layer, i) =>

@@ -193,7 +193,11 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
   run(inputs: Inputs): O | OutputValue[] {
     const bert: Record<string, unknown> = {};
     const own: Own = {};
-    for (const [k, v] of Object.entries(inputs ?? {})) {
+    if (!inputs || typeof inputs !== "object" || Array.isArray(inputs))
+      throw new InputError(
+        `${this.constructor.name}.forward expects an object of named inputs, got ${inputs === null ? "null" : Array.isArray(inputs) ? "an array" : typeof inputs}`,
+      );
+    for (const [k, v] of Object.entries(inputs)) {
       if (ENCODER_ARGS.includes(k) || this.extraBertArgs.includes(k)) bert[k] = v;
       else if (this.ownArgs.includes(k)) own[k] = v;
       else

@@ -32,6 +32,8 @@ export class KVCache extends Array<Tensor<"float32">[]> {
   }
   /** @internal */ slab!: KVSlab;
   /** @internal */ epoch = 0;
+  /** @internal the layers and tensors as returned: a cache changed since is not the tip */
+  returned: Tensor[][] = [];
   /** Cached positions (keys per sequence). */
   length_ = 0;
   get sequenceLength(): number {
@@ -53,7 +55,12 @@ export class KVSlab {
   length = 0;
   /** the cross regions hold valid encoder keys/values for this epoch */
   crossValid = false;
-  private holders: WeakRef<KVCache>[] = [];
+  /**
+   * Every lazy tensor handed out in this epoch, weakly: a caller may keep one tensor and drop its
+   * cache (`const [[k]] = out.past_key_values`), so tensors, not containers, are copied out
+   * before the slab is reused.
+   */
+  private holders: WeakRef<Tensor>[] = [];
 
   constructor(
     private readonly e: Engine,
@@ -88,20 +95,34 @@ export class KVSlab {
     };
   }
 
-  /** Whether `c` is this slab's newest cache (so it can be extended in place). */
+  /**
+   * Whether `c` is this slab's newest cache, unchanged since it was returned (so it can be
+   * extended in place). A cache whose layers or tensors were replaced, or whose tensors were read
+   * (their copies may have been edited), is not: its values are written in as given, as PyTorch
+   * uses the tensors it is passed.
+   */
   isTip(c: unknown): c is KVCache {
-    return (
-      c instanceof KVCache && c.slab === this && c.epoch === this.epoch && c.length_ === this.length
-    );
+    if (
+      !(c instanceof KVCache) ||
+      c.slab !== this ||
+      c.epoch !== this.epoch ||
+      c.length_ !== this.length ||
+      c.length !== c.returned.length
+    )
+      return false;
+    for (let l = 0; l < c.length; l++) {
+      const layer = c[l],
+        orig = c.returned[l];
+      if (!Array.isArray(layer) || layer.length !== orig.length) return false;
+      for (let k = 0; k < orig.length; k++)
+        if (layer[k] !== orig[k] || !orig[k].pending) return false;
+    }
+    return true;
   }
 
-  /** Copies every live cache of this epoch out of the slab, so the slab can be overwritten. */
+  /** Copies every live cache tensor of this epoch out of the slab, so the slab can be overwritten. */
   private releaseHolders(): void {
-    for (const ref of this.holders) {
-      const c = ref.deref();
-      if (!c || c.epoch !== this.epoch) continue;
-      for (const layer of c) for (const t of layer) void t.data;
-    }
+    for (const ref of this.holders) void ref.deref()?.data;
     this.holders = [];
   }
 
@@ -239,8 +260,10 @@ export class KVSlab {
         }),
       );
     }
-    this.holders = this.holders.filter((r) => r.deref()?.epoch === this.epoch);
-    this.holders.push(new WeakRef(c));
+    c.returned = c.map((layer) => [...layer]);
+    // read tensors hold their own copy; collected ones need nothing
+    this.holders = this.holders.filter((r) => r.deref()?.pending);
+    for (const layer of c) for (const t of layer) this.holders.push(new WeakRef(t));
     return c;
   }
 }

@@ -402,8 +402,11 @@ export class BertPooler {
 }
 
 export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
-  /** BertModel only: build the pooler (HF's add_pooling_layer, default true). */
-  addPoolingLayer?: boolean;
+  /**
+   * BertModel only: build the pooler (HF's add_pooling_layer, default true). "auto": build it
+   * when the checkpoint has its weights (embeddings never read it; masked-LM checkpoints lack it).
+   */
+  addPoolingLayer?: boolean | "auto";
   /** An engine to place the weights in (default: a new one per model). */
   engine?: Engine;
   /** Config overrides, as from_pretrained's kwargs (e.g. { is_decoder: true }). */
@@ -413,17 +416,17 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
 /** Base of every BERT model class: the config, the engine that holds its weights, a call queue. */
 export class BertPreTrainedModel {
   static readonly base_model_prefix = "bert";
-  protected queue: Promise<unknown> = Promise.resolve();
   constructor(
     readonly config: BertConfig,
     readonly engine: Engine,
   ) {}
 
-  /** Runs calls one after another: overlapping async calls see the arena as sequential calls do. */
+  /**
+   * Runs calls one after another, in the engine's queue: overlapping async calls (on this model,
+   * on other models sharing its engine, loads into it) see the arena as sequential calls do.
+   */
   protected serialize<T>(fn: () => T): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.engine.serialize(fn);
   }
 
   /** Bytes of WebAssembly memory held for this model (weights + arena). */
@@ -433,8 +436,8 @@ export class BertPreTrainedModel {
 }
 
 export interface BertModelOptions {
-  /** HF's add_pooling_layer (default true). */
-  addPoolingLayer?: boolean;
+  /** HF's add_pooling_layer (default true); "auto": when the checkpoint has pooler weights. */
+  addPoolingLayer?: boolean | "auto";
   /** Keep the word embeddings only in packed form (a tied MLM decoder uses them as its weight). */
   packedWordEmbeddings?: boolean;
 }
@@ -463,7 +466,15 @@ export class BertModel extends BertPreTrainedModel {
       options.packedWordEmbeddings ?? false,
     );
     this.encoder = new BertEncoder(config, w, p("encoder"));
-    this.pooler = (options.addPoolingLayer ?? true) ? new BertPooler(config, w, p("pooler")) : null;
+    const pool =
+      options.addPoolingLayer === "auto"
+        ? w.has(p("pooler.dense.weight"))
+        : (options.addPoolingLayer ?? true);
+    if (pool !== true && pool !== false)
+      throw new ConfigError(
+        `addPoolingLayer must be true, false or "auto", got ${String(options.addPoolingLayer).slice(0, 40)}`,
+      );
+    this.pooler = pool ? new BertPooler(config, w, p("pooler")) : null;
     this.slab = new KVSlab(engine, config);
   }
 
@@ -571,14 +582,18 @@ export async function loadPretrained<T>(
   const { config, tensors, close } = await openModel(source, options.config);
   try {
     const engine = options.engine ?? (await Engine.create(options));
-    const w = new WeightLoader(engine, tensors, {
-      warn: options.warn ?? defaultWarn,
-      prefix: "bert",
-      dtype: options.dtype,
+    // in the engine's queue: forwards of other models on a shared engine, and other loads into
+    // it, wait (the loader stages rows where their arena begins)
+    return await engine.load(async () => {
+      const w = new WeightLoader(engine, tensors, {
+        warn: options.warn ?? defaultWarn,
+        prefix: "bert",
+        dtype: options.dtype,
+      });
+      const model = build(config, engine, w);
+      await w.load();
+      return model;
     });
-    const model = build(config, engine, w);
-    await w.load();
-    return model;
   } finally {
     await close();
   }
