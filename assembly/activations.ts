@@ -1,5 +1,6 @@
 // Every hidden_act of Hugging Face's ACT2FN (transformers 4.30.2 activations.py), elementwise.
-// The numbering is shared with src/runtime/activations.ts.
+// The ACT_* ids are the one list of them: scripts/gen-kernel-bindings.mjs copies them into
+// src/runtime/kernel_bindings.ts, and src/config.ts maps HF's names onto them.
 import { exp4, tanh4, sigmoid4, onePlusErf4, geluErf4 } from "./math";
 
 export const ACT_LINEAR: i32 = 0;
@@ -22,10 +23,12 @@ const INV_SQRT2: f32 = 0.7071067811865476;
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 
 // 0.5·(1 + tanh(u)) == sigmoid(2u): no cancellation where tanh(u) ≈ -1
+// @ts-ignore: decorator
 @inline function halfOnePlusTanh(u: v128): v128 {
   return sigmoid4(f32x4.add(u, u));
 }
 
+// @ts-ignore: decorator
 @inline export function activate4(kind: i32, x: v128): v128 {
   switch (kind) {
     case ACT_GELU:

@@ -6,12 +6,14 @@
 import { exp4, expNeg4, madd } from "./math";
 
 // [Σa, Σb, Σc, Σd] of four vectors
+// @ts-ignore: decorator
 @inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
   const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 2, 6), v128.shuffle<f32>(a, b, 1, 5, 3, 7));
   const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 2, 6), v128.shuffle<f32>(c, d, 1, 5, 3, 7));
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
+// @ts-ignore: decorator
 @inline function hsum(a: v128): f32 {
   return (
     f32x4.extract_lane(a, 0) +
@@ -21,6 +23,7 @@ import { exp4, expNeg4, madd } from "./math";
   );
 }
 
+// @ts-ignore: decorator
 @inline function dot(x: usize, y: usize, d: i32): f32 {
   let acc = f32x4.splat(0.0);
   let t = 0;
@@ -35,6 +38,7 @@ import { exp4, expNeg4, madd } from "./math";
 }
 
 // One query row against 4 keys: [S[i, j..j+3]]
+// @ts-ignore: decorator
 @inline function dot1x4(qi: usize, k0: usize, ldkB: usize, d: i32, d4: i32): v128 {
   const k1 = k0 + ldkB,
     k2 = k1 + ldkB,

@@ -7,6 +7,7 @@
 //   peak_relaxed_madd: acc = relaxed_madd(acc, m, c)             (the relaxed build's GEMM)
 // Both return a lane sum so that nothing is dead code.
 
+// @ts-ignore: decorator
 @inline function step(acc: v128, m: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(acc, m, c);
   return f32x4.add(f32x4.mul(acc, m), c);
@@ -158,6 +159,7 @@ export function peak_fed(rounds: i32, buf: usize): f32 {
 // counts them: 2 per multiply-add, i.e. 16 per i32x4.dot_i16x8_s (8 products), 32 per 16-product
 // relaxed dot.
 
+// @ts-ignore: decorator
 @inline function dot16(acc: v128, m: v128, c: v128): v128 {
   return i32x4.add(i32x4.dot_i16x8_s(acc, m), c);
 }
@@ -203,11 +205,13 @@ export function peak_dot(iters: i32, seed: i32): i32 {
 
 // The relaxed build's q8 step: i16x8.relaxed_dot_i8x16_i7x16_s, pairs summed to i32, accumulated
 // (the form the q8 kernel uses), and the single-instruction i32x4.relaxed_dot_i8x16_i7x16_add_s.
+// @ts-ignore: decorator
 @inline function dot8(acc: v128, m: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD)
     return i32x4.add(i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(acc, m)), c);
   return acc;
 }
+// @ts-ignore: decorator
 @inline function dot8add(acc: v128, m: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(acc, m, c);
   return acc;

@@ -8,6 +8,7 @@ export function bf16_to_f32(n: i32, src: usize, out: usize): void {
   }
 }
 
+// @ts-ignore: decorator
 @inline function halfToFloatBits(h: u32): u32 {
   const sign = (h & 0x8000) << 16;
   const exp = (h >> 10) & 0x1f;

@@ -28,9 +28,13 @@ import { geluErf4 } from "./math";
 const KC: i32 = 4096;
 /** M block (a multiple of 4): 256 rows of A at a time (about 1 MiB at K = 1024). */
 const MC: i32 = 256;
+/** Columns per panel of packed B, and bytes between its k steps (src/runtime/linear.ts names them too). */
+export const PANEL_COLS: i32 = 8;
+export const PANEL_K_BYTES: i32 = PANEL_COLS * 4;
 
 // Stores the transpose of the 4x4 block whose rows are x0..x3: its row i (the i-th lanes of
 // x0..x3) at d + i·step bytes.
+// @ts-ignore: decorator
 @inline function storeTransposed4x4(
   d: usize,
   step: usize,
@@ -99,6 +103,7 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   }
 }
 
+// @ts-ignore: decorator
 @inline function storeRow(p: usize, v0: v128, v1: v128, nr: i32): void {
   if (nr == 8) {
     v128.store(p, v0);
@@ -120,6 +125,7 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
 }
 
 // Loads nr (1..8) floats at p as two vectors (lanes past nr are 0); reads nothing past nr.
+// @ts-ignore: decorator
 @inline function loadRow0(p: usize, nr: i32): v128 {
   if (nr >= 4) return v128.load(p);
   let v = f32x4.splat(0.0);
@@ -128,6 +134,7 @@ export function f32_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
   if (nr > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
   return v;
 }
+// @ts-ignore: decorator
 @inline function loadRow1(p: usize, nr: i32): v128 {
   if (nr == 8) return v128.load(p, 16);
   let v = f32x4.splat(0.0);
@@ -170,6 +177,7 @@ export function f32_pack_cols8(k: i32, n: i32, b: usize, ldb: i32, out: usize): 
 // valid row of A (in bounds, results discarded).
 //   first: start from bias (or 0), else from C (a later K block)
 //   last:  add R (when given) and store; otherwise store the partial sums
+// @ts-ignore: decorator
 @inline function tile4x8(
   mr: i32,
   nr: i32,
@@ -415,6 +423,7 @@ export function f32_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize): 
 }
 
 // One tile of f32_gemm_4x8_packed: mr (1..4) rows x nr (1..8) columns.
+// @ts-ignore: decorator
 @inline export function tile4x8Packed(
   mr: i32,
   nr: i32,

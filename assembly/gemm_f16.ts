@@ -31,6 +31,7 @@ export function f16_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
 // 4 halves (zero-extended into i32 lanes) -> 4 floats, exact: the magnitude's bits shifted into
 // f32's place and scaled by 2^112 (normal and subnormal halves alike), Inf/NaN given f32's
 // all-ones exponent, then the sign.
+// @ts-ignore: decorator
 @inline function widen4(h: v128): v128 {
   const mag = v128.and(h, i32x4.splat(0x7fff));
   const bits = i32x4.shl(mag, 13);

@@ -55,6 +55,7 @@ const QMAX: i32 = 127;
 const A_GROUP: i32 = 32;
 
 /** k rounded up to a multiple of 4. */
+// @ts-ignore: decorator
 @inline function padK(k: i32): i32 {
   return (k + 3) & ~3;
 }
@@ -104,6 +105,7 @@ export function q8_pack_weights(n: i32, k: i32, w: usize, out: usize, sums: usiz
 }
 
 // Loads n (1..4) floats at p (lanes past n are 0); reads nothing past n.
+// @ts-ignore: decorator
 @inline function load4(p: usize, n: i32): v128 {
   if (n >= 4) return v128.load(p);
   let v = f32x4.splat(0.0);
@@ -114,6 +116,7 @@ export function q8_pack_weights(n: i32, k: i32, w: usize, out: usize, sums: usiz
 }
 
 // Stores the first n (1..4) lanes of v at p.
+// @ts-ignore: decorator
 @inline function store4(p: usize, v: v128, n: i32): void {
   if (n >= 4) {
     v128.store(p, v);
@@ -205,6 +208,7 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
 }
 
 // The epilogue for one row and 4 channels (nc of them stored).
+// @ts-ignore: decorator
 @inline function finish(
   acc: v128,
   nc: i32,
@@ -227,6 +231,7 @@ export function q8_pack_rows4(m: i32, k: i32, a: usize, lda: i32, out: usize, rq
 
 // A tile of mr (1..4) rows x 4 channels (nc stored) over `groups` k groups.
 // b: the panel's half (channels 0-3 or 4-7) of k group 0; 32 bytes a group.
+// @ts-ignore: decorator
 @inline function tilePlain(
   mr: i32,
   nc: i32,

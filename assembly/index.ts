@@ -26,7 +26,7 @@ export {
   f16_gather_rows,
 } from "./gemm_f16";
 export { f32_attn_scores, f32_attn_relative, f32_softmax_rows } from "./attention";
-export { f32_mha } from "./mha";
+export { f32_mha, f32_mha_context_bytes } from "./mha";
 export { f32_layernorm } from "./norm";
 export { f32_activation, f32_activation1 } from "./activations";
 export { f32_bert_embeddings } from "./embeddings";

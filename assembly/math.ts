@@ -8,11 +8,13 @@
 
 // Fused multiply-add where the build has relaxed SIMD (it may or may not fuse, by machine);
 // plain mul + add otherwise. Only the GEMM family uses it: the math below stays deterministic.
+// @ts-ignore: decorator
 @inline export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+// @ts-ignore: decorator
 @inline function poly(x: v128, c0: f32, c1: f32, c2: f32, c3: f32, c4: f32): v128 {
   let p = f32x4.splat(c4);
   p = f32x4.add(f32x4.mul(p, x), f32x4.splat(c3));
@@ -23,55 +25,77 @@
 
 const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 
+// @ts-ignore: decorator
 @inline function copysign(mag: v128, sgn: v128): v128 {
   return v128.or(mag, v128.and(sgn, SIGN));
 }
 
-// e^xc for xc in [-87.34, 88.37] (NaN kept): the core of exp4 and expNeg4.
+// The exponential's constants, shared by exp4/expNeg4 (expClamped) and geluErf4.
+/** log2(e) */
+const LOG2E: f32 = 1.4426950408889634;
+/** -log2(e)/2: n for e^{-a²/2} */
+const NEG_HALF_LOG2E: f32 = -0.7213475204444817;
+/** ln 2 = LN2_HI + LN2_LO, LN2_HI with trailing zero bits so that n·LN2_HI is exact */
+const LN2_HI: f32 = 0.693145751953125;
+const LN2_LO: f32 = 1.428606765330187e-6;
+/** e^r = 1 + r + r²·(EXP_P0 + EXP_P1·r + ... + EXP_P4·r⁴) on |r| <= ln2/2 (scripts/fit_coeffs.py) */
+const EXP_P0: f32 = 0.49999988079071045;
+const EXP_P1: f32 = 0.166665181517601;
+const EXP_P2: f32 = 0.04166953265666962;
+const EXP_P3: f32 = 0.008368915878236294;
+const EXP_P4: f32 = 0.0013751407386735082;
+/** 2^n from the bits of n + EXP2_MAGIC (1.5·2^23 + 127), minus EXP2_MAGIC_BITS, shifted into the exponent */
+const EXP2_MAGIC: f32 = 12583039.0;
+const EXP2_MAGIC_BITS: i32 = 0x4b400000;
+/** exp's argument range: below EXP_MIN the result is 0, above EXP_MAX +inf; arguments are clamped
+ * to [EXP_CLAMP_LO, EXP_CLAMP_HI] before the reduction */
+const EXP_MIN: f32 = -87.33654;
+const EXP_MAX: f32 = 88.72283;
+const EXP_CLAMP_LO: f32 = -87.34;
+const EXP_CLAMP_HI: f32 = 88.37;
+
+// e^xc for xc in [EXP_CLAMP_LO, EXP_CLAMP_HI] (NaN kept): the core of exp4 and expNeg4.
+// @ts-ignore: decorator
 @inline function expClamped(xc: v128): v128 {
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.4426950408889634)));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
   // r = x - n·ln2 in two steps (ln2_hi has trailing zero bits, so n·ln2_hi is exact)
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606765330187e-6)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   // e^r = 1 + r + r²·P(r) on |r| <= ln2/2
-  const p = poly(
-    r,
-    0.49999988079071045,
-    0.166665181517601,
-    0.04166953265666962,
-    0.008368915878236294,
-    0.0013751407386735082,
-  );
+  const p = poly(r, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4);
   const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1.0));
-  // 2^n: n + 127 read from the bits of n + (1.5·2^23 + 127) (exact: n is an integer in
-  // [-126, 128]); the same as trunc_sat(n) + 127, which V8 lowers to about eight instructions
+  // 2^n (n an integer in [-126, 128], exact): n + 127 read from the bits of n + EXP2_MAGIC; the
+  // same as trunc_sat(n) + 127, which V8 lowers to about eight instructions
   const scale = i32x4.shl(
-    i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)),
+    i32x4.sub(f32x4.add(n, f32x4.splat(EXP2_MAGIC)), i32x4.splat(EXP2_MAGIC_BITS)),
     23,
   );
   return f32x4.mul(er, scale);
 }
 
 /** exp(x), 1 ulp. Below -87.34 (the smallest normal result) it returns 0; above 88.72, +inf. */
+// @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
   // pmin/pmax (one minps/maxps each) instead of min/max (about seven instructions each in V8 for
   // their NaN and -0 rules): with x first they still return x when x is NaN, and the bounds are
   // not zero, so the result is the same.
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.34)), f32x4.splat(88.37));
-  const y = v128.andnot(expClamped(xc), f32x4.lt(x, f32x4.splat(-87.33654)));
-  return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.72283)));
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_CLAMP_LO)), f32x4.splat(EXP_CLAMP_HI));
+  const y = v128.andnot(expClamped(xc), f32x4.lt(x, f32x4.splat(EXP_MIN)));
+  return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(EXP_MAX)));
 }
 
 /** exp4 for x <= 0 (or NaN), as in softmax after the max is taken: the same bits, without the
  * overflow bound. */
+// @ts-ignore: decorator
 @inline export function expNeg4(x: v128): v128 {
   return v128.andnot(
-    expClamped(f32x4.pmax(x, f32x4.splat(-87.34))),
-    f32x4.lt(x, f32x4.splat(-87.33654)),
+    expClamped(f32x4.pmax(x, f32x4.splat(EXP_CLAMP_LO))),
+    f32x4.lt(x, f32x4.splat(EXP_MIN)),
   );
 }
 
 /** tanh(x), 1 ulp: odd polynomial near 0, 1 - 2/(e^{2|x|} + 1) beyond. */
+// @ts-ignore: decorator
 @inline export function tanh4(x: v128): v128 {
   const a = f32x4.abs(x);
   const s = f32x4.mul(x, x);
@@ -94,6 +118,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 }
 
 /** sigmoid(x) = 1/(1 + e^{-x}), relative accuracy kept for x << 0 (e^{x}/(1 + e^{x})). */
+// @ts-ignore: decorator
 @inline export function sigmoid4(x: v128): v128 {
   const e = exp4(f32x4.neg(f32x4.abs(x)));
   const s = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
@@ -101,6 +126,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 }
 
 // erf(z) ≈ z·P(z²) on |z| < 0.9
+// @ts-ignore: decorator
 @inline function erfSmall(z: v128): v128 {
   const s = f32x4.mul(z, z);
   let p = f32x4.splat(8.508394967066124e-5);
@@ -116,6 +142,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 // erfc(a) for a >= 0.45: e^{-a²}·t·Q(t), t = 1/(1 + a/2). a² is split as hi² + lo·(a + hi), hi
 // being a with its low 12 bits cleared (hi² is exact in f32), so that the rounding of a² does not
 // cost up to a² ulp in the exponential.
+// @ts-ignore: decorator
 @inline function erfcLarge(a0: v128): v128 {
   // erfc(10) = 2e-45 is below f32's normal range: past it the result is 0 (and ±inf stays finite)
   const a = f32x4.pmin(a0, f32x4.splat(10.0)); // = min(a0, 10), NaN kept (see exp4)
@@ -148,6 +175,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 }
 
 /** erf(x), about 1 ulp (2 at worst near |x| = 0.9). */
+// @ts-ignore: decorator
 @inline export function erf4(x: v128): v128 {
   const a = f32x4.abs(x);
   const big = copysign(f32x4.sub(f32x4.splat(1.0), erfcLarge(a)), x);
@@ -158,6 +186,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
  * 1 + erf(z), i.e. erfc(-z): accurate in relative terms also where it is small (z < 0): below
  * z = -0.45 it is erfc(|z|) itself rather than 1 + erf(z), which would cancel.
  */
+// @ts-ignore: decorator
 @inline export function onePlusErf4(z: v128): v128 {
   const a = f32x4.abs(z);
   const c = erfcLarge(a);
@@ -175,6 +204,7 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
 // split as hi + lo (hi with 12 significant bits, so hi²/2 is exact) and the reduction
 // r = -hi²/2 - n·ln2_hi is exact (Sterbenz), lo·(a + hi)/2 and n·ln2_lo being subtracted after.
 // Past a = 13.2 the term is below f32's normal range and taken as 0 (so ±Inf give Inf and 0).
+// @ts-ignore: decorator
 @inline export function geluErf4(x: v128): v128 {
   const a0 = f32x4.abs(x);
   const a = f32x4.pmin(a0, f32x4.splat(13.2)); // NaN kept (see exp4)
@@ -182,25 +212,19 @@ const SIGN: v128 = i32x4(0x80000000, 0x80000000, 0x80000000, 0x80000000);
   const lo = f32x4.sub(a, hi);
   const h = f32x4.mul(f32x4.mul(hi, hi), f32x4.splat(0.5));
   const l = f32x4.mul(f32x4.mul(lo, f32x4.splat(0.5)), f32x4.add(a, hi));
-  const n = f32x4.nearest(f32x4.mul(f32x4.mul(a, a), f32x4.splat(-0.7213475204444817)));
-  let r = f32x4.sub(f32x4.neg(h), f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.add(l, f32x4.mul(n, f32x4.splat(1.428606765330187e-6))));
+  const n = f32x4.nearest(f32x4.mul(f32x4.mul(a, a), f32x4.splat(NEG_HALF_LOG2E)));
+  let r = f32x4.sub(f32x4.neg(h), f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.add(l, f32x4.mul(n, f32x4.splat(LN2_LO))));
   // e^r = 1 + r + r²·P(r), P as in exp4, by Estrin's scheme (a shorter dependency chain)
   const r2 = f32x4.mul(r, r);
-  const p01 = f32x4.add(
-    f32x4.mul(r, f32x4.splat(0.166665181517601)),
-    f32x4.splat(0.49999988079071045),
-  );
-  const p23 = f32x4.add(
-    f32x4.mul(r, f32x4.splat(0.008368915878236294)),
-    f32x4.splat(0.04166953265666962),
-  );
-  const p234 = f32x4.add(f32x4.mul(r2, f32x4.splat(0.0013751407386735082)), p23);
+  const p01 = f32x4.add(f32x4.mul(r, f32x4.splat(EXP_P1)), f32x4.splat(EXP_P0));
+  const p23 = f32x4.add(f32x4.mul(r, f32x4.splat(EXP_P3)), f32x4.splat(EXP_P2));
+  const p234 = f32x4.add(f32x4.mul(r2, f32x4.splat(EXP_P4)), p23);
   const pe = f32x4.add(f32x4.mul(r2, p234), p01);
   const er = f32x4.add(f32x4.add(f32x4.mul(r2, pe), r), f32x4.splat(1.0));
-  // n in [-126, 0]: 2^n from the bits of n + (1.5·2^23 + 127), as in exp4
+  // n in [-126, 0]: 2^n as in exp4
   const scale = i32x4.shl(
-    i32x4.sub(f32x4.add(n, f32x4.splat(12583039.0)), i32x4.splat(0x4b400000)),
+    i32x4.sub(f32x4.add(n, f32x4.splat(EXP2_MAGIC)), i32x4.splat(EXP2_MAGIC_BITS)),
     23,
   );
   // R = P(a)/Q(a) (Horner: these are off the critical path, which is the exponential's)

@@ -2,6 +2,7 @@
 // Mean and variance are accumulated in f64 (two passes), so the statistics are exact to f32
 // rounding whatever the width; the normalisation itself is f32.
 
+// @ts-ignore: decorator
 @inline function sumRow(x: usize, n: i32): f64 {
   let lo = f64x2.splat(0.0),
     hi = f64x2.splat(0.0);
@@ -17,6 +18,7 @@
   return s;
 }
 
+// @ts-ignore: decorator
 @inline function sumSquaredDev(x: usize, n: i32, mean: f64): f64 {
   const m = f64x2.splat(mean);
   let lo = f64x2.splat(0.0),

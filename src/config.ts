@@ -1,28 +1,30 @@
 // BertConfig with Hugging Face's defaults (transformers 4.30.2: configuration_bert.py plus the
 // PretrainedConfig fields BERT reads). Unknown keys are kept, as HF keeps them.
-import { ConfigError } from "./errors.js";
+import { ConfigError, brief } from "./errors.js";
+import { ACT } from "./runtime/kernel_bindings.js";
 export { ConfigError };
 
+/** HF's hidden_act names (ACT2FN) -> the kernels' activation ids (assembly/activations.ts). */
 export const ACTIVATIONS = {
-  linear: 0,
-  gelu: 1,
-  gelu_python: 1,
-  gelu_new: 2,
-  gelu_pytorch_tanh: 2,
-  gelu_accurate: 2,
-  gelu_fast: 3,
-  gelu_10: 4,
-  quick_gelu: 5,
-  relu: 6,
-  relu2: 7,
-  relu6: 8,
-  silu: 9,
-  swish: 9,
-  mish: 10,
-  sigmoid: 11,
-  tanh: 12,
-  laplace: 13,
-  leaky_relu: 14,
+  linear: ACT.LINEAR,
+  gelu: ACT.GELU,
+  gelu_python: ACT.GELU,
+  gelu_new: ACT.GELU_TANH,
+  gelu_pytorch_tanh: ACT.GELU_TANH,
+  gelu_accurate: ACT.GELU_TANH,
+  gelu_fast: ACT.GELU_FAST,
+  gelu_10: ACT.GELU_10,
+  quick_gelu: ACT.QUICK_GELU,
+  relu: ACT.RELU,
+  relu2: ACT.RELU2,
+  relu6: ACT.RELU6,
+  silu: ACT.SILU,
+  swish: ACT.SILU,
+  mish: ACT.MISH,
+  sigmoid: ACT.SIGMOID,
+  tanh: ACT.TANH,
+  laplace: ACT.LAPLACE,
+  leaky_relu: ACT.LEAKY_RELU,
 } as const;
 export type Activation = keyof typeof ACTIVATIONS;
 
@@ -30,19 +32,6 @@ export type PositionEmbeddingType = "absolute" | "relative_key" | "relative_key_
 
 /** Most labels a config may declare (num_labels / id2label): building the maps is linear in it. */
 const MAX_LABELS = 1 << 16;
-
-/** A value of an untrusted config for messages: bounded, and safe on BigInts, cycles and 100k-deep nesting. */
-function brief(v: unknown): string {
-  if (typeof v === "bigint") return `${v}n`;
-  if (typeof v === "symbol" || typeof v === "function") return typeof v;
-  try {
-    const s = JSON.stringify(v);
-    if (s !== undefined) return s.length > 80 ? `${s.slice(0, 80)}...` : s;
-  } catch {
-    // cyclic, too deep, or holding BigInts
-  }
-  return Array.isArray(v) ? "[...]" : v !== null && typeof v === "object" ? "{...}" : String(v);
-}
 
 const DEFAULTS = {
   vocab_size: 30522,

@@ -40,3 +40,20 @@ export class EngineError extends SimdbertError {
 export class SourceError extends SimdbertError {
   override name = "SourceError";
 }
+
+/**
+ * @internal
+ * A value of untrusted input (a config, a file header) for an error message: at most about 80
+ * characters, and safe on BigInts, cycles and 100k-deep nesting.
+ */
+export function brief(v: unknown): string {
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "symbol" || typeof v === "function") return typeof v;
+  try {
+    const s = JSON.stringify(v);
+    if (s !== undefined) return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+  } catch {
+    // cyclic, too deep, or holding BigInts
+  }
+  return Array.isArray(v) ? "[...]" : v !== null && typeof v === "object" ? "{...}" : String(v);
+}

@@ -53,7 +53,24 @@ export {
   readAt,
   type RandomAccess,
 } from "./loading/random_access.js";
-export { modelFiles, type ModelSource, type ModelFiles, type FileMap } from "./loading/source.js";
+export {
+  HubError,
+  isModelId,
+  hubDownload,
+  downloadModel,
+  hubCacheDir,
+  repoFolderName,
+  DEFAULT_MODELS,
+  type HubOptions,
+  type ProgressInfo,
+} from "./loading/hub.js";
+export {
+  modelFiles,
+  HubFiles,
+  type ModelSource,
+  type ModelFiles,
+  type FileMap,
+} from "./loading/source.js";
 export { type TensorLike } from "./models/inputs.js";
 export * from "./models/outputs.js";
 export {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bertCases } from "./support/shared.mjs";
 import { COMMANDS } from "../dist/cli/commands.js";
-import { parseArgs } from "../dist/cli/options.js";
+import { helpText, parseArgs } from "../dist/cli/options.js";
 
 const CLI = join(process.cwd(), "dist", "cli", "main.js");
 const run = (args, input = "") =>
@@ -117,7 +117,8 @@ test("embed: bad values are refused before loading, naming the option", async ()
     assert.match(await refusal([noWeights, ...args]), re, args.join(" "));
   // a file as MODEL, a missing MODEL
   assert.match(await refusal([join(noWeights, "config.json")]), /MODEL: .* is a file/);
-  assert.match(await refusal([]), /missing MODEL/);
+  // no MODEL is not an error: embed then uses the default hub model (all-MiniLM-L6-v2)
+  assert.match(helpText(embed), /simdbert embed \[MODEL\]/);
   // the process: exit 2, one prefix, the usage line, nothing on stdout
   const r = run(["embed", noWeights, "--max-length", "0"], "w5\n");
   assert.is(r.status, 2, r.stderr);

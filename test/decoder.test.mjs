@@ -1,4 +1,4 @@
-// Decoder BERT (issue 4): the cache stays in wasm memory between calls, incremental steps equal a
+// Decoder BERT: the cache stays in wasm memory between calls, incremental steps equal a
 // full forward (and the float64 reference), branches from older caches stay correct, and the
 // errors HF would hit (or silently mishandle) are clear.
 import { test } from "uvu";

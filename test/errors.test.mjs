@@ -1,12 +1,10 @@
 // Bad input gets a clear error that names the problem, never a crash inside WASM or a silent
-// wrong answer; after any rejected call the engine answers exactly as a fresh one. Also the
-// output container's semantics (HF's ModelOutput).
+// wrong answer; after any rejected call the engine answers exactly as a fresh one.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   BertModel,
   BertConfig,
-  BaseModelOutputWithPoolingAndCrossAttentions,
   InputError,
   SafetensorsError,
   WeightsError,
@@ -256,49 +254,6 @@ test("safetensors errors: truncation, header length, offsets, dtypes, JSON", asy
   // __proto__ as a tensor name is just a name (and unused here)
   const proto = rawFile('{"__proto__": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4);
   await rejects(() => load(proto), WeightsError, /missing from the checkpoint/);
-});
-
-test("ModelOutput: index by position, slice, name; absent fields skipped; HF tuple order", async () => {
-  const model = await BertModel.fromPretrained(files, quiet);
-  const out = await model.forward({ input_ids: ids, output_hidden_states: true });
-  assert.instance(out, BaseModelOutputWithPoolingAndCrossAttentions);
-  assert.equal(out.keys(), ["last_hidden_state", "pooler_output", "hidden_states"]);
-  assert.is(out[0], out.last_hidden_state);
-  assert.is(out[1], out.get("pooler_output"));
-  assert.is(out[2], out.hidden_states);
-  assert.is(out[3], undefined);
-  assert.is(out.at(-1), out.hidden_states);
-  assert.equal(out.slice(0, 2), [out.last_hidden_state, out.pooler_output]);
-  assert.equal(out.toTuple().length, 3);
-  assert.equal([...out].length, 3);
-  assert.is(out.attentions, null);
-  assert.ok(!out.has("attentions"));
-  assert.throws(() => out.get("logits"), /has no field "logits"/);
-  // return_dict false: (sequence, pooled) + encoder extras without Nones
-  const t = await model.forward({ input_ids: ids, output_attentions: true, return_dict: false });
-  assert.ok(Array.isArray(t));
-  assert.equal(t.length, 3);
-  same(t[0], out.last_hidden_state, "tuple[0]");
-  assert.equal(t[2].length, 2);
-  // without a pooler the tuple keeps None at position 1, as HF
-  const np = await BertModel.fromPretrained(files, { ...quiet, addPoolingLayer: false });
-  const t2 = await np.forward({ input_ids: ids, return_dict: false });
-  assert.equal(t2.length, 2);
-  assert.is(t2[1], null);
-  const o2 = await np.forward({ input_ids: ids });
-  assert.equal(o2.keys(), ["last_hidden_state"]);
-});
-
-test("memory: no growth across repeated calls of the same shape; the arena grows only for bigger requests", async () => {
-  const model = await BertModel.fromPretrained(files, quiet);
-  await model.forward(good);
-  const before = model.engine.memoryBytes;
-  for (let i = 0; i < 50; i++) await model.forward(good);
-  assert.is(model.engine.memoryBytes, before);
-  await model.forward({ input_ids: randomIds(r, 8, 40, TINY.vocab_size) });
-  const grown = model.engine.memoryBytes;
-  for (let i = 0; i < 5; i++) await model.forward(good);
-  assert.is(model.engine.memoryBytes, grown);
 });
 
 test.run();

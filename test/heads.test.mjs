@@ -1,4 +1,4 @@
-// Task heads (issue 5): each class against its defining identity, computed in float64 from the
+// Task heads: each class against its defining identity, computed in float64 from the
 // encoder's own outputs and the head weights; losses against float64 formulas; loading rules.
 import { test } from "uvu";
 import * as assert from "uvu/assert";

@@ -1,4 +1,4 @@
-// The feature-extraction pipeline (issue 7) on the shared fixture models, against mean / CLS
+// The feature-extraction pipeline on the shared fixture models, against mean / CLS
 // pooling of the float64 reference's last_hidden_state, with padded rows in every batch.
 import { test } from "uvu";
 import * as assert from "uvu/assert";

@@ -1,6 +1,7 @@
-// Kernel threads (issue 8): with WebAssembly threads on a shared memory every kernel call is split
-// into disjoint pieces (GEMM panels or rows, attention (batch, head) ranges, rows), each computed
-// exactly as on one thread: the outputs must be bit-identical to the single-thread engine's.
+// Kernel threads: with WebAssembly threads on a shared memory every kernel call is split into
+// disjoint pieces (GEMM panels or rows, attention (batch, head) ranges, rows), each computed
+// exactly as on one thread: the outputs must be bit-identical to the single-thread engine's, and
+// the pool's thread really takes part.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BertModel, BertForMaskedLM, Engine, PackedLinear } from "../dist/index.js";
@@ -36,6 +37,29 @@ function compareAll(a, b) {
     fa.forEach(([name, t], i) => identical(t, fb[i][1], name));
   }
 }
+
+test("two threads really run: the pool thread takes tasks of a forward", async () => {
+  const c = { ...TINY, hidden_size: 64, num_attention_heads: 4, intermediate_size: 128 };
+  const files = checkpoint(c, randomTensors(encoderShapes(c), 41));
+  const model = await BertModel.fromPretrained(files, { ...quiet, threads: 2 });
+  try {
+    assert.is(model.engine.threads, 2);
+    const input_ids = randomIds(rng(42), 4, 32, c.vocab_size);
+    // tasks are taken dynamically: on a busy machine the caller may finish a job before the pool
+    // thread wakes, so forwards are repeated (up to 10 s) until the thread has taken a task
+    const t0 = Date.now();
+    let taken = model.engine.tasksByThread;
+    while (taken[1] === 0 && Date.now() - t0 < 10_000) {
+      await model.forward({ input_ids });
+      taken = model.engine.tasksByThread;
+    }
+    assert.is(taken.length, 2);
+    assert.ok(taken[0] > 0, `the caller ran no task: ${taken}`);
+    assert.ok(taken[1] > 0, `the pool thread ran no task in 10 s of forwards: ${taken}`);
+  } finally {
+    model.engine.dispose();
+  }
+});
 
 test("two threads give the single-thread bits: encoder with relative_key_query, head mask, attentions", async () => {
   const c = {

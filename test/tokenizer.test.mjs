@@ -1,4 +1,4 @@
-// BertTokenizer (issue 6). Every reference case of ../shared/fixtures/tokenizer/cases.json (HF
+// BertTokenizer. Every reference case of ../shared/fixtures/tokenizer/cases.json (HF
 // transformers 4.30.2, slow BertTokenizer) through the library API and through `simdbert
 // tokenize`, then our own: random Unicode (lone surrogates, controls, every script), megabyte
 // inputs, missing special tokens, tokenizer.json built here from a vocab, tensors for the model.

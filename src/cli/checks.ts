@@ -1,6 +1,7 @@
 // Checks of the paths a command is given, made before any model is loaded, so that a wrong path
 // is refused at once, naming the argument or option and the path (Node's own errors for a
 // directory read as a file do not name the path).
+import { isModelId } from "../loading/hub.js";
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./options.js";
@@ -40,6 +41,8 @@ export async function checkOutputFile(what: string, path: string, command: strin
 export async function checkModelSource(what: string, source: string, command: string) {
   if (/^https?:\/\//i.test(source)) return;
   const s = await statOrNull(source);
+  // a hub model id (org/name, bert-base-uncased) when no local path has that name
+  if (!s && isModelId(source)) return;
   if (!s) throw new UsageError(`${what}: no such directory ${show(source)}`, command);
   if (!s.isDirectory())
     throw new UsageError(

@@ -8,5 +8,6 @@ import { command as tokenize } from "./tokenize.js";
 import { command as embed } from "./embed.js";
 import { command as serve } from "./serve.js";
 import { command as pipeline } from "./pipeline.js";
+import { command as download } from "./download.js";
 
-export const COMMANDS: readonly Command[] = [embed, pipeline, serve, tokenize, forward];
+export const COMMANDS: readonly Command[] = [embed, pipeline, serve, tokenize, forward, download];

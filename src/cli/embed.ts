@@ -14,6 +14,8 @@ import {
   type Pooling,
 } from "../pipeline/feature_extraction.js";
 import { checkInputFile, checkModelSource, checkOutputFile } from "./checks.js";
+import { DEFAULT_MODELS } from "../loading/hub.js";
+import { bar as progressBar } from "./download.js";
 import {
   batchSizeOption,
   defineCommand,
@@ -26,7 +28,11 @@ export const command = defineCommand({
   name: "embed",
   summary: "sentence embeddings: one text per line in, one vector per line (or a .npy) out",
   positionals: [
-    { name: "MODEL", help: "a model directory (config.json, model.safetensors, vocab.txt) or URL" },
+    {
+      name: "MODEL",
+      help: `a model directory, URL or hub id (default ${DEFAULT_MODELS["feature-extraction"]})`,
+      optional: true,
+    },
   ],
   options: {
     pooling: {
@@ -61,7 +67,8 @@ export const command = defineCommand({
 file with --out. A progress bar goes to stderr when it is a terminal and the input is long.
 
   printf 'first text\\nsecond text\\n' | simdbert embed ./all-MiniLM-L6-v2 --normalize`,
-  async run({ MODEL }, o) {
+  async run({ MODEL: given }, o) {
+    const MODEL = given ?? DEFAULT_MODELS["feature-extraction"];
     await checkModelSource("MODEL", MODEL, "embed");
     if (o.input) await checkInputFile("--input", o.input, "embed");
     if (o.out) await checkOutputFile("--out", o.out, "embed");
@@ -130,6 +137,7 @@ async function embed(model: string, o: EmbedOptions): Promise<void> {
   const texts = await readLines(o.input);
   const extractor = await pipeline("feature-extraction", model, {
     sentenceTransformers: true,
+    ...(process.stderr.isTTY ? { progress_callback: progressBar() } : {}),
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),

@@ -10,6 +10,15 @@ import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random
 import { quote } from "../messages.js";
 import { FileError, MAX_FILE_BYTES, MAX_JSON_BYTES, readRegularFile } from "./files.js";
 import { SourceError } from "../errors.js";
+import {
+  HubError,
+  hubDownload,
+  hubEndpoint,
+  hubFileExists,
+  isModelId,
+  resolveUrl,
+  type HubOptions,
+} from "./hub.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -45,11 +54,19 @@ function isModelFiles(s: unknown): s is ModelFiles {
   );
 }
 
-/** Resolves any ModelSource to ModelFiles. */
-export function modelFiles(source: ModelSource): ModelFiles {
+/**
+ * Resolves any ModelSource to ModelFiles: a hub model id ("org/name", "bert-base-uncased") goes
+ * through the hub and its cache (hub.ts), unless a local folder of that name exists (a local path
+ * always wins over an id).
+ */
+export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFiles {
   if (isModelFiles(source)) return source;
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
+    if (typeof s === "string" && isModelId(s)) {
+      if (!isNodeLike()) return new UrlFiles(resolveUrl(s, "", hub).replace(/\/$/, ""));
+      return new IdFiles(s, hub);
+    }
     if (
       /^https?:\/\//i.test(s) ||
       (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())
@@ -105,6 +122,98 @@ class DirFiles implements ModelFiles {
     } catch {
       return false;
     }
+  }
+}
+
+/** A model id: a local folder of that name if there is one, else the hub through its cache. */
+class IdFiles implements ModelFiles {
+  private resolved: Promise<ModelFiles> | null = null;
+  private inner: ModelFiles | null = null;
+  constructor(
+    private readonly id: string,
+    private readonly hub: HubOptions,
+  ) {}
+  get where(): string {
+    return this.inner?.where ?? this.id;
+  }
+  private files(): Promise<ModelFiles> {
+    this.resolved ??= (async () => {
+      const fs = await nodeFs();
+      try {
+        if ((await fs.stat(this.id)).isDirectory()) return (this.inner = new DirFiles(this.id));
+      } catch {
+        /* not a local folder */
+      }
+      return (this.inner = new HubFiles(this.id, this.hub));
+    })();
+    return this.resolved;
+  }
+  async bytes(name: string) {
+    return (await this.files()).bytes(name);
+  }
+  async tensors(name: string) {
+    return (await this.files()).tensors(name);
+  }
+  async open(name: string) {
+    const f = await this.files();
+    return f.open ? f.open(name) : null;
+  }
+  async exists(name: string) {
+    const f = await this.files();
+    return f.exists ? f.exists(name) : (await f.bytes(name)) !== null;
+  }
+}
+
+/** Files of a hub repo, each downloaded into the cache (or found there) when first read. */
+export class HubFiles implements ModelFiles {
+  private readonly base: string;
+  /** Files asked for offline that the cache does not have (optional ones are then absent). */
+  private readonly notCached: string[] = [];
+  constructor(
+    readonly repo: string,
+    private readonly hub: HubOptions = {},
+  ) {
+    this.base = `${repo} (${hubEndpoint(hub)}, revision ${hub.revision ?? "main"})`;
+  }
+  get where(): string {
+    return this.notCached.length
+      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
+      : this.base;
+  }
+  private async local(name: string): Promise<string | null> {
+    this.hub.progress_callback?.({ status: "initiate", name: this.repo, file: name });
+    try {
+      return await hubDownload(this.repo, name, this.hub);
+    } catch (e) {
+      // offline, a file the cache does not know is absent (as transformers treats optional files);
+      // a required one is then reported missing with the offline context in `where`
+      if (e instanceof HubError && e.code === "Offline") {
+        this.notCached.push(name);
+        return null;
+      }
+      throw e;
+    }
+  }
+  async bytes(name: string): Promise<Uint8Array | null> {
+    const p = await this.local(name);
+    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name) : null;
+  }
+  async tensors(name: string): Promise<TensorSource | null> {
+    const ra = await this.open(name);
+    if (!ra) return null;
+    try {
+      return await SafetensorsFile.open(ra);
+    } catch (e) {
+      await ra.close();
+      throw e;
+    }
+  }
+  async open(name: string): Promise<RandomAccess | null> {
+    const p = await this.local(name);
+    return p ? FileAccess.open(p) : null;
+  }
+  exists(name: string): Promise<boolean> {
+    return hubFileExists(this.repo, name, this.hub);
   }
 }
 
@@ -235,42 +344,49 @@ export function weightFiles(files: ModelFiles): WeightFiles {
   };
 }
 
-/** Reads a JSON file of a model, or null when absent. */
+/**
+ * Reads a JSON object file of a model, or null when absent. Strict UTF-8, as Python's
+ * open(encoding="utf-8"): a damaged byte is an error, not a silently different key. Errors are
+ * thrown as `ErrorClass` (a config's ConfigError, a tokenizer's TokenizerError).
+ */
 export async function readJson(
   files: ModelFiles,
   name: string,
+  ErrorClass: new (message: string) => Error = ConfigError,
 ): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name, MAX_JSON_BYTES);
   if (!b) return null;
   let text: string;
   try {
-    // HF opens it as UTF-8: a damaged byte is an error, not a silently different key
     text = new TextDecoder("utf-8", { fatal: true }).decode(b);
   } catch {
-    throw new ConfigError(`${files.where}: ${name} is not valid UTF-8`);
+    throw new ErrorClass(`${files.where}: ${name} is not valid UTF-8`);
   }
+  let v: unknown;
   try {
-    const v = JSON.parse(text);
-    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not a JSON object");
-    return v as Record<string, unknown>;
+    v = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(
+    throw new ErrorClass(
       `${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`,
     );
   }
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new ErrorClass(`${files.where}: ${name} is not a valid JSON object: not an object`);
+  return v as Record<string, unknown>;
 }
 
 /** config.json and the weights of a model (see checkpoint.ts for which file). */
 export async function openModel(
   source: ModelSource,
   overrides?: Record<string, unknown>,
+  hub?: HubOptions,
 ): Promise<{
   files: ModelFiles;
   config: BertConfig;
   tensors: TensorSource;
   close: () => Promise<void>;
 }> {
-  const files = modelFiles(source);
+  const files = modelFiles(source, hub);
   if (
     overrides !== undefined &&
     overrides !== null &&

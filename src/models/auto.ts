@@ -68,7 +68,7 @@ export async function autoModel(
   source: ModelSource,
   options: FromPretrainedOptions = {},
 ): Promise<Forwardable> {
-  const files = modelFiles(source);
+  const files = modelFiles(source, options);
   const config = await readJson(files, "config.json");
   const arch = Array.isArray(config?.architectures)
     ? (config!.architectures as unknown[]).find(

@@ -85,7 +85,7 @@ export async function loadTask(
   options: TaskPipelineOptions,
 ): Promise<Loaded> {
   const head = TASK_HEADS[task];
-  const files = modelFiles(source);
+  const files = modelFiles(source, options);
   const rawConfig = ((await readJson(files, "config.json")) ?? {}) as Record<string, unknown>;
   const archs = Array.isArray(rawConfig.architectures)
     ? (rawConfig.architectures as unknown[]).filter((a): a is string => typeof a === "string")

@@ -75,7 +75,7 @@ export async function pipeline(
       `simdbert: unsupported pipeline task "${task}" (supported: "feature-extraction")`,
     );
   }
-  const files = modelFiles(source);
+  const files = modelFiles(source, options);
   const { sentenceTransformers: follow, tokenizer: tokOptions, ...modelOptions } = options;
   // embeddings never use the pooler (a masked-LM checkpoint has none): BertModel without it
   const warn = modelOptions.warn ?? ((m: string) => console.warn(`simdbert: ${m}`));
@@ -163,6 +163,12 @@ export async function pipeline(
     }
     return new Tensor("float32", out, pooling === "none" ? [n, longest, H] : [n, D]);
   };
+  options.progress_callback?.({
+    status: "ready",
+    task: "feature-extraction",
+    model: typeof source === "string" ? source : files.where,
+    name: typeof source === "string" ? source : files.where,
+  });
   return Object.assign(extract, {
     task: "feature-extraction" as const,
     model,

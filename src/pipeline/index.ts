@@ -8,6 +8,7 @@
 //   const qa = await pipeline("question-answering", "path/to/model");
 //   const zs = await pipeline("zero-shot-classification", "path/to/model");
 //   const extract = await pipeline("feature-extraction", "path/to/model");
+import { DEFAULT_MODELS } from "../loading/hub.js";
 import type { ModelSource } from "../loading/source.js";
 import {
   pipeline as featureExtraction,
@@ -50,7 +51,7 @@ export type AnyPipeline =
 
 export function pipeline(
   task: "feature-extraction" | "embeddings",
-  model: ModelSource,
+  model?: ModelSource | null,
   options?: PipelineOptions,
 ): Promise<FeatureExtractionPipeline>;
 export function pipeline(
@@ -80,12 +81,12 @@ export function pipeline(
 ): Promise<ZeroShotPipeline>;
 export function pipeline(
   task: string,
-  model: ModelSource,
+  model?: ModelSource | null,
   options?: TaskPipelineOptions | PipelineOptions,
 ): Promise<AnyPipeline>;
 export async function pipeline(
   task: string,
-  model: ModelSource,
+  model?: ModelSource | null,
   options: TaskPipelineOptions | PipelineOptions = {},
 ): Promise<AnyPipeline> {
   const name = typeof task === "string" ? TASK_ALIASES[task] : undefined;
@@ -96,6 +97,8 @@ export async function pipeline(
     );
   }
   const o = (options ?? {}) as TaskPipelineOptions;
+  // no model: the task's default hub model, as transformers.js picks one
+  if (model === undefined || model === null) model = DEFAULT_MODELS[name];
   switch (name) {
     case "feature-extraction":
       return featureExtraction(name, model, options as PipelineOptions);

@@ -187,7 +187,7 @@ export class SentenceTransformer {
     source: ModelSource,
     options: SentenceTransformerOptions = {},
   ): Promise<SentenceTransformer> {
-    const files = modelFiles(source);
+    const files = modelFiles(source, options);
     const extractor = await pipeline("feature-extraction", files, {
       ...options,
       sentenceTransformers: true,

@@ -8,7 +8,7 @@
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
 import { kernelsModule, type WasmOptions } from "./wasm.js";
-import { CTL_BYTES, ThreadPool } from "./threads.js";
+import { CTL_BYTES, MAX_THREADS, ThreadPool } from "./threads.js";
 import {
   ACTIVATION,
   GEMM,
@@ -23,10 +23,11 @@ import {
   LAYERNORM,
   MHA,
   runTask,
-  type TaskKernels,
 } from "./tasks.js";
 import { EngineError } from "../errors.js";
-import { alignUp, f32At, f32Bytes } from "./memory.js";
+import { MHA_CONTEXT_BYTES, writeMhaContext, type MhaContext } from "./kernel_bindings.js";
+import type { Kernels } from "./kernels.js";
+import { F32_BYTES, alignUp, f32At, f32Bytes } from "./memory.js";
 import {
   PANEL_COLS,
   PANEL_K_BYTES,
@@ -68,190 +69,15 @@ const PACK_BYTES = 1 << 19;
  * buffer is sized for max(PACK_BYTES, threads · MHA_PACK_BYTES).
  */
 const MHA_PACK_BYTES = 1 << 18;
+/** Below this many floats a LayerNorm stays on one thread (rows·n). */
+const PARALLEL_LAYERNORM_FLOATS = 1 << 15;
+/** Below this many floats an activation pass stays on one thread. */
+const PARALLEL_ACTIVATION_FLOATS = 1 << 14;
 /** Tasks per thread: enough that a thread slowed by another process leaves its share to the rest. */
 const TASKS_PER_THREAD = 4;
 
-/** Arguments of f32_mha (see assembly/mha.ts), bh range excluded. */
-export interface MhaArgs {
-  heads: number;
-  sq: number;
-  sk: number;
-  d: number;
-  q: number;
-  qB: number;
-  qH: number;
-  ldq: number;
-  k: number;
-  kB: number;
-  kH: number;
-  ldk: number;
-  v: number;
-  vB: number;
-  vH: number;
-  ldv: number;
-  rel: number;
-  e: number;
-  maxPos: number;
-  l0: number;
-  lstep: number;
-  mask: number;
-  maskB: number;
-  ldm: number;
-  headScales: number;
-  scale: number;
-  /** probabilities of pair bh at probs + bh·probsStride floats; with probsStride 0, thread t uses probs + t·scratch floats */
-  probs: number;
-  probsStride: number;
-  scratch: number;
-  ctx: number;
-  ctxB: number;
-  ldc: number;
-}
-
-export interface Kernels {
-  heap_base(): number;
-  relaxed(): number;
-  f32_pack_panels8(n: number, k: number, w: number, out: number): void;
-  f32_gemm_4x8(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    kStride: number,
-    panelStride: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-  ): void;
-  f32_pack_rows4(m: number, k: number, a: number, lda: number, out: number): void;
-  f32_gemm_4x8_packed(
-    m: number,
-    n: number,
-    k: number,
-    ap: number,
-    b: number,
-    panelStride: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-    act: number,
-  ): void;
-  f32_attn_scores(
-    sq: number,
-    sk: number,
-    d: number,
-    q: number,
-    ldq: number,
-    k: number,
-    ldk: number,
-    s: number,
-    lds: number,
-  ): void;
-  f32_attn_relative(
-    sq: number,
-    sk: number,
-    d: number,
-    x: number,
-    ldx: number,
-    byKey: number,
-    e: number,
-    maxPos: number,
-    l0: number,
-    lstep: number,
-    s: number,
-    lds: number,
-  ): void;
-  f32_softmax_rows(
-    rows: number,
-    n: number,
-    s: number,
-    lds: number,
-    scale: number,
-    mask: number,
-    ldm: number,
-    headScale: number,
-  ): void;
-  f32_mha(...args: number[]): void;
-  f32_layernorm(
-    rows: number,
-    n: number,
-    x: number,
-    ldx: number,
-    gamma: number,
-    beta: number,
-    eps: number,
-    y: number,
-    ldy: number,
-  ): void;
-  f32_activation(kind: number, n: number, x: number, y: number): void;
-  f32_activation1(kind: number, x: number): number;
-  f32_bert_embeddings(
-    rows: number,
-    h: number,
-    word: number,
-    wordPacked: number,
-    ids: number,
-    inputsEmbeds: number,
-    type: number,
-    tids: number,
-    pos: number,
-    pids: number,
-    out: number,
-  ): void;
-  bf16_to_f32(n: number, src: number, out: number): void;
-  f16_to_f32(n: number, src: number, out: number): void;
-  f32_to_f16(n: number, src: number, out: number): void;
-  f16_pack_panels8(n: number, k: number, w: number, out: number): void;
-  f16_gemm_4x8_packed(
-    m: number,
-    n: number,
-    k: number,
-    ap: number,
-    b: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-    act: number,
-    scratch: number,
-  ): void;
-  q8_quantize_rows(rows: number, k: number, src: number, q: number, scales: number): number;
-  q8_pack_weights(n: number, k: number, w: number, out: number, sums: number): void;
-  q8_packed_a_bytes(m: number, k: number): number;
-  q8_pack_rows4(m: number, k: number, a: number, lda: number, out: number, rq: number): void;
-  q8_gemm_packed(
-    m: number,
-    n: number,
-    k: number,
-    ap: number,
-    rq: number,
-    w: number,
-    sw: number,
-    ws: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-    act: number,
-  ): void;
-  f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
-  q8_gather_rows(
-    rows: number,
-    h: number,
-    table: number,
-    scales: number,
-    ids: number,
-    out: number,
-  ): void;
-}
+/** f32_mha's arguments as the models give them (the engine adds its packing scratch). */
+export type MhaArgs = Omit<MhaContext, "pack" | "packBytes">;
 
 const PAGE = 65536;
 /** Every allocation is followed by this much readable slack (kernels may load, never store, up
@@ -274,6 +100,8 @@ export class Engine {
   private pool: ThreadPool | null = null;
   /** Offset of the packing buffer at the start of the current arena plan; -1 before any plan. */
   private pack = -1;
+  /** Offset of f32_mha's argument block (MhaContext). */
+  private mhaContext = 0;
   private packBytes = PACK_BYTES;
   private maxArena = Infinity;
   /** Calls on this engine (forwards of every model on it, loads into it), one after another. */
@@ -312,9 +140,14 @@ export class Engine {
       throw e;
     }
     const engine = new Engine(memory, instance);
+    if (engine.k.f32_mha_context_bytes() !== MHA_CONTEXT_BYTES)
+      throw new EngineError(
+        `simdbert: the kernels' f32_mha argument block is ${engine.k.f32_mha_context_bytes()} bytes, the engine writes ${MHA_CONTEXT_BYTES}: the .wasm and the JavaScript are from different builds`,
+      );
+    engine.mhaContext = engine.alloc(MHA_CONTEXT_BYTES);
     if (threads > 1) {
       const ctl = engine.alloc(CTL_BYTES);
-      const k = engine.k as unknown as TaskKernels;
+      const k = engine.k;
       engine.pool = await ThreadPool.start(mod, memory, threads - 1, ctl, (kind, a, task, n, t) =>
         runTask(k, kind, a, task, n, t),
       );
@@ -371,6 +204,11 @@ export class Engine {
     return this.pool?.size ?? 1;
   }
 
+  /** @internal Tasks each thread (0: the caller) has run since the pool started ([] without a pool). */
+  get tasksByThread(): number[] {
+    return this.pool?.tasksTaken() ?? [];
+  }
+
   /** Stops the pool's threads (the engine keeps working on one thread). */
   dispose(): void {
     this.pool?.terminate();
@@ -382,7 +220,7 @@ export class Engine {
   /** Runs a job of n tasks: on the pool when there is one and n > 1, else here in one piece. */
   private job(kind: number, args: number[], n: number): void {
     if (this.pool && n > 1) this.pool.run(kind, args, n);
-    else runTask(this.k as unknown as TaskKernels, kind, args, 0, 1, 0);
+    else runTask(this.k, kind, args, 0, 1, 0);
   }
 
   /**
@@ -671,44 +509,13 @@ export class Engine {
 
   /** @internal f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
   mha(pairs: number, x: MhaArgs): void {
-    const args = [
-      pairs,
-      x.heads,
-      x.sq,
-      x.sk,
-      x.d,
-      x.q,
-      x.qB,
-      x.qH,
-      x.ldq,
-      x.k,
-      x.kB,
-      x.kH,
-      x.ldk,
-      x.v,
-      x.vB,
-      x.vH,
-      x.ldv,
-      x.rel,
-      x.e,
-      x.maxPos,
-      x.l0,
-      x.lstep,
-      x.mask,
-      x.maskB,
-      x.ldm,
-      x.headScales,
-      x.scale,
-      x.probs,
-      x.probsStride,
-      x.scratch,
-      x.ctx,
-      x.ctxB,
-      x.ldc,
-      Math.max(this.pack, 0),
-      MHA_PACK_BYTES,
-    ];
-    this.job(MHA, args, Math.min(pairs, this.threads * TASKS_PER_THREAD));
+    const c = this.mhaContext;
+    writeMhaContext(this.i32, this.f32, c, {
+      ...x,
+      pack: Math.max(this.pack, 0),
+      packBytes: MHA_PACK_BYTES,
+    });
+    this.job(MHA, [pairs, c], Math.min(pairs, this.threads * TASKS_PER_THREAD));
   }
 
   /** @internal f32_layernorm split by rows. */
@@ -723,13 +530,14 @@ export class Engine {
     y: number,
     ldy: number,
   ): void {
-    const tasks = rows * n < 1 << 15 ? 1 : Math.min(rows, this.threads * TASKS_PER_THREAD);
+    const tasks =
+      rows * n < PARALLEL_LAYERNORM_FLOATS ? 1 : Math.min(rows, this.threads * TASKS_PER_THREAD);
     this.job(LAYERNORM, [rows, n, x, ldx, gamma, beta, eps, y, ldy], tasks);
   }
 
   /** @internal f32_activation over count floats, split in blocks. */
   activation(kind: number, count: number, x: number, y: number): void {
-    const tasks = count < 1 << 14 ? 1 : this.threads * TASKS_PER_THREAD;
+    const tasks = count < PARALLEL_ACTIVATION_FLOATS ? 1 : this.threads * TASKS_PER_THREAD;
     this.job(ACTIVATION, [kind, count, x, y], tasks);
   }
 
@@ -820,7 +628,7 @@ export class Engine {
       );
     const a = new Arena(this, this.top + this.keptBytes);
     // first in every plan, so at the same offset in all of them: reserved by the plan's commit
-    const pack = a.take(this.packBytes / 4);
+    const pack = a.take(this.packBytes / F32_BYTES);
     a.commit();
     this.pack = pack;
     return a;
@@ -885,7 +693,7 @@ function resolveThreads(t: number | "auto" | undefined, auto: number): number {
     SharedArrayBuffer?: unknown;
   };
   const n = t === "auto" ? auto : t;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 256)
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_THREADS)
     throw new EngineError(
       `simdbert: threads must be a positive integer or "auto", got ${String(t)}`,
     );

@@ -9,7 +9,7 @@
 // of W, each panel k steps of 8 floats: W[8p + j, kk] at ptr + p·panelBytes + kk·32 + j·4, zero
 // past n. The micro-kernel (f32_gemm_4x8 / f32_gemm_4x8_packed) streams 32 contiguous bytes per k
 // step. The bias, when there is one, is padded to whole panels.
-import type { Engine } from "./engine.js";
+import type { Kernels } from "./kernels.js";
 import { F32_BYTES, f32At, f32Index } from "./memory.js";
 import { EngineError } from "../errors.js";
 
@@ -43,6 +43,24 @@ export interface LinearEpilogue {
   act?: number;
   /** a bias other than the layer's own (n floats, padded to panels), e.g. a tied decoder's */
   bias?: number;
+}
+
+/**
+ * What a PackedLinear needs of its engine (Engine is one). Declared here rather than imported, so
+ * that the engine can import this file without an import cycle.
+ */
+export interface LinearEngine {
+  readonly k: Kernels;
+  readonly f32: Float32Array;
+  linear(
+    l: PackedLinear,
+    m: number,
+    x: number,
+    ldx: number,
+    y: number,
+    ldy: number,
+    epilogue?: LinearEpilogue,
+  ): void;
 }
 
 /** y[m, n] = act(x[m, k]·Wᵀ + b (+ residual)) over packed weights W[n, k]. */
@@ -93,7 +111,7 @@ export class PackedLinear {
    * Packs rows [row0, row0 + rows) of W (row-major f32 [rows, k] at byte offset `src`) into place;
    * row0 is a multiple of PANEL_COLS. Called while loading, once per block of rows.
    */
-  pack(e: Engine, row0: number, rows: number, src: number): void {
+  pack(e: LinearEngine, row0: number, rows: number, src: number): void {
     const { k } = this;
     const dst = this.ptr + (row0 / PANEL_COLS) * this.panelBytes;
     switch (this.dtype) {
@@ -126,7 +144,7 @@ export class PackedLinear {
    * their scales given (or already in place when null). row0 is a multiple of PANEL_COLS.
    */
   packInt8(
-    e: Engine,
+    e: LinearEngine,
     row0: number,
     rows: number,
     q: number,
@@ -149,7 +167,7 @@ export class PackedLinear {
 
   /** y = act(x·Wᵀ + b (+ residual)); pointers in bytes, ldx/ldy in floats. */
   forward(
-    e: Engine,
+    e: LinearEngine,
     m: number,
     x: number,
     ldx: number,

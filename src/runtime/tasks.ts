@@ -17,17 +17,22 @@ export const GEMM = 0,
   F16_GEMM_ROWS = 10,
   Q8_PACK = 11;
 
-type Fn = (...a: number[]) => void;
-export interface TaskKernels {
-  f32_gemm_4x8: Fn;
-  f32_gemm_4x8_packed: Fn;
-  f32_mha: Fn;
-  f32_layernorm: Fn;
-  f32_activation: Fn;
-  q8_gemm_packed: Fn;
-  q8_pack_rows4: Fn;
-  f16_gemm_4x8_packed: Fn;
-}
+import type { Kernels } from "./kernels.js";
+import { PANEL_COLS, TILE_ROWS } from "./linear.js";
+import { f32At } from "./memory.js";
+
+/** The kernels a task runs (the pool threads' own instances have the same exports). */
+export type TaskKernels = Pick<
+  Kernels,
+  | "f32_gemm_4x8"
+  | "f32_gemm_4x8_packed"
+  | "f32_mha"
+  | "f32_layernorm"
+  | "f32_activation"
+  | "q8_gemm_packed"
+  | "q8_pack_rows4"
+  | "f16_gemm_4x8_packed"
+>;
 
 const part = (task: number, n: number, total: number) => Math.floor((task * total) / n);
 
@@ -45,98 +50,101 @@ export function runTask(
 ): void {
   switch (kind) {
     case GEMM: {
-      // [m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr]: columns by 8-wide panels
-      const cols = a[1];
-      const panels = Math.ceil(cols / 8);
+      // f32_gemm_4x8's arguments; tasks take 8-wide column panels
+      const [m, cols, kk, pa, lda, b, kStride, panelStride, bias, c, ldc, r, ldr] = a as number[];
+      const panels = Math.ceil(cols / PANEL_COLS);
       const p0 = part(task, n, panels),
         p1 = part(task + 1, n, panels);
-      const n0 = p0 * 8,
-        n1 = Math.min(p1 * 8, cols);
+      const n0 = p0 * PANEL_COLS,
+        n1 = Math.min(p1 * PANEL_COLS, cols);
       if (n1 <= n0) return;
       k.f32_gemm_4x8(
-        a[0],
+        m,
         n1 - n0,
-        a[2],
-        a[3],
-        a[4],
-        a[5] + p0 * a[7],
-        a[6],
-        a[7],
-        a[8] && a[8] + 4 * n0,
-        a[9] + 4 * n0,
-        a[10],
-        a[11] && a[11] + 4 * n0,
-        a[12],
+        kk,
+        pa,
+        lda,
+        b + p0 * panelStride,
+        kStride,
+        panelStride,
+        f32At(bias, n0),
+        f32At(c, n0),
+        ldc,
+        f32At(r, n0),
+        ldr,
       );
       return;
     }
     case GEMM_ROWS: {
-      const m0 = part(task, n, a[0]),
-        m1 = part(task + 1, n, a[0]);
+      // f32_gemm_4x8's arguments; tasks take blocks of rows
+      const [m, cols, kk, pa, lda, b, kStride, panelStride, bias, c, ldc, r, ldr] = a as number[];
+      const m0 = part(task, n, m),
+        m1 = part(task + 1, n, m);
       if (m1 <= m0) return;
       k.f32_gemm_4x8(
         m1 - m0,
-        a[1],
-        a[2],
-        a[3] + 4 * m0 * a[4],
-        a[4],
-        a[5],
-        a[6],
-        a[7],
-        a[8],
-        a[9] + 4 * m0 * a[10],
-        a[10],
-        a[11] && a[11] + 4 * m0 * a[12],
-        a[12],
+        cols,
+        kk,
+        f32At(pa, m0 * lda),
+        lda,
+        b,
+        kStride,
+        panelStride,
+        bias,
+        f32At(c, m0 * ldc),
+        ldc,
+        f32At(r, m0 * ldr),
+        ldr,
       );
       return;
     }
     case GEMM_PACKED: {
-      // [m, n, k, ap, b, panelStride, bias, c, ldc, r, ldr, act]: columns by 8-wide panels
-      const cols = a[1];
-      const panels = Math.ceil(cols / 8);
+      // f32_gemm_4x8_packed's arguments; tasks take 8-wide column panels
+      const [m, cols, kk, ap, b, panelStride, bias, c, ldc, r, ldr, act] = a as number[];
+      const panels = Math.ceil(cols / PANEL_COLS);
       const p0 = part(task, n, panels),
         p1 = part(task + 1, n, panels);
-      const n0 = p0 * 8,
-        n1 = Math.min(p1 * 8, cols);
+      const n0 = p0 * PANEL_COLS,
+        n1 = Math.min(p1 * PANEL_COLS, cols);
       if (n1 <= n0) return;
       k.f32_gemm_4x8_packed(
-        a[0],
+        m,
         n1 - n0,
-        a[2],
-        a[3],
-        a[4] + p0 * a[5],
-        a[5],
-        a[6] && a[6] + 4 * n0,
-        a[7] + 4 * n0,
-        a[8],
-        a[9] && a[9] + 4 * n0,
-        a[10],
-        a[11],
+        kk,
+        ap,
+        b + p0 * panelStride,
+        panelStride,
+        f32At(bias, n0),
+        f32At(c, n0),
+        ldc,
+        f32At(r, n0),
+        ldr,
+        act,
       );
       return;
     }
     case GEMM_PACKED_ROWS: {
-      // rows by tiles of 4 (packed A holds k·4 floats per tile)
-      const tiles = Math.ceil(a[0] / 4);
+      // f32_gemm_4x8_packed's arguments; tasks take tiles of 4 rows (packed A holds k·4 floats per tile)
+      const [m, cols, kk, ap, b, panelStride, bias, c, ldc, r, ldr, act] = a as number[];
+      const tiles = Math.ceil(m / TILE_ROWS);
       const t0 = part(task, n, tiles),
         t1 = part(task + 1, n, tiles);
       if (t1 <= t0) return;
-      const m0 = t0 * 4,
-        m1 = Math.min(t1 * 4, a[0]);
+      const m0 = t0 * TILE_ROWS,
+        m1 = Math.min(t1 * TILE_ROWS, m);
       k.f32_gemm_4x8_packed(
         m1 - m0,
-        a[1],
-        a[2],
-        a[3] + 16 * t0 * a[2],
-        a[4],
-        a[5],
-        a[6],
-        a[7] + 4 * m0 * a[8],
-        a[8],
-        a[9] && a[9] + 4 * m0 * a[10],
-        a[10],
-        a[11],
+        cols,
+        kk,
+        f32At(ap, t0 * TILE_ROWS * kk),
+        b,
+        panelStride,
+        bias,
+        f32At(c, m0 * ldc),
+        ldc,
+        f32At(r, m0 * ldr),
+        ldr,
+        act,
       );
       return;
     }
@@ -227,77 +235,42 @@ export function runTask(
       return;
     }
     case MHA: {
-      // [pairs, heads, sq, sk, d, q, qB, qH, ldq, k, kB, kH, ldk, v, vB, vH, ldv, rel, e, maxPos,
-      //  l0, lstep, mask, maskB, ldm, headScales, scale, probs, probsStride, scratch, ctx, ctxB, ldc,
-      //  pack, packBytes]: thread t packs at pack + t·packBytes
-      const bh0 = part(task, n, a[0]),
-        bh1 = part(task + 1, n, a[0]);
+      // [pairs, context]: (batch, head) pairs in contiguous ranges; the kernel finds the thread's
+      // scratch from its index
+      const [pairs, context] = [a[0], a[1]];
+      const bh0 = part(task, n, pairs),
+        bh1 = part(task + 1, n, pairs);
       if (bh1 <= bh0) return;
-      const probs = a[28] ? a[27] : a[27] + 4 * thread * a[29];
-      k.f32_mha(
-        bh0,
-        bh1,
-        a[1],
-        a[2],
-        a[3],
-        a[4],
-        a[5],
-        a[6],
-        a[7],
-        a[8],
-        a[9],
-        a[10],
-        a[11],
-        a[12],
-        a[13],
-        a[14],
-        a[15],
-        a[16],
-        a[17],
-        a[18],
-        a[19],
-        a[20],
-        a[21],
-        a[22],
-        a[23],
-        a[24],
-        a[25],
-        a[26],
-        probs,
-        a[28],
-        a[30],
-        a[31],
-        a[32],
-        a[33] && a[33] + thread * a[34],
-        a[34],
-      );
+      k.f32_mha(context, bh0, bh1, thread);
       return;
     }
     case LAYERNORM: {
-      // [rows, n, x, ldx, gamma, beta, eps, y, ldy]
-      const r0 = part(task, n, a[0]),
-        r1 = part(task + 1, n, a[0]);
+      // f32_layernorm's arguments; tasks take blocks of rows
+      const [rows, cols, x, ldx, gamma, beta, eps, y, ldy] = a as number[];
+      const r0 = part(task, n, rows),
+        r1 = part(task + 1, n, rows);
       if (r1 <= r0) return;
       k.f32_layernorm(
         r1 - r0,
-        a[1],
-        a[2] + 4 * r0 * a[3],
-        a[3],
-        a[4],
-        a[5],
-        a[6],
-        a[7] + 4 * r0 * a[8],
-        a[8],
+        cols,
+        f32At(x, r0 * ldx),
+        ldx,
+        gamma,
+        beta,
+        eps,
+        f32At(y, r0 * ldy),
+        ldy,
       );
       return;
     }
     case ACTIVATION: {
-      // [kind, count, x, y]: element ranges in blocks of 16
-      const blocks = Math.ceil(a[1] / 16);
+      // f32_activation's arguments; tasks take element ranges in blocks of 16
+      const [kind, count, x, y] = a as number[];
+      const blocks = Math.ceil(count / 16);
       const i0 = part(task, n, blocks) * 16,
-        i1 = Math.min(part(task + 1, n, blocks) * 16, a[1]);
+        i1 = Math.min(part(task + 1, n, blocks) * 16, count);
       if (i1 <= i0) return;
-      k.f32_activation(a[0], i1 - i0, a[2] + 4 * i0, a[3] + 4 * i0);
+      k.f32_activation(kind, i1 - i0, f32At(x, i0), f32At(y, i0));
       return;
     }
   }

@@ -1,6 +1,6 @@
 // One pool thread (see threads.ts): instantiates the kernels on the shared memory, then, for each
 // job posted, takes tasks until none are left, until told to stop.
-import { ARGC, ARGS64, KIND, MAX_ARGS, SEQ, STOP, takeTasks } from "./threads.js";
+import { ARGC, ARGS64, KIND, MAX_ARGS, SEQ, STOP, WORKER_SPINS, takeTasks } from "./threads.js";
 import { runTask, type TaskKernels } from "./tasks.js";
 
 type Init = { module: WebAssembly.Module; memory: WebAssembly.Memory; ctl: number; thread: number };
@@ -23,7 +23,7 @@ function serve({ module, memory, ctl, thread }: Init, reply: (m: unknown) => voi
         let spins = 0;
         let seq: number;
         while ((seq = Atomics.load(i32, ints + SEQ)) === last) {
-          if (++spins > 20000) Atomics.wait(i32, ints + SEQ, last);
+          if (++spins > WORKER_SPINS) Atomics.wait(i32, ints + SEQ, last);
         }
         last = seq;
         // STOP: return to the event loop, so that terminate() (or the runtime's exit) can end the

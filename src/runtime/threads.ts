@@ -12,13 +12,29 @@
 //   int64  [2] counter    (seq << 32) | (next task << 16) | task count: taking a task is one
 //                         compare-exchange that also checks the job number, so a thread that wakes
 //                         late can never take a task of a job it has not read
-//   f64    [8 ..]         the job's arguments
+//   f64    [8 ..]         the job's arguments (MAX_ARGS)
+//   int32  [TASKS_TAKEN + t]  tasks thread t has run since the pool started (for tests and tuning)
 
 import { EngineError } from "../errors.js";
 
 export const MAX_ARGS = 40;
+/**
+ * Polls of the job counter before the caller (thread 0) sleeps on it in Atomics.wait while the
+ * last tasks finish: a job's tail is usually a few microseconds, a wake-up costs more.
+ */
+export const CALLER_SPINS = 2000;
+/**
+ * Polls of the job number before a pool thread sleeps on it: jobs come back to back during a
+ * forward (one per kernel call), so a thread spins through the gaps between them and sleeps
+ * between requests.
+ */
+export const WORKER_SPINS = 20000;
+/** Most threads a pool has (the caller included). */
+export const MAX_THREADS = 256;
+/** int32 index, in the control block, of thread 0's count of tasks run. */
+export const TASKS_TAKEN = (64 + MAX_ARGS * 8) / 4;
 /** Bytes of the control block. */
-export const CTL_BYTES = 64 + MAX_ARGS * 8;
+export const CTL_BYTES = 64 + MAX_ARGS * 8 + MAX_THREADS * 4;
 /** A seq value that tells the threads to return (thread_worker.ts). */
 export const STOP = -1;
 export const SEQ = 0,
@@ -57,6 +73,7 @@ export function takeTasks(
     if (next >= n) return;
     if (Atomics.compareExchange(i64, cIdx, v, v + 0x10000n) !== v) continue;
     run(kind, args, next, n, thread);
+    Atomics.add(i32, (ctl >> 2) + TASKS_TAKEN + thread, 1);
     Atomics.add(i32, (ctl >> 2) + COMPLETED, 1);
     Atomics.notify(i32, (ctl >> 2) + COMPLETED);
   }
@@ -147,6 +164,12 @@ export class ThreadPool {
     );
   }
 
+  /** Tasks each thread (0: the caller) has run since the pool started. */
+  tasksTaken(): number[] {
+    const at = (this.ctl >> 2) + TASKS_TAKEN;
+    return Array.from({ length: this.size }, (_, t) => Atomics.load(this.i32, at + t));
+  }
+
   /** Threads including the caller. */
   get size(): number {
     return this.workers.length + 1;
@@ -170,7 +193,8 @@ export class ThreadPool {
     for (;;) {
       const done = Atomics.load(this.i32, ints + COMPLETED);
       if (done >= n) break;
-      if (++spins > 2000 && this.blocking) Atomics.wait(this.i32, ints + COMPLETED, done, 2);
+      if (++spins > CALLER_SPINS && this.blocking)
+        Atomics.wait(this.i32, ints + COMPLETED, done, 2);
     }
   }
 

@@ -11,8 +11,39 @@ import {
   type TensorLike,
 } from "../inputs.js";
 import { Tensor } from "../../tensor.js";
-import type { PassInputs } from "./pass.js";
 import { KVCache } from "./kv_cache.js";
+
+/** BertModel.forward's arguments, checked: shapes, flat values, HF's defaults applied. */
+export interface BertArguments {
+  B: number;
+  S: number;
+  /** cached positions (past_key_values' length) */
+  P: number;
+  /** encoder length (0: no cross-attention) */
+  Se: number;
+  ids: Float64Array | null;
+  embeds: Float32Array | null;
+  tids: Float64Array | null;
+  pids: Float64Array | null;
+  /** [B, L] or [B, S, L] (L = P + S), as given */
+  attentionMask: Dense<Float32Array> | null;
+  encoder: Float32Array | null;
+  /** [B, Se] or [B, S, Se], as given */
+  encoderMask: Dense<Float32Array> | null;
+  /** [layers, heads] */
+  headMask: Float32Array | null;
+  past: Dense<Float32Array>[][] | null;
+  /** the past as given, when it is a KVCache (possibly this model's tip) */
+  pastCache: KVCache | null;
+  outputAttentions: boolean;
+  outputHiddenStates: boolean;
+  useCache: boolean;
+  /** cross-attention runs (decoder with cross layers, encoder states given) */
+  useCross: boolean;
+  /** HF quirk: decoder with cross layers, no encoder states, output_attentions */
+  crossQuirk: boolean;
+  returnDict: boolean;
+}
 
 export interface BertModelInputs {
   input_ids?: TensorLike | null;
@@ -54,11 +85,7 @@ function flag(name: string, v: unknown, dflt: boolean): boolean {
   return v;
 }
 
-export function checkArguments(
-  config: BertConfig,
-  x: BertModelInputs,
-  hasPooler: boolean,
-): PassInputs & { returnDict: boolean } {
+export function checkArguments(config: BertConfig, x: BertModelInputs): BertArguments {
   if (!x || typeof x !== "object" || Array.isArray(x))
     throw new InputError(
       `forward expects an object of named inputs, got ${x === null ? "null" : Array.isArray(x) ? "an array" : typeof x}`,
@@ -203,7 +230,7 @@ export function checkArguments(
     pids = t.data;
   }
 
-  let attentionMask: Dense<Float64Array> | null = null;
+  let attentionMask: Dense<Float32Array> | null = null;
   if (x.attention_mask != null) {
     const t = floatInput("attention_mask", x.attention_mask);
     if (t.shape.length === 2)
@@ -219,7 +246,7 @@ export function checkArguments(
       throw new InputError(
         `attention_mask must be 2D [batch, seq] or 3D [batch, seq, seq], got [${t.shape.join(", ")}]`,
       );
-    attentionMask = { data: Float64Array.from(t.data), shape: t.shape };
+    attentionMask = t;
   }
 
   let headMask: Float32Array | null = null;
@@ -239,7 +266,7 @@ export function checkArguments(
 
   // ---- cross-attention (decoders only; HF ignores encoder states otherwise)
   let encoder: Float32Array | null = null;
-  let encoderMask: Dense<Float64Array> | null = null;
+  let encoderMask: Dense<Float32Array> | null = null;
   let Se = 0;
   const hasEncoder = x.encoder_hidden_states != null;
   if (config.is_decoder && hasEncoder && !config.add_cross_attention) {
@@ -284,7 +311,7 @@ export function checkArguments(
         throw new InputError(
           `encoder_attention_mask must be 2D or 3D, got [${m.shape.join(", ")}]`,
         );
-      encoderMask = { data: Float64Array.from(m.data), shape: m.shape };
+      encoderMask = m;
     }
   }
   const crossQuirk =
@@ -310,7 +337,6 @@ export function checkArguments(
     useCache,
     useCross,
     crossQuirk,
-    pooled: hasPooler,
     returnDict,
   };
 }

@@ -205,13 +205,14 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
           `${this.constructor.name}.forward() got an unexpected argument "${k}"`,
         );
     }
-    const { pass, args } = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
+    const encoded = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
       // own arguments checked against the shapes before the arena is planned: a rejected call does not grow it
       this.checkOwn(own, d);
       return this.headFloats(d);
     });
+    const { pass, args } = encoded;
     const result = this.head(pass, own);
-    const f = this.bert.outputs(pass, args);
+    const f = this.bert.outputs(encoded);
     if (!args.returnDict) {
       const tuple = [...Object.values(result.fields), ...this.bert.tupleRest(f)];
       return result.loss ? [result.loss, ...tuple] : tuple;
@@ -279,7 +280,7 @@ function classificationLoss(
   numLabels: number,
   labels: TensorLike,
 ): Tensor {
-  const { l, problem } = classificationLabels(config, rows, numLabels, labels);
+  const { l, problem } = classificationLabels(config, numLabels, labels);
   if (problem === "single_label_classification") return scalar(crossEntropy(logits, numLabels, l));
   return scalar(
     problem === "regression"
@@ -288,13 +289,8 @@ function classificationLoss(
   );
 }
 
-/** The labels of a classification and its problem type, checked against [rows, numLabels] logits. */
-function classificationLabels(
-  config: BertConfig,
-  rows: number,
-  numLabels: number,
-  labels: TensorLike,
-) {
+/** The labels of a classification and its problem type (HF's problem_type rules). */
+function classificationLabels(config: BertConfig, numLabels: number, labels: TensorLike) {
   const l = labelsAny("labels", labels);
   const problem =
     config.problem_type ??
@@ -303,13 +299,23 @@ function classificationLabels(
       : l.integer
         ? "single_label_classification"
         : "multi_label_classification");
+  return { l, problem };
+}
+
+/** Checks a classification's labels against [rows, numLabels] logits, before the model runs. */
+function checkClassificationLabels(
+  config: BertConfig,
+  rows: number,
+  numLabels: number,
+  labels: TensorLike,
+): void {
+  const { l, problem } = classificationLabels(config, numLabels, labels);
   if (problem === "single_label_classification") checkTargets(l, rows, numLabels);
   // regression (squeezed when num_labels is 1) and multi-label compare element by element
   else if (l.data.length !== rows * numLabels)
     throw new InputError(
       `labels: shape [${l.shape}] does not match the logits [${rows}, ${numLabels}]`,
     );
-  return { l, problem };
 }
 
 /** The word embeddings, packed, when HF ties the MLM decoder to them. */
@@ -362,8 +368,6 @@ export class BertForPreTraining extends BertTaskModel<BertForPreTrainingOutput> 
             seq_relationship_logits.data,
             2,
             ints("next_sentence_label", own.next_sentence_label),
-            -100,
-            "next_sentence_label",
           ),
       );
     }
@@ -420,9 +424,7 @@ export class BertLMHeadModel extends BertTaskModel<CausalLMOutputWithCrossAttent
     let loss: Tensor | null = null;
     if (own.labels != null) {
       // next-token prediction: scores[:, :-1] against labels[:, 1:]
-      const l = ints("labels", own.labels);
-      if (l.shape.length !== 2 || l.shape[0] !== p.B || l.shape[1] !== p.S)
-        throw new InputError(`labels: shape [${l.shape}] must be [${p.B}, ${p.S}]`);
+      const l = ints("labels", own.labels); // checked by checkOwn
       const data = logits.data;
       const n = p.B * (p.S - 1);
       const scores = new Float32Array(n * V);
@@ -518,7 +520,7 @@ export class BertForSequenceClassification extends BertTaskModel<SequenceClassif
   }
   protected override checkOwn(own: Own, d: Dims): void {
     if (own.labels != null)
-      classificationLabels(this.config, d.B, this.config.num_labels, own.labels as TensorLike);
+      checkClassificationLabels(this.config, d.B, this.config.num_labels, own.labels as TensorLike);
   }
   protected headFloats(d: { B: number }): number {
     return d.B * this.config.num_labels;
@@ -672,11 +674,7 @@ export class BertForQuestionAnswering extends BertTaskModel<QuestionAnsweringMod
       // positions outside the sequence are clamped to seq, which is the ignored index
       const ignored = p.S;
       const pos = (name: string) => {
-        const d = ints(name, own[name]);
-        if (d.data.length !== p.B)
-          throw new InputError(
-            `${name}: expected ${p.B} positions (one per sequence), got shape [${d.shape}]`,
-          );
+        const d = ints(name, own[name]); // one per sequence: checked by checkOwn
         return { data: d.data.map((x) => Math.min(Math.max(x, 0), ignored)), shape: [p.B] };
       };
       const s = crossEntropy(start_logits.data, p.S, pos("start_positions"), ignored);

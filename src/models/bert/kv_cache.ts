@@ -10,17 +10,116 @@
 //
 // Slab layout, per layer: self K, self V as [batch, heads, cap, head_dim]; cross K, cross V as
 // [batch, heads, Se, head_dim]. cap grows geometrically (re-laid out, rows kept).
+//
+// Attention reads keys and values through one interface, AttentionCache (HF's past_key_value),
+// for self- and cross-attention alike: NO_CACHE when the call neither reads nor returns a cache,
+// else the per-call state a KVSlab opens (CacheCall).
 import type { BertConfig } from "../../config.js";
 import type { Engine } from "../../runtime/engine.js";
 import { EngineError } from "../../errors.js";
 import { Tensor } from "../../tensor.js";
 import type { Dense } from "../inputs.js";
-import type { HeadsView } from "./pass.js";
+import type { HeadsView } from "../../runtime/attention.js";
+import { f32At, f32Bytes, f32Index } from "../../runtime/memory.js";
 
 export const SELF_K = 0,
   SELF_V = 1,
   CROSS_K = 2,
   CROSS_V = 3;
+
+/** One attention block's keys and values as the kernel reads them. */
+export interface KeyValues {
+  key: HeadsView;
+  value: HeadsView;
+}
+
+/**
+ * Where an attention block gets its keys and values (HF's past_key_value), self and cross alike.
+ * `project` computes this call's keys/values (over the call's S tokens, or the encoder's Se
+ * states). Self-attention: they are appended to the past and the whole past + new is returned.
+ * Cross-attention: the cached encoder keys/values when there are some (project is not called),
+ * else this call's, kept for the next call.
+ */
+export interface AttentionCache {
+  /** past_key_values were given (HF's use_cache inside the attention: relative positions count from the last key) */
+  readonly hasPast: boolean;
+  keyValues(layer: number, kind: "self" | "cross", project: () => KeyValues): KeyValues;
+  /** Layer `layer`'s self keys and values over the past and this call, [B, heads, L, d] each (a call opened with keepSelf). */
+  selfKeyValues(layer: number): Tensor<"float32">[];
+}
+
+/** A call that neither reads nor returns a cache: keys/values are this call's projections. */
+export const NO_CACHE: AttentionCache = {
+  hasPast: false,
+  keyValues: (_layer, _kind, project) => project(),
+  selfKeyValues: () => {
+    throw new EngineError(
+      "simdbert: internal error: self keys/values read from a call without a cache",
+    );
+  },
+};
+
+/** What a call needs from the cache (from the checked arguments). */
+export interface CacheRequest {
+  B: number;
+  P: number;
+  S: number;
+  Se: number;
+  /** past_key_values as given (dense), or null */
+  past: Dense<Float32Array>[][] | null;
+  /** the same past when it is a KVCache (possibly the slab's tip) */
+  pastCache: KVCache | null;
+  useCache: boolean;
+  /** cross-attention runs (encoder states given) */
+  useCross: boolean;
+  /** the layers' self keys/values are read after the call (HF's quirk: a decoder with cross-attention layers, no encoder states, output_attentions) */
+  keepSelf: boolean;
+}
+
+/** The cache state of one call: keys/values appended to the model's slab, the present returned. */
+export class CacheCall implements AttentionCache {
+  readonly hasPast: boolean;
+  /** the encoder's keys/values are in the slab: cross-attention does not project them */
+  readonly crossCached: boolean;
+  constructor(
+    private readonly slab: KVSlab,
+    private readonly x: CacheRequest,
+  ) {
+    this.hasPast = x.past !== null;
+    slab.prepare(x.B, x.P, x.S, x.Se, slab.isTip(x.pastCache), x.past);
+    this.crossCached = slab.crossValid;
+  }
+
+  keyValues(layer: number, kind: "self" | "cross", project: () => KeyValues): KeyValues {
+    const slab = this.slab;
+    if (kind === "self") {
+      const kv = project();
+      slab.append(layer, SELF_K, kv.key, this.x.S, this.x.P);
+      slab.append(layer, SELF_V, kv.value, this.x.S, this.x.P);
+      return { key: slab.view(layer, SELF_K), value: slab.view(layer, SELF_V) };
+    }
+    if (this.crossCached)
+      return { key: slab.view(layer, CROSS_K), value: slab.view(layer, CROSS_V) };
+    const kv = project();
+    slab.append(layer, CROSS_K, kv.key, this.x.Se, 0);
+    slab.append(layer, CROSS_V, kv.value, this.x.Se, 0);
+    return kv;
+  }
+
+  selfKeyValues(layer: number): Tensor<"float32">[] {
+    const L = this.x.P + this.x.S;
+    const shape = this.slab.shape(L);
+    return [SELF_K, SELF_V].map(
+      (kind) => new Tensor("float32", this.slab.read(layer, kind, L), shape),
+    );
+  }
+
+  /** After the last layer: the cache of this call (lazy, in the slab), which becomes the tip; null without use_cache. */
+  finish(): KVCache | null {
+    if (this.x.useCross) this.slab.crossValid = true;
+    return this.x.useCache ? this.slab.cache(this.x.P + this.x.S, this.x.useCross, true) : null;
+  }
+}
 
 /** The slab whose caches an engine's (single) kept region holds: decoder models may share an engine. */
 const REGION_OWNER = new WeakMap<Engine, KVSlab>();
@@ -81,7 +180,7 @@ export class KVSlab {
   private region(l: number, kind: number): number {
     let off = l * this.layerFloats();
     for (let k = 0; k < kind; k++) off += this.regionFloats(k);
-    return this.ptr + off * 4;
+    return f32At(this.ptr, off);
   }
 
   /** The keys or values of layer l as the attention kernels read them. */
@@ -93,6 +192,16 @@ export class KVSlab {
       head: rows * this.d,
       ld: this.d,
     };
+  }
+
+  /** [B, heads, rows, head_dim] */
+  shape(rows: number): number[] {
+    return [this.B, this.heads, rows, this.d];
+  }
+
+  /** The cache state of a call; null when it neither reads nor returns keys/values (NO_CACHE). */
+  open(x: CacheRequest): CacheCall | null {
+    return x.past || x.useCache || x.keepSelf ? new CacheCall(this, x) : null;
   }
 
   /**
@@ -161,7 +270,7 @@ export class KVSlab {
     this.B = B;
     this.Se = Se;
     this.cap = Math.max(need, Math.min(16, this.maxPos));
-    this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
+    this.ptr = this.e.keep(f32Bytes(this.layers * this.layerFloats()));
     this.length = 0;
     this.crossValid = false;
     if (pastData) {
@@ -190,7 +299,7 @@ export class KVSlab {
       );
     }
     this.cap = cap;
-    this.ptr = this.e.keep(this.layers * this.layerFloats() * 4);
+    this.ptr = this.e.keep(f32Bytes(this.layers * this.layerFloats()));
     saved.forEach((layer, l) =>
       layer.forEach((data, kind) =>
         this.write(l, kind, data, kind < CROSS_K ? keepRows : this.Se, 0),
@@ -204,7 +313,10 @@ export class KVSlab {
     const v = this.view(l, kind);
     const { d } = this;
     for (let bh = 0; bh < this.B * this.heads; bh++) {
-      f32.set(data.subarray(bh * rows * d, (bh + 1) * rows * d), v.ptr / 4 + bh * v.head + at * d);
+      f32.set(
+        data.subarray(bh * rows * d, (bh + 1) * rows * d),
+        f32Index(v.ptr) + bh * v.head + at * d,
+      );
     }
   }
 
@@ -215,8 +327,8 @@ export class KVSlab {
     const { d } = this;
     for (let b = 0; b < this.B; b++) {
       for (let h = 0; h < this.heads; h++) {
-        const dst = v.ptr / 4 + b * v.batch + h * v.head + at * d;
-        const s0 = src.ptr / 4 + b * src.batch + h * src.head;
+        const dst = f32Index(v.ptr) + b * v.batch + h * v.head + at * d;
+        const s0 = f32Index(src.ptr) + b * src.batch + h * src.head;
         for (let s = 0; s < n; s++)
           f32.copyWithin(dst + s * d, s0 + s * src.ld, s0 + s * src.ld + d);
       }
@@ -229,10 +341,8 @@ export class KVSlab {
     const f32 = this.e.f32;
     const v = this.view(l, kind);
     for (let bh = 0; bh < this.B * this.heads; bh++) {
-      out.set(
-        f32.subarray(v.ptr / 4 + bh * v.head, v.ptr / 4 + bh * v.head + rows * this.d),
-        bh * rows * this.d,
-      );
+      const at = f32Index(v.ptr) + bh * v.head;
+      out.set(f32.subarray(at, at + rows * this.d), bh * rows * this.d);
     }
     return out;
   }

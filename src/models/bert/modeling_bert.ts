@@ -12,13 +12,20 @@ import {
   type RawParam,
 } from "../../loading/weights.js";
 import type { PackedLinear } from "../../runtime/linear.js";
-import { f32At } from "../../runtime/memory.js";
+import { f32At, f32Index } from "../../runtime/memory.js";
+import { NO_MASK, type HeadsView, type MaskView } from "../../runtime/attention.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
 import { BaseModelOutputWithPoolingAndCrossAttentions, type OutputValue } from "../outputs.js";
 import { checkArguments, type BertModelInputs } from "./arguments.js";
-import { Pass, type HeadsView, type MaskView } from "./pass.js";
-import { CROSS_K, CROSS_V, KVSlab, type KVCache } from "./kv_cache.js";
+import { Pass } from "./pass.js";
+import { KVSlab, NO_CACHE, type AttentionCache, type KVCache, type KeyValues } from "./kv_cache.js";
+import {
+  extendedMaskRows,
+  getExtendedAttentionMask,
+  invertAttentionMask,
+} from "../attention_mask.js";
 
 export class LayerNorm {
   readonly weight: RawParam;
@@ -45,6 +52,15 @@ export class LayerNorm {
       this.size,
     );
   }
+}
+
+/** BertEmbeddings.forward's inputs (checked; ids as numbers), HF's names. */
+export interface EmbeddingInputs {
+  input_ids: ArrayLike<number> | null;
+  token_type_ids: ArrayLike<number> | null;
+  /** [B, S], or [S] for every sequence; null: P .. P + S - 1 */
+  position_ids: ArrayLike<number> | null;
+  inputs_embeds: Float32Array | null;
 }
 
 export class BertEmbeddings {
@@ -78,9 +94,25 @@ export class BertEmbeddings {
     ]);
     this.LayerNorm = new LayerNorm(w, `${prefix}.LayerNorm`, h, config.layer_norm_eps);
   }
-  /** pass.hidden = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings) */
-  forward(p: Pass): void {
+  /**
+   * pass.hidden = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings), with
+   * HF's defaults: token types 0, positions P .. P + S - 1 (after P cached ones).
+   */
+  forward(p: Pass, x: EmbeddingInputs): void {
     const e = p.e;
+    const { B, S, rows } = p;
+    const i32 = e.i32;
+    if (x.input_ids) i32.set(x.input_ids, f32Index(p.ids));
+    if (x.inputs_embeds) e.f32.set(x.inputs_embeds, f32Index(p.embeds));
+    if (x.token_type_ids) i32.set(x.token_type_ids, f32Index(p.tids));
+    else i32.fill(0, f32Index(p.tids), f32Index(p.tids) + rows);
+    const pid = f32Index(p.pids);
+    const pids = x.position_ids;
+    // [B, S] or one row [S] broadcast over the batch
+    for (let b = 0; b < B; b++) {
+      for (let s = 0; s < S; s++)
+        i32[pid + b * S + s] = !pids ? p.P + s : pids.length === S ? pids[s] : pids[b * S + s];
+    }
     const words = this.word_embeddings;
     // q8 / fp16 table: the rows widened into the output, then summed there as inputs_embeds
     const lowp = words.kind === "raw" ? (words.dtype ?? "f32") : "f32";
@@ -162,62 +194,83 @@ export class BertSelfAttention {
   }
 
   /**
-   * Scaled dot-product attention for every (batch, head), reading Q, K, V in place:
+   * HF's BertSelfAttention.forward: the context of every (batch, head) into pass.ctx,
    *   ctx[b, i, h·d:(h+1)·d] = softmax((Q Kᵀ + relative) / √d + mask)·head_mask · V
-   * (one f32_mha call per layer; the engine splits the pairs over its threads). The
-   * probabilities land in pass.probs: the attentions output when requested, else scratch.
+   * with Q projected from `hiddenStates` and the keys/values from the cache (self-attention: this
+   * call's appended to the past; cross-attention: the encoder's, projected once). One f32_mha call
+   * per layer (the engine splits the pairs over its threads). Returns the probabilities
+   * [B, heads, S, keys] with output_attentions, else null.
    */
-  attend(
+  forward(
     p: Pass,
     layer: number,
-    q: HeadsView,
-    k: HeadsView,
-    v: HeadsView,
-    sq: number,
-    sk: number,
-    mask: MaskView,
-    rel: { l0: number; lstep: number } | null,
-  ): void {
-    const relMode =
-      !rel || !this.distance_embedding
-        ? 0
-        : this.positionEmbeddingType === "relative_key_query"
-          ? 2
-          : 1;
-    p.e.mha(p.B * this.numHeads, {
+    hiddenStates: number,
+    attentionMask: MaskView,
+    { cache, output_attentions }: AttentionArguments,
+  ): Tensor<"float32"> | null {
+    const e = p.e;
+    const H = this.config.hidden_size;
+    const d = this.headSize;
+    let query: HeadsView, kv: KeyValues;
+    if (this.qkv) {
+      // query|key|value in one GEMM
+      this.qkv.forward(e, p.rows, hiddenStates, H, p.qkv, 3 * H);
+      query = p.heads(p.qkv, 0, 3 * H, p.S, d);
+      kv = cache.keyValues(layer, "self", () => ({
+        key: p.heads(p.qkv, H, 3 * H, p.S, d),
+        value: p.heads(p.qkv, 2 * H, 3 * H, p.S, d),
+      }));
+    } else {
+      // query on the decoder's states; key|value on the encoder's, unless the cache has them
+      this.query!.forward(e, p.rows, hiddenStates, H, p.qkv, H);
+      query = p.heads(p.qkv, 0, H, p.S, d);
+      kv = cache.keyValues(layer, "cross", () => {
+        this.keyValue!.forward(e, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
+        return { key: p.heads(p.kv, 0, 2 * H, p.Se, d), value: p.heads(p.kv, H, 2 * H, p.Se, d) };
+      });
+    }
+    const keys = this.isCross ? p.Se : p.L;
+    // relative positions: query i at i (or, with a past, every query at the last key: HF's rule)
+    const rel = this.distance_embedding
+      ? cache.hasPast
+        ? { l0: p.L - 1, lstep: 0 }
+        : { l0: 0, lstep: 1 }
+      : null;
+    e.mha(p.B * this.numHeads, {
       heads: this.numHeads,
-      sq,
-      sk,
-      d: this.headSize,
-      q: q.ptr,
-      qB: q.batch,
-      qH: q.head,
-      ldq: q.ld,
-      k: k.ptr,
-      kB: k.batch,
-      kH: k.head,
-      ldk: k.ld,
-      v: v.ptr,
-      vB: v.batch,
-      vH: v.head,
-      ldv: v.ld,
-      rel: relMode,
+      sq: p.S,
+      sk: keys,
+      d,
+      q: query.ptr,
+      qB: query.batch,
+      qH: query.head,
+      ldq: query.ld,
+      k: kv.key.ptr,
+      kB: kv.key.batch,
+      kH: kv.key.head,
+      ldk: kv.key.ld,
+      v: kv.value.ptr,
+      vB: kv.value.batch,
+      vH: kv.value.head,
+      ldv: kv.value.ld,
+      rel: !rel ? 0 : this.positionEmbeddingType === "relative_key_query" ? 2 : 1,
       e: this.distance_embedding?.ptr ?? 0,
       maxPos: this.maxPositions,
       l0: rel?.l0 ?? 0,
       lstep: rel?.lstep ?? 0,
-      mask: mask.ptr,
-      maskB: mask.batch,
-      ldm: mask.ld,
+      mask: attentionMask.ptr,
+      maskB: attentionMask.batch,
+      ldm: attentionMask.ld,
       headScales: f32At(p.headMask, layer * this.numHeads),
-      scale: 1 / Math.sqrt(this.headSize),
+      scale: 1 / Math.sqrt(d),
       probs: p.probs,
-      probsStride: p.outputAttentions ? sq * sk : 0,
-      scratch: sq * sk,
+      probsStride: output_attentions ? p.S * keys : 0,
+      scratch: p.S * keys,
       ctx: p.ctx,
-      ctxB: sq * this.config.hidden_size,
-      ldc: this.config.hidden_size,
+      ctxB: p.S * H,
+      ldc: H,
     });
+    return output_attentions ? p.tensor(p.probs, [p.B, this.numHeads, p.S, keys]) : null;
   }
 }
 
@@ -243,6 +296,19 @@ export class BertAttention {
   constructor(config: BertConfig, w: WeightLoader, prefix: string, isCross: boolean) {
     this.self = new BertSelfAttention(config, w, `${prefix}.self`, isCross);
     this.output = new BertSelfOutput(config, w, `${prefix}.output`);
+  }
+  /** HF's BertAttention.forward: self-attention, then dense + residual + LayerNorm into `out`. */
+  forward(
+    p: Pass,
+    layer: number,
+    hiddenStates: number,
+    attentionMask: MaskView,
+    x: AttentionArguments,
+    out: number,
+  ): Tensor<"float32"> | null {
+    const probs = this.self.forward(p, layer, hiddenStates, attentionMask, x);
+    this.output.forward(p.e, p.rows, p.ctx, hiddenStates, out);
+    return probs;
   }
 }
 
@@ -314,77 +380,90 @@ export class BertLayer {
     this.output = new BertOutput(config, w, `${prefix}.output`);
   }
 
-  /** One layer: pass.hidden -> pass.hidden (see the Pass for the buffers). */
-  forward(p: Pass, i: number): void {
-    const e = p.e;
-    const H = this.config.hidden_size;
-    const self = this.attention.self;
-
-    // --- self-attention: fused Q|K|V projection, then attention over the (cached) keys
-    self.qkv!.forward(e, p.rows, p.hidden, H, p.qkv, 3 * H);
-    const q: HeadsView = { ptr: p.qkv, batch: p.S * 3 * H, head: self.headSize, ld: 3 * H };
-    // keys/values of this call, appended to the cached ones when there is a cache
-    const { k, v } = p.selfKV(
-      i,
-      { ptr: f32At(p.qkv, H), batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
-      { ptr: f32At(p.qkv, 2 * H), batch: p.S * 3 * H, head: self.headSize, ld: 3 * H },
-    );
-    const rel =
-      self.positionEmbeddingType === "absolute"
-        ? null
-        : p.past
-          ? { l0: p.L - 1, lstep: 0 }
-          : { l0: 0, lstep: 1 };
-    self.attend(p, i, q, k, v, p.S, p.L, p.selfMask, rel);
-    p.collectSelf(i);
-    this.attention.output.forward(e, p.rows, p.ctx, p.hidden, p.attnOut);
-
-    // --- cross-attention over the encoder's states
-    if (this.crossattention && p.useCross) {
-      const cross = this.crossattention.self;
-      cross.query!.forward(e, p.rows, p.attnOut, H, p.qkv, H);
-      const cq: HeadsView = { ptr: p.qkv, batch: p.S * H, head: cross.headSize, ld: H };
-      // HF: with a cache, the encoder's keys/values are taken from it, not recomputed
-      let ck: HeadsView, cv: HeadsView;
-      if (p.slab?.crossValid) {
-        ck = p.slab.view(i, CROSS_K);
-        cv = p.slab.view(i, CROSS_V);
-      } else {
-        cross.keyValue!.forward(e, p.B * p.Se, p.encoder, H, p.kv, 2 * H);
-        ck = { ptr: p.kv, batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
-        cv = { ptr: f32At(p.kv, H), batch: p.Se * 2 * H, head: cross.headSize, ld: 2 * H };
-        if (p.slab) {
-          p.slab.append(i, CROSS_K, ck, p.Se, 0);
-          p.slab.append(i, CROSS_V, cv, p.Se, 0);
-        }
-      }
-      cross.attend(p, i, cq, ck, cv, p.S, p.Se, p.crossMask, null);
-      p.collectCross(i);
-      this.crossattention.output.forward(e, p.rows, p.ctx, p.attnOut, p.attnOut);
-    } else if (p.crossQuirk) {
-      p.collectCrossQuirk(i);
+  /**
+   * HF's BertLayer.forward: pass.hidden -> pass.hidden. Returns the attention probabilities of
+   * the layer (with output_attentions) and of its cross-attention (when it ran).
+   */
+  forward(p: Pass, i: number, x: EncoderArguments): LayerAttentions {
+    const attentions = this.attention.forward(p, i, p.hidden, x.attention_mask, x, p.attnOut);
+    let crossAttentions: Tensor<"float32"> | null = null;
+    if (this.crossattention && x.encoder_hidden_states) {
+      const mask = x.encoder_attention_mask;
+      crossAttentions = this.crossattention.forward(p, i, p.attnOut, mask, x, p.attnOut);
     }
-
-    // --- feed-forward (HF's apply_chunking_to_forward gives the same numbers unchunked)
-    this.intermediate.forward(e, p.rows, p.attnOut, p.inter);
-    this.output.forward(e, p.rows, p.inter, p.attnOut, p.hidden);
+    // feed-forward (HF's apply_chunking_to_forward gives the same numbers unchunked)
+    this.intermediate.forward(p.e, p.rows, p.attnOut, p.inter);
+    this.output.forward(p.e, p.rows, p.inter, p.attnOut, p.hidden);
+    return { attentions, crossAttentions };
   }
+}
+
+/** What an attention block takes besides its input and mask. */
+export interface AttentionArguments {
+  /** past_key_values, and where this call's keys/values go */
+  cache: AttentionCache;
+  output_attentions: boolean;
+}
+
+/** What BertEncoder.forward takes besides the buffers: HF's arguments, masks extended. */
+export interface EncoderArguments extends AttentionArguments {
+  /** the extended self-attention mask (getExtendedAttentionMask) */
+  attention_mask: MaskView;
+  /** encoder_hidden_states were given: cross-attention runs */
+  encoder_hidden_states: boolean;
+  /** the inverted cross-attention mask (invertAttentionMask) */
+  encoder_attention_mask: MaskView;
+  output_hidden_states: boolean;
+}
+
+/** A layer's attention probabilities (null when not requested, or no cross-attention ran). */
+export interface LayerAttentions {
+  attentions: Tensor<"float32"> | null;
+  crossAttentions: Tensor<"float32"> | null;
+}
+
+/** BertEncoder.forward's outputs besides the last hidden state (left in pass.hidden). */
+export interface EncoderOutputs {
+  hidden_states: Tensor<"float32">[] | null;
+  attentions: Tensor<"float32">[] | null;
+  cross_attentions: (Tensor<"float32"> | Tensor<"float32">[])[] | null;
 }
 
 export class BertEncoder {
   readonly layer: BertLayer[];
-  constructor(config: BertConfig, w: WeightLoader, prefix: string) {
+  constructor(
+    readonly config: BertConfig,
+    w: WeightLoader,
+    prefix: string,
+  ) {
     this.layer = [];
     for (let i = 0; i < config.num_hidden_layers; i++)
       this.layer.push(new BertLayer(config, w, `${prefix}.layer.${i}`));
   }
-  forward(p: Pass): void {
+  /** HF's BertEncoder.forward: every layer on pass.hidden, collecting what was asked for. */
+  forward(p: Pass, x: EncoderArguments): EncoderOutputs {
+    const H = this.config.hidden_size;
+    const hidden = () => p.tensor(p.hidden, [p.B, p.S, H]);
+    const all_hidden_states = x.output_hidden_states ? [hidden()] : null;
+    const all_self_attentions = x.output_attentions ? ([] as Tensor<"float32">[]) : null;
+    const all_cross_attentions =
+      x.output_attentions && this.config.add_cross_attention
+        ? ([] as (Tensor<"float32"> | Tensor<"float32">[])[])
+        : null;
     for (let i = 0; i < this.layer.length; i++) {
-      p.collectHidden();
-      this.layer[i].forward(p, i);
+      const layer_outputs = this.layer[i].forward(p, i, x);
+      if (all_self_attentions) all_self_attentions.push(layer_outputs.attentions!);
+      // HF 4.30.2 appends layer_outputs[2]: the cross attentions, or, when no encoder states were
+      // given, the layer's self-attention (key, value)
+      if (all_cross_attentions)
+        all_cross_attentions.push(layer_outputs.crossAttentions ?? x.cache.selfKeyValues(i));
+      if (all_hidden_states) all_hidden_states.push(hidden());
     }
-    p.collectHidden();
-    p.finish();
+    return {
+      hidden_states: all_hidden_states,
+      attentions: all_self_attentions,
+      cross_attentions: all_cross_attentions,
+    };
   }
 }
 
@@ -401,7 +480,7 @@ export class BertPooler {
   }
 }
 
-export interface FromPretrainedOptions extends EngineOptions, LoadOptions {
+export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOptions {
   /**
    * BertModel only: build the pooler (HF's add_pooling_layer, default true). "auto": build it
    * when the checkpoint has its weights (embeddings never read it; masked-LM checkpoints lack it).
@@ -515,42 +594,96 @@ export class BertModel extends BertPreTrainedModel {
 
   /** @internal The synchronous forward (what forward queues). */
   run(inputs: BertModelInputs): BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[] {
-    const { pass, args } = this.encode(inputs);
-    const f = this.outputs(pass, args);
-    if (!args.returnDict) return [f.last_hidden_state, f.pooler_output, ...this.tupleRest(f)];
+    const encoded = this.encode(inputs);
+    const f = this.outputs(encoded);
+    if (!encoded.args.returnDict)
+      return [f.last_hidden_state, f.pooler_output, ...this.tupleRest(f)];
     return new BaseModelOutputWithPoolingAndCrossAttentions({ ...f });
   }
 
   /**
    * @internal
-   * Embeddings, encoder and pooler on the arena; the sequence output stays in pass.hidden and the
-   * pooled output in pass.pooled for task heads, which ask for `headFloats` more arena floats
-   * (pass.head).
+   * HF's BertModel.forward up to its outputs: arguments checked, the cache opened, the arena
+   * planned, the masks extended, then embeddings, encoder and pooler. The sequence output stays
+   * in pass.hidden and the pooled output in pass.pooled for task heads, which ask for
+   * `headFloats` more arena floats (pass.head).
    */
   encode(
     inputs: BertModelInputs,
     headFloats?: (dims: { B: number; S: number; rows: number }) => number,
-  ): { pass: Pass; args: ReturnType<typeof checkArguments> } {
-    const args = checkArguments(this.config, inputs, !!this.pooler);
-    const extra = headFloats ? headFloats({ B: args.B, S: args.S, rows: args.B * args.S }) : 0;
-    const pass = new Pass(this.engine, this.config, args, extra, this.slab);
-    this.embeddings.forward(pass);
-    this.encoder.forward(pass);
+  ): Encoded {
+    const config = this.config;
+    const args = checkArguments(config, inputs);
+    const { B, S, P, Se } = args;
+    const extra = headFloats ? headFloats({ B, S, rows: B * S }) : 0;
+    // the cache first: sizing its region moves the arena
+    const call = this.slab.open({
+      ...args,
+      keepSelf: args.crossQuirk,
+    });
+    const selfMaskFloats =
+      args.attentionMask || config.is_decoder
+        ? B * extendedMaskRows(args.attentionMask, S, config.is_decoder) * (P + S)
+        : 0;
+    const crossMask = args.useCross ? args.encoderMask : null;
+    const pass = new Pass(this.engine, config, {
+      B,
+      S,
+      P,
+      Se,
+      hasIds: !!args.ids,
+      hasEmbeds: !!args.embeds,
+      encoderInArena: args.useCross && !call?.crossCached,
+      outputAttentions: args.outputAttentions,
+      selfMaskFloats,
+      crossMaskFloats: crossMask ? crossMask.data.length : 0,
+      headMaskFloats: args.headMask ? args.headMask.length : 0,
+      pooled: !!this.pooler,
+      headFloats: extra,
+    });
+    const f32 = this.engine.f32;
+    if (pass.encoder && args.encoder) f32.set(args.encoder, f32Index(pass.encoder));
+    if (args.headMask) f32.set(args.headMask, f32Index(pass.headMask));
+    const x: EncoderArguments = {
+      attention_mask: selfMaskFloats
+        ? getExtendedAttentionMask(
+            f32,
+            pass.selfMask,
+            args.attentionMask,
+            B,
+            S,
+            P,
+            config.is_decoder,
+          )
+        : NO_MASK,
+      encoder_hidden_states: args.useCross,
+      encoder_attention_mask: crossMask
+        ? invertAttentionMask(f32, pass.crossMask, crossMask, Se)
+        : NO_MASK,
+      cache: call ?? NO_CACHE,
+      output_attentions: args.outputAttentions,
+      output_hidden_states: args.outputHiddenStates,
+    };
+    this.embeddings.forward(pass, {
+      input_ids: args.ids,
+      token_type_ids: args.tids,
+      position_ids: args.pids,
+      inputs_embeds: args.embeds,
+    });
+    const encoderOutputs = this.encoder.forward(pass, x);
+    const present = call ? call.finish() : null;
     if (this.pooler) this.pooler.forward(pass);
-    return { pass, args };
+    return { pass, args, encoderOutputs, present };
   }
 
   /** @internal The output fields of an encoded pass, as owned tensors. */
-  outputs(p: Pass, args: ReturnType<typeof checkArguments>): BertFields {
+  outputs({ pass: p, encoderOutputs, present }: Encoded): BertFields {
     const H = this.config.hidden_size;
     return {
       last_hidden_state: p.tensor(p.hidden, [p.B, p.S, H]),
       pooler_output: this.pooler ? p.tensor(p.pooled, [p.B, H]) : null,
-      past_key_values: args.useCache ? p.present : null,
-      hidden_states: args.outputHiddenStates ? p.hiddenStates : null,
-      attentions: args.outputAttentions ? p.attentions : null,
-      cross_attentions:
-        args.outputAttentions && this.config.add_cross_attention ? p.crossAttentions : null,
+      past_key_values: present,
+      ...encoderOutputs,
     };
   }
 
@@ -560,6 +693,15 @@ export class BertModel extends BertPreTrainedModel {
       (v) => v !== null,
     ) as OutputValue[];
   }
+}
+
+/** @internal What BertModel.encode leaves for the outputs and the task heads. */
+export interface Encoded {
+  pass: Pass;
+  args: ReturnType<typeof checkArguments>;
+  encoderOutputs: EncoderOutputs;
+  /** the cache of this call (use_cache), or null */
+  present: KVCache | null;
 }
 
 /** @internal The base model's output fields, before they become a container or a tuple. */
@@ -579,7 +721,7 @@ export async function loadPretrained<T>(
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
   checkWeightDtype(options.dtype); // before any engine (and its threads) exists
-  const { config, tensors, close } = await openModel(source, options.config);
+  const { config, tensors, close } = await openModel(source, options.config, options);
   try {
     const engine = options.engine ?? (await Engine.create(options));
     // in the engine's queue: forwards of other models on a shared engine, and other loads into
