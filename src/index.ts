@@ -114,6 +114,13 @@ export {
   type Pooling,
 } from "./pipeline/feature_extraction.js";
 export {
+  createHandler,
+  ServeCore,
+  ServeError,
+  type FetchHandler,
+  type ServeOptions,
+} from "./serve/index.js";
+export {
   SentenceTransformer,
   readSentenceTransformersConfig,
   POOLING_MODES,

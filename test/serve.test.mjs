@@ -5,7 +5,7 @@
 // shutdown.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawn } from "node:child_process";
@@ -190,6 +190,38 @@ test("POST /embed: mean pooling + normalize equal the pipeline's; bits the same 
     assert.ok(m.includes(name), name);
 });
 
+test("the property batching rests on: a row's bits are the same at any padded length that is a multiple of 4, beside any rows (MiniLM's shape, packed and in-place attention, 1 and 2 threads)", async () => {
+  const dir = new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url);
+  for (const threads of [1, 2]) {
+    const m = await BertModel.fromPretrained(fileURLToPath(dir), { ...quiet, threads });
+    const V = m.config.vocab_size;
+    const H = m.config.hidden_size;
+    const r = rng(threads);
+    for (const L of [3, 13, 101, 241, 333]) {
+      const s = Array.from({ length: L }, () => Math.floor(r() * V));
+      const run = async (S, extra) => {
+        const ids = [[...s, ...Array(S - L).fill(0)]];
+        const mask = [[...Array(L).fill(1), ...Array(S - L).fill(0)]];
+        for (let b = 0; b < extra; b++) {
+          ids.push(Array.from({ length: S }, () => Math.floor(r() * V)));
+          mask.push(Array(S).fill(1));
+        }
+        const out = await m.forward({ input_ids: ids, attention_mask: mask });
+        return bits(out.last_hidden_state.data.slice(0, L * H));
+      };
+      const S0 = (L + 3) & ~3;
+      const alone = await run(S0, 0);
+      for (const S of [S0 + 4, Math.min(512, S0 + 128)])
+        assert.equal(
+          await run(S, 2),
+          alone,
+          `L ${L} padded to ${S} beside 2 rows, ${threads} thread(s)`,
+        );
+    }
+    m.engine.dispose?.();
+  }
+});
+
 test("POST /embed_all: every token's hidden state", async () => {
   const t = "w5 w6 w8 w9 w10";
   const r = await post(base, "/embed_all", { inputs: [t] });
@@ -318,10 +350,21 @@ test("/tokenize and /decode", async () => {
     ],
   );
   assert.is(first[1].text, "w5");
-  if (first[1].start !== null) {
-    assert.is(first[1].start, 0);
-    assert.is(first[1].stop, 2);
-  }
+  assert.is(first[1].start, 0);
+  assert.is(first[1].stop, 2);
+  assert.is(first[2].start, 3);
+  // character offsets (code points, as TEI and Python count): the emoji is one character
+  const emoji = await post(base, "/tokenize", { inputs: "😀 w5 éw6" });
+  assert.equal(
+    emoji.json[0].map((t) => [t.text, t.start, t.stop]),
+    [
+      ["[CLS]", null, null],
+      ["😀", 0, 1],
+      ["w5", 2, 4],
+      ["éw6", 5, 8],
+      ["[SEP]", null, null],
+    ],
+  );
   const nos = await post(base, "/tokenize", { inputs: "w5", add_special_tokens: false });
   assert.equal(
     nos.json[0].map((t) => t.id),
@@ -334,25 +377,45 @@ test("/tokenize and /decode", async () => {
 });
 
 test("429: permits are taken per input; a request that does not fit is refused at once", async () => {
-  // 16 permits: two requests of 8 fit, the third of 8 does not while they are queued
-  const list = Array(8).fill("w5 w6 w8 w9 w10 w11 w12 w13 w15 w16 w17 w18");
-  const rs = await Promise.all(
-    Array.from({ length: 6 }, () => post(base, "/embed", { inputs: list })),
-  );
-  const statuses = rs.map((r) => r.status).sort();
-  assert.ok(statuses.includes(200), statuses.join());
-  assert.ok(statuses.includes(429), statuses.join());
-  for (const r of rs)
-    if (r.status === 429) {
-      assert.is(r.json.error_type, "overloaded");
-      assert.is(r.json.error, "Model is overloaded");
-    }
-  // the permits come back
-  const ok = await post(base, "/embed", { inputs: list });
-  assert.is(ok.status, 200);
-  const m = await fetch(base + "/metrics").then((r) => r.text());
-  assert.match(m, /te_request_failure\{err="overloaded"\} \d+/);
-  assert.match(m, /te_inflight_inputs 0/);
+  // 16 permits, and a batcher that waits 300 ms for more inputs: two requests of 8 hold all the
+  // permits while they wait, the third is refused at once
+  const s = await startServer(EMB, {
+    port: 0,
+    load: quiet,
+    maxConcurrentRequests: 16,
+    batchWaitMs: 300,
+  });
+  try {
+    await s.core.ready;
+    const list = Array(8).fill("w5 w6 w8 w9 w10 w11 w12 w13 w15 w16 w17 w18");
+    const first = [
+      post(s.url, "/embed", { inputs: list }),
+      post(s.url, "/embed", { inputs: list }),
+    ];
+    while (s.core["batcher"].size < 16) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    const third = await post(s.url, "/embed", { inputs: list });
+    const ms = performance.now() - t0;
+    assert.is(third.status, 429, third.text);
+    assert.ok(ms < 250, `429 after ${ms} ms`);
+    assert.is(third.json.error_type, "overloaded");
+    assert.is(third.json.error, "Model is overloaded");
+    assert.is(third.headers.get("retry-after"), "1");
+    // a single input does not fit either; the first two are answered
+    assert.is((await post(s.url, "/embed", { inputs: "w5" })).status, 429);
+    assert.equal(
+      (await Promise.all(first)).map((r) => r.status),
+      [200, 200],
+    );
+    // the permits come back
+    const ok = await post(s.url, "/embed", { inputs: list });
+    assert.is(ok.status, 200);
+    const m = await fetch(s.url + "/metrics").then((r) => r.text());
+    assert.match(m, /te_request_failure\{err="overloaded"\} 2/);
+    assert.match(m, /te_inflight_inputs 0/);
+  } finally {
+    await s.close(1000);
+  }
 });
 
 test("a client that disconnects has its queued inputs dropped; others are unaffected", async () => {
@@ -516,6 +579,41 @@ test("/predict and /rerank on classifiers: softmax / sigmoid of the model's logi
     assert.is((await post(rr.url, "/predict", { inputs: "w5" })).status, 200);
   } finally {
     await Promise.all([clf.close(1000), rr.close(1000)]);
+  }
+});
+
+test("the model runs in a worker thread: /health is answered while a batch computes", async () => {
+  // MiniLM's width (one layer) and a generated vocab: a batch of 16 x 300 tokens takes a while
+  const fx = fileURLToPath(new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url));
+  const dir = join(root, "minilm");
+  mkdirSync(dir);
+  for (const f of ["config.json", "model.safetensors"])
+    writeFileSync(join(dir, f), readFileSync(join(fx, f)));
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  for (let i = 5; i < 1000; i++) words.push(`w${i}`);
+  writeFileSync(join(dir, "vocab.txt"), words.join("\n") + "\n");
+  const s = await startServer(dir, { port: 0, load: quiet });
+  try {
+    await s.core.ready;
+    const long = Array.from({ length: 16 }, (_, i) =>
+      Array.from({ length: 300 }, (_, k) => `w${5 + ((i * 7 + k * 13) % 995)}`).join(" "),
+    );
+    let done = false;
+    const big = post(s.url, "/embed", { inputs: long }).then((r) => ((done = true), r));
+    while (s.core["batcher"].size === 0 && !done) await new Promise((r) => setImmediate(r));
+    const healthy = [];
+    while (!done && healthy.length < 5) {
+      const t0 = performance.now();
+      const h = await fetch(s.url + "/health");
+      healthy.push([h.status, performance.now() - t0, done]);
+    }
+    assert.is((await big).status, 200);
+    assert.ok(
+      healthy.some(([status, , after]) => status === 200 && !after),
+      `no /health answer while the batch ran: ${JSON.stringify(healthy)}`,
+    );
+  } finally {
+    await s.close(5000);
   }
 });
 

@@ -45,9 +45,20 @@ export interface BatcherOptions {
 
 const now = () => performance.now();
 
+/**
+ * Whether the runtime ties timers to the request that made them (Cloudflare Workers / workerd: a
+ * timer left by a request that has answered is cancelled, and a request waiting on another's
+ * timer is "hung"). There the batcher never yields to timers: each request's own microtasks run
+ * the batches, which is all one isolate can do anyway (no threads, no I/O during a forward).
+ */
+const REQUEST_BOUND =
+  typeof navigator !== "undefined" &&
+  /Cloudflare-Workers/.test((navigator as { userAgent?: string }).userAgent ?? "");
+
 /** Runs fn after pending I/O callbacks (setImmediate where there is one). */
-export const afterIO: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+export const afterIO: (fn: () => void) => void = REQUEST_BOUND
+  ? (fn) => queueMicrotask(fn)
+  : typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
     ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
     : (fn) => setTimeout(fn, 0);
 
@@ -112,7 +123,8 @@ export class Batcher {
   private async loop(): Promise<void> {
     try {
       for (;;) {
-        if (this.o.waitMs && this.size > 0 && !this.full()) await sleep(this.o.waitMs);
+        if (this.o.waitMs && !REQUEST_BOUND && this.size > 0 && !this.full())
+          await sleep(this.o.waitMs);
         const { jobs, S } = this.take();
         if (!jobs.length) break;
         const t0 = now();
@@ -132,7 +144,7 @@ export class Batcher {
           for (const j of jobs) j.reject(e);
         }
         // let the event loop read what arrived during the forward: it joins the next batch
-        await new Promise<void>((r) => afterIO(r));
+        if (this.size > 0) await new Promise<void>((r) => afterIO(r));
       }
     } finally {
       this.running = false;

@@ -7,13 +7,15 @@
 // (and / or /invocations: the model type's main route), GET /health /info /metrics (/ and /ping:
 // health). Concurrency permits are taken per input when a request arrives: a request whose inputs
 // do not all fit in --max-concurrent-requests is answered 429 at once, never queued.
-import { BertConfig } from "../config.js";
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
-import { BertModel, type FromPretrainedOptions } from "../models/bert/modeling_bert.js";
-import { BertForSequenceClassification } from "../models/bert/heads.js";
-import type { BaseModelOutputWithPoolingAndCrossAttentions } from "../models/outputs.js";
+import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
-import { Tensor } from "../tensor.js";
+import {
+  localBackend,
+  type Backend,
+  type BackendFactory,
+  type BackendModelInfo,
+} from "./backend.js";
 import { Batcher, paddedLength, type Job, type JobOutput } from "./batcher.js";
 import { failureLabel, openaiErrorBody, quote, ServeError, teiErrorBody } from "./errors.js";
 import { Metrics } from "./metrics.js";
@@ -49,6 +51,8 @@ export interface ServeOptions {
   batchWaitMs?: number;
   /** Loader options (threads, wasm for workers, warn...). */
   load?: FromPretrainedOptions;
+  /** Where the model runs (default: this thread; `simdbert serve`: a worker thread). */
+  backend?: BackendFactory;
 }
 
 export interface CoreRequest {
@@ -72,12 +76,11 @@ type ModelKind = "embedding" | "classifier" | "reranker";
 
 interface Loaded {
   kind: ModelKind;
-  config: BertConfig;
+  config: BackendModelInfo;
   tokenizer: BertTokenizer;
   /** the tokenizer with truncation_side "left" (truncation_direction: "Left") */
   leftTokenizer: BertTokenizer;
-  embedder: BertModel | null;
-  classifier: BertForSequenceClassification | null;
+  backend: Backend;
   pooling: ServePooling;
   maxInputLength: number;
   id2label: string[];
@@ -96,7 +99,7 @@ interface Encoded {
 
 export class ServeCore {
   readonly options: Required<
-    Omit<ServeOptions, "apiKey" | "maxInputLength" | "load" | "pooling" | "dtype">
+    Omit<ServeOptions, "apiKey" | "maxInputLength" | "load" | "pooling" | "dtype" | "backend">
   > &
     ServeOptions;
   readonly metrics: Metrics;
@@ -105,12 +108,13 @@ export class ServeCore {
   private model: Loaded | null = null;
   private loadError: unknown = null;
   private batcher: Batcher | null = null;
+  private backend: Backend | null = null;
   private permits: number;
   private closing = false;
   private pending = 0;
   private pendingWaiters: (() => void)[] = [];
 
-  constructor(source: ModelSource, options: ServeOptions = {}) {
+  constructor(source: ModelSource | Promise<ModelSource>, options: ServeOptions = {}) {
     this.options = {
       modelId: options.modelId ?? (typeof source === "string" ? source : "simdbert-model"),
       maxBatchTokens: options.maxBatchTokens ?? 16384,
@@ -153,7 +157,8 @@ export class ServeCore {
 
   // ---- loading ------------------------------------------------------------------------------
 
-  private async load(source: ModelSource): Promise<Loaded> {
+  private async load(sourceP: ModelSource | Promise<ModelSource>): Promise<Loaded> {
+    const source = await sourceP;
     const files = modelFiles(source);
     const [config, st, pool] = await Promise.all([
       readJson(files, "config.json"),
@@ -176,14 +181,14 @@ export class ServeCore {
     if (this.options.dtype && this.options.dtype !== "float32")
       (loadOptions as Record<string, unknown>).dtype = this.options.dtype;
     const tokenizerP = BertTokenizer.fromPretrained(files);
-    let embedder: BertModel | null = null;
-    let classifier: BertForSequenceClassification | null = null;
-    if (isClassifier)
-      classifier = await BertForSequenceClassification.fromPretrained(files, loadOptions);
-    else
-      embedder = await BertModel.fromPretrained(files, { ...loadOptions, addPoolingLayer: false });
+    const backend = await (this.options.backend ?? localBackend)(
+      source === files ? files : source,
+      isClassifier,
+      loadOptions,
+    );
+    this.backend = backend;
     const tokenizer = await tokenizerP;
-    const cfg = (embedder ?? classifier)!.config;
+    const cfg = backend.info;
     const stMax = typeof st?.max_seq_length === "number" ? st.max_seq_length : null;
     const maxInputLength =
       this.options.maxInputLength ??
@@ -203,19 +208,18 @@ export class ServeCore {
           "simdbert serve: 1_Pooling/config.json asks for a pooling other than CLS or mean; pass pooling (--pooling mean|cls)",
         );
     }
-    const numLabels = classifier ? classifier.config.num_labels : 0;
-    const id2 = (cfg as unknown as { id2label?: Record<string, string> }).id2label ?? {};
+    const numLabels = cfg.num_labels;
+    const id2 = cfg.id2label;
     const id2label = Array.from({ length: numLabels }, (_, i) => id2[i] ?? `LABEL_${i}`);
     const leftTokenizer = Object.create(tokenizer, {
       truncation_side: { value: "left" },
     }) as BertTokenizer;
     const m: Loaded = {
-      kind: classifier ? (numLabels === 1 ? "reranker" : "classifier") : "embedding",
+      kind: isClassifier ? (numLabels === 1 ? "reranker" : "classifier") : "embedding",
       config: cfg,
       tokenizer,
       leftTokenizer,
-      embedder,
-      classifier,
+      backend,
       pooling,
       maxInputLength,
       id2label,
@@ -241,8 +245,41 @@ export class ServeCore {
     return m;
   }
 
-  /** One padded forward of the queued inputs; each gets its rows (hidden states or logits). */
+  /**
+   * Runs a batch the batcher took: its inputs sorted by length and cut into groups that pad
+   * little (at most a quarter of padding, or one group when that is all), one forward per group.
+   * Each input's bits do not depend on the grouping (see batcher.ts): only the padding work does.
+   */
   private async runBatch(m: Loaded, jobs: Job[], S: number): Promise<Float32Array[]> {
+    const order = jobs.map((_, i) => i).sort((a, b) => jobs[b].ids.length - jobs[a].ids.length);
+    const groups: number[][] = [];
+    let real = 0;
+    for (const i of order) {
+      const g = groups[groups.length - 1];
+      const len = jobs[i].ids.length;
+      const gS = g ? paddedLength(jobs[g[0]].ids.length) : 0;
+      if (g && (g.length + 1) * gS <= 1.25 * (real + len)) {
+        g.push(i);
+        real += len;
+      } else {
+        groups.push([i]);
+        real = len;
+      }
+    }
+    const out = new Array<Float32Array>(jobs.length);
+    for (const g of groups) {
+      const rows = await this.forward(
+        m,
+        g.map((i) => jobs[i]),
+        Math.min(S, paddedLength(jobs[g[0]].ids.length)),
+      );
+      g.forEach((i, k) => (out[i] = rows[k]));
+    }
+    return out;
+  }
+
+  /** One padded forward; each input gets its rows (hidden states or logits). */
+  private forward(m: Loaded, jobs: Job[], S: number): Promise<Float32Array[]> {
     const B = jobs.length;
     const pad = m.tokenizer.pad_token_id ?? 0;
     const input_ids = new Int32Array(B * S).fill(pad);
@@ -253,24 +290,14 @@ export class ServeCore {
       attention_mask.fill(1, r * S, r * S + j.ids.length);
       if (j.types) token_type_ids.set(j.types, r * S);
     });
-    const shape = [B, S];
-    const inputs = {
-      input_ids: { data: input_ids, shape },
-      attention_mask: { data: attention_mask, shape },
-      token_type_ids: { data: token_type_ids, shape },
-    };
-    if (m.embedder) {
-      const out = (await m.embedder.forward(
-        inputs,
-      )) as BaseModelOutputWithPoolingAndCrossAttentions;
-      const h = out.last_hidden_state.data as Float32Array;
-      const H = m.config.hidden_size;
-      return jobs.map((j, r) => h.slice(r * S * H, (r * S + j.ids.length) * H));
-    }
-    const out = (await m.classifier!.forward(inputs)) as unknown as { logits: Tensor };
-    const n = m.config.num_labels;
-    const l = out.logits.data as Float32Array;
-    return jobs.map((_, r) => l.slice(r * n, (r + 1) * n));
+    return m.backend.run({
+      input_ids,
+      attention_mask,
+      token_type_ids,
+      B,
+      S,
+      lens: jobs.map((j) => j.ids.length),
+    });
   }
 
   // ---- tokenization -------------------------------------------------------------------------
@@ -364,6 +391,7 @@ export class ServeCore {
     this.closing = true;
     while (this.pending > 0) await new Promise<void>((r) => this.pendingWaiters.push(r));
     await this.batcher?.idle();
+    await this.backend?.close();
   }
 
   /** A body over the payload limit, as the routes answer it (adapters check before reading). */
@@ -848,16 +876,18 @@ export class ServeCore {
         }
       }
       const tokens = tok.convert_ids_to_tokens(ids);
+      const cp = codePointIndex(text);
       return ids.map((id, i) => {
         const off = offsets?.[i];
         if (mask[i] === 1 || !off)
           return { id, text: tokens[i], special: mask[i] === 1, start: null, stop: null };
+        // start/stop in characters (code points), as TEI and Python count them
         return {
           id,
           text: text.slice(off[0], off[1]),
           special: false,
-          start: off[0],
-          stop: off[1],
+          start: cp(off[0]),
+          stop: cp(off[1]),
         };
       });
     });
@@ -970,6 +1000,24 @@ function predictInputs(v: unknown): { single: boolean; items: { text: string; pa
     return { single: true, items: [seq(v)] };
   }
   return { single: false, items: v.map(seq) };
+}
+
+/** UTF-16 index -> code point index in `text` (the identity when it has no surrogate pairs). */
+function codePointIndex(text: string): (i: number) => number {
+  if (!/[\uD800-\uDBFF][\uDC00-\uDFFF]/.test(text)) return (i) => i;
+  const map = new Int32Array(text.length + 1);
+  let c = 0;
+  for (let i = 0; i < text.length; i++) {
+    map[i] = c;
+    const h = text.charCodeAt(i);
+    if (h >= 0xd800 && h <= 0xdbff && i + 1 < text.length) {
+      const l = text.charCodeAt(i + 1);
+      if (l >= 0xdc00 && l <= 0xdfff) map[++i] = c;
+    }
+    c++;
+  }
+  map[text.length] = c;
+  return (i) => map[i];
 }
 
 function chars(texts: string[]): number {

@@ -69,6 +69,7 @@ export function openaiErrorBody(e: ServeError): string {
 
 /** Quoted values in messages, cut to a readable length. */
 export function quote(v: unknown, max = 60): string {
+  if (v === undefined) return "nothing (the field is missing)";
   let s: string;
   try {
     s = typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));

@@ -15,6 +15,13 @@ export type { ServeOptions, ServePooling, CoreRequest, CoreResponse } from "./co
 export { ServeError, type ErrorType } from "./errors.js";
 export { Batcher, type Job, type JobOutput, type BatcherOptions } from "./batcher.js";
 export { Metrics } from "./metrics.js";
+export {
+  localBackend,
+  type Backend,
+  type BackendBatch,
+  type BackendFactory,
+  type BackendModelInfo,
+} from "./backend.js";
 
 export interface FetchHandler {
   (request: Request): Promise<Response>;
@@ -28,7 +35,7 @@ export interface FetchHandler {
 
 /** A fetch handler over a model (or a ServeCore already made). */
 export function createHandler(
-  source: ModelSource | ServeCore,
+  source: ModelSource | Promise<ModelSource> | ServeCore,
   options: ServeOptions = {},
 ): FetchHandler {
   const core = source instanceof ServeCore ? source : new ServeCore(source, options);

@@ -7,6 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ModelSource } from "../loading/source.js";
 import { ServeCore, type CoreResponse, type ServeOptions } from "./core.js";
+import { workerBackend } from "./node_backend.js";
+
+export { workerBackend };
 
 export interface NodeServerOptions extends ServeOptions {
   /** default "127.0.0.1" */
@@ -19,6 +22,11 @@ export interface NodeServerOptions extends ServeOptions {
   requestTimeoutMs?: number;
   /** ms an idle kept-alive connection stays open (default 5,000) */
   keepAliveTimeoutMs?: number;
+  /**
+   * Run the model in a worker thread (default true): the event loop then answers health checks,
+   * 429s and timeouts while a batch computes. false: in this thread.
+   */
+  modelWorker?: boolean;
 }
 
 export interface RunningServer {
@@ -36,7 +44,13 @@ export async function startServer(
   source: ModelSource | ServeCore,
   options: NodeServerOptions = {},
 ): Promise<RunningServer> {
-  const core = source instanceof ServeCore ? source : new ServeCore(source, options);
+  const core =
+    source instanceof ServeCore
+      ? source
+      : new ServeCore(source, {
+          ...options,
+          backend: options.backend ?? (options.modelWorker === false ? undefined : workerBackend),
+        });
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
   const server = createServer(

@@ -23,6 +23,7 @@ export const SURFACES = [
   "torch",
   "files",
   "engine",
+  "serve",
 ];
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 const PHASES = ["set-up", "cases", "finish", "done"];

@@ -307,7 +307,73 @@ async function threadsCheck(ctx) {
 }
 
 /** The checks every runtime runs, in order. */
-export const CHECKS = [forwardCheck, pipelineCheck, threadsCheck];
+/**
+ * The fetch handler (createHandler, simdbert/serve's core, also exported by the main module) in
+ * this runtime: TEI's POST /embed equals the pipeline's normalized mean embeddings, OpenAI's
+ * base64 encoding decodes to the same float32 bits, /health and a TEI error answer as they should.
+ */
+async function serveCheck(ctx) {
+  const name = "serve createHandler";
+  if (typeof ctx.lib.createHandler !== "function" || typeof ctx.lib.pipeline !== "function")
+    return {
+      name,
+      pass: true,
+      skipped: true,
+      detail: "skipped: the library exports no createHandler",
+    };
+  const config = await ctx.files(PIPELINE_CASE, "config.json");
+  const files = {
+    "config.json": config,
+    "model.safetensors": await ctx.files(PIPELINE_CASE, "model.safetensors"),
+    "vocab.txt": generatedVocab(JSON.parse(new TextDecoder().decode(config)).vocab_size),
+  };
+  const handler = ctx.lib.createHandler(files, { load: ctx.options, pooling: "mean" });
+  await handler.ready;
+  const post = (path, body) =>
+    handler(new Request(`http://localhost${path}`, { method: "POST", body: JSON.stringify(body) }));
+  const details = [];
+  const t0 = ctx.now();
+  const res = await post("/embed", { inputs: SENTENCES });
+  const got = await res.json();
+  const ms = ctx.now() - t0;
+  if (res.status !== 200) details.push(`/embed: HTTP ${res.status} ${JSON.stringify(got)}`);
+  const extractor = await ctx.lib.pipeline("feature-extraction", files, ctx.options);
+  const want = await extractor(SENTENCES, { pooling: "mean", normalize: true });
+  const H = extractor.model.config.hidden_size;
+  let maxdiff = 0;
+  if (res.status === 200)
+    SENTENCES.forEach((_, i) =>
+      got[i].forEach((x, k) => (maxdiff = Math.max(maxdiff, Math.abs(x - want.data[i * H + k])))),
+    );
+  if (!(maxdiff <= PIPELINE_ATOL)) details.push(`max|diff| ${maxdiff} > ${PIPELINE_ATOL}`);
+  const oa = await (
+    await post("/v1/embeddings", { input: SENTENCES[0], encoding_format: "base64" })
+  ).json();
+  const bin = atob(oa.data[0].embedding);
+  const view = new DataView(new Uint8Array(Array.from(bin, (c) => c.charCodeAt(0))).buffer);
+  const decoded = Array.from({ length: view.byteLength / 4 }, (_, k) =>
+    view.getFloat32(k * 4, true),
+  );
+  if (res.status === 200 && decoded.some((x, k) => x !== Math.fround(got[0][k])))
+    details.push("base64 does not decode to /embed's float32 values");
+  const health = (await handler(new Request("http://localhost/health"))).status;
+  if (health !== 200) details.push(`/health: HTTP ${health}`);
+  const bad = await post("/embed", { inputs: [] });
+  const badBody = await bad.json();
+  if (bad.status !== 400 || badBody.error_type !== "empty")
+    details.push(`empty batch: HTTP ${bad.status} ${JSON.stringify(badBody)}`);
+  await handler.close();
+  return {
+    name,
+    pass: details.length === 0,
+    maxdiff,
+    detail: details.length
+      ? details.join("; ")
+      : `POST /embed of ${SENTENCES.length} texts in ${ms.toFixed(1)} ms`,
+  };
+}
+
+export const CHECKS = [forwardCheck, pipelineCheck, serveCheck, threadsCheck];
 
 /**
  * Runs every check. ctx: { lib, source(caseName), files(caseName, fileName) -> Uint8Array|null,

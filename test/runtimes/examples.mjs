@@ -1,9 +1,10 @@
 // Smoke tests of examples/: each example runs as a user would run it, on a shared fixture model.
 //   node test/runtimes/examples.mjs [--fixtures DIR] [--only node,worker,browser,bundle]
 // - node:    `node examples/node.mjs MODEL_DIR` exits 0 and prints the output shape;
-// - worker:  examples/worker bundled by workerd from a wrangler config (esbuild, as wrangler
-//            does), the model as its MODEL assets binding; POST /embed must equal mean pooling of
-//            BertModel's output computed here in Node (and, texts, Node's pipeline);
+// - worker:  examples/worker (simdbert/serve's createHandler) bundled by workerd from a wrangler
+//            config (esbuild, as wrangler does), the model as its MODEL assets binding; GET /health,
+//            POST /v1/embeddings (token ids) must equal mean pooling of BertModel's output computed
+//            here in Node, POST /embed (texts) Node's pipeline, a bad body TEI's 400;
 // - browser: examples/browser served by its serve.mjs, driven in headless Chromium: the query
 //            equal to one sentence must rank that sentence first with cosine 1 (token ids with a
 //            model without tokenizer; text with one, when the build has the pipeline);
@@ -162,45 +163,58 @@ async function workerWith(modelDir) {
         }
       });
     });
+    const base = `http://127.0.0.1:${port}`;
+    // /health answers 503 while the model loads (the first request starts the load), then 200
+    let health = await fetch(`${base}/health`);
+    for (let t = Date.now(); health.status === 503 && Date.now() - t < 60_000;) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await fetch(`${base}/health`);
+    }
+    const info = await fetch(`${base}/info`).then((r) => r.json());
+    if (health.status !== 200 || !info.model_type?.embedding)
+      throw new Error(`GET /health ${health.status}, /info ${JSON.stringify(info)}\n${log}`);
+    // token ids through OpenAI's route (no special tokens added): mean pooling + L2 of Node's BertModel
     const input_ids = [
       [101 % 120, 7, 33, 54, 102 % 120],
-      [101 % 120, 9, 102 % 120, 0, 0],
+      [101 % 120, 9, 102 % 120],
     ];
-    const attention_mask = [
-      [1, 1, 1, 1, 1],
-      [1, 1, 1, 0, 0],
-    ];
-    const res = await fetch(`http://127.0.0.1:${port}/embed`, {
+    const res = await fetch(`${base}/v1/embeddings`, {
       method: "POST",
-      body: JSON.stringify({ input_ids, attention_mask }),
+      body: JSON.stringify({ input: input_ids }),
     });
     const body = await res.json();
-    if (!res.ok) throw new Error(`POST /embed: HTTP ${res.status} ${JSON.stringify(body)}\n${log}`);
-    const want = await reference(modelDir, input_ids, attention_mask);
-    const maxdiff = maxAbsDiff(want, body.embeddings);
+    if (!res.ok)
+      throw new Error(`POST /v1/embeddings: HTTP ${res.status} ${JSON.stringify(body)}\n${log}`);
+    const embeddings = body.data.map((d) => d.embedding);
+    let maxdiff = 0;
+    for (const [i, ids] of input_ids.entries()) {
+      const want = await reference(modelDir, [ids], [ids.map(() => 1)]);
+      maxdiff = Math.max(maxdiff, maxAbsDiff(want, [embeddings[i]]));
+    }
     if (!(maxdiff < 1e-5)) throw new Error(`embeddings differ from Node's by ${maxdiff}`);
     const msgs = [
-      `POST /embed input_ids [2, 5] -> [${body.embeddings.length}, ${body.embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`,
+      `GET /health 200; POST /v1/embeddings ids [2] -> [${embeddings.length}, ${embeddings[0].length}], max|diff| vs Node ${maxdiff.toExponential(2)}`,
     ];
-    if (await hasPipeline()) {
-      const res = await fetch(`http://127.0.0.1:${port}/embed`, {
-        method: "POST",
-        body: JSON.stringify({ texts: SENTENCES }),
-      });
-      const got = await res.json();
-      if (!res.ok)
-        throw new Error(`POST /embed texts: HTTP ${res.status} ${JSON.stringify(got)}\n${log}`);
-      const extractor = await (await lib()).pipeline("feature-extraction", modelDir);
-      const t = await extractor(SENTENCES, { pooling: "mean", normalize: true });
-      const rows = SENTENCES.map((_, i) =>
-        Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])),
-      );
-      const d = maxAbsDiff(rows, got.embeddings);
-      if (!(d < 1e-5)) throw new Error(`text embeddings differ from Node's pipeline by ${d}`);
-      msgs.push(
-        `texts [${SENTENCES.length}] -> [${got.embeddings.length}, ${got.embeddings[0].length}], max|diff| vs Node's pipeline ${d.toExponential(2)}`,
-      );
-    }
+    // text through TEI's /embed: Node's pipeline (mean, normalized)
+    const tres = await fetch(`${base}/embed`, {
+      method: "POST",
+      body: JSON.stringify({ inputs: SENTENCES }),
+    });
+    const text = await tres.text();
+    if (!tres.ok) throw new Error(`POST /embed: HTTP ${tres.status} ${text}\n${log}`);
+    const got = JSON.parse(text);
+    const extractor = await (await lib()).pipeline("feature-extraction", modelDir);
+    const t = await extractor(SENTENCES, { pooling: "mean", normalize: true });
+    const rows = SENTENCES.map((_, i) =>
+      Array.from(t.data.subarray(i * t.shape[1], (i + 1) * t.shape[1])),
+    );
+    const d = maxAbsDiff(rows, got);
+    if (!(d < 1e-5)) throw new Error(`text embeddings differ from Node's pipeline by ${d}`);
+    msgs.push(
+      `POST /embed texts [${SENTENCES.length}] -> [${got.length}, ${got[0].length}], max|diff| vs Node's pipeline ${d.toExponential(2)}`,
+    );
+    const bad = await fetch(`${base}/embed`, { method: "POST", body: "{" });
+    if (bad.status !== 400) throw new Error(`POST /embed "{": HTTP ${bad.status}, expected 400`);
     return msgs.join("; ");
   } finally {
     child.kill("SIGTERM");

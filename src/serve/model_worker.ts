@@ -1,0 +1,38 @@
+// The worker thread of node_backend.ts: loads the model, then runs each batch it is sent and
+// sends back the rows of every input in one transferred Float32Array (with their offsets).
+import { parentPort, workerData } from "node:worker_threads";
+import { localBackend, type BackendBatch } from "./backend.js";
+
+const port = parentPort!;
+const { source, classifier, options } = workerData as {
+  source: never;
+  classifier: boolean;
+  options: Record<string, unknown>;
+};
+const error = (e: unknown) => ({
+  name: (e as Error)?.name ?? "Error",
+  message: (e as Error)?.message ?? String(e),
+});
+
+try {
+  const backend = await localBackend(source, classifier, {
+    ...options,
+    warn: (message: string) => port.postMessage({ type: "warn", message }),
+  });
+  port.on("message", async (m: { type: string; id: number; batch: BackendBatch }) => {
+    if (m.type !== "run") return;
+    try {
+      const rows = await backend.run(m.batch);
+      const offsets = [0];
+      for (const r of rows) offsets.push(offsets[offsets.length - 1] + r.length);
+      const data = new Float32Array(offsets[offsets.length - 1]);
+      rows.forEach((r, i) => data.set(r, offsets[i]));
+      port.postMessage({ type: "done", id: m.id, data: data.buffer, offsets }, [data.buffer]);
+    } catch (e) {
+      port.postMessage({ type: "failed", id: m.id, ...error(e) });
+    }
+  });
+  port.postMessage({ type: "ready", info: backend.info });
+} catch (e) {
+  port.postMessage({ type: "load-error", ...error(e) });
+}

@@ -1,0 +1,95 @@
+// The model in a worker thread (Node): the server's event loop only parses, validates, tokenizes,
+// queues and answers, so health checks, 429s and timeouts are answered within milliseconds even
+// while a large batch computes. The worker (model_worker.ts) loads the model and runs each
+// batch it is sent; its rows come back as one transferred buffer.
+import { Worker } from "node:worker_threads";
+import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
+import type { ModelSource } from "../loading/source.js";
+import {
+  localBackend,
+  type BackendBatch,
+  type BackendFactory,
+  type BackendModelInfo,
+} from "./backend.js";
+
+/** Whether a source can be sent to a worker (a path, a URL, or a map of bytes and JSON). */
+function cloneable(source: ModelSource): boolean {
+  if (typeof source === "string" || source instanceof URL) return true;
+  if (!source || typeof source !== "object") return false;
+  return Object.values(source).every(
+    (v) =>
+      typeof v === "string" ||
+      v instanceof Uint8Array ||
+      v instanceof ArrayBuffer ||
+      (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype),
+  );
+}
+
+/** A worker thread's model; sources that cannot be sent (ModelFiles objects) stay in this thread. */
+export const workerBackend: BackendFactory = async (source, classifier, options) => {
+  const { warn, engine, ...rest } = options as FromPretrainedOptions & {
+    warn?: (m: string) => void;
+  };
+  if (engine || !cloneable(source)) return localBackend(source, classifier, options);
+  const worker = new Worker(new URL("./model_worker.js", import.meta.url), {
+    workerData: {
+      source: source instanceof URL ? source.href : source,
+      classifier,
+      options: rest,
+    },
+  });
+  const pending = new Map<
+    number,
+    { resolve: (r: Float32Array[]) => void; reject: (e: Error) => void }
+  >();
+  let next = 0;
+  let dead: Error | null = null;
+  const info = await new Promise<BackendModelInfo>((resolve, reject) => {
+    worker.on("message", (m) => {
+      if (m.type === "ready") resolve(m.info);
+      else if (m.type === "warn") (warn ?? console.warn)(m.message);
+      else if (m.type === "load-error")
+        reject(Object.assign(new Error(m.message), { name: m.name }));
+      else if (m.type === "done" || m.type === "failed") {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (!p) return;
+        if (m.type === "failed") p.reject(Object.assign(new Error(m.message), { name: m.name }));
+        else {
+          const data = new Float32Array(m.data);
+          p.resolve(
+            (m.offsets as number[]).slice(0, -1).map((o, i) => data.subarray(o, m.offsets[i + 1])),
+          );
+        }
+      }
+    });
+    const fail = (e: Error) => {
+      dead = e;
+      reject(e);
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    };
+    worker.on("error", (e) => fail(new Error(`the model worker failed: ${e.message}`)));
+    worker.on("exit", (code) => fail(new Error(`the model worker exited (code ${code})`)));
+  });
+  worker.unref();
+  return {
+    info,
+    run(b: BackendBatch) {
+      if (dead) return Promise.reject(dead);
+      return new Promise((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ type: "run", id, batch: b }, [
+          b.input_ids.buffer,
+          b.attention_mask.buffer,
+          b.token_type_ids.buffer,
+        ] as ArrayBuffer[]);
+      });
+    },
+    async close() {
+      dead ??= new Error("the model worker was closed");
+      await worker.terminate();
+    },
+  };
+};
