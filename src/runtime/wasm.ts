@@ -26,6 +26,22 @@ export interface WasmOptions {
   sharedMemory?: boolean;
 }
 
+// The published .d.ts name WebAssembly.Module / .Memory and Response. A project compiled without
+// the DOM library (`--lib es2022`, Node only) has no WebAssembly namespace: these empty
+// declarations merge with the DOM's or @types/node's where those exist, and stand in (opaque)
+// where they do not, so the package's types compile in every project.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Module {}
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Memory {}
+  }
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface Response {}
+}
+
 const cache = new Map<string, Promise<WebAssembly.Module>>();
 
 // (module (func (result v128) v128.const 0 v128.const 0 v128.const 0 f32x4.relaxed_madd))
@@ -70,8 +86,16 @@ function defaultUrl(relaxed: boolean, threads = false): URL {
       `simdbert: cannot locate the kernels' .wasm in this runtime (no import.meta.url, as in Cloudflare workers): ${IMPORT_HINT}`,
     );
   }
-  const name = `simdbert${relaxed ? "-relaxed" : ""}${threads ? "-threads" : ""}.wasm`;
-  return new URL(`../../build/${name}`, base);
+  // literal `new URL("...", import.meta.url)` expressions, one per build: the form Vite, webpack
+  // and Parcel follow to copy the .wasm beside a bundle (esbuild keeps them as written, so the
+  // .wasm stays where this pattern says: ../../build/ from the bundle, or pass { wasm })
+  if (threads)
+    return relaxed
+      ? new URL("../../build/simdbert-relaxed-threads.wasm", import.meta.url)
+      : new URL("../../build/simdbert-threads.wasm", import.meta.url);
+  return relaxed
+    ? new URL("../../build/simdbert-relaxed.wasm", import.meta.url)
+    : new URL("../../build/simdbert.wasm", import.meta.url);
 }
 
 async function readUrl(url: URL): Promise<ArrayBuffer | Response> {

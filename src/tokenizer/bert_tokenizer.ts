@@ -71,8 +71,6 @@ export interface BertTokenizerOptions {
    * WordpieceTokenizer; tokenizer.json's model.max_input_chars_per_word when loaded from one).
    */
   max_input_chars_per_word?: number;
-  /** Ignored, as HF's BertTokenizer ignores unknown keyword arguments. */
-  [other: string]: unknown;
 }
 
 const SPECIAL_ATTRIBUTES = [

@@ -38,7 +38,7 @@ export class TokenizerFiles {
     const merged: Record<string, unknown> = { ...this.config, ...options };
     if (this.specialTokensMap) {
       for (const [k, v] of Object.entries(this.specialTokensMap)) {
-        if (k in options && truthy(options[k])) continue;
+        if (k in options && truthy((options as Record<string, unknown>)[k])) continue;
         merged[k] = v;
       }
     }
