@@ -14,10 +14,11 @@ const LAYERS = [
   ["errors.ts", "messages.ts", "tensor.ts"],
   ["runtime/"],
   ["safetensors.ts", "config.ts"],
+  ["quant/"],
   ["loading/"],
   ["tokenizer/"],
   ["models/"],
-  ["pipeline/", "quant/"],
+  ["pipeline/"],
   ["serve/", "cli/"],
   ["index.ts"],
 ];
