@@ -62,9 +62,15 @@ try {
       dependencies: { simdbert: `file:${tgz}` },
     }),
   );
+  // a user's shell: none of this repository's own npm settings (npm run exports them as
+  // npm_config_* variables, such as the bench's onnxruntime-node-install in .npmrc)
+  const userEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)),
+  );
   const install = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund"], {
     cwd: project,
     encoding: "utf8",
+    env: userEnv,
   });
   report("npm install of the tarball", install.status === 0, install.status ? install.stderr : "");
   const warnings = (install.stderr || "").split("\n").filter((l) => /npm warn/i.test(l));
