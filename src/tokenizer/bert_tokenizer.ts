@@ -3,6 +3,7 @@
 // decode. Option names and values are HF's; null stands for Python's None.
 import { type ModelSource } from "../loading/source.js";
 import { Tensor } from "../tensor.js";
+import { Callable } from "../callable.js";
 import { BasicTokenizer } from "./basic.js";
 import {
   finish,
@@ -114,9 +115,24 @@ interface CachedWord {
  * const enc = tok.call(["a question", "another one"], { text_pair: ["its context", "more"], padding: true, truncation: true, max_length: 128, return_tensors: "pt" });
  * const out = await model.forward(enc);              // input_ids, token_type_ids, attention_mask: int64 [batch, seq]
  * tok.decode(enc.input_ids.tolist()[0], { skip_special_tokens: true });
+ * tok("Hello, world!");                              // the instance is callable: tok.call("Hello, world!")
  * ```
  */
-export class BertTokenizer implements PrepareHost {
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+export interface BertTokenizer {
+  /** The tokenizer is callable, as in transformers.js and HF Python: `tokenizer(text, options)` is `tokenizer.call(text, options)`. */
+  (
+    text: TextInput | readonly TextInput[],
+    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+  ): TensorEncoding;
+  (
+    text: TextInput | readonly TextInput[],
+    options?: BatchEncodeOptions,
+  ): BatchEncoding<number[]> | BatchEncoding<number[][]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
+export class BertTokenizer extends Callable implements PrepareHost {
   readonly vocab: Vocab;
   readonly do_basic_tokenize: boolean;
   readonly basic_tokenizer: BasicTokenizer | null;
@@ -145,6 +161,7 @@ export class BertTokenizer implements PrepareHost {
     vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>,
     options: BertTokenizerOptions = {},
   ) {
+    super("call");
     const o = options ?? {};
     this.vocab =
       vocab instanceof Vocab

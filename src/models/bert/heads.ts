@@ -161,6 +161,15 @@ type HeadResult = { loss: Tensor | null; fields: Record<string, Tensor> };
  * run the head, and build HF's output class, or ((loss,) + head outputs + outputs[2:]) with
  * return_dict: false. A subclass states its arguments, arena needs and head.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+interface BertTaskModel<O extends ModelOutput> {
+  /** `await model(inputs)` is `await model.forward(inputs)` (transformers.js' callable models). */
+  (inputs: Inputs & { return_dict: false }): Promise<OutputValue[]>;
+  (inputs: Inputs & { return_dict?: true | null }): Promise<O>;
+  (inputs: Inputs): Promise<O | OutputValue[]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
 abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel {
   abstract readonly bert: BertModel;
   protected abstract readonly outputClass: OutputClass<O>;

@@ -15,6 +15,7 @@ import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At, f32Index } from "../../runtime/memory.js";
 import { NO_MASK, type HeadsView, type MaskView } from "../../runtime/attention.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import { Callable } from "../../callable.js";
 import { declaredDtype } from "../../quant/checkpoint.js";
 import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
@@ -493,13 +494,19 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOp
   config?: Partial<BertConfig> & Record<string, unknown>;
 }
 
-/** Base of every BERT model class: the config, the engine that holds its weights, a call queue. */
-export class BertPreTrainedModel {
+/**
+ * Base of every BERT model class: the config, the engine that holds its weights, a call queue.
+ * Instances are callable, as transformers.js' models are: `await model(inputs)` is
+ * `await model.forward(inputs)`.
+ */
+export class BertPreTrainedModel extends Callable {
   static readonly base_model_prefix = "bert";
   constructor(
     readonly config: BertConfig,
     readonly engine: Engine,
-  ) {}
+  ) {
+    super("forward");
+  }
 
   /**
    * Runs calls one after another, in the engine's queue: overlapping async calls (on this model,
@@ -522,6 +529,17 @@ export interface BertModelOptions {
   packedWordEmbeddings?: boolean;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+export interface BertModel {
+  /** `await model(inputs)` is `await model.forward(inputs)` (transformers.js' callable models). */
+  (inputs: BertModelInputs & { return_dict: false }): Promise<OutputValue[]>;
+  (
+    inputs: BertModelInputs & { return_dict?: true | null },
+  ): Promise<BaseModelOutputWithPoolingAndCrossAttentions>;
+  (inputs: BertModelInputs): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
 export class BertModel extends BertPreTrainedModel {
   readonly embeddings: BertEmbeddings;
   readonly encoder: BertEncoder;
