@@ -12,7 +12,21 @@ import {
   BertTokenizer,
   InputError,
   SimdbertError,
+  Tensor,
+  AutoTokenizer,
+  AutoModel,
+  AutoModelForPreTraining,
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForNextSentencePrediction,
+  AutoModelForSequenceClassification,
+  AutoModelForMultipleChoice,
+  AutoModelForTokenClassification,
+  AutoModelForQuestionAnswering,
+  ConfigError,
+  WeightsError,
 } from "../dist/index.js";
+import { rng, ulp32 } from "./support/numeric.mjs";
 import {
   TINY,
   checkpoint,
@@ -29,7 +43,9 @@ for (let i = VOCAB.length; i < TINY.vocab_size; i++) VOCAB.push(`w${i}`);
 function folder(cls = "BertModel", config = {}, seed = 5) {
   const c = { ...TINY, architectures: [cls], ...config };
   const prefix = cls === "BertModel" ? "" : "bert.";
-  const shapes = { ...encoderShapes(c, prefix), ...headShapes(cls, c) };
+  // HF builds masked-LM and causal-LM models without a pooler: their checkpoints have none
+  const pooler = !["BertForMaskedLM", "BertLMHeadModel"].includes(cls);
+  const shapes = { ...encoderShapes(c, prefix, { pooler }), ...headShapes(cls, c) };
   return { ...checkpoint(c, randomTensors(shapes, seed)), "vocab.txt": VOCAB.join("\n") };
 }
 const same = (a, b, what) => assert.equal(Array.from(a.data), Array.from(b.data), what);
@@ -103,6 +119,259 @@ test("models are callable: await model(inputs) is await model.forward(inputs), b
   );
   same((await m(inputs)).last_hidden_state, b.last_hidden_state, "after a refused call");
   m.engine.dispose();
+});
+
+test("AutoTokenizer and AutoModel*: HF's class for BERT, both spellings, callable", async () => {
+  const tok = await AutoTokenizer.from_pretrained(folder());
+  assert.ok(tok instanceof BertTokenizer);
+  assert.is(AutoTokenizer.fromPretrained, AutoTokenizer.from_pretrained);
+  const inputs = tok(["hello world", "a b"], { padding: true, return_tensors: "pt" });
+  const cases = [
+    [AutoModel, "BertModel", "last_hidden_state"],
+    [AutoModelForPreTraining, "BertForPreTraining", "prediction_logits"],
+    [AutoModelForCausalLM, "BertLMHeadModel", "logits", { is_decoder: true }],
+    [AutoModelForMaskedLM, "BertForMaskedLM", "logits"],
+    [AutoModelForNextSentencePrediction, "BertForNextSentencePrediction", "logits"],
+    [AutoModelForSequenceClassification, "BertForSequenceClassification", "logits"],
+    [AutoModelForMultipleChoice, "BertForMultipleChoice", "logits"],
+    [AutoModelForTokenClassification, "BertForTokenClassification", "logits"],
+    [AutoModelForQuestionAnswering, "BertForQuestionAnswering", "end_logits"],
+  ];
+  for (const [Auto, name, field, config = {}] of cases) {
+    assert.is(Auto.modelClass.name, name);
+    assert.is(Auto.fromPretrained, Auto.from_pretrained, name);
+    const files = folder(name, config);
+    const m = await Auto.from_pretrained(files, quiet);
+    assert.is(m.constructor.name, name);
+    const direct = await m.constructor.fromPretrained(files, quiet);
+    const x =
+      name === "BertForMultipleChoice"
+        ? {
+            input_ids: [
+              [
+                [2, 5, 3],
+                [2, 6, 3],
+              ],
+            ],
+          }
+        : inputs;
+    same((await m(x))[field], (await direct.forward(x))[field], `${name}.${field}`);
+    m.engine.dispose();
+    direct.engine.dispose();
+  }
+  // HF's AutoModel is the base model whatever the head: a masked-LM checkpoint (no pooler)
+  // loads as its encoder, without a pooler
+  const base = await AutoModel.from_pretrained(folder("BertForMaskedLM"), quiet);
+  assert.is(base.constructor.name, "BertModel");
+  assert.is(base.pooler, null);
+  // a checkpoint without the head's weights, or of another model type: typed errors
+  await AutoModelForQuestionAnswering.from_pretrained(folder("BertForMaskedLM"), quiet).then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof WeightsError && /qa_outputs/.test(e.message), String(e)),
+  );
+  await AutoModel.from_pretrained(folder("BertModel", { model_type: "roberta" }), quiet).then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof ConfigError && /roberta/.test(e.message), String(e)),
+  );
+});
+
+// ---- Tensor methods against float64 references (odd shapes), computed by index arithmetic of
+// their own. Both sides accumulate in float64 in the same order and round once to float32: equal
+// within one float32 ulp of the reference.
+
+function randomTensor(shape, seed) {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor(
+    "float32",
+    Float32Array.from({ length: n }, () => r() * 4 - 2),
+    shape,
+  );
+}
+const flat = (shape, idx) => idx.reduce((off, i, d) => off * shape[d] + i, 0);
+function* indices(shape) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  for (let j = 0; j < n; j++) {
+    const idx = [];
+    let rest = j;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx.unshift(rest % shape[d]);
+      rest = Math.floor(rest / shape[d]);
+    }
+    yield idx;
+  }
+}
+/** reference reduction over dim d: op(values along d) at each index of the other dims */
+function reduce64(t, d, op) {
+  const outShape = t.shape.filter((_, j) => j !== d);
+  const out = [];
+  for (const o of indices(outShape)) {
+    const vals = [];
+    for (let k = 0; k < t.shape[d]; k++) {
+      const idx = [...o.slice(0, d), k, ...o.slice(d)];
+      vals.push(t.data[flat(t.shape, idx)]);
+    }
+    out.push(op(vals));
+  }
+  return { shape: outShape, data: out };
+}
+const near = (got, ref, what) => {
+  assert.is(got.length, ref.length, what);
+  for (let i = 0; i < ref.length; i++) {
+    if (!(Math.abs(got[i] - ref[i]) <= ulp32(ref[i])))
+      assert.unreachable(`${what}[${i}]: ${got[i]} vs ${ref[i]}`);
+  }
+};
+const mean64 = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+const l2 = (v) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+
+test("Tensor.mean / sum / max / min / norm over every dim of odd shapes", () => {
+  for (const [shape, seed] of [
+    [[13, 17, 5], 1],
+    [[100, 17], 2],
+    [[3, 13, 1, 17], 3],
+  ]) {
+    const t = randomTensor(shape, seed);
+    for (let d = -shape.length; d < shape.length; d++) {
+      const dd = d < 0 ? d + shape.length : d;
+      for (const [name, op, call] of [
+        ["mean", mean64, (k) => t.mean(d, k)],
+        ["sum", (v) => v.reduce((a, b) => a + b, 0), (k) => t.sum(d, k)],
+        ["max", (v) => Math.max(...v), (k) => t.max(d, k)],
+        ["min", (v) => Math.min(...v), (k) => t.min(d, k)],
+        ["norm", l2, (k) => t.norm(2, d, k)],
+        ["norm1", (v) => v.reduce((a, b) => a + Math.abs(b), 0), (k) => t.norm(1, d, k)],
+        [
+          "norm3",
+          (v) => v.reduce((a, b) => a + Math.abs(b) ** 3, 0) ** (1 / 3),
+          (k) => t.norm(3, d, k),
+        ],
+      ]) {
+        const ref = reduce64(t, dd, op);
+        const got = call(false);
+        assert.equal(got.shape, ref.shape, `${name}(${d}) shape`);
+        near(got.data, ref.data, `${name}(${d}) of [${shape}]`);
+        const kept = call(true);
+        assert.equal(
+          kept.shape,
+          shape.map((s, j) => (j === dd ? 1 : s)),
+          `${name}(${d}, keepdim)`,
+        );
+        assert.equal(Array.from(kept.data), Array.from(got.data));
+      }
+    }
+    const all = t.mean();
+    assert.equal(all.shape, []);
+    near(all.data, [mean64(Array.from(t.data))], "mean()");
+    assert.equal(
+      t.mean(null, true).shape,
+      shape.map(() => 1),
+    );
+    near(t.norm().data, [l2(Array.from(t.data))], "norm()");
+    assert.throws(
+      () => t.mean(shape.length),
+      (e) => e instanceof InputError && /dim/.test(e.message),
+    );
+  }
+});
+
+test("Tensor.normalize(p, dim) is F.normalize: x / max(‖x‖p, 1e-12)", () => {
+  const t = randomTensor([13, 17, 5], 4);
+  for (const [p, dim] of [
+    [2, 1],
+    [2, -1],
+    [1, 0],
+    [2, 2],
+  ]) {
+    const d = dim < 0 ? dim + 3 : dim;
+    const norms = reduce64(t, d, (v) => (p === 2 ? l2(v) : v.reduce((a, b) => a + Math.abs(b), 0)));
+    const ref = [];
+    for (const idx of indices(t.shape)) {
+      const o = idx.filter((_, j) => j !== d);
+      ref.push(t.data[flat(t.shape, idx)] / Math.max(norms.data[flat(norms.shape, o)], 1e-12));
+    }
+    const got = t.normalize(p, dim);
+    assert.equal(got.shape, t.shape);
+    near(got.data, ref, `normalize(${p}, ${dim})`);
+  }
+  // the default: p = 2 over dim 1 (transformers.js' normalize() of [n, hidden] embeddings)
+  const e = randomTensor([100, 17], 5);
+  const n = e.normalize();
+  for (let r = 0; r < 100; r++)
+    assert.ok(Math.abs(l2(Array.from(n.data.subarray(r * 17, r * 17 + 17))) - 1) < 1e-6);
+  const z = new Tensor("float32", new Float32Array(6), [2, 3]).normalize();
+  assert.equal(Array.from(z.data), [0, 0, 0, 0, 0, 0], "a zero row stays zero (the 1e-12 floor)");
+});
+
+test("Tensor.slice / view / squeeze / unsqueeze / permute / item / to / tolist / dispose", () => {
+  const shape = [13, 17, 5];
+  const t = randomTensor(shape, 6);
+  const at = (idx) => t.data[flat(shape, idx)];
+  // t[2:11, -1, ::] , t[:, 3:100, 1:-1], t[-13]
+  const a = t.slice([2, 11], -1);
+  assert.equal(a.shape, [9, 5]);
+  for (const [i, k] of indices([9, 5])) assert.is(a.data[i * 5 + k], at([2 + i, 16, k]));
+  const b = t.slice(null, [3, 100], [1, -1]);
+  assert.equal(b.shape, [13, 14, 3]);
+  for (const [i, j, k] of indices([13, 14, 3]))
+    assert.is(b.data[flat([13, 14, 3], [i, j, k])], at([i, 3 + j, 1 + k]));
+  assert.equal(Array.from(t.slice(-13).data), Array.from(t.data.subarray(0, 85)));
+  assert.equal(t.slice([5, 2]).shape, [0, 17, 5], "an empty range");
+  assert.throws(
+    () => t.slice(13),
+    (e) => e instanceof InputError && /out of range/.test(e.message),
+  );
+  assert.throws(
+    () => t.slice(0, 0, 0, 0),
+    (e) => e instanceof InputError,
+  );
+  const ids = new Tensor("int64", [1n, 2n, 3n, 4n, 5n, 6n], [2, 3]);
+  assert.equal(ids.slice(null, [1, null]).tolist(), [
+    [2, 3],
+    [5, 6],
+  ]);
+  assert.is(ids.slice(1, 2).item(), 6);
+
+  const p = t.permute(2, 0, 1);
+  assert.equal(p.shape, [5, 13, 17]);
+  for (const [k, i, j] of indices([5, 13, 17]))
+    assert.is(p.data[flat([5, 13, 17], [k, i, j])], at([i, j, k]));
+  assert.throws(
+    () => t.permute(0, 0, 1),
+    (e) => e instanceof InputError,
+  );
+  assert.equal(t.view(13, -1).shape, [13, 85]);
+  assert.equal(t.reshape(-1).shape, [1105]);
+  assert.throws(
+    () => t.view(12, -1),
+    (e) => e instanceof InputError && /does not fit/.test(e.message),
+  );
+  assert.equal(t.unsqueeze(0).squeeze().shape, shape);
+  assert.equal(t.unsqueeze(-1).shape, [13, 17, 5, 1]);
+  assert.equal(t.unsqueeze(1).squeeze(1).shape, shape);
+  assert.equal(t.dims, shape);
+  assert.is(t.size, 1105);
+  assert.is(t.type, "float32");
+  assert.equal(ids.to("float32").data, Float32Array.from([1, 2, 3, 4, 5, 6]));
+  assert.equal(
+    new Tensor("float32", [-1.5, 2.7], [2]).to("int64").data,
+    BigInt64Array.from([-1n, 2n]),
+  );
+  assert.equal(t.tolist()[12][16][4], at([12, 16, 4]));
+
+  const c = t.clone();
+  c.dispose();
+  assert.ok(c.disposed);
+  assert.throws(
+    () => c.data,
+    (e) => e instanceof InputError && /disposed/.test(e.message),
+  );
+  assert.throws(
+    () => c.mean(),
+    (e) => e instanceof InputError,
+  );
+  c.dispose(); // twice: harmless
+  assert.is(t.data.length, 1105, "the original keeps its values");
 });
 
 test.run();

@@ -4,6 +4,8 @@
 import { type ModelSource } from "../loading/source.js";
 import { Tensor } from "../tensor.js";
 import { Callable } from "../callable.js";
+import { HUB_OPTIONS, checkOptionNames } from "../options.js";
+import type { HubOptions } from "../loading/hub.js";
 import { BasicTokenizer } from "./basic.js";
 import {
   finish,
@@ -73,6 +75,31 @@ export interface BertTokenizerOptions {
    */
   max_input_chars_per_word?: number;
 }
+
+/** BertTokenizerOptions' names (and HF's legacy max_len), the options fromPretrained checks. */
+export const TOKENIZER_OPTIONS: readonly string[] = [
+  "do_lower_case",
+  "do_basic_tokenize",
+  "never_split",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+  "bos_token",
+  "eos_token",
+  "additional_special_tokens",
+  "tokenize_chinese_chars",
+  "strip_accents",
+  "model_max_length",
+  "max_len",
+  "padding_side",
+  "truncation_side",
+  "clean_up_tokenization_spaces",
+  "model_input_names",
+  "add_missing_special_tokens",
+  "max_input_chars_per_word",
+];
 
 const SPECIAL_ATTRIBUTES = [
   "bos_token",
@@ -236,16 +263,24 @@ export class BertTokenizer extends Callable implements PrepareHost {
    */
   static async fromPretrained(
     source: ModelSource,
-    options: BertTokenizerOptions = {},
+    options: BertTokenizerOptions & HubOptions = {},
   ): Promise<BertTokenizer> {
+    checkOptionNames("BertTokenizer.fromPretrained", options, [
+      ...TOKENIZER_OPTIONS,
+      ...HUB_OPTIONS,
+    ]);
+    const hub: Record<string, unknown> = {};
+    const init: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options ?? {}))
+      ((HUB_OPTIONS as readonly string[]).includes(k) ? hub : init)[k] = v;
     const { loadTokenizerFiles } = await import("./pretrained.js");
-    return (await loadTokenizerFiles(source)).create(options);
+    return (await loadTokenizerFiles(source, hub as HubOptions)).create(init);
   }
 
   /** Alias of fromPretrained, under HF's name. */
   static from_pretrained(
     source: ModelSource,
-    options: BertTokenizerOptions = {},
+    options: BertTokenizerOptions & HubOptions = {},
   ): Promise<BertTokenizer> {
     return BertTokenizer.fromPretrained(source, options);
   }

@@ -161,7 +161,7 @@ type HeadResult = { loss: Tensor | null; fields: Record<string, Tensor> };
  * run the head, and build HF's output class, or ((loss,) + head outputs + outputs[2:]) with
  * return_dict: false. A subclass states its arguments, arena needs and head.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+// the call signatures of a Callable (merged into the class below)
 interface BertTaskModel<O extends ModelOutput> {
   /** `await model(inputs)` is `await model.forward(inputs)` (transformers.js' callable models). */
   (inputs: Inputs & { return_dict: false }): Promise<OutputValue[]>;
