@@ -120,6 +120,7 @@ export {
   type AutoClass,
 } from "./auto.js";
 export { OptionError } from "./options.js";
+export { env, type Env } from "./env.js";
 export * from "./tokenizer/index.js";
 export * from "./pipeline/index.js";
 export {

@@ -2,10 +2,10 @@
 // and lists the accepted ones (a typo such as `pooling_mode` or a habit from another library is
 // never silently ignored), and the names users bring from transformers.js and HF Python are
 // mapped onto simdbert's (`quantized: true` is `dtype: "q8"`, as transformers.js v2 meant it).
-import { SimdbertError } from "./errors.js";
+import { InputError } from "./errors.js";
 
 /** An option that the function does not take (misspelt, or from another library). */
-export class OptionError extends SimdbertError {
+export class OptionError extends InputError {
   override name = "OptionError";
   constructor(
     message: string,
@@ -29,6 +29,26 @@ export const HUB_OPTIONS = [
   "retries",
   "retryDelayMs",
 ] as const;
+
+/**
+ * The options of every model class's fromPretrained (FromPretrainedOptions' keys: the engine's,
+ * the loader's, the hub's), with transformers.js' `quantized` / `quantize` (see quantizedDtype).
+ */
+export const FROM_PRETRAINED_OPTIONS: readonly string[] = [
+  "threads",
+  "maxArenaBytes",
+  "wasm",
+  "relaxedSimd",
+  "sharedMemory",
+  "warn",
+  "dtype",
+  "quantized",
+  "quantize",
+  "addPoolingLayer",
+  "engine",
+  "config",
+  ...HUB_OPTIONS,
+];
 
 /**
  * Throws an OptionError for the first own key of `options` not in `accepted` (undefined / null
@@ -61,4 +81,35 @@ function hint(k: string, accepted: readonly string[]): string {
   const norm = (s: string) => s.toLowerCase().replace(/[_-]/g, "");
   const near = accepted.find((a) => norm(a) === norm(k));
   return near ? ` (did you mean ${JSON.stringify(near)}?)` : "";
+}
+
+/**
+ * transformers.js' `quantized` (v2; HF's issue spelling `quantize`): true loaded the int8 model,
+ * so it is `dtype: "q8"`; false is `dtype: "fp32"`. With `dtype` also given they must agree
+ * (q8 with true, fp32 / fp16 with false). Returns the options with `dtype` set and the alias
+ * removed.
+ */
+export function withQuantized<O extends { dtype?: unknown }>(where: string, options: O): O {
+  if (!options || typeof options !== "object") return options;
+  const o = options as O & { quantized?: unknown; quantize?: unknown };
+  if (o.quantized === undefined && o.quantize === undefined) return options;
+  const name = o.quantized !== undefined ? "quantized" : "quantize";
+  const q = o.quantized ?? o.quantize;
+  if (o.quantized !== undefined && o.quantize !== undefined && o.quantized !== o.quantize)
+    throw new OptionError(`${where}: quantized and quantize disagree`, "quantize", []);
+  if (typeof q !== "boolean")
+    throw new OptionError(
+      `${where}: ${name} must be true (int8 weights: dtype "q8") or false (dtype "fp32"), got ${JSON.stringify(q)}`,
+      name,
+      [],
+    );
+  const implied = q ? "q8" : "fp32";
+  if (o.dtype !== undefined && (q ? o.dtype !== "q8" : o.dtype === "q8"))
+    throw new OptionError(
+      `${where}: ${name}: ${String(q)} means dtype "${implied}", but dtype is ${JSON.stringify(o.dtype)}: give one of them`,
+      name,
+      [],
+    );
+  const { quantized: _a, quantize: _b, ...rest } = o;
+  return { ...rest, dtype: o.dtype ?? implied } as O;
 }

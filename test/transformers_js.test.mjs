@@ -25,7 +25,18 @@ import {
   AutoModelForQuestionAnswering,
   ConfigError,
   WeightsError,
+  EngineError,
+  HubError,
+  OptionError,
+  PipelineError,
+  SourceError,
+  env,
+  pipeline,
 } from "../dist/index.js";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startHub } from "./support/hub_server.mjs";
 import { rng, ulp32 } from "./support/numeric.mjs";
 import {
   TINY,
@@ -372,6 +383,320 @@ test("Tensor.slice / view / squeeze / unsqueeze / permute / item / to / tolist /
   );
   c.dispose(); // twice: harmless
   assert.is(t.data.length, 1105, "the original keeps its values");
+});
+
+// ---- env, against a hub of our own on 127.0.0.1 (test/support/hub_server.mjs)
+
+const DEFAULTS = {
+  cacheDir: null,
+  remoteHost: null,
+  remotePathTemplate: "{model}/resolve/{revision}/",
+  localModelPath: "",
+  allowRemoteModels: true,
+  allowLocalModels: true,
+};
+const resetEnv = () => Object.assign(env, DEFAULTS);
+/** The files of a folder written to disk. */
+function writeFolder(dir, files) {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, v] of Object.entries(files)) writeFileSync(join(dir, name), v);
+  return dir;
+}
+const hidden = async (m) =>
+  Array.from((await m({ input_ids: [[2, 5, 6, 3]] })).last_hidden_state.data);
+
+test("env: remoteHost, remotePathTemplate, cacheDir, localModelPath, allowLocalModels, allowRemoteModels", async () => {
+  const remote = folder("BertModel", {}, 11);
+  const local = folder("BertModel", {}, 12);
+  const COMMIT = "89abcdef0123456789abcdef0123456789abcdef";
+  const hub = await startHub({
+    "org/tiny": { files: remote, commit: COMMIT, tags: { v7: COMMIT } },
+  });
+  const root = mkdtempSync(join(tmpdir(), "simdbert-env-"));
+  const o = { ...quiet, token: false, retryDelayMs: 10 };
+  try {
+    const refRemote = await hidden(await BertModel.fromPretrained(remote, quiet));
+    const refLocal = await hidden(await BertModel.fromPretrained(local, quiet));
+    assert.not.equal(refRemote, refLocal);
+    assert.is(
+      env.remoteHost,
+      process.env.HF_ENDPOINT
+        ? `${process.env.HF_ENDPOINT.replace(/\/$/, "")}/`
+        : "https://huggingface.co/",
+    );
+
+    // remoteHost + cacheDir: the id comes from our hub, into our cache (huggingface_hub's layout)
+    env.remoteHost = `${hub.url}/`;
+    env.cacheDir = join(root, "cache");
+    assert.is(env.remoteHost, `${hub.url}/`);
+    const m = await AutoModel.from_pretrained("org/tiny", o);
+    assert.equal(await hidden(m), refRemote);
+    assert.ok(
+      existsSync(join(root, "cache", "models--org--tiny", "snapshots", COMMIT, "config.json")),
+    );
+    assert.ok(hub.requests(/^\/org\/tiny\/resolve\/main\/config\.json$/, "HEAD").length > 0);
+    const tok = await AutoTokenizer.from_pretrained("org/tiny", { token: false });
+    assert.equal(tok.tokenize("hello worlds"), ["hello", "world", "##s"]);
+    // a per-call option wins over env
+    const other = join(root, "other-cache");
+    await AutoModel.from_pretrained("org/tiny", { ...o, cache_dir: other });
+    assert.ok(existsSync(join(other, "models--org--tiny")));
+
+    // remotePathTemplate: where a repo's files are under remoteHost (here: a fixed tag)
+    env.remotePathTemplate = "{model}/resolve/v7/";
+    env.cacheDir = join(root, "cache-template");
+    const before = hub.log.length;
+    assert.equal(await hidden(await AutoModel.from_pretrained("org/tiny", o)), refRemote);
+    const paths = hub.log.slice(before).map((l) => l.path);
+    assert.ok(paths.length && paths.every((p) => !p.includes("/resolve/main/")), paths.join(" "));
+    assert.ok(
+      paths.some((p) => p === "/org/tiny/resolve/v7/config.json"),
+      paths.join(" "),
+    );
+    env.remotePathTemplate = DEFAULTS.remotePathTemplate;
+    env.cacheDir = join(root, "cache");
+
+    // localModelPath: a folder <localModelPath>/<id> wins over the hub...
+    writeFolder(join(root, "models", "org", "tiny"), local);
+    env.localModelPath = join(root, "models");
+    let n = hub.log.length;
+    assert.equal(await hidden(await AutoModel.from_pretrained("org/tiny", o)), refLocal);
+    assert.is(hub.log.length, n, "no request for a local model");
+    // ...unless allowLocalModels is false
+    env.allowLocalModels = false;
+    assert.equal(await hidden(await AutoModel.from_pretrained("org/tiny", o)), refRemote);
+    env.allowLocalModels = true;
+
+    // allowRemoteModels false: the cache and local folders only, no request; URLs refused
+    env.localModelPath = join(root, "nowhere");
+    env.allowRemoteModels = false;
+    n = hub.log.length;
+    assert.equal(
+      await hidden(await AutoModel.from_pretrained("org/tiny", o)),
+      refRemote,
+      "from the cache",
+    );
+    assert.is(hub.log.length, n, "no request with allowRemoteModels false");
+    env.cacheDir = join(root, "empty-cache");
+    await AutoModel.from_pretrained("org/tiny", o).then(
+      () => assert.unreachable("loaded without the network or a cache"),
+      (e) =>
+        assert.ok(e instanceof SimdbertError && /allowRemoteModels/.test(e.message), String(e)),
+    );
+    await BertModel.fromPretrained(`${hub.url}/org/tiny/resolve/main`, o).then(
+      () => assert.unreachable("a URL was fetched"),
+      (e) => assert.ok(e instanceof SourceError && /allowRemoteModels/.test(e.message), String(e)),
+    );
+    assert.is(hub.log.length, n);
+
+    // settings are checked by name and type
+    assert.throws(
+      () => (env.cachedir = "/x"),
+      (e) => e instanceof OptionError && e.option === "cachedir" && /cacheDir/.test(e.message),
+    );
+    assert.throws(
+      () => (env.allowRemoteModels = "no"),
+      (e) => e instanceof OptionError && /true or false/.test(e.message),
+    );
+    assert.throws(
+      () => (env.remoteHost = "hub.local"),
+      (e) => e instanceof OptionError && /http/.test(e.message),
+    );
+    assert.throws(
+      () => (env.remotePathTemplate = "x/"),
+      (e) => e instanceof OptionError && /\{model\}/.test(e.message),
+    );
+  } finally {
+    resetEnv();
+    await hub.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// ---- pipelines: dispose(), pooling names, options
+
+test("pipelines and models: dispose() frees, later calls are typed errors, others keep working", async () => {
+  const files = folder("BertForSequenceClassification", { id2label: { 0: "NEG", 1: "POS" } });
+  const extractor = await pipeline("feature-extraction", files, quiet);
+  const classify = await pipeline("text-classification", files, quiet);
+  const other = await pipeline("feature-extraction", files, quiet);
+  const before = Array.from((await extractor("hello world", { pooling: "mean" })).data);
+  assert.is(extractor.disposed, false);
+  await extractor.dispose();
+  assert.is(extractor.disposed, true);
+  await extractor("hello").then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof PipelineError && /disposed/.test(e.message), String(e)),
+  );
+  assert.throws(
+    () => extractor.model,
+    (e) => e instanceof PipelineError,
+  );
+  await extractor.dispose(); // twice: harmless
+  assert.equal(Array.from((await other("hello world", { pooling: "mean" })).data), before);
+  const labels = await classify("hello world");
+  await classify.dispose();
+  await classify("hello world").then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof PipelineError, String(e)),
+  );
+  assert.ok(labels);
+  // a model: forward after dispose is an EngineError; a shared engine passed in keeps running
+  const a = await BertModel.fromPretrained(files, quiet);
+  const b = await BertModel.fromPretrained(files, { ...quiet, engine: a.engine });
+  const x = { input_ids: [[2, 5, 3]] };
+  const ref = Array.from((await b(x)).last_hidden_state.data);
+  await b.dispose();
+  await b(x).then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof EngineError && /disposed/.test(e.message), String(e)),
+  );
+  assert.equal(Array.from((await a(x)).last_hidden_state.data), ref, "the engine was not b's");
+  await a.dispose();
+});
+
+test("feature-extraction pooling: first_token (= cls), last_token (padding excluded), max", async () => {
+  const files = folder("BertModel", {}, 21);
+  const extractor = await pipeline("feature-extraction", files, quiet);
+  const H = TINY.hidden_size;
+  // lengths 3..9 tokens with [CLS]/[SEP]: one batch pads the short ones
+  const texts = ["a", "hello world a b a b a", "b b", "hello", "a b a b a b a"];
+  const alone = [];
+  for (const t of texts) {
+    const h = await extractor(t, { pooling: "none" }); // [1, len, H], no padding
+    alone.push({ len: h.shape[1], h: h.data });
+  }
+  const last = await extractor(texts, { pooling: "last_token", batchSize: 5 });
+  const first = await extractor(texts, { pooling: "first_token", batchSize: 5 });
+  const cls = await extractor(texts, { pooling: "cls", batchSize: 5 });
+  const max = await extractor(texts, { pooling: "max", batch_size: 5 });
+  assert.equal(last.shape, [texts.length, H]);
+  assert.equal(Array.from(first.data), Array.from(cls.data));
+  alone.forEach(({ len, h }, i) => {
+    for (let j = 0; j < H; j++) {
+      const lastRef = h[(len - 1) * H + j];
+      assert.ok(
+        Math.abs(last.data[i * H + j] - lastRef) <= 1e-5 * Math.max(1, Math.abs(lastRef)),
+        `last_token[${i}][${j}]`,
+      );
+      assert.ok(
+        Math.abs(first.data[i * H + j] - h[j]) <= 1e-5 * Math.max(1, Math.abs(h[j])),
+        `first_token[${i}][${j}]`,
+      );
+      let m = -Infinity;
+      for (let s = 0; s < len; s++) m = Math.max(m, h[s * H + j]);
+      assert.ok(
+        Math.abs(max.data[i * H + j] - m) <= 1e-5 * Math.max(1, Math.abs(m)),
+        `max[${i}][${j}]`,
+      );
+    }
+  });
+  // the short texts' last token is not the batch's last (padded) position
+  const padded = await extractor(texts, { pooling: "none" });
+  const S = padded.shape[1];
+  const lastPadded = Array.from(padded.data.subarray(2 * S * H + (S - 1) * H, 2 * S * H + S * H));
+  assert.not.equal(Array.from(last.data.subarray(2 * H, 3 * H)), lastPadded);
+  await extractor("a", { pooling: "eos" }).then(
+    () => assert.unreachable(),
+    (e) => assert.ok(e instanceof InputError && /last_token/.test(e.message), String(e)),
+  );
+  await extractor.dispose();
+});
+
+test("unknown options are refused by name, with the accepted ones; HF / transformers.js names honoured", async () => {
+  const files = folder("BertForMaskedLM");
+  const refused = async (p, option, also) =>
+    p.then(
+      () => assert.unreachable(`${option} was accepted`),
+      (e) => {
+        assert.ok(e instanceof OptionError, String(e));
+        assert.ok(e instanceof SimdbertError);
+        assert.is(e.option, option);
+        assert.ok(e.message.includes(option), e.message);
+        if (also) assert.ok(e.message.includes(also), e.message);
+      },
+    );
+  // fromPretrained (every model class, Auto* too)
+  await refused(BertModel.fromPretrained(files, { threds: 2 }), "threds", "threads");
+  await refused(
+    AutoModelForMaskedLM.from_pretrained(files, { trust_remote_code: true }),
+    "trust_remote_code",
+    "revision",
+  );
+  await refused(AutoModelForMaskedLM.from_pretrained(files, { quantized: "yes" }), "quantized");
+  await refused(
+    AutoModelForMaskedLM.from_pretrained(files, { quantized: true, dtype: "fp16" }),
+    "quantized",
+  );
+  // tokenizer fromPretrained and calls
+  await refused(
+    AutoTokenizer.from_pretrained(files, { doLowerCase: false }),
+    "doLowerCase",
+    'did you mean "do_lower_case"',
+  );
+  const tok = await AutoTokenizer.from_pretrained(files, { do_lower_case: true, revision: "main" });
+  await refused((async () => tok("a", { paddding: true }))(), "paddding", "padding");
+  await refused((async () => tok.encode("a", { max_len: 3 }))(), "max_len", "max_length");
+  await refused(
+    (async () =>
+      tok("a", {
+        return_tensor: true,
+        return_tensors: null,
+        padding: true,
+        text_pair: "b",
+        returns: 1,
+      }))(),
+    "returns",
+  );
+  // return_tensor (transformers.js): true gives Tensors, false nested arrays
+  const t = tok(["hello", "a b"], { padding: true, return_tensor: true });
+  assert.ok(t.input_ids instanceof Tensor);
+  assert.equal(t.input_ids.shape, [2, 4]);
+  assert.equal(tok("hello", { return_tensor: false }).input_ids, tok.call("hello").input_ids);
+  await refused(
+    (async () => tok("a", { return_tensor: false, return_tensors: "pt" }))(),
+    "return_tensor",
+  );
+  // forward
+  const m = await AutoModelForMaskedLM.from_pretrained(files, quiet);
+  await refused(m({ input_ids: [[2, 5, 3]], return_tensors: "pt" }), "return_tensors", "labels");
+  const base = await AutoModel.from_pretrained(files, quiet);
+  await refused(base({ input_ids: [[2, 5, 3]], labels: [[1, 2, 3]] }), "labels", "attention_mask");
+  // pipelines: factory options and call options
+  await refused(pipeline("fill-mask", files, { top_k: 3 }), "top_k", "batch_size");
+  await refused(pipeline("feature-extraction", files, { pooling: "mean" }), "pooling", "maxLength");
+  const extractor = await pipeline("feature-extraction", files, {
+    ...quiet,
+    batch_size: 2,
+    max_length: 8,
+    revision: "main",
+  });
+  assert.is(extractor.maxLength, 8);
+  await refused(extractor("a", { poolng: "mean" }), "poolng", "pooling");
+  await refused(extractor("a", { quantize: true }), "quantize", "normalize");
+  await extractor.dispose();
+  m.engine.dispose();
+  base.engine.dispose();
+});
+
+test("quantized / quantize: true is dtype q8 (transformers.js v2), false fp32", async () => {
+  const files = folder("BertModel", {}, 31);
+  const x = { input_ids: [[2, 5, 6, 7, 3]] };
+  const q8 = await BertModel.fromPretrained(files, { ...quiet, dtype: "q8" });
+  const viaQuantized = await AutoModel.from_pretrained(files, { ...quiet, quantized: true });
+  const viaQuantize = await BertModel.fromPretrained(files, { ...quiet, quantize: true });
+  const fp32 = await BertModel.fromPretrained(files, { ...quiet, quantized: false });
+  const ref = Array.from((await q8(x)).last_hidden_state.data);
+  for (const m of [viaQuantized, viaQuantize]) {
+    assert.is(m.encoder.layer[0].intermediate.dense.dtype, "q8");
+    assert.equal(Array.from((await m(x)).last_hidden_state.data), ref);
+  }
+  assert.is(fp32.encoder.layer[0].intermediate.dense.dtype, "f32");
+  assert.not.equal(Array.from((await fp32(x)).last_hidden_state.data), ref);
+  const ex = await pipeline("feature-extraction", files, { ...quiet, quantized: true });
+  assert.is(ex.model.encoder.layer[0].intermediate.dense.dtype, "q8");
+  await ex.dispose();
+  for (const m of [q8, viaQuantized, viaQuantize, fp32]) await m.dispose();
 });
 
 test.run();

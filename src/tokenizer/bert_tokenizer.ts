@@ -13,6 +13,7 @@ import {
   pairAndOptions,
   requireString,
   resolveCallOptions,
+  returnTensors,
   type BatchEncodeOptions,
   type DecodeOptions,
   type EncodeOptions,
@@ -150,7 +151,7 @@ export interface BertTokenizer {
   /** The tokenizer is callable, as in transformers.js and HF Python: `tokenizer(text, options)` is `tokenizer.call(text, options)`. */
   (
     text: TextInput | readonly TextInput[],
-    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+    options: BatchEncodeOptions & ({ return_tensors: ReturnTensors } | { return_tensor: true }),
   ): TensorEncoding;
   (
     text: TextInput | readonly TextInput[],
@@ -762,7 +763,8 @@ export class BertTokenizer extends Callable implements PrepareHost {
     options?: EncodeOptions,
   ): number[] {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
-    const enc = this.encode_plus(text, pair, { ...o, return_tensors: null });
+    const { return_tensor: _t, ...rest } = o;
+    const enc = this.encode_plus(text, pair, { ...rest, return_tensors: null });
     return enc.input_ids;
   }
 
@@ -797,7 +799,7 @@ export class BertTokenizer extends Callable implements PrepareHost {
     const enc = prepareForModel(this, first, second, c);
     if (truthy(o.return_offsets_mapping))
       enc.offset_mapping = this.offsetMapping([text, pair ?? null], [first, second], c, splitWords);
-    return finish(enc, o.return_tensors);
+    return finish(enc, returnTensors(o));
   }
 
   /** HF's batch_encode_plus: each item a text or a [text, text_pair] pair. */
@@ -873,7 +875,7 @@ export class BertTokenizer extends Callable implements PrepareHost {
         return this.padding_side === "left" ? [...fill, ...row] : [...row, ...fill];
       });
     }
-    return finish(padded, options.return_tensors) as BatchEncoding<number[][]> | TensorEncoding;
+    return finish(padded, returnTensors(options)) as BatchEncoding<number[][]> | TensorEncoding;
   }
 
   /**
@@ -882,7 +884,7 @@ export class BertTokenizer extends Callable implements PrepareHost {
    */
   call(
     text: TextInput | readonly TextInput[],
-    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+    options: BatchEncodeOptions & ({ return_tensors: ReturnTensors } | { return_tensor: true }),
   ): TensorEncoding;
   call(
     text: TextInput | readonly TextInput[],

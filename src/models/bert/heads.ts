@@ -38,6 +38,7 @@ import {
   scalar,
 } from "./losses.js";
 import type { Pass } from "./pass.js";
+import { OptionError } from "../../options.js";
 
 type Inputs = BertModelInputs & Record<string, unknown>;
 
@@ -210,8 +211,10 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
       if (ENCODER_ARGS.includes(k) || this.extraBertArgs.includes(k)) bert[k] = v;
       else if (this.ownArgs.includes(k)) own[k] = v;
       else
-        throw new InputError(
-          `${this.constructor.name}.forward() got an unexpected argument "${k}"`,
+        throw new OptionError(
+          `${this.constructor.name}.forward() got an unexpected argument "${k}" (accepted: ${this.acceptedArgs().join(", ")})`,
+          k,
+          this.acceptedArgs(),
         );
     }
     const encoded = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
@@ -238,6 +241,11 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
         cross_attentions: f.cross_attentions,
       });
     return new this.outputClass(v);
+  }
+
+  /** The forward arguments this class takes. */
+  private acceptedArgs(): string[] {
+    return [...ENCODER_ARGS, ...this.extraBertArgs, ...this.ownArgs];
   }
 
   /** BertModel's inputs from this class's (MultipleChoice reshapes them). */
