@@ -20,7 +20,7 @@ import {
   readSentenceTransformersConfig,
   type PoolingMode,
   type SentenceTransformersConfig,
-} from "./sentence_transformers.js";
+} from "./pooling.js";
 
 /**
  * Pooling of the token embeddings: "none", "mean", "cls" (alias "first_token", transformers.js'
