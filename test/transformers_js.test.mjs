@@ -26,7 +26,6 @@ import {
   ConfigError,
   WeightsError,
   EngineError,
-  HubError,
   OptionError,
   PipelineError,
   SourceError,
