@@ -29,6 +29,8 @@ export interface BackendModelInfo {
 
 export interface Backend {
   readonly info: BackendModelInfo;
+  /** batches it runs at once (model workers; default 1) */
+  readonly parallelism?: number;
   /** Each input's rows: hidden states [len, hidden] (embedder) or logits [labels] (classifier). */
   run(batch: BackendBatch): Promise<Float32Array[]>;
   close(): Promise<void>;
@@ -39,6 +41,8 @@ export type BackendFactory = (
   source: ModelSource,
   classifier: boolean,
   options: FromPretrainedOptions,
+  /** model workers wanted (worker threads' backend; the local backend has one) */
+  workers?: number,
 ) => Promise<Backend>;
 
 /** The model in this thread. */
