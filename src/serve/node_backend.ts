@@ -12,6 +12,7 @@ import {
   type BackendBatch,
   type BackendFactory,
   type BackendModelInfo,
+  type BackendHead,
 } from "./backend.js";
 
 /** Whether a source can be sent to a worker (a path, a URL, or a map of bytes and JSON). */
@@ -28,12 +29,12 @@ function cloneable(source: ModelSource): boolean {
 }
 
 /** Model workers; sources that cannot be sent (ModelFiles objects) stay in this thread. */
-export const workerBackend: BackendFactory = async (source, classifier, options, workers = 1) => {
+export const workerBackend: BackendFactory = async (source, head, options, workers = 1) => {
   const { warn, engine, ...rest } = options as FromPretrainedOptions & {
     warn?: (m: string) => void;
   };
-  if (engine || !cloneable(source)) return localBackend(source, classifier, options);
-  const data = { source: source instanceof URL ? source.href : source, classifier, options: rest };
+  if (engine || !cloneable(source)) return localBackend(source, head, options);
+  const data = { source: source instanceof URL ? source.href : source, head, options: rest };
   // the first loads alone (a bad model fails once, with one message), then the others together
   const first = await startWorker(data, warn);
   const all = [first];
@@ -71,7 +72,7 @@ interface ModelWorker {
 }
 
 async function startWorker(
-  workerData: { source: unknown; classifier: boolean; options: unknown },
+  workerData: { source: unknown; head: BackendHead; options: unknown },
   warn: ((m: string) => void) | undefined,
 ): Promise<ModelWorker> {
   const worker = new Worker(new URL("./model_worker.js", import.meta.url), { workerData });
