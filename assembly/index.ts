@@ -15,6 +15,8 @@ export {
   q8_packed_a_bytes,
   q8_packed_w_bytes,
   q8_qmin,
+  q8_kernel,
+  q8_use_kernel,
   q8_quantize_rows,
   q8_gather_rows,
 } from "./gemm_q8";
