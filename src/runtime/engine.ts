@@ -89,6 +89,12 @@ export class Engine {
   /** @internal the kernels' exports */
   readonly k: Kernels;
   readonly relaxed: boolean;
+  /**
+   * The int8 micro-kernel of q8 weights (assembly/gemm_q8.ts): "i16-dot" (i32x4.dot_i16x8_s, every
+   * build) or, in the relaxed build where the engine's relaxed dot is exact on 8-bit activations,
+   * "relaxed-dot-u8" (x86 AVX-VNNI) / "relaxed-dot-i8" (ARM sdot). The same bits either way.
+   */
+  readonly q8Kernel: "i16-dot" | "relaxed-dot-u8" | "relaxed-dot-i8";
   /** End of the permanent (weights) region; the arena starts here. */
   private top: number;
   private keptBytes = 0;
@@ -112,6 +118,7 @@ export class Engine {
     this.memory = memory;
     this.k = instance.exports as unknown as Kernels;
     this.relaxed = this.k.relaxed() === 1;
+    this.q8Kernel = (["i16-dot", "relaxed-dot-u8", "relaxed-dot-i8"] as const)[this.k.q8_kernel()];
     this.top = alignUp(this.k.heap_base());
     this.arenaEnd = this.top;
   }
