@@ -765,3 +765,39 @@ export function q8_gather_rows(
     for (; j < h; j++) store<f32>(o + ((<usize>j) << 2), <f32>load<i8>(src + <usize>j) * s);
   }
 }
+
+/**
+ * out[r, :] = sw[v]·W[v, :] for v = ids[r], W (int8 [n, k]) read from its packed panels
+ * (q8_pack_weights) with its channel scales sw: a tied MLM decoder's weight read as the word
+ * embeddings (one int8 copy of the table). The same values as q8_gather_rows on the unpacked rows.
+ */
+export function q8_gather_packed_rows(
+  rows: i32,
+  k: i32,
+  w: usize,
+  sw: usize,
+  ids: usize,
+  out: usize,
+): void {
+  const panelB = (<usize>padK(k)) << 3;
+  for (let r = 0; r < rows; r++) {
+    const v = <usize>load<i32>(ids + ((<usize>r) << 2));
+    const s = load<f32>(sw + (v << 2));
+    // channel v: panel v >> 3, half (v >> 2) & 1 at 16 bytes, 4 bytes a channel in its half
+    const src = w + (v >> 3) * panelB + (((v >> 2) & 1) << 4) + ((v & 3) << 2);
+    const o = out + ((<usize>r * <usize>k) << 2);
+    const vs = f32x4.splat(s);
+    let t = 0;
+    for (; t + 4 <= k; t += 4) {
+      const q = i32x4.extend_low_i16x8_s(
+        i16x8.extend_low_i8x16_s(v128.load32_zero(src + ((<usize>t) << 3))),
+      );
+      v128.store(o + ((<usize>t) << 2), f32x4.mul(f32x4.convert_i32x4_s(q), vs));
+    }
+    for (; t < k; t++)
+      store<f32>(
+        o + ((<usize>t) << 2),
+        <f32>load<i8>(src + ((<usize>(t >> 2)) << 5) + <usize>(t & 3)) * s,
+      );
+  }
+}

@@ -19,6 +19,7 @@ export {
   q8_use_kernel,
   q8_quantize_rows,
   q8_gather_rows,
+  q8_gather_packed_rows,
 } from "./gemm_q8";
 export {
   f16_pack_panels8,

@@ -56,7 +56,11 @@ for (const name of models) {
   const t = (a) => ({ data: Int32Array.from(a), shape: [batch, seq] });
   const feeds = { input_ids: t(x.ids), attention_mask: t(x.mask), token_type_ids: t(x.types) };
   for (const dtype of dtypes) {
-    const model = await BertModel.fromPretrained(m.dir, { relaxedSimd: relaxed, threads: 1, dtype });
+    const model = await BertModel.fromPretrained(m.dir, {
+      relaxedSimd: relaxed,
+      threads: 1,
+      dtype,
+    });
     const e = model.engine;
     const raw = e.k;
     const spent = new Map();

@@ -7,7 +7,7 @@
 // each forward plans its buffers in it (Arena) and the memory grows only when a request needs more
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
-import { kernelsModule, type WasmOptions } from "./wasm.js";
+import { autoRelaxed, kernelsModule, type ModelDtype, type WasmOptions } from "./wasm.js";
 import { CTL_BYTES, MAX_THREADS, ThreadPool } from "./threads.js";
 import {
   ACTIVATION,
@@ -123,12 +123,20 @@ export class Engine {
     this.arenaEnd = this.top;
   }
 
-  static async create(options: EngineOptions = {}): Promise<Engine> {
+  /**
+   * `dtype`: the weights the engine is made for (fromPretrained passes it), so that relaxedSimd
+   * "auto" picks the build that runs that dtype faster (autoRelaxed in wasm.ts).
+   */
+  static async create(options: EngineOptions = {}, dtype?: ModelDtype): Promise<Engine> {
     const threads = resolveThreads(
       options.threads,
       options.threads === "auto" ? await hardwareThreads() : 1,
     );
-    const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
+    const relaxedSimd =
+      (options.relaxedSimd ?? "auto") === "auto" && options.wasm === undefined
+        ? await autoRelaxed(dtype)
+        : options.relaxedSimd;
+    const mod = await kernelsModule({ ...options, relaxedSimd, sharedMemory: threads > 1 });
     const memory = new WebAssembly.Memory({
       initial: 1,
       maximum: 65536,

@@ -140,6 +140,14 @@ export interface Kernels {
     act: number,
   ): void;
   f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
+  q8_gather_packed_rows(
+    rows: number,
+    k: number,
+    w: number,
+    sw: number,
+    ids: number,
+    out: number,
+  ): void;
   q8_gather_rows(
     rows: number,
     h: number,
