@@ -200,6 +200,29 @@ test("q8: a tied MLM decoder is int8 (one copy of the table) and gives the untie
   );
 });
 
+test('relaxedSimd "auto" per dtype: relaxed only for q8 where its relaxed-dot kernel runs', async () => {
+  const files = checkpoint(C, randomTensors(encoderShapes(C), 17));
+  for (const dtype of ["fp32", "fp16"]) {
+    const m = await BertModel.fromPretrained(files, { ...quiet, dtype });
+    assert.is(m.engine.relaxed, false, `${dtype}: auto picks the plain build`);
+  }
+  let want = false;
+  if (simdbert.hasRelaxedSimd()) {
+    const r = await BertModel.fromPretrained(files, { ...quiet, dtype: "q8", relaxedSimd: true });
+    assert.is(r.engine.relaxed, true, "relaxedSimd: true is the relaxed build");
+    want = r.engine.q8Kernel !== "i16-dot";
+  }
+  const auto = await BertModel.fromPretrained(files, { ...quiet, dtype: "q8" });
+  assert.is(auto.engine.relaxed, want, `q8: auto picks ${want ? "relaxed" : "plain"}`);
+  assert.is(auto.engine.q8Kernel === "i16-dot", !want, auto.engine.q8Kernel);
+  const plain = await BertModel.fromPretrained(files, {
+    ...quiet,
+    dtype: "q8",
+    relaxedSimd: false,
+  });
+  assert.is(plain.engine.q8Kernel, "i16-dot", "the plain build's kernel");
+});
+
 test("two threads give one thread's bits: fp16 and q8", async () => {
   const files = checkpoint(C, randomTensors(encoderShapes(C), 13));
   const r = rng(5);
