@@ -633,6 +633,21 @@ test("unknown options are refused by name, with the accepted ones; HF / transfor
     "doLowerCase",
     'did you mean "do_lower_case"',
   );
+  assert.throws(
+    () => new BertTokenizer(VOCAB, { doLowerCase: false }),
+    (e) =>
+      e instanceof OptionError && e.option === "doLowerCase" && /do_lower_case/.test(e.message),
+  );
+  // tokenizer_config.json's keys for other libraries are not the caller's options: they load
+  const withConfig = {
+    ...files,
+    "tokenizer_config.json": JSON.stringify({
+      tokenizer_class: "BertTokenizer",
+      name_or_path: "x",
+      do_lower_case: true,
+    }),
+  };
+  assert.ok((await AutoTokenizer.from_pretrained(withConfig)) instanceof BertTokenizer);
   const tok = await AutoTokenizer.from_pretrained(files, { do_lower_case: true, revision: "main" });
   await refused((async () => tok("a", { paddding: true }))(), "paddding", "padding");
   await refused((async () => tok.encode("a", { max_len: 3 }))(), "max_len", "max_length");

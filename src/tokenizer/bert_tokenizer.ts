@@ -190,6 +190,7 @@ export class BertTokenizer extends Callable implements PrepareHost {
     options: BertTokenizerOptions = {},
   ) {
     super("call");
+    checkOptionNames("BertTokenizer", options, TOKENIZER_OPTIONS);
     const o = options ?? {};
     this.vocab =
       vocab instanceof Vocab
