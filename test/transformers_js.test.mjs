@@ -627,6 +627,12 @@ test("unknown options are refused by name, with the accepted ones; HF / transfor
     AutoModelForMaskedLM.from_pretrained(files, { quantized: true, dtype: "fp16" }),
     "quantized",
   );
+  // transformers.js' device: where simdbert runs is accepted, another device refused
+  assert.ok(
+    (await AutoModel.from_pretrained(files, { ...quiet, device: "wasm" })) instanceof BertModel,
+  );
+  await refused(AutoModel.from_pretrained(files, { device: "webgpu" }), "device", "wasm");
+  await refused(pipeline("feature-extraction", files, { device: "cuda" }), "device");
   // tokenizer fromPretrained and calls
   await refused(
     AutoTokenizer.from_pretrained(files, { doLowerCase: false }),
@@ -662,6 +668,12 @@ test("unknown options are refused by name, with the accepted ones; HF / transfor
       }))(),
     "returns",
   );
+  await refused(
+    (async () => tok.decode([2, 5, 3], { skip_special_token: true }))(),
+    "skip_special_token",
+    "skip_special_tokens",
+  );
+  assert.is(tok.decode([2, 5, 3], { skip_special_tokens: true }), "hello");
   // return_tensor (transformers.js): true gives Tensors, false nested arrays
   const t = tok(["hello", "a b"], { padding: true, return_tensor: true });
   assert.ok(t.input_ids instanceof Tensor);
