@@ -26,8 +26,7 @@ for (const [M, K, N] of shapes) {
   const w = Float32Array.from({ length: N * K }, rnd);
   const bias = Float32Array.from({ length: Math.ceil(N / 8) * 8 }, rnd);
   const r = Float32Array.from({ length: M * N }, rnd);
-  const outs = [],
-    times = [[], []];
+  const times = [[], []];
   const setup = builds.map(({ k, memory }) => {
     let top = (k.heap_base() + 63) & ~63;
     const al = (bytes) => {
