@@ -178,12 +178,22 @@ export interface Kernels {
     ldr: number,
     act: number,
   ): void;
-  /** Bytes q8_pack_rows4 writes for m rows of k. */
+  /** Bytes q8_pack_rows4 writes for m rows of k (for this instance's kernel). */
   q8_packed_a_bytes(m: number, k: number): number;
   /** Bytes q8_pack_weights writes for n channels of k (sums and scales apart). */
   q8_packed_w_bytes(n: number, k: number): number;
   /** Activation levels QMIN, QMAX of this build (for the tests and the loader). */
   q8_qmin(): number;
+  /**
+   * The q8 kernel this instance runs (Q8_I16, Q8_DOT_U8 or Q8_DOT_S8), chosen at first use: the plain
+   * build has only Q8_I16; the relaxed build probes its relaxed dot (see the header).
+   */
+  q8_kernel(): number;
+  /**
+   * Forces a kernel (tests: every kernel this engine can run exactly against the others). Returns 0
+   * and changes nothing when this instance cannot run it exactly.
+   */
+  q8_use_kernel(kernel: number): number;
   /**
    * Quantizes rows [0, rows) of a [rows, k] f32 matrix at src into int8 at q and one f32 scale per row
    * at scales, as src/quant/quantize.ts's quantizeRows (docs/quantization.md): scale = f32(max|w|/127)
@@ -198,6 +208,19 @@ export interface Kernels {
     h: number,
     table: number,
     scales: number,
+    ids: number,
+    out: number,
+  ): void;
+  /**
+   * out[r, :] = sw[v]·W[v, :] for v = ids[r], W (int8 [n, k]) read from its packed panels
+   * (q8_pack_weights) with its channel scales sw: a tied MLM decoder's weight read as the word
+   * embeddings (one int8 copy of the table). The same values as q8_gather_rows on the unpacked rows.
+   */
+  q8_gather_packed_rows(
+    rows: number,
+    k: number,
+    w: number,
+    sw: number,
     ids: number,
     out: number,
   ): void;
