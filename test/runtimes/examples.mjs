@@ -125,7 +125,8 @@ async function workerExample(fixtures) {
 async function workerWith(modelDir) {
   const bin = workerdBin();
   const esbuild = esbuildBin();
-  if (!bin || !esbuild) throw new Error("workerd or esbuild missing: npm install");
+  if (!bin || !esbuild)
+    throw new Error("workerd or esbuild missing: node scripts/deps.mjs test/runtimes");
   const dir = await mkdtemp(join(tmpdir(), "simdbert-worker-example-"));
   const config = join(dir, "wrangler.jsonc");
   // the example's own wrangler.jsonc, with absolute paths and a fixture as the model folder
@@ -297,7 +298,7 @@ async function browserExample(fixtures) {
 /** The browser example bundled by esbuild for the browser platform: no node: import may trip it. */
 async function bundleExample() {
   const esbuild = esbuildBin();
-  if (!esbuild) throw new Error("esbuild missing: npm install");
+  if (!esbuild) throw new Error("esbuild missing: node scripts/deps.mjs test/runtimes");
   const dir = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
   try {
     const out = join(dir, "app.js");

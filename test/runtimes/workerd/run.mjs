@@ -94,7 +94,7 @@ const worker :Workerd.Worker = (
 /** Starts workerd on a config; resolves to { url, stop(), stderr() } once it listens. */
 export async function startWorkerd(configPath) {
   const bin = workerdBin();
-  if (!bin) throw new Error("no workerd binary: run npm install (devDependency workerd)");
+  if (!bin) throw new Error("no workerd binary: node scripts/deps.mjs test/runtimes");
   const child = spawn(bin, ["serve", configPath, "--control-fd=3"], {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
@@ -135,7 +135,9 @@ export async function startWorkerd(configPath) {
 }
 
 async function version() {
-  const pkg = JSON.parse(await readFile(join(REPO, "node_modules/workerd/package.json"), "utf8"));
+  const pkg = JSON.parse(
+    await readFile(join(HERE, "../node_modules/workerd/package.json"), "utf8"),
+  );
   return pkg.version;
 }
 
