@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import {
   writeSafetensors,
   BertModel,
+  BertForMaskedLM,
   BertForSequenceClassification,
   pipeline,
 } from "../dist/index.js";
@@ -67,6 +68,13 @@ const RERANK = writeModel(
     ...headShapes("BertForSequenceClassification", { ...CFG, num_labels: 1 }),
   },
   5,
+);
+
+const MLM = writeModel(
+  "mlm",
+  { ...CFG, architectures: ["BertForMaskedLM"] },
+  { ...encoderShapes(CFG, "bert."), ...headShapes("BertForMaskedLM", CFG) },
+  6,
 );
 
 function texts(seed, n, maxWords = 12) {
@@ -639,6 +647,193 @@ test("createHandler: the fetch handler answers as the server does; 503 while loa
   assert.is((await handler(new Request("http://x/health"))).status, 503);
 });
 
+/** A model's padded (to 4, as the server's batches) forward of one text: [len, H] hidden rows. */
+async function hiddenOf(model, text) {
+  const ids = srv.core["model"].tokenizer.encode(text);
+  const S = (ids.length + 3) & ~3;
+  const out = await model.forward({
+    input_ids: [[...ids, ...Array(S - ids.length).fill(0)]],
+    attention_mask: [[...ids.map(() => 1), ...Array(S - ids.length).fill(0)]],
+  });
+  const H = CFG.hidden_size;
+  return { h: out.last_hidden_state.data.slice(0, ids.length * H), len: ids.length };
+}
+
+test("--pooling cls, max, mean_sqrt_len, last-token (TEI's last_token too): the hidden rows pooled as sentence-transformers / TEI do; /info names the pooling", async () => {
+  const poolings = ["cls", "max", "mean_sqrt_len", "last_token"];
+  const servers = await Promise.all(
+    poolings.map((pooling) => startServer(EMB, { port: 0, load: quiet, pooling })),
+  );
+  try {
+    await Promise.all(servers.map((s) => s.core.ready));
+    const H = CFG.hidden_size;
+    const list = texts(70, 5, 20);
+    const ex = await pipeline("feature-extraction", EMB, quiet);
+    for (const [k, pooling] of poolings.entries()) {
+      const url = servers[k].url;
+      const info = await fetch(url + "/info").then((r) => r.json());
+      assert.equal(info.model_type, { embedding: { pooling } });
+      const r = await post(url, "/embed", { inputs: list, normalize: false });
+      assert.is(r.status, 200, r.text);
+      for (const [i, t] of list.entries()) {
+        // reference: float64 over the real rows of the library's forward, written here
+        const { h, len } = await hiddenOf(direct, t);
+        const ref = new Float64Array(H);
+        for (let j = 0; j < H; j++) {
+          const col = Array.from({ length: len }, (_, s) => h[s * H + j]);
+          ref[j] =
+            pooling === "cls"
+              ? col[0]
+              : pooling === "last_token"
+                ? col[len - 1]
+                : pooling === "max"
+                  ? Math.max(...col)
+                  : col.reduce((a, b) => a + b, 0) / Math.sqrt(len);
+        }
+        assert.equal(bits(r.json[i]), bits(ref), `${pooling}, text ${i}`);
+      }
+      // the pipeline's max and mean_sqrt_len (its own padding) within float32 rounding
+      if (pooling === "max" || pooling === "mean_sqrt_len") {
+        const p = await ex(list, { pooling });
+        r.json.forEach((row, i) =>
+          row.forEach((x, j) =>
+            assert.ok(Math.abs(x - p.data[i * H + j]) < 1e-5, `${pooling} ${i} ${j}`),
+          ),
+        );
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.close(1000)));
+  }
+  // 1_Pooling/config.json: max is followed; weighted mean and several modes are refused by name
+  const files = (pool) => ({
+    "config.json": readFileSync(join(EMB, "config.json")),
+    "vocab.txt": readFileSync(join(EMB, "vocab.txt")),
+    "model.safetensors": readFileSync(join(EMB, "model.safetensors")),
+    "1_Pooling/config.json": JSON.stringify(pool),
+  });
+  const h = createHandler(files({ pooling_mode_max_tokens: true }), { load: quiet });
+  await h.ready;
+  const info = await (await h(new Request("http://x/info"))).json();
+  assert.equal(info.model_type, { embedding: { pooling: "max" } });
+  await h.close();
+  for (const [pool, re] of [
+    [{ pooling_mode_weightedmean_tokens: true }, /weighted-mean pooling.*--pooling cls\|mean/],
+    [
+      { pooling_mode_cls_token: true, pooling_mode_mean_tokens: true },
+      /several poolings at once \(cls, mean\)/,
+    ],
+  ]) {
+    const bad = createHandler(files(pool), { load: quiet });
+    const e = await bad.ready.then(
+      () => null,
+      (x) => x,
+    );
+    assert.match(String(e?.message), re);
+    const health = await bad(new Request("http://x/health"));
+    assert.is(health.status, 503);
+  }
+  assert.throws(() => createHandler(EMB, { pooling: "weightedmean" }), /pooling must be one of/);
+  assert.throws(() => createHandler(EMB, { dtype: "int4" }), /dtype must be one of/);
+});
+
+test("--pooling splade: a BertForMaskedLM's max over tokens of log(1 + relu(logits)) on /embed_sparse; TEI's refusals elsewhere", async () => {
+  const sp = await startServer(MLM, { port: 0, load: quiet, pooling: "splade" });
+  try {
+    await sp.core.ready;
+    const info = await fetch(sp.url + "/info").then((r) => r.json());
+    assert.equal(info.model_type, { embedding: { pooling: "splade" } });
+    const mlm = await BertForMaskedLM.fromPretrained(MLM, quiet);
+    const V = CFG.vocab_size;
+    const list = texts(71, 4, 15);
+    const r = await post(sp.url, "/embed_sparse", { inputs: list });
+    assert.is(r.status, 200, r.text);
+    const dense = await post(sp.url, "/embed", { inputs: list, normalize: false });
+    assert.is(dense.status, 200, dense.text);
+    for (const [i, t] of list.entries()) {
+      const ids = srv.core["model"].tokenizer.encode(t);
+      const S = (ids.length + 3) & ~3;
+      const out = await mlm.forward({
+        input_ids: [[...ids, ...Array(S - ids.length).fill(0)]],
+        attention_mask: [[...ids.map(() => 1), ...Array(S - ids.length).fill(0)]],
+      });
+      const ref = new Float32Array(V);
+      for (let j = 0; j < V; j++) {
+        let m = 0;
+        for (let s = 0; s < ids.length; s++)
+          m = Math.max(m, Math.log1p(Math.max(0, out.logits.data[s * V + j])));
+        ref[j] = m;
+      }
+      const nz = [...ref.keys()].filter((j) => ref[j] !== 0);
+      assert.ok(nz.length > 0 && nz.length < V, "sparse: some but not all entries");
+      assert.equal(
+        r.json[i].map((e) => e.index),
+        nz,
+      );
+      assert.equal(bits(r.json[i].map((e) => e.value)), bits(nz.map((j) => ref[j])));
+      assert.equal(bits(dense.json[i]), bits(ref));
+    }
+    // the main route of a SPLADE model is /embed_sparse
+    const root = await post(sp.url, "/", { inputs: list[0] });
+    assert.equal(root.json, [r.json[0]]);
+    // TEI: normalize (the default), embed_all and OpenAI's normalized embeddings are refused
+    for (const [path, body] of [
+      ["/embed", { inputs: "w5" }],
+      ["/embed_all", { inputs: "w5" }],
+      ["/v1/embeddings", { input: "w5" }],
+    ]) {
+      const e = await post(sp.url, path, body);
+      assert.is(e.status, 424, `${path}: ${e.text}`);
+      assert.match(e.text, /SPLADE/);
+    }
+    // and a model without SPLADE pooling has no /embed_sparse
+    const no = await post(base, "/embed_sparse", { inputs: "w5" });
+    assert.is(no.status, 424);
+    assert.match(no.json.error, /not an embedding model with SPLADE pooling/);
+  } finally {
+    await sp.close(1000);
+  }
+  // splade needs the masked-LM head: an encoder-only checkpoint is refused before any request
+  const noHead = createHandler(EMB, { load: quiet, pooling: "splade" });
+  const e = await noHead.ready.then(
+    () => null,
+    (x) => x,
+  );
+  assert.match(String(e?.message), /splade needs a masked-language-model head/);
+});
+
+test("--dtype fp16 / q8 (TEI's float16 too): the weights the loader gives for that dtype, /info's model_dtype", async () => {
+  for (const [dtype, name, tol] of [
+    ["float16", "float16", 5e-3],
+    ["q8", "q8", 0.1],
+  ]) {
+    const s = await startServer(EMB, { port: 0, load: quiet, dtype });
+    try {
+      await s.core.ready;
+      const info = await fetch(s.url + "/info").then((r) => r.json());
+      assert.is(info.model_dtype, name);
+      const model = await BertModel.fromPretrained(EMB, {
+        ...quiet,
+        dtype: dtype === "float16" ? "fp16" : dtype,
+      });
+      const list = texts(72, 3, 20);
+      const r = await post(s.url, "/embed", { inputs: list });
+      assert.is(r.status, 200, r.text);
+      const f32 = await post(base, "/embed", { inputs: list });
+      for (const [i, t] of list.entries()) {
+        const { h } = await hiddenOf(model, t);
+        assert.equal(bits(r.json[i]), bits(pool(h, CFG.hidden_size, "mean", true, null)));
+        // not the float32 numbers, but close to them
+        const diff = Math.max(...r.json[i].map((x, j) => Math.abs(x - f32.json[i][j])));
+        assert.ok(diff > 0 && diff < tol, `${dtype}: ${diff} from float32`);
+      }
+    } finally {
+      await s.close(1000);
+    }
+  }
+  assert.is((await fetch(base + "/info").then((r) => r.json())).model_dtype, "float32");
+});
+
 test("simdbert serve: SIGTERM answers what is queued, then exits 0", async () => {
   const child = spawn(process.execPath, [CLI, "serve", EMB, "--port", "0"], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -676,6 +871,38 @@ test("simdbert serve: SIGTERM answers what is queued, then exits 0", async () =>
   bad.stderr.on("data", (d) => (out += d));
   assert.is(await new Promise((r) => bad.on("exit", r)), 2); // a usage error
   assert.match(out, /--port must be an integer/);
+});
+
+test("simdbert serve --dtype q8 --pooling last-token: the flags reach the server (/info)", async () => {
+  const child = spawn(
+    process.execPath,
+    [CLI, "serve", EMB, "--port", "0", "--dtype", "q8", "--pooling", "last-token"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let err = "";
+  try {
+    const url = await new Promise((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        err += d;
+        const m = /listening on (\S+)/.exec(err);
+        if (m && /ready/.test(err)) resolve(m[1]);
+      });
+      child.on("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const info = await fetch(url + "/info").then((r) => r.json());
+    assert.is(info.model_dtype, "q8");
+    assert.equal(info.model_type, { embedding: { pooling: "last_token" } });
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("exit", r));
+  }
+  const bad = spawn(process.execPath, [CLI, "serve", EMB, "--pooling", "weightedmean"], {
+    stdio: "pipe",
+  });
+  let out = "";
+  bad.stderr.on("data", (d) => (out += d));
+  assert.is(await new Promise((r) => bad.on("exit", r)), 2);
+  assert.match(out, /--pooling must be one of/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

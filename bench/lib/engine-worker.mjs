@@ -2,7 +2,8 @@
 // by bench/lib/models-bench.mjs over IPC:
 //   node bench/lib/engine-worker.mjs <engine> <model dir>
 // engines: simdbert, simdbert-relaxed, simdbert-2t (two kernel threads), simdbert[-relaxed][-2t]-(fp16|q8) (dtype), ort-web (wasm backend, SIMD, 1 thread), ort-web-2t,
-//          ort-node-1t (CPU, 1 intra-op thread), ort-node (CPU, default threads)
+//          ort-node-1t (CPU, 1 intra-op thread), ort-node-2t, ort-node (CPU, default threads); an ort
+//          engine with a -q8 suffix runs transformers.js' q8 graph of the same weights (model-q8.onnx)
 // messages in:  { id, cmd: "load" } | { id, cmd: "outputs", batch, seq } | { id, cmd: "warmup", batch, seq, minTime, maxTime, maxRuns }
 //               { id, cmd: "time", batch, seq, maxTime, minSamples } | { id, cmd: "memory", batch, seq, forwards }
 // messages out: { id, value } or { id, error }
@@ -52,7 +53,7 @@ async function simdbert(relaxed, threads = 1, dtype = "fp32") {
   };
 }
 
-async function ort(kind, threads) {
+async function ort(kind, threads, q8 = false) {
   let ortmod;
   const options = { graphOptimizationLevel: "all" };
   if (kind === "web") {
@@ -69,10 +70,9 @@ async function ort(kind, threads) {
       options.interOpNumThreads = 1;
     }
   }
+  const file = join(dir, q8 ? "model-q8.onnx" : "model.onnx");
   const session = await ortmod.InferenceSession.create(
-    kind === "web"
-      ? new Uint8Array(readFileSync(join(dir, "model.onnx")))
-      : join(dir, "model.onnx"),
+    kind === "web" ? new Uint8Array(readFileSync(file)) : file,
     options,
   );
   const prepared = new Map();
@@ -120,7 +120,14 @@ const makers = {
   "ort-web": () => ort("web", 1),
   "ort-web-2t": () => ort("web", 2),
   "ort-node-1t": () => ort("node", 1),
+  "ort-node-2t": () => ort("node", 2),
   "ort-node": () => ort("node", 0),
+  // transformers.js' q8 graph: ort-web-q8, ort-web-2t-q8, ort-node-1t-q8, ort-node-2t-q8, ort-node-q8
+  "ort-web-q8": () => ort("web", 1, true),
+  "ort-web-2t-q8": () => ort("web", 2, true),
+  "ort-node-1t-q8": () => ort("node", 1, true),
+  "ort-node-2t-q8": () => ort("node", 2, true),
+  "ort-node-q8": () => ort("node", 0, true),
 };
 
 let engine = null;

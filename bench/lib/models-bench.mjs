@@ -82,10 +82,15 @@ export async function benchModel(
     "ort-node-1t",
     "ort-node",
   ].filter((e) => !only || only.includes(e));
-  // the dtype engines (simdbert[-relaxed][-2t]-(fp16|q8)) only when asked for by name
+  // the dtype engines (simdbert[-relaxed][-2t]-(fp16|q8), ort-*-q8, ort-node-2t) only when asked
+  // for by name
   if (only)
     for (const e of only)
-      if (/^simdbert(-relaxed)?(-2t)?(-(fp16|q8))?$/.test(e) && !names.includes(e))
+      if (
+        (/^simdbert(-relaxed)?(-2t)?(-(fp16|q8))?$/.test(e) ||
+          /^ort-(web|node)(-1t|-2t)?(-q8)?$/.test(e)) &&
+        !names.includes(e)
+      )
         if (!e.includes("relaxed") || relaxedArgv) names.push(e);
   const workers = names.map(
     (e) => new Worker(e, m.dir, e.startsWith("simdbert-relaxed") ? relaxedArgv : []),

@@ -1,6 +1,7 @@
 // The bench's models: BERT configs of the two shapes the issue names, random weights (HF's
 // initialisation scale) written once as an HF checkpoint (config.json + model.safetensors) and as
-// an ONNX graph of the same weights, cached under bench/.cache/ (git-ignored).
+// ONNX graphs of the same weights (model.onnx: f32; model-q8.onnx: transformers.js' q8 graph, see
+// onnx.mjs), cached under bench/.cache/ (git-ignored).
 import { existsSync, mkdirSync, writeFileSync, renameSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,13 +149,14 @@ function writeAtomic(path, chunks) {
 }
 
 /**
- * The model's directory (config.json, model.safetensors, model.onnx), written on first use.
- * Returns { dir, config, onnx, floats (parameter count) }.
+ * The model's directory (config.json, model.safetensors, model.onnx, model-q8.onnx), written on
+ * first use. Returns { dir, config, onnx, onnxQ8, floats (parameter count) }.
  */
 export function ensureModel(name) {
   const config = MODELS[name];
   const dir = join(CACHE, `${name}-${GENERATOR}`);
   const onnx = join(dir, "model.onnx");
+  const onnxQ8 = join(dir, "model-q8.onnx");
   const floats = parameterShapes(config).reduce(
     (s, [, shape]) => s + shape.reduce((x, y) => x * y, 1),
     0,
@@ -166,7 +168,10 @@ export function ensureModel(name) {
     writeAtomic(join(dir, "model.safetensors"), safetensors(weights));
     writeAtomic(onnx, [bertOnnx(config, weights)]);
   }
-  return { name, dir, config, onnx, floats };
+  // written apart (a cache made before the q8 graph existed gets it on first use)
+  if (!existsSync(onnxQ8))
+    writeAtomic(onnxQ8, [bertOnnx(config, randomWeights(config), { q8: true })]);
+  return { name, dir, config, onnx, onnxQ8, floats };
 }
 
 /** Deterministic inputs: token ids in [1, vocab), a padded tail in every other row (mask 0). */

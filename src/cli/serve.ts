@@ -20,12 +20,16 @@ export const command = defineCommand({
       help: "the address to listen on",
     },
     port: { type: "int", min: 0, max: 65535, default: 3000, help: "the port (0: a free one)" },
-    dtype: { type: "choice", choices: ["float32", "fp32"], help: "weight dtype (float32)" },
+    dtype: {
+      type: "choice",
+      choices: ["fp32", "fp16", "q8", "float32", "float16"],
+      help: 'weights in memory: "fp32" (HF\'s numbers; TEI\'s "float32"), "fp16" ("float16": half the bytes) or "q8" (int8, a quarter); default: the checkpoint\'s own, fp32 unless it is q8',
+    },
     threads: threadsOption,
     pooling: {
       type: "choice",
-      choices: ["mean", "cls"],
-      help: "pooling of /embed (default: 1_Pooling/config.json, else cls as TEI does for BERT)",
+      choices: ["cls", "mean", "max", "mean_sqrt_len", "last-token", "splade"],
+      help: "pooling of /embed (default: 1_Pooling/config.json, else cls as TEI does for BERT); splade: a BertForMaskedLM checkpoint, answered on /embed_sparse",
     },
     "max-batch-tokens": count("largest padded tokens (inputs x longest) per forward", 16384),
     "max-batch-requests": count("largest inputs per forward (default: only the tokens limit)"),
@@ -56,9 +60,9 @@ export const command = defineCommand({
       help: "ms to answer what is queued on SIGTERM / SIGINT before exiting with 1",
     },
   },
-  details: `Routes: POST /embed, /embed_all, /v1/embeddings, /rerank, /predict, /tokenize, /decode;
-GET /health, /info, /metrics. The server listens at once; /health answers 503 until the model is
-loaded.
+  details: `Routes: POST /embed, /embed_all, /embed_sparse (--pooling splade), /v1/embeddings,
+/rerank, /predict, /tokenize, /decode; GET /health, /info, /metrics. The server listens at once;
+/health answers 503 until the model is loaded.
 
   simdbert serve ./all-MiniLM-L6-v2 --port 8080`,
   async run({ MODEL }, o) {
@@ -73,7 +77,7 @@ loaded.
       payloadLimit: o["payload-limit"],
       batchWaitMs: o["batch-wait-ms"],
     };
-    if (o.dtype) options.dtype = "float32";
+    if (o.dtype) options.dtype = o.dtype;
     if (o.pooling) options.pooling = o.pooling;
     if (o["max-batch-requests"] !== undefined) options.maxBatchRequests = o["max-batch-requests"];
     if (o["auto-truncate"]) options.autoTruncate = true;

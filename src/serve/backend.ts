@@ -1,10 +1,14 @@
 // Where the model runs for the server: in the calling thread (localBackend: workers, Deno, Bun,
 // tests), or in a worker thread (node_backend.ts: `simdbert serve`, so that the event loop keeps
 // answering health checks, 429s and timeouts while a batch computes). Either way the server hands
-// it padded batches and gets back each input's rows.
+// it padded batches and gets back each input's rows. Three heads: none (hidden states, pooled by
+// the server), a sequence classifier (logits), and SPLADE (BertForMaskedLM's logits made into one
+// vocabulary-sized vector per input here, so that [tokens, vocab] rows never cross threads).
 import type { ModelSource } from "../loading/source.js";
 import { BertModel, type FromPretrainedOptions } from "../models/bert/modeling_bert.js";
-import { BertForSequenceClassification } from "../models/bert/heads.js";
+import { BertForMaskedLM, BertForSequenceClassification } from "../models/bert/heads.js";
+import { declaredDtype } from "../quant/checkpoint.js";
+import type { WeightDtype } from "../quant/quantize.js";
 import type { BaseModelOutputWithPoolingAndCrossAttentions } from "../models/outputs.js";
 import type { Tensor } from "../tensor.js";
 
@@ -25,29 +29,42 @@ export interface BackendModelInfo {
   vocab_size: number;
   max_position_embeddings: number;
   id2label: Record<string, string>;
+  /** The weights' precision as loaded (the dtype asked for, else the checkpoint's own). */
+  dtype: WeightDtype;
 }
+
+/** The model the server runs: the bare encoder, a sequence classifier, or a masked LM for SPLADE. */
+export type BackendHead = "none" | "classifier" | "splade";
 
 export interface Backend {
   readonly info: BackendModelInfo;
-  /** Each input's rows: hidden states [len, hidden] (embedder) or logits [labels] (classifier). */
+  /**
+   * Each input's rows: hidden states [len, hidden] (head "none"), logits [labels] ("classifier"),
+   * or max over its tokens of log(1 + relu(MLM logits)) [vocab] ("splade").
+   */
   run(batch: BackendBatch): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
 
-/** Loads the model of `source` (a sequence classifier when `classifier`) and runs it. */
+/** Loads the model of `source` with `head` and runs it. */
 export type BackendFactory = (
   source: ModelSource,
-  classifier: boolean,
+  head: BackendHead,
   options: FromPretrainedOptions,
 ) => Promise<Backend>;
 
 /** The model in this thread. */
-export const localBackend: BackendFactory = async (source, classifier, options) => {
-  const model = classifier
-    ? await BertForSequenceClassification.fromPretrained(source, options)
-    : await BertModel.fromPretrained(source, { ...options, addPoolingLayer: false });
+export const localBackend: BackendFactory = async (source, head, options) => {
+  const classifier = head === "classifier";
+  const model =
+    head === "classifier"
+      ? await BertForSequenceClassification.fromPretrained(source, options)
+      : head === "splade"
+        ? await BertForMaskedLM.fromPretrained(source, options)
+        : await BertModel.fromPretrained(source, { ...options, addPoolingLayer: false });
   const c = model.config;
   const info: BackendModelInfo = {
+    dtype: (options.dtype as WeightDtype | undefined) ?? declaredDtype(c.extra) ?? "fp32",
     hidden_size: c.hidden_size,
     num_labels: classifier ? c.num_labels : 0,
     vocab_size: c.vocab_size,
@@ -70,6 +87,12 @@ export const localBackend: BackendFactory = async (source, classifier, options) 
         attention_mask: { data: b.attention_mask, shape },
         token_type_ids: { data: b.token_type_ids, shape },
       };
+      if (head === "splade") {
+        const out = (await (model as BertForMaskedLM).forward(inputs)) as unknown as {
+          logits: Tensor;
+        };
+        return spladeRows(out.logits.data as Float32Array, b, info.vocab_size);
+      }
       if (!classifier) {
         const out = (await (model as BertModel).forward(
           inputs,
@@ -90,3 +113,25 @@ export const localBackend: BackendFactory = async (source, classifier, options) 
     },
   };
 };
+
+/**
+ * SPLADE pooling of each input: max over its real tokens of log(1 + relu(logits)), as
+ * sentence-transformers' SpladePooling ("max") and TEI compute it. log1p(relu(x)) increases with
+ * x, so the max of the logits is taken first (float32, exact) and log1p applied once (float64,
+ * rounded to float32).
+ */
+export function spladeRows(logits: Float32Array, b: BackendBatch, V: number): Float32Array[] {
+  return b.lens.map((len, r) => {
+    const v = new Float32Array(V);
+    const base = r * b.S * V;
+    for (let j = 0; j < V; j++) {
+      let m = 0; // relu: nothing below 0
+      for (let s = 0; s < len; s++) {
+        const x = logits[base + s * V + j];
+        if (x > m) m = x;
+      }
+      v[j] = Math.log1p(m);
+    }
+    return v;
+  });
+}

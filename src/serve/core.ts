@@ -3,34 +3,94 @@
 // inputs into the dynamic batcher and renders the answers. createHandler (fetch) and the node:http
 // server (node.ts) both feed it { method, path, headers, body } and send back what it returns.
 //
-// Routes: POST /embed /embed_all /v1/embeddings /embeddings /rerank /predict /tokenize /decode
-// (and / or /invocations: the model type's main route), GET /health /info /metrics (/ and /ping:
-// health). Concurrency permits are taken per input when a request arrives: a request whose inputs
+// Routes: POST /embed /embed_all /embed_sparse /v1/embeddings /embeddings /rerank /predict
+// /tokenize /decode (and / or /invocations: the model type's main route), GET /health /info
+// /metrics (/ and /ping: health). Concurrency permits are taken per input when a request arrives: a request whose inputs
 // do not all fit in --max-concurrent-requests is answered 429 at once, never queued.
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
+import { poolRow } from "../pipeline/sentence_transformers.js";
 import {
   localBackend,
   type Backend,
   type BackendFactory,
+  type BackendHead,
   type BackendModelInfo,
 } from "./backend.js";
+import { WEIGHT_DTYPES, type WeightDtype } from "../quant/quantize.js";
 import { Batcher, paddedLength, type Job, type JobOutput } from "./batcher.js";
 import { failureLabel, openaiErrorBody, quote, ServeError, teiErrorBody } from "./errors.js";
 import { Metrics } from "./metrics.js";
 
 export const VERSION = "0.1.0";
 
-export type ServePooling = "mean" | "cls";
+/**
+ * Pooling of /embed: TEI's (cls, mean, splade, last-token) and sentence-transformers' max and
+ * mean_sqrt_len. splade needs a masked-LM head (BertForMaskedLM): max over the tokens of
+ * log(1 + relu(logits)), one value per vocabulary entry.
+ */
+export type ServePooling = "cls" | "mean" | "max" | "mean_sqrt_len" | "last-token" | "splade";
+export const SERVE_POOLINGS: readonly ServePooling[] = [
+  "cls",
+  "mean",
+  "max",
+  "mean_sqrt_len",
+  "last-token",
+  "splade",
+];
+/** TEI's and sentence-transformers' other spellings. */
+const POOLING_ALIASES: Record<string, ServePooling> = {
+  last_token: "last-token",
+  lasttoken: "last-token",
+  "mean-sqrt-len": "mean_sqrt_len",
+};
+/** How /info names a pooling (TEI's serialization). */
+const POOLING_INFO: Record<ServePooling, string> = {
+  cls: "cls",
+  mean: "mean",
+  max: "max",
+  mean_sqrt_len: "mean_sqrt_len",
+  "last-token": "last_token",
+  splade: "splade",
+};
+/** TEI's dtype names for ours (q8 has no TEI name). */
+const DTYPE_ALIASES: Record<string, WeightDtype> = { float32: "fp32", float16: "fp16" };
+const DTYPE_INFO: Record<WeightDtype, string> = { fp32: "float32", fp16: "float16", q8: "q8" };
+
+/** A pooling name (ours, TEI's or an alias) as ServePooling, or a RangeError naming the choices. */
+export function servePooling(p: unknown): ServePooling {
+  const s = typeof p === "string" ? (POOLING_ALIASES[p] ?? p) : p;
+  if (typeof s === "string" && (SERVE_POOLINGS as readonly string[]).includes(s))
+    return s as ServePooling;
+  throw new RangeError(
+    `simdbert serve: pooling must be one of ${SERVE_POOLINGS.map((x) => quote(x)).join(", ")}, got ${quote(p)}`,
+  );
+}
+
+/** A weight dtype (fp32, fp16, q8, or TEI's float32 / float16), or a RangeError. */
+export function serveDtype(d: unknown): WeightDtype {
+  const s = typeof d === "string" ? (DTYPE_ALIASES[d] ?? d) : d;
+  if (typeof s === "string" && (WEIGHT_DTYPES as readonly string[]).includes(s))
+    return s as WeightDtype;
+  throw new RangeError(
+    `simdbert serve: dtype must be one of "fp32" (or "float32"), "fp16" (or "float16"), "q8", got ${quote(d)}`,
+  );
+}
 
 export interface ServeOptions {
   /** The name /info and OpenAI's "model" field report (default: the source's path or URL). */
   modelId?: string;
-  /** Pooling of /embed (default: 1_Pooling/config.json, else "cls" as TEI does for BERT). */
-  pooling?: ServePooling;
-  /** Weight dtype, passed to the loader (default "float32"). */
-  dtype?: string;
+  /**
+   * Pooling of /embed (default: 1_Pooling/config.json, else "cls" as TEI does for BERT). TEI's
+   * spelling "last_token" is accepted too.
+   */
+  pooling?: ServePooling | "last_token";
+  /**
+   * Weights in memory: "fp32" (HF's numbers), "fp16", "q8" (TEI's "float32" / "float16" too).
+   * Default: the checkpoint's own (fp32 unless it is a q8 checkpoint).
+   */
+  dtype?: WeightDtype | "float32" | "float16";
   /** Largest padded tokens (inputs x longest) per forward. Default 16384. */
   maxBatchTokens?: number;
   /** Largest inputs per forward (default: no limit but the tokens). */
@@ -84,7 +144,7 @@ interface Loaded {
   pooling: ServePooling;
   maxInputLength: number;
   id2label: string[];
-  dtype: string;
+  dtype: WeightDtype;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -137,10 +197,8 @@ export class ServeCore {
     ] as const)
       if (!Number.isSafeInteger(v) || v < min)
         throw new RangeError(`simdbert serve: ${name} must be an integer >= ${min}, got ${v}`);
-    if (o.pooling !== undefined && o.pooling !== "mean" && o.pooling !== "cls")
-      throw new RangeError(
-        `simdbert serve: pooling must be "mean" or "cls", got ${quote(o.pooling)}`,
-      );
+    if (o.pooling !== undefined) o.pooling = servePooling(o.pooling);
+    if (o.dtype !== undefined) o.dtype = serveDtype(o.dtype);
     this.permits = o.maxConcurrentRequests;
     this.metrics = new Metrics();
     this.ready = this.load(source).then(
@@ -169,6 +227,26 @@ export class ServeCore {
     const isClassifier = archs.some(
       (a) => typeof a === "string" && a.endsWith("ForSequenceClassification"),
     );
+    const pooling = this.options.pooling
+      ? servePooling(this.options.pooling)
+      : isClassifier
+        ? "cls"
+        : folderPooling(pool);
+    if (pooling === "splade") {
+      if (isClassifier)
+        throw new RangeError(
+          "simdbert serve: --pooling splade is for embedding models with a masked-LM head; this model is a sequence classifier",
+        );
+      if (!archs.some((a) => typeof a === "string" && /For(MaskedLM|PreTraining)$/.test(a)))
+        throw new RangeError(
+          `simdbert serve: --pooling splade needs a masked-language-model head (config.json "architectures": ["BertForMaskedLM"], with its cls.predictions.* weights); this model's architectures are ${archs.length ? JSON.stringify(archs) : "not given"}`,
+        );
+    }
+    const head: BackendHead = isClassifier
+      ? "classifier"
+      : pooling === "splade"
+        ? "splade"
+        : "none";
     const userWarn = this.options.load?.warn ?? ((msg: string) => console.warn(`simdbert: ${msg}`));
     const loadOptions: FromPretrainedOptions = {
       ...this.options.load,
@@ -178,12 +256,11 @@ export class ServeCore {
           userWarn(msg);
       },
     };
-    if (this.options.dtype && this.options.dtype !== "float32")
-      (loadOptions as Record<string, unknown>).dtype = this.options.dtype;
+    if (this.options.dtype) loadOptions.dtype = serveDtype(this.options.dtype);
     const tokenizerP = BertTokenizer.fromPretrained(files);
     const backend = await (this.options.backend ?? localBackend)(
       source === files ? files : source,
-      isClassifier,
+      head,
       loadOptions,
     );
     this.backend = backend;
@@ -199,15 +276,6 @@ export class ServeCore {
       throw new RangeError(
         `simdbert serve: maxBatchTokens (${this.options.maxBatchTokens}) must be at least the maximum input length (${maxInputLength}, padded to ${paddedLength(maxInputLength)})`,
       );
-    let pooling: ServePooling = this.options.pooling ?? "cls";
-    if (!this.options.pooling && pool && typeof pool === "object") {
-      if (pool.pooling_mode_cls_token) pooling = "cls";
-      else if (pool.pooling_mode_mean_tokens) pooling = "mean";
-      else
-        throw new RangeError(
-          "simdbert serve: 1_Pooling/config.json asks for a pooling other than CLS or mean; pass pooling (--pooling mean|cls)",
-        );
-    }
     const numLabels = cfg.num_labels;
     const id2 = cfg.id2label;
     const id2label = Array.from({ length: numLabels }, (_, i) => id2[i] ?? `LABEL_${i}`);
@@ -223,7 +291,7 @@ export class ServeCore {
       pooling,
       maxInputLength,
       id2label,
-      dtype: this.options.dtype ?? "float32",
+      dtype: cfg.dtype ?? (this.options.dtype ? serveDtype(this.options.dtype) : "fp32"),
     };
     this.batcher = new Batcher((jobs, S) => this.runBatch(m, jobs, S), {
       maxBatchTokens: this.options.maxBatchTokens,
@@ -438,6 +506,7 @@ export class ServeCore {
     > = {
       "/embed": (m, b, r, t) => this.embed(m, b, r, t, "pooled"),
       "/embed_all": (m, b, r, t) => this.embed(m, b, r, t, "all"),
+      "/embed_sparse": (m, b, r, t) => this.embed(m, b, r, t, "sparse"),
       "/v1/embeddings": (m, b, r, t) => this.openaiEmbed(m, b, r, t),
       "/embeddings": (m, b, r, t) => this.openaiEmbed(m, b, r, t),
       "/rerank": (m, b, r, t) => this.rerank(m, b, r, t),
@@ -453,7 +522,9 @@ export class ServeCore {
           ? posts["/predict"]
           : kind === "reranker"
             ? posts["/rerank"]
-            : posts["/embed"];
+            : this.model?.pooling === "splade"
+              ? posts["/embed_sparse"]
+              : posts["/embed"];
     }
     if (!handler) throw new ServeError("not_found", `no route ${method} ${quote(path)}`);
     if (method !== "POST")
@@ -501,11 +572,11 @@ export class ServeCore {
     return {
       model_id: o.modelId,
       model_sha: null,
-      model_dtype: m?.dtype ?? o.dtype ?? "float32",
+      model_dtype: DTYPE_INFO[m?.dtype ?? (o.dtype ? serveDtype(o.dtype) : "fp32")],
       model_type: !m
         ? null
         : m.kind === "embedding"
-          ? { embedding: { pooling: m.pooling } }
+          ? { embedding: { pooling: POOLING_INFO[m.pooling] } }
           : { [m.kind]: classes },
       max_concurrent_requests: o.maxConcurrentRequests,
       max_input_length: m?.maxInputLength ?? null,
@@ -665,13 +736,27 @@ export class ServeCore {
     raw: unknown,
     req: CoreRequest,
     t0: number,
-    what: "pooled" | "all",
+    what: "pooled" | "all" | "sparse",
   ): Promise<CoreResponse> {
     const body = object(raw);
     const inputs = body.inputs;
     const single = typeof inputs === "string";
     this.metrics.requestCount.inc({ method: single ? "single" : "batch" });
     this.requireKind(m, ["embedding"], "model is not an embedding model");
+    // TEI: a SPLADE model answers /embed_sparse, and /embed without normalization only
+    const splade = m.pooling === "splade";
+    if (what === "sparse" && !splade)
+      throw new ServeError(
+        "backend",
+        "Model is not an embedding model with SPLADE pooling (serve it with --pooling splade)",
+      );
+    if (what === "all" && splade)
+      throw new ServeError("backend", "`embed_all` is not available for SPLADE models");
+    if (what === "pooled" && splade && body.normalize !== false)
+      throw new ServeError(
+        "backend",
+        "`normalize` is not available for SPLADE models (send normalize: false, or use /embed_sparse)",
+      );
     const texts = stringList(inputs, "inputs");
     this.checkBatch(texts.length);
     const { truncate, direction } = this.truncateOption(body);
@@ -691,6 +776,12 @@ export class ServeCore {
         status: 200,
         headers: { ...JSON_HEADERS, ...headers },
         body: "[" + r.out.map((o) => rowsJson(o.data, H)).join(",") + "]",
+      };
+    if (what === "sparse")
+      return {
+        status: 200,
+        headers: { ...JSON_HEADERS, ...headers },
+        body: "[" + r.out.map((o) => sparseJson(o.data)).join(",") + "]",
       };
     const rows = r.out.map((o) => pool(o.data, H, m.pooling, normalize, dimensions));
     return {
@@ -724,6 +815,11 @@ export class ServeCore {
       (Array.isArray(input) && input.length > 0 && typeof input[0] === "number");
     this.metrics.requestCount.inc({ method: single ? "single" : "batch" });
     this.requireKind(m, ["embedding"], "model is not an embedding model");
+    if (m.pooling === "splade")
+      throw new ServeError(
+        "backend",
+        "`normalize` is not available for SPLADE models (OpenAI's embeddings are normalized): use /embed_sparse",
+      );
     let items: { text?: string; ids?: number[] }[];
     if (typeof input === "string") items = [{ text: input }];
     else if (Array.isArray(input) && input.length && typeof input[0] === "number")
@@ -1041,8 +1137,10 @@ function probabilities(logits: Float32Array): number[] {
 
 /**
  * Pooling of one input's hidden rows [len, H], as the feature-extraction pipeline computes it
- * (mean in float64 over the real tokens, stored as float32; CLS = the first row), then the first
- * `dimensions` values (Matryoshka), then L2 normalisation (x / max(|x|, 1e-12)).
+ * (sentence-transformers' modes: mean or mean_sqrt_len in float64 over the real tokens, stored as
+ * float32; max over the real tokens; CLS = the first row; last-token = the last real row), then
+ * the first `dimensions` values (Matryoshka), then L2 normalisation (x / max(|x|, 1e-12)).
+ * "splade": `h` is already the input's vector (the backend pooled the MLM logits).
  */
 export function pool(
   h: Float32Array,
@@ -1051,15 +1149,14 @@ export function pool(
   normalize: boolean,
   dimensions: number | null,
 ): Float32Array {
+  if (pooling === "splade") H = h.length;
   const len = h.length / H;
   let v = new Float32Array(H);
-  if (pooling === "cls") v.set(h.subarray(0, H));
-  else {
-    const acc = new Float64Array(H);
-    for (let s = 0; s < len; s++) for (let j = 0; j < H; j++) acc[j] += h[s * H + j];
-    const count = Math.max(len, 1e-9);
-    for (let j = 0; j < H; j++) v[j] = acc[j] / count;
-  }
+  if (pooling === "splade") v.set(h);
+  else if (pooling === "cls") v.set(h.subarray(0, H));
+  else if (pooling === "last-token") v.set(h.subarray((len - 1) * H, len * H));
+  else if (pooling === "max") poolRow(h, 0, len, H, ["max"], v, 0);
+  else poolRow(h, 0, len, H, [pooling], v, 0);
   if (dimensions !== null && dimensions < H) v = v.slice(0, dimensions);
   if (normalize) {
     let s = 0;
@@ -1068,6 +1165,31 @@ export function pool(
     for (let j = 0; j < v.length; j++) v[j] *= inv;
   }
   return v;
+}
+
+/** TEI's sparse embedding: the non-zero values as [{index, value}]. */
+function sparseJson(v: Float32Array): string {
+  let s = "[";
+  for (let i = 0; i < v.length; i++)
+    if (v[i] !== 0) s += (s.length > 1 ? "," : "") + `{"index":${i},"value":${v[i]}}`;
+  return s + "]";
+}
+
+/** The pooling a sentence-transformers folder asks for (1_Pooling/config.json), else TEI's cls. */
+function folderPooling(pool: Record<string, unknown> | null): ServePooling {
+  if (!pool || typeof pool !== "object") return "cls";
+  const modes: [string, ServePooling][] = [
+    ["pooling_mode_cls_token", "cls"],
+    ["pooling_mode_mean_tokens", "mean"],
+    ["pooling_mode_max_tokens", "max"],
+    ["pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"],
+    ["pooling_mode_lasttoken", "last-token"],
+  ];
+  const on = modes.filter(([k]) => pool[k] === true).map(([, p]) => p);
+  if (on.length === 1 && pool.pooling_mode_weightedmean_tokens !== true) return on[0];
+  throw new RangeError(
+    `simdbert serve: 1_Pooling/config.json asks for ${pool.pooling_mode_weightedmean_tokens === true ? "weighted-mean pooling" : on.length ? `several poolings at once (${on.join(", ")})` : "no pooling"}, which the server does not give; pass one (--pooling ${SERVE_POOLINGS.join("|")})`,
+  );
 }
 
 /** A float32 row as JSON (each value's shortest double form: parses back to the same float32). */

@@ -1,12 +1,12 @@
 // The worker thread of node_backend.ts: loads the model, then runs each batch it is sent and
 // sends back the rows of every input in one transferred Float32Array (with their offsets).
 import { parentPort, workerData } from "node:worker_threads";
-import { localBackend, type BackendBatch } from "./backend.js";
+import { localBackend, type BackendBatch, type BackendHead } from "./backend.js";
 
 const port = parentPort!;
-const { source, classifier, options } = workerData as {
+const { source, head, options } = workerData as {
   source: never;
-  classifier: boolean;
+  head: BackendHead;
   options: Record<string, unknown>;
 };
 const error = (e: unknown) => ({
@@ -15,7 +15,7 @@ const error = (e: unknown) => ({
 });
 
 try {
-  const backend = await localBackend(source, classifier, {
+  const backend = await localBackend(source, head, {
     ...options,
     warn: (message: string) => port.postMessage({ type: "warn", message }),
   });

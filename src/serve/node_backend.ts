@@ -26,15 +26,15 @@ function cloneable(source: ModelSource): boolean {
 }
 
 /** A worker thread's model; sources that cannot be sent (ModelFiles objects) stay in this thread. */
-export const workerBackend: BackendFactory = async (source, classifier, options) => {
+export const workerBackend: BackendFactory = async (source, head, options) => {
   const { warn, engine, ...rest } = options as FromPretrainedOptions & {
     warn?: (m: string) => void;
   };
-  if (engine || !cloneable(source)) return localBackend(source, classifier, options);
+  if (engine || !cloneable(source)) return localBackend(source, head, options);
   const worker = new Worker(new URL("./model_worker.js", import.meta.url), {
     workerData: {
       source: source instanceof URL ? source.href : source,
-      classifier,
+      head,
       options: rest,
     },
   });
