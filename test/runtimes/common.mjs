@@ -306,6 +306,14 @@ async function threadsCheck(ctx) {
   }
 }
 
+/** One sequence of `seq` tokens ([CLS], then ids spread over the vocabulary): a b1 forward's inputs. */
+export function bertBaseInputs(seq, vocabSize) {
+  const ids = Array.from({ length: seq }, (_, i) =>
+    i === 0 ? 101 : i === seq - 1 ? 102 : 1000 + ((i * 7919) % (vocabSize - 1000)),
+  );
+  return { input_ids: [ids], attention_mask: [ids.map(() => 1)] };
+}
+
 /** FNV-1a over a Float32Array's bits, as 8 hex digits: equal outputs, equal digests. */
 export function bitsDigest(f32) {
   const u8 = new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
