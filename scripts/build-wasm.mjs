@@ -4,7 +4,10 @@
 // with build/wasm.json (the sha256 of the sources they were built from and of each file), so
 // `npm install && npm test` needs no compiler: AssemblyScript pulls binaryen, ~100 MB, more than
 // all the other dev tools together. The compiler has its own manifest (assembly/package.json and
-// its lock, one pinned version), installed into assembly/node_modules on first use.
+// its lock, one pinned version), installed into assembly/node_modules on first use. Whenever it
+// compiles the library's builds it also type-checks assembly/ with TypeScript against
+// AssemblyScript's declarations (assembly/tsconfig.json; `npm run typecheck:assembly` alone), so
+// an assembly/ change is type-checked by the npm test that rebuilds it, and CI checks it always.
 //
 //   node scripts/build-wasm.mjs             compile the four builds, write build/wasm.json
 //                                           (npm run build:wasm; npm run build does this too)
@@ -15,6 +18,7 @@
 //                                           be byte-identical to the output (.ci/run)
 //   node scripts/build-wasm.mjs --bench     the bench's peak probes (build/bench-peak*.wasm, not
 //                                           committed)
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -97,6 +101,17 @@ async function compile(targets, entry, { inMemory = false } = {}) {
   return outputs;
 }
 
+/** tsc on assembly/tsconfig.json (AssemblyScript's declarations from assembly/node_modules). */
+function typecheck() {
+  ensureDeps("assembly");
+  const tsc = join(REPO, "node_modules", "typescript", "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", "assembly/tsconfig.json", "--noEmit"], {
+    cwd: REPO,
+    stdio: "inherit",
+  });
+  if (r.status !== 0) throw new Error("build-wasm: assembly/ does not type-check (tsc above)");
+}
+
 function stampFor(outputs) {
   return {
     comment:
@@ -123,6 +138,7 @@ function staleness() {
 }
 
 async function build() {
+  typecheck();
   const outputs = await compile(LIBRARY, ENTRY.library);
   writeFileSync(join(REPO, STAMP), JSON.stringify(stampFor(outputs), null, 2) + "\n");
   for (const [f, b] of outputs)
@@ -134,6 +150,7 @@ async function main(args) {
     const why = staleness();
     if (why)
       throw new Error(`build-wasm --verify: ${why} (run npm run build:wasm and commit build/)`);
+    typecheck();
     const outputs = await compile(LIBRARY, ENTRY.library, { inMemory: true });
     const differ = [...outputs].filter(([f, b]) => !b.equals(read(f))).map(([f]) => f);
     if (differ.length)
@@ -141,7 +158,7 @@ async function main(args) {
         `build-wasm --verify: the committed ${differ.join(", ")} differ from what ${compilerVersion()} compiles from assembly/`,
       );
     console.log(
-      `build-wasm --verify: ${outputs.size} committed .wasm files are byte-identical to a fresh ${compilerVersion()} build`,
+      `build-wasm --verify: assembly/ type-checks; ${outputs.size} committed .wasm files are byte-identical to a fresh ${compilerVersion()} build`,
     );
   } else if (args.includes("--if-stale")) {
     const why = staleness();
