@@ -10,12 +10,14 @@ import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random
 import { quote } from "../messages.js";
 import { FileError, MAX_FILE_BYTES, MAX_JSON_BYTES, readRegularFile } from "./files.js";
 import { SourceError } from "../errors.js";
+import { envSettings } from "../env.js";
 import {
   HubError,
   hubDownload,
   hubEndpoint,
   hubFileExists,
   isModelId,
+  offlineReason,
   resolveUrl,
   type HubOptions,
 } from "./hub.js";
@@ -64,14 +66,25 @@ export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFile
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
     if (typeof s === "string" && isModelId(s)) {
-      if (!isNodeLike()) return new UrlFiles(resolveUrl(s, "", hub).replace(/\/$/, ""));
+      if (!isNodeLike()) {
+        if (!envSettings().allowRemoteModels)
+          throw new SourceError(
+            `${s}: env.allowRemoteModels is false and this runtime has no local cache`,
+          );
+        return new UrlFiles(resolveUrl(s, "", hub).replace(/\/$/, ""));
+      }
       return new IdFiles(s, hub);
     }
     if (
       /^https?:\/\//i.test(s) ||
       (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())
-    )
+    ) {
+      if (!envSettings().allowRemoteModels)
+        throw new SourceError(
+          `${s}: env.allowRemoteModels is false, so no model is fetched from a URL`,
+        );
       return new UrlFiles(s);
+    }
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
@@ -101,14 +114,7 @@ class DirFiles implements ModelFiles {
     return readRegularFile(this.path(name), { maxBytes, what: name });
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    try {
-      return await SafetensorsFile.open(ra);
-    } catch (e) {
-      await ra.close();
-      throw e;
-    }
+    return safetensorsAt(await this.open(name));
   }
   open(name: string): Promise<RandomAccess | null> {
     return FileAccess.open(this.path(name));
@@ -139,8 +145,14 @@ class IdFiles implements ModelFiles {
   private files(): Promise<ModelFiles> {
     this.resolved ??= (async () => {
       const fs = await nodeFs();
+      // env.localModelPath + id, unless env.allowLocalModels is false
+      const { allowLocalModels, localModelPath } = envSettings();
+      const local = localModelPath
+        ? `${localModelPath.replace(/[\\/]+$/, "")}/${this.id}`
+        : this.id;
       try {
-        if ((await fs.stat(this.id)).isDirectory()) return (this.inner = new DirFiles(this.id));
+        if (allowLocalModels && (await fs.stat(local)).isDirectory())
+          return (this.inner = new DirFiles(local));
       } catch {
         /* not a local folder */
       }
@@ -148,8 +160,8 @@ class IdFiles implements ModelFiles {
     })();
     return this.resolved;
   }
-  async bytes(name: string) {
-    return (await this.files()).bytes(name);
+  async bytes(name: string, maxBytes?: number) {
+    return (await this.files()).bytes(name, maxBytes);
   }
   async tensors(name: string) {
     return (await this.files()).tensors(name);
@@ -161,6 +173,17 @@ class IdFiles implements ModelFiles {
   async exists(name: string) {
     const f = await this.files();
     return f.exists ? f.exists(name) : (await f.bytes(name)) !== null;
+  }
+}
+
+/** A safetensors source over an opened file (null: absent), closing the file when it is refused. */
+async function safetensorsAt(ra: RandomAccess | null): Promise<TensorSource | null> {
+  if (!ra) return null;
+  try {
+    return await SafetensorsFile.open(ra);
+  } catch (e) {
+    await ra.close();
+    throw e;
   }
 }
 
@@ -177,7 +200,7 @@ export class HubFiles implements ModelFiles {
   }
   get where(): string {
     return this.notCached.length
-      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
+      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")}; the network is off: ${offlineReason(this.hub)})`
       : this.base;
   }
   private async local(name: string): Promise<string | null> {
@@ -194,19 +217,12 @@ export class HubFiles implements ModelFiles {
       throw e;
     }
   }
-  async bytes(name: string): Promise<Uint8Array | null> {
+  async bytes(name: string, maxBytes?: number): Promise<Uint8Array | null> {
     const p = await this.local(name);
-    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name) : null;
+    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name, maxBytes) : null;
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    try {
-      return await SafetensorsFile.open(ra);
-    } catch (e) {
-      await ra.close();
-      throw e;
-    }
+    return safetensorsAt(await this.open(name));
   }
   async open(name: string): Promise<RandomAccess | null> {
     const p = await this.local(name);
@@ -261,9 +277,7 @@ class UrlFiles implements ModelFiles {
     return out;
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    return SafetensorsFile.open(ra);
+    return safetensorsAt(await this.open(name));
   }
   /** Range reads (a read-ahead window at a time) where the server allows them. */
   open(name: string): Promise<RandomAccess | null> {
