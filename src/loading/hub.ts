@@ -19,7 +19,8 @@
 //             when the etag is one) before it is renamed to the blob; a lock file in
 //             .locks/models--org--name/<etag>.lock keeps two processes from fetching one file.
 //   offline   local_files_only or HF_HUB_OFFLINE=1: no network; a missing file is named.
-// Node, Deno and Bun only (the cache is a folder); browsers and workers read ids through fetch.
+// Node, Deno and Bun (the cache is a folder). Where there is no file system (browsers, workers,
+// Deno Deploy) ids go through hub_web.ts: the same URLs through fetch, kept in the Cache API.
 import { SimdbertError } from "../errors.js";
 
 export class HubError extends SimdbertError {
@@ -60,6 +61,19 @@ export interface HubOptions {
   /** Attempts per request on connection errors and 5xx (default 5), first pause (default 500 ms, doubling). */
   retries?: number;
   retryDelayMs?: number;
+  /**
+   * Keep files fetched by id in the Cache API (cache "simdbert-hub", see hub_web.ts) instead of
+   * the disk cache: true, or a Cache-like object ({ match, put }) to use instead of
+   * caches.open(). Default: where there is no file system (browsers, workers, Deno Deploy) and
+   * `globalThis.caches` exists. false: fetch without a cache there.
+   */
+  browser_cache?: boolean | HubCacheLike;
+}
+
+/** What the hub's files need of a Cache (the Cache API's Cache, or an object of your own). */
+export interface HubCacheLike {
+  match(request: string): Promise<Response | undefined>;
+  put(request: string, response: Response): Promise<void>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -109,7 +123,7 @@ export async function hubCacheDir(o: HubOptions = {}): Promise<string> {
   return path.join(xdg ?? path.join(os.homedir(), ".cache"), "huggingface", "hub");
 }
 
-async function hubToken(o: HubOptions): Promise<string | null> {
+export async function hubToken(o: HubOptions): Promise<string | null> {
   if (o.token === false) return null;
   if (typeof o.token === "string" && o.token) return o.token;
   const e = env();
@@ -128,7 +142,8 @@ async function hubToken(o: HubOptions): Promise<string | null> {
   }
 }
 
-function offline(o: HubOptions): boolean {
+/** local_files_only or HF_HUB_OFFLINE=1 (TRANSFORMERS_OFFLINE=1). */
+export function isOffline(o: HubOptions): boolean {
   const v = (env().HF_HUB_OFFLINE ?? env().TRANSFORMERS_OFFLINE ?? "").toUpperCase();
   return o.local_files_only === true || ["1", "ON", "YES", "TRUE"].includes(v);
 }
@@ -155,7 +170,7 @@ interface Meta {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** fetch with a retry on connection errors and 5xx (backoff doubling). */
-async function request(url: string, init: RequestInit, o: HubOptions): Promise<Response> {
+export async function hubRequest(url: string, init: RequestInit, o: HubOptions): Promise<Response> {
   // metadata requests retry less than downloads: an unreachable hub should fail (or fall back to
   // the cache) quickly
   const tries = Math.max(1, Math.min(o.retries ?? 2, 2));
@@ -179,7 +194,7 @@ async function request(url: string, init: RequestInit, o: HubOptions): Promise<R
   );
 }
 
-function hubErrorFor(res: Response, repo: string, file: string, o: HubOptions): HubError {
+export function hubErrorFor(res: Response, repo: string, file: string, o: HubOptions): HubError {
   const code = res.headers.get("x-error-code") ?? "";
   const msg = res.headers.get("x-error-message");
   const extra = msg ? ` (${msg})` : "";
@@ -224,7 +239,7 @@ async function headMeta(
   for (let hop = 0; hop < 5; hop++) {
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (token && new URL(url).origin === endpointOrigin) headers.Authorization = `Bearer ${token}`;
-    const res = await request(url, { method: "HEAD", headers, redirect: "manual" }, o);
+    const res = await hubRequest(url, { method: "HEAD", headers, redirect: "manual" }, o);
     await res.body?.cancel();
     if (res.status >= 300 && res.status < 400) {
       const loc = res.headers.get("location");
@@ -493,7 +508,7 @@ export async function hubDownload(
     const p = path.join(storage, "snapshots", revision, ...parts);
     if (await isFile(p)) return p;
   }
-  if (offline(o)) {
+  if (isOffline(o)) {
     const c = await tryCache(repo, file, o);
     if (c === "absent") return null;
     if (c) return c;
@@ -575,7 +590,7 @@ export async function hubFileExists(
   const c = await tryCache(repo, file, o);
   if (c === "absent") return false;
   if (c) return true;
-  if (offline(o)) return false;
+  if (isOffline(o)) return false;
   const path = await pathM();
   const storage = path.join(await hubCacheDir(o), repoFolderName(repo));
   try {
