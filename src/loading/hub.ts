@@ -614,26 +614,97 @@ export const MODEL_FILES = [
   "config_sentence_transformers.json",
 ];
 
+/** A revision's commit and files, from the hub's /api/models/{repo}/revision/{rev} answer. */
+export interface RepoListing {
+  commit: string;
+  /** the repo's files (siblings' rfilename), or null when the answer has no list */
+  files: Set<string> | null;
+}
+
+/** The listing in an API answer's text, or null when it is not one (or not of `revision`). */
+export function parseListing(text: string, revision: string): RepoListing | null {
+  let j: { sha?: unknown; siblings?: unknown };
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!j || typeof j.sha !== "string" || !COMMIT.test(j.sha)) return null;
+  if (COMMIT.test(revision) && j.sha !== revision) return null;
+  const files = Array.isArray(j.siblings)
+    ? new Set(
+        j.siblings
+          .map((x) => (x as { rfilename?: unknown })?.rfilename)
+          .filter((n): n is string => typeof n === "string"),
+      )
+    : null;
+  return { commit: j.sha, files };
+}
+
+export function listingUrl(repo: string, o: HubOptions = {}): string {
+  return `${hubEndpoint(o)}/api/models/${repo}/revision/${encodeURIComponent(o.revision ?? "main")}`;
+}
+
+/**
+ * repo_info: where the revision points and which files the repo has, in one request (what
+ * huggingface_hub's snapshot_download asks first). Null when the endpoint has no such API (a plain
+ * mirror) or cannot be reached; RepoNotFound, GatedRepo and RevisionNotFound are thrown.
+ */
+export async function repoListing(repo: string, o: HubOptions = {}): Promise<RepoListing | null> {
+  const url = listingUrl(repo, o);
+  const token = await hubToken(o);
+  let res: Response;
+  try {
+    res = await hubRequest(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }, o);
+  } catch (e) {
+    if (e instanceof HubError && e.code === "Network") return null;
+    throw e;
+  }
+  if (res.ok) return parseListing(await res.text(), o.revision ?? "main");
+  await res.body?.cancel();
+  const code = res.headers.get("x-error-code");
+  if (res.status === 401 || ["RepoNotFound", "GatedRepo", "RevisionNotFound"].includes(code ?? ""))
+    throw hubErrorFor(res, repo, "", o);
+  return null;
+}
+
 /**
  * snapshot_download for a BERT model: config, tokenizer and sentence-transformers files, and the
  * weights transformers would load (the first of model.safetensors, its index and shards,
- * pytorch_model.bin, its index and shards). Returns the snapshot folder.
+ * pytorch_model.bin, its index and shards). Returns the snapshot folder. As huggingface_hub's
+ * snapshot_download, the revision is resolved once through the hub's API (repoListing): every
+ * file then comes from that commit, and only files the listing names are asked for (no HEAD per
+ * absent file, no probing for the weights). Without the API (a mirror, or offline), each file is
+ * asked for (HEAD) as from_pretrained does.
  */
 export async function downloadModel(repo: string, o: HubOptions = {}): Promise<string> {
   const path = await pathM();
   const fs = await fsP();
-  const config = await hubDownload(repo, "config.json", o);
+  const listing = isOffline(o) ? null : await repoListing(repo, o);
+  if (listing)
+    await writeRef(
+      path.join(await hubCacheDir(o), repoFolderName(repo)),
+      o.revision ?? "main",
+      listing.commit,
+    );
+  const at: HubOptions = listing ? { ...o, revision: listing.commit } : o;
+  const listed = listing?.files ?? null;
+  const get = (f: string) =>
+    listed && !listed.has(f) ? Promise.resolve(null) : hubDownload(repo, f, at);
+  const exists = (f: string) =>
+    listed ? Promise.resolve(listed.has(f)) : hubFileExists(repo, f, at);
+  const config = await get("config.json");
   if (!config)
     throw new HubError(`${repo} has no config.json: not a transformers model`, "EntryNotFound");
   const folder = path.dirname(config);
-  for (const f of MODEL_FILES.slice(1)) await hubDownload(repo, f, o);
+  for (const f of MODEL_FILES.slice(1)) await get(f);
   // the Pooling module's config, wherever modules.json puts it
   try {
     const modules = JSON.parse(await fs.readFile(path.join(folder, "modules.json"), "utf8"));
     if (Array.isArray(modules))
       for (const m of modules)
         if (typeof m?.path === "string" && m.path && /Pooling$/.test(String(m.type)))
-          await hubDownload(repo, `${m.path.replace(/\/+$/, "")}/config.json`, o);
+          await get(`${m.path.replace(/\/+$/, "")}/config.json`);
   } catch {
     /* no modules.json */
   }
@@ -644,8 +715,8 @@ export async function downloadModel(repo: string, o: HubOptions = {}): Promise<s
     "pytorch_model.bin.index.json",
   ];
   for (const w of weights) {
-    if (!(await hubFileExists(repo, w, o))) continue;
-    const p = await hubDownload(repo, w, o);
+    if (!(await exists(w))) continue;
+    const p = await get(w);
     if (!p) continue;
     if (w.endsWith(".index.json")) {
       const idx = JSON.parse(await fs.readFile(p, "utf8")) as {
@@ -655,7 +726,7 @@ export async function downloadModel(repo: string, o: HubOptions = {}): Promise<s
       for (const s of shards) {
         if (typeof s !== "string" || /[\\/]/.test(s) || s.startsWith("."))
           throw new HubError(`${repo}/${w}: invalid shard name ${JSON.stringify(s)}`, "Integrity");
-        if (!(await hubDownload(repo, s, o)))
+        if (!(await get(s)))
           throw new HubError(
             `${repo}/${w} names the shard ${s}, which the repo does not have`,
             "EntryNotFound",

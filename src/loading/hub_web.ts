@@ -31,6 +31,8 @@ import {
   hubRequest,
   hubToken,
   isOffline,
+  listingUrl,
+  parseListing,
   resolveUrl,
   type HubCacheLike,
   type HubOptions,
@@ -70,10 +72,9 @@ export async function openHubCache(o: HubOptions): Promise<CacheLike | null> {
   }
 }
 
+/** The commit a revision points to (null: the endpoint could not say), and its files if known. */
 interface Snapshot {
-  /** the commit the revision points to, or null when the endpoint could not say */
   commit: string | null;
-  /** the repo's files at that commit (the listing), or null when unknown */
   files: Set<string> | null;
 }
 
@@ -91,17 +92,26 @@ export class WebHubFiles implements ModelFiles {
     private readonly hub: HubOptions = {},
   ) {
     this.revision = hub.revision ?? "main";
-    this.base = `${repo} (${hubEndpoint(hub)}, revision ${this.revision}, Cache API "${HUB_CACHE_NAME}")`;
+    this.base = `${repo} (${hubEndpoint(hub)}, revision ${this.revision}`;
   }
 
   get where(): string {
+    const cache =
+      this.cached === null
+        ? ""
+        : this.cached
+          ? `, Cache API "${HUB_CACHE_NAME}"`
+          : ", no Cache API: fetched each time";
     return this.notCached.length
-      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
-      : this.base;
+      ? `${this.base}${cache}) (offline, and the cache does not have ${this.notCached.join(", ")})`
+      : `${this.base}${cache})`;
   }
 
+  /** Whether a cache is in use (null: not known yet). */
+  private cached: boolean | null = null;
+
   private cache(): Promise<CacheLike | null> {
-    this.cacheP ??= openHubCache(this.hub);
+    this.cacheP ??= openHubCache(this.hub).then((c) => ((this.cached = c !== null), c));
     return this.cacheP;
   }
 
@@ -117,7 +127,7 @@ export class WebHubFiles implements ModelFiles {
   snapshot(): Promise<Snapshot> {
     this.snap ??= (async () => {
       const cache = await this.cache();
-      const url = `${hubEndpoint(this.hub)}/api/models/${this.repo}/revision/${encodeURIComponent(this.revision)}`;
+      const url = listingUrl(this.repo, this.hub);
       const fromCache = async (): Promise<Snapshot | null> => {
         const r = await cache?.match(url);
         return r ? parseListing(await r.text(), this.revision) : null;
@@ -273,26 +283,6 @@ export class WebHubFiles implements ModelFiles {
     if (res.status === 404) return false;
     throw hubErrorFor(res, this.repo, name, this.hub);
   }
-}
-
-/** The listing's commit and files, or null when the text is not one. */
-function parseListing(text: string, revision: string): Snapshot | null {
-  let j: { sha?: unknown; siblings?: unknown };
-  try {
-    j = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!j || typeof j.sha !== "string" || !COMMIT.test(j.sha)) return null;
-  if (COMMIT.test(revision) && j.sha !== revision) return null;
-  const files = Array.isArray(j.siblings)
-    ? new Set(
-        j.siblings
-          .map((s) => (s as { rfilename?: unknown })?.rfilename)
-          .filter((n): n is string => typeof n === "string"),
-      )
-    : null;
-  return { commit: j.sha, files };
 }
 
 /**

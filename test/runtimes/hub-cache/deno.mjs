@@ -6,8 +6,9 @@
 // { out: last_hidden_state values, where } as JSON. test/hub_web.test.mjs drives it.
 const [endpoint] = Deno.args;
 const lib = await import("../../../dist/index.js");
+// the id resolved as fromPretrained resolves it (here: no file system, so fetch + Cache API)
 const source = lib.modelFiles("org/tiny", { endpoint });
-const m = await lib.BertModel.fromPretrained("org/tiny", { endpoint, warn: () => {} });
+const m = await lib.BertModel.fromPretrained(source, { warn: () => {} });
 const out = await m.forward({ input_ids: [[2, 5, 6, 7, 3]] });
 console.log(JSON.stringify({ out: Array.from(out.last_hidden_state.data), where: source.where }));
 Deno.exit(0);
