@@ -3,6 +3,8 @@
 // errors with one `instanceof`; the subclass says which part refused, the message says what was
 // wrong (the argument, its shape, what was expected).
 
+import { QUOTE_MAX, quote } from "./messages.js";
+
 /** Base class of every error simdbert throws on purpose. */
 export class SimdbertError extends Error {
   override name = "SimdbertError";
@@ -43,17 +45,27 @@ export class SourceError extends SimdbertError {
 
 /**
  * @internal
- * A value of untrusted input (a config, a file header) for an error message: at most about 80
- * characters, and safe on BigInts, cycles and 100k-deep nesting.
+ * A value of untrusted input (a config, a file header) for an error message: strings quoted and
+ * cut as `quote` does, other values as JSON of at most about 80 characters. Bounded work whatever
+ * the value: at most a few dozen nodes are visited (a header can hold a million-element list or
+ * nest 100k deep), and BigInts and cycles are safe.
  */
 export function brief(v: unknown): string {
+  if (typeof v === "string") return quote(v);
   if (typeof v === "bigint") return `${v}n`;
   if (typeof v === "symbol" || typeof v === "function") return typeof v;
+  let nodes = 0;
   try {
-    const s = JSON.stringify(v);
-    if (s !== undefined) return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+    const s = JSON.stringify(v, (_key, x: unknown) => {
+      if (++nodes > BRIEF_NODES) throw new RangeError("too large to show");
+      return x;
+    });
+    if (s !== undefined) return s.length > QUOTE_MAX ? `${s.slice(0, QUOTE_MAX)}...` : s;
   } catch {
-    // cyclic, too deep, or holding BigInts
+    // large, cyclic, or holding BigInts
   }
   return Array.isArray(v) ? "[...]" : v !== null && typeof v === "object" ? "{...}" : String(v);
 }
+
+/** Values JSON.stringify may visit for `brief` before it shows "[...]" / "{...}". */
+const BRIEF_NODES = 64;

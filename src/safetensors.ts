@@ -3,7 +3,7 @@
 // Validation follows the reference implementation: offsets inside the data, no overlaps and no
 // holes, byte length equal to the shape's element count times the item size. Nothing is
 // allocated from an untrusted length before it is checked against the file size.
-import { SafetensorsError } from "./errors.js";
+import { SafetensorsError, brief } from "./errors.js";
 export { SafetensorsError };
 import { quote } from "./messages.js";
 
@@ -77,10 +77,10 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
     throw new SafetensorsError("header is not valid UTF-8");
   }
   // counted before parsing: a header of millions of tiny entries costs seconds and a GB to parse
-  const entries = countEntries(json);
-  if (entries > MAX_TENSORS + 1)
+  const listed = countTensors(json);
+  if (listed > MAX_TENSORS)
     throw new SafetensorsError(
-      `header lists more than ${MAX_TENSORS} tensors (${entries} entries): not a checkpoint simdbert reads`,
+      `header lists more than ${MAX_TENSORS} tensors (${listed}): not a checkpoint simdbert reads`,
     );
   let obj: unknown;
   try {
@@ -135,31 +135,59 @@ export function parseHeader(json: Uint8Array, fileSize: number): SafetensorsHead
   return { dataStart, tensors, metadata };
 }
 
-/** Values of the top-level JSON object (commas outside strings at depth 1, plus one): a bound on its keys. */
-function countEntries(json: Uint8Array): number {
+const METADATA_KEY = new TextEncoder().encode('"__metadata__"');
+/** Longest JSON string (quotes included) that may decode to "__metadata__": 12 \uXXXX escapes. */
+const METADATA_KEY_MAX = 2 + 12 * 6;
+
+/**
+ * The keys of the top-level JSON object other than "__metadata__" (a duplicated key counts each
+ * time), by one pass over the bytes: the tensors the header lists, before any parsing. Strings
+ * are skipped whole (names may hold commas, braces and quotes); a key is recognised as the one
+ * after "{" or "," at depth 1. Text that is not JSON gets some count and fails to parse later.
+ */
+function countTensors(json: Uint8Array): number {
   let depth = 0,
-    inString = false,
-    count = 1;
+    count = 0,
+    expectKey = false;
   for (let i = 0; i < json.length; i++) {
     const c = json[i];
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x2c && depth === 1) count++;
+    if (c === 0x22) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < json.length && json[i] !== 0x22; i++) {
+        if (json[i] === 0x5c) {
+          escaped = true;
+          i++; // backslash: skip the escaped byte
+        }
+      }
+      if (depth === 1 && expectKey) {
+        expectKey = false;
+        if (!isMetadataKey(json, start, i + 1, escaped)) count++;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      expectKey = depth === 1 && c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c && depth === 1) expectKey = true;
   }
   return count;
 }
 
-/** A short rendering of an untrusted JSON value for messages (never recursive: headers can nest 100k deep). */
-function brief(v: unknown): string {
-  if (Array.isArray(v)) return v.length ? "[...]" : "[]";
-  if (v !== null && typeof v === "object") return "{...}";
-  if (typeof v === "string") return quote(v, 40);
-  return String(v);
+/** Whether the JSON string json[start, end) (quotes included) is "__metadata__". */
+function isMetadataKey(json: Uint8Array, start: number, end: number, escaped: boolean): boolean {
+  if (!escaped) {
+    if (end - start !== METADATA_KEY.length) return false;
+    for (let k = 0; k < METADATA_KEY.length; k++)
+      if (json[start + k] !== METADATA_KEY[k]) return false;
+    return true;
+  }
+  // an escaped spelling ("\u005f_metadata__"): short enough to decode
+  if (end - start > METADATA_KEY_MAX) return false;
+  try {
+    return JSON.parse(new TextDecoder().decode(json.subarray(start, end))) === "__metadata__";
+  } catch {
+    return false;
+  }
 }
 
 function checkEntry(name: string, raw: unknown, dataLen: number): TensorInfo {

@@ -348,34 +348,53 @@ export function weightFiles(files: ModelFiles): WeightFiles {
   };
 }
 
+/** What was wrong with a file read by readJson / decodeUtf8, for the caller's typed error. */
+export type FileFormatFailure = "utf8" | "json" | "not-object";
+/** Makes the typed error of a file format failure (default: ConfigError). */
+export type FileFormatError = (message: string, failure: FileFormatFailure) => Error;
+
+const configError: FileFormatError = (message) => new ConfigError(message);
+
 /**
- * Reads a JSON object file of a model, or null when absent. Strict UTF-8, as Python's
- * open(encoding="utf-8"): a damaged byte is an error, not a silently different key. Errors are
- * thrown as `ErrorClass` (a config's ConfigError, a tokenizer's TokenizerError).
+ * A model file's text, strict UTF-8 as Python's open(encoding="utf-8"): a damaged byte is an
+ * error (`name` in `files.where`), not a silently different key or token.
+ */
+export function decodeUtf8(
+  b: Uint8Array,
+  where: string,
+  name: string,
+  error: FileFormatError = configError,
+): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch {
+    throw error(`${where}: ${name} is not valid UTF-8`, "utf8");
+  }
+}
+
+/**
+ * Reads a JSON object file of a model, or null when absent (strict UTF-8, see decodeUtf8). Errors
+ * are made by `error` (default: a config's ConfigError; a tokenizer's gives TokenizerError).
  */
 export async function readJson(
   files: ModelFiles,
   name: string,
-  ErrorClass: new (message: string) => Error = ConfigError,
+  error: FileFormatError = configError,
 ): Promise<Record<string, unknown> | null> {
   const b = await files.bytes(name, MAX_JSON_BYTES);
   if (!b) return null;
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(b);
-  } catch {
-    throw new ErrorClass(`${files.where}: ${name} is not valid UTF-8`);
-  }
+  const text = decodeUtf8(b, files.where, name, error);
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new ErrorClass(
+    throw error(
       `${files.where}: ${name} is not a valid JSON object: ${(e as Error).message}`,
+      "json",
     );
   }
   if (!v || typeof v !== "object" || Array.isArray(v))
-    throw new ErrorClass(`${files.where}: ${name} is not a valid JSON object: not an object`);
+    throw error(`${files.where}: ${name} is not a valid JSON object: not an object`, "not-object");
   return v as Record<string, unknown>;
 }
 

@@ -19,7 +19,7 @@ import {
   readSentenceTransformersConfig,
   type PoolingMode,
   type SentenceTransformersConfig,
-} from "./sentence_transformers.js";
+} from "./pooling.js";
 
 export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len";
 

@@ -2,8 +2,13 @@
 // merged the way transformers 4.30.2 merges them: tokenizer_config.json, overridden by the
 // caller's options; special_tokens_map.json wins over the config for the keys the caller did not
 // set; added_tokens.json entries are added in id order.
-import { MAX_JSON_BYTES } from "../loading/files.js";
-import { modelFiles, type ModelSource } from "../loading/source.js";
+import {
+  decodeUtf8,
+  modelFiles,
+  readJson,
+  type FileFormatError,
+  type ModelSource,
+} from "../loading/source.js";
 import { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
 import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
@@ -113,32 +118,12 @@ function contentOf(v: unknown): string {
       : "";
 }
 
-/** Decodes a tokenizer file as HF opens it (UTF-8, errors raised): a damaged byte is an error, not U+FFFD in a token. */
-function strictUtf8(b: Uint8Array, where: string, name: string): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(b);
-  } catch {
-    throw new TokenizerError(`${where}: ${name} is not valid UTF-8`, "UnicodeDecodeError");
-  }
-}
-
-async function readJsonFile(
-  files: ReturnType<typeof modelFiles>,
-  name: string,
-): Promise<Record<string, unknown> | null> {
-  const b = await files.bytes(name, MAX_JSON_BYTES);
-  if (!b) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(strictUtf8(b, files.where, name));
-  } catch (e) {
-    if (e instanceof TokenizerError) throw e;
-    throw new TokenizerError(`${files.where}: ${name} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!v || typeof v !== "object" || Array.isArray(v))
-    throw new TokenizerError(`${files.where}: ${name} is not a JSON object`);
-  return v as Record<string, unknown>;
-}
+/**
+ * Tokenizer files are decoded as HF opens them (UTF-8, errors raised: a damaged byte is an error,
+ * not U+FFFD in a token), with TokenizerError and Python's exception type.
+ */
+const tokenizerFileError: FileFormatError = (message, failure) =>
+  new TokenizerError(message, failure === "utf8" ? "UnicodeDecodeError" : "ValueError");
 
 /** Reads and parses a tokenizer's files once. */
 export async function loadTokenizerFiles(source: ModelSource): Promise<TokenizerFiles> {
@@ -165,18 +150,20 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
         `${files.where}: neither vocab.txt nor tokenizer.json found`,
         "OSError",
       );
-    const parsed = parseTokenizerJson(strictUtf8(tj, files.where, "tokenizer.json"));
+    const parsed = parseTokenizerJson(
+      decodeUtf8(tj, files.where, "tokenizer.json", tokenizerFileError),
+    );
     vocab = parsed.vocab;
     Object.assign(config, parsed.options);
     hasTokenizerJson = true;
     added = parsed.addedTokens.map((t) => ({ content: t.content, id: t.id, special: !!t.special }));
   }
 
-  const tc = await readJsonFile(files, "tokenizer_config.json");
+  const tc = await readJson(files, "tokenizer_config.json", tokenizerFileError);
   // (special tokens saved as {"__type": "AddedToken", "content": ...} are read as AddedTokens)
   if (tc) Object.assign(config, tc);
-  const stm = await readJsonFile(files, "special_tokens_map.json");
-  const at = await readJsonFile(files, "added_tokens.json");
+  const stm = await readJson(files, "special_tokens_map.json", tokenizerFileError);
+  const at = await readJson(files, "added_tokens.json", tokenizerFileError);
   if (at) {
     for (const [content, id] of Object.entries(at)) {
       if (typeof id !== "number")

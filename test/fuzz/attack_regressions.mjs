@@ -239,6 +239,41 @@ export const ATTACK_REGRESSIONS = [
     },
   },
   {
+    name: "safetensors: the tensor count before parsing is exact: 65,537 tensors (names with commas, quotes, backslashes) are refused before JSON.parse (they were parsed: 1,165 ms), 65,536 with __metadata__ (even spelled with escapes) are read",
+    async run() {
+      const header = (count, meta, tail = "") => {
+        const parts = ["{", meta ?? ""];
+        for (let k = 0; k < count; k++) {
+          const nm = k % 7 === 0 ? `t${k},{"[\\` : `t${k}`;
+          parts.push(
+            `${k || meta ? "," : ""}${JSON.stringify(nm)}:{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`,
+          );
+        }
+        parts.push("}", tail);
+        const j = new TextEncoder().encode(parts.join(""));
+        const f = new Uint8Array(8 + j.length);
+        new DataView(f.buffer).setBigUint64(0, BigInt(j.length), true);
+        f.set(j, 8);
+        return f;
+      };
+      // a byte after the object makes the JSON invalid: only a count before parsing names the tensors
+      await rejects(
+        () => new BufferSource(header(65_537, null, "x")),
+        SafetensorsError,
+        /more than 65536 tensors \(65537\)/,
+      );
+      // __metadata__ is not a tensor, however spelled (here with an escape)
+      const src = new BufferSource(header(65_536, '"\\u005f_metadata__":{"a,b":"{,}"}'));
+      if (src.header.tensors.size !== 65_536)
+        throw new Error(`read ${src.header.tensors.size} tensors of 65536`);
+      await rejects(
+        () => new BufferSource(header(65_537, '"__metadata__":{}', "x")),
+        SafetensorsError,
+        /more than 65536 tensors \(65537\)/,
+      );
+    },
+  },
+  {
     name: 'tokenizer files: a bad UTF-8 byte in tokenizer.json / tokenizer_config.json is an error ("hello" became "hell\\uFFFD"); tokenizer.json\'s max_input_chars_per_word is honoured',
     async run() {
       const vocab = Object.fromEntries(
