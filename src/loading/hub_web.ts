@@ -22,7 +22,6 @@ import type { TensorSource } from "../safetensors.js";
 import { SafetensorsFile } from "./checkpoint.js";
 import { FileError, MAX_FILE_BYTES } from "./files.js";
 import type { RandomAccess } from "./random_access.js";
-import type { ModelFiles } from "./source.js";
 import { WeightsError } from "../errors.js";
 import {
   HubError,
@@ -78,8 +77,8 @@ interface Snapshot {
   files: Set<string> | null;
 }
 
-/** A hub repo's files through fetch and the Cache API. */
-export class WebHubFiles implements ModelFiles {
+/** A hub repo's files through fetch and the Cache API (a ModelFiles: see source.ts). */
+export class WebHubFiles {
   private snap: Promise<Snapshot> | null = null;
   private cacheP: Promise<CacheLike | null> | null = null;
   private readonly revision: string;
