@@ -15,8 +15,11 @@ export {
   q8_packed_a_bytes,
   q8_packed_w_bytes,
   q8_qmin,
+  q8_kernel,
+  q8_use_kernel,
   q8_quantize_rows,
   q8_gather_rows,
+  q8_gather_packed_rows,
 } from "./gemm_q8";
 export {
   f16_pack_panels8,

@@ -78,6 +78,10 @@ for (const name of models) {
   const r = await benchModel(name, { smoke, shapes, budget, engines });
   for (const s of r.shapes) {
     lines.push(`\n${name} b${s.batch} s${s.seq} (medians; loaded machine unless said otherwise)`);
+    const kernels = Object.entries(r.engines)
+      .filter(([e, x]) => e.endsWith("-q8") && x.q8Kernel)
+      .map(([e, x]) => `${e} ${x.q8Kernel}`);
+    if (kernels.length) lines.push(`  q8 kernels: ${kernels.join(", ")}`);
     for (const [e, t] of Object.entries(s.median))
       lines.push(
         `  ${e.padEnd(24)} ${(t * 1e3).toFixed(1).padStart(9)} ms` +

@@ -31,13 +31,18 @@ function canRelaxed() {
   }
 }
 
-function instance(file) {
+const KERNELS = ["i16 dot", "relaxed dot u8", "relaxed dot i8"];
+
+/** An instance of a build; `kernel` forces its q8 kernel (else the one it picks). */
+function instance(file, kernel) {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
   const mod = new WebAssembly.Module(readFileSync(new URL(file, BUILD)));
   const k = new WebAssembly.Instance(mod, { env: { memory } }).exports;
+  if (kernel !== undefined && k.q8_use_kernel(kernel) !== 1)
+    throw new Error(`${file}: q8 kernel ${kernel} refused`);
   let top = Math.ceil(k.heap_base() / 64) * 64;
   return {
-    name: file.includes("relaxed") ? "relaxed" : "plain",
+    name: `${file.includes("relaxed") ? "relaxed" : "plain"} (${KERNELS[k.q8_kernel()]})`,
     k,
     memory,
     reset() {
@@ -72,9 +77,15 @@ function instance(file) {
   };
 }
 
+// the plain build; the relaxed build with the kernel it picks and, when that is a relaxed-dot
+// kernel, with the i16 kernel too (the same exact sums: the same bits)
 const builds = [];
 if (WANT.includes("plain")) builds.push(instance("simdbert.wasm"));
-if (WANT.includes("relaxed") && canRelaxed()) builds.push(instance("simdbert-relaxed.wasm"));
+if (WANT.includes("relaxed") && canRelaxed()) {
+  const picked = instance("simdbert-relaxed.wasm");
+  builds.push(picked);
+  if (picked.k.q8_kernel() !== 0) builds.push(instance("simdbert-relaxed.wasm", 0));
+}
 const relaxedInChild = WANT.includes("plain") && WANT.includes("relaxed") && !canRelaxed();
 
 const fr = Math.fround;
@@ -152,7 +163,11 @@ const SHAPES = [
 for (const b of builds) {
   test(`${b.name}: per-row quantization and packing of A equal the documented f32 formula`, () => {
     const qmin = b.k.q8_qmin();
-    assert.is(qmin, -128); // both builds: 8-bit activations (the relaxed build runs the same kernel)
+    assert.is(qmin, -128); // every build and kernel: 8-bit activations
+    const kernel = b.k.q8_kernel();
+    if (!b.name.startsWith("relaxed")) assert.is(kernel, 0, "the plain build's kernel");
+    // the byte kernels store qa + off (u8 or i8) with the zero point za + off; the i16 kernel qa - za
+    const off = kernel === 1 ? 128 : 0;
     const r = rng(17);
     for (const [m, , k] of SHAPES) {
       b.reset();
@@ -166,13 +181,18 @@ for (const b of builds) {
       for (let i = 0; i < m; i++) {
         const { s, z, q } = quantizeRow(A.subarray(i * k, (i + 1) * k), qmin, 127);
         assert.is(b.f32[rq / 4 + 2 * i], s, `row ${i} scale (${m}x${k})`);
-        assert.is(b.i32[rq / 4 + 2 * i + 1], 0, `row ${i} zero point (folded into A)`);
+        const zp = kernel === 0 ? 0 : z + off;
+        assert.is(b.i32[rq / 4 + 2 * i + 1], zp, `row ${i} zero point`);
         const tile = Math.floor(i / 4),
           slot = i % 4;
         for (let t = 0; t < kp; t++) {
           const g = t >> 2;
-          const got = b.i16[(ap + tile * (kp / 4) * 32 + g * 32 + slot * 8 + 2 * (t & 3)) / 2];
-          const want = t < k ? q[t] - z : 0;
+          const got =
+            kernel === 0
+              ? b.i16[(ap + tile * (kp / 4) * 32 + g * 32 + slot * 8 + 2 * (t & 3)) / 2]
+              : (off ? b.u8 : b.i8)[ap + tile * (kp / 4) * 16 + g * 16 + slot * 4 + (t & 3)];
+          // past k: 0 (i16); any byte (the weights there are 0)
+          const want = t < k ? (kernel === 0 ? q[t] - z : q[t] + off) : kernel === 0 ? 0 : got;
           if (got !== want)
             assert.unreachable(`${m}x${k} row ${i} k ${t}: packed ${got}, want ${want}`);
         }
@@ -425,6 +445,52 @@ for (const b of builds) {
   });
 }
 
+// Every kernel computes the same exact sums, so the same bits come out: across kernels of one build
+// with any epilogue; across builds without GELU (the relaxed build's GELU fuses multiply-adds).
+test("q8 kernels and builds give the same bits", () => {
+  if (builds.length < 2) return;
+  const r = rng(83);
+  for (const [m, n, k] of SHAPES) {
+    const W = new Int8Array(n * k).map(() => Math.floor(r() * 255) - 127);
+    const A = activations(r, m, k);
+    const npad = Math.ceil(n / 8) * 8;
+    const sw = Float32Array.from({ length: npad }, (_, j) => (j < n ? fr(0.001 + 0.02 * r()) : 0));
+    const bias = Float32Array.from({ length: npad }, (_, j) => (j < n ? fr(r() - 0.5) : 0));
+    for (const act of [0, 1]) {
+      const outs = builds.map((b) => {
+        b.reset();
+        const w = b.alloc(n * k),
+          packed = b.alloc(b.k.q8_packed_w_bytes(n, k)),
+          sums = b.alloc(npad * 4),
+          scales = b.alloc(npad * 4),
+          bp = b.alloc(npad * 4),
+          a = b.alloc(m * k * 4),
+          rq = b.alloc(m * 8),
+          ap = b.alloc(b.k.q8_packed_a_bytes(m, k)),
+          c = b.alloc(m * n * 4);
+        b.i8.set(W, w);
+        b.f32.set(sw, scales / 4);
+        b.f32.set(bias, bp / 4);
+        b.f32.set(A, a / 4);
+        b.k.q8_pack_weights(n, k, w, packed, sums);
+        b.k.q8_pack_rows4(m, k, a, k, ap, rq);
+        b.k.q8_gemm_packed(m, n, k, ap, rq, packed, scales, sums, bp, c, n, 0, 0, act);
+        return Int32Array.from(b.i32.subarray(c / 4, c / 4 + m * n));
+      });
+      const file = (b) => b.name.split(" ")[0];
+      for (let x = 1; x < builds.length; x++) {
+        const ref = act === 0 ? 0 : builds.findIndex((b) => file(b) === file(builds[x]));
+        if (ref === x) continue;
+        for (let i = 0; i < m * n; i++)
+          if (outs[x][i] !== outs[ref][i])
+            assert.unreachable(
+              `${m}x${n}x${k} act ${act}: ${builds[x].name} and ${builds[ref].name} differ at ${i}`,
+            );
+      }
+    }
+  }
+});
+
 for (const b of builds) {
   test(`${b.name}: load-time weight quantization equals src/quant's formula; int8 gather`, () => {
     const r = rng(71);
@@ -582,7 +648,7 @@ test("relaxed-SIMD build (child with --experimental-wasm-relaxed-simd when neede
   if (p.status !== 0) assert.unreachable(`relaxed build failed:\n${p.stdout}\n${p.stderr}`);
   const lines = p.stdout
     .split("\n")
-    .filter((l) => /relaxed: epilogue|Total|Passed|Skipped/.test(l));
+    .filter((l) => /relaxed .*: epilogue|Total|Passed|Skipped/.test(l));
   console.log(lines.join("\n"));
   assert.ok(/Passed:\s+\d+/.test(p.stdout), "the child ran no tests");
 });

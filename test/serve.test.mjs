@@ -625,6 +625,51 @@ test("the model runs in a worker thread: /health is answered while a batch compu
   }
 });
 
+test("two model workers: batches run side by side, with the same bits as one worker", async () => {
+  const fx = fileURLToPath(new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url));
+  const dir = join(root, "minilm-workers");
+  mkdirSync(dir);
+  for (const f of ["config.json", "model.safetensors"])
+    writeFileSync(join(dir, f), readFileSync(join(fx, f)));
+  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  for (let i = 5; i < 1000; i++) words.push(`w${i}`);
+  writeFileSync(join(dir, "vocab.txt"), words.join("\n") + "\n");
+  const one = await startServer(dir, { port: 0, load: quiet, workers: 1 });
+  const two = await startServer(dir, { port: 0, load: quiet, workers: 2 });
+  try {
+    await Promise.all([one.core.ready, two.core.ready]);
+    assert.is(two.core["backend"].parallelism, 2);
+    const r = rng(17);
+    const list = Array.from({ length: 13 }, () =>
+      Array.from({ length: 1 + Math.floor(r() * 40) }, () => `w${5 + Math.floor(r() * 995)}`).join(
+        " ",
+      ),
+    );
+    const ref = await post(one.url, "/embed", { inputs: list });
+    const concurrent = await Promise.all(list.map((t) => post(two.url, "/embed", { inputs: t })));
+    const together = await post(two.url, "/embed", { inputs: list });
+    list.forEach((_, i) => {
+      assert.equal(bits(concurrent[i].json[0]), bits(ref.json[i]), `input ${i} alone`);
+      assert.equal(bits(together.json[i]), bits(ref.json[i]), `input ${i} batched`);
+    });
+    // a long batch on one worker does not hold up a short request: the other worker runs it
+    const long = Array.from({ length: 16 }, (_, i) =>
+      Array.from({ length: 300 }, (_, k) => `w${5 + ((i * 7 + k * 13) % 995)}`).join(" "),
+    );
+    let longDone = false;
+    const big = post(two.url, "/embed", { inputs: long }).then((x) => ((longDone = true), x));
+    while (two.core["batcher"].size > 0 || !two.core["batcher"].busy)
+      await new Promise((res) => setImmediate(res));
+    const short = await post(two.url, "/embed", { inputs: "w7 w8" });
+    const shortFirst = !longDone;
+    assert.is(short.status, 200);
+    assert.is((await big).status, 200);
+    assert.ok(shortFirst, "the short request waited for the long batch");
+  } finally {
+    await Promise.all([one.close(5000), two.close(5000)]);
+  }
+});
+
 test("createHandler: the fetch handler answers as the server does; 503 while loading", async () => {
   const files = {};
   for (const f of ["config.json", "vocab.txt", "model.safetensors"])

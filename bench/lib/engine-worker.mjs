@@ -45,6 +45,7 @@ async function simdbert(relaxed, threads = 1, dtype = "fp32") {
         pooler_output: out.pooler_output.data,
       };
     },
+    info: { q8Kernel: model.engine.q8Kernel },
     memory: () => ({
       memoryBytes: model.engine.memoryBytes,
       weightBytes: model.engine.weightBytes,
@@ -135,7 +136,7 @@ const handlers = {
   async load() {
     const t0 = performance.now();
     engine = await makers[engineName]();
-    return { loadMs: performance.now() - t0 };
+    return { loadMs: performance.now() - t0, ...engine.info };
   },
   async outputs({ batch, seq }) {
     const o = await engine.run(batch, seq);

@@ -1,6 +1,7 @@
 // simdbert serve MODEL [options]: text-embeddings-inference's flags and defaults (declared below).
 // SIGTERM / SIGINT: stop accepting, answer what is queued, exit 0 (or exit 1 past the shutdown
 // deadline).
+import { availableParallelism } from "node:os";
 import { startServer, type NodeServerOptions } from "../serve/node.js";
 import { checkModelSource } from "./checks.js";
 import { defineCommand, threadsOption, type IntOption } from "./options.js";
@@ -26,6 +27,14 @@ export const command = defineCommand({
       help: 'weights in memory: "fp32" (HF\'s numbers; TEI\'s "float32"), "fp16" ("float16": half the bytes) or "q8" (int8, a quarter); default: the checkpoint\'s own, fp32 unless it is q8',
     },
     threads: threadsOption,
+    workers: {
+      type: "int",
+      min: 1,
+      max: 256,
+      words: ["auto"],
+      metavar: "N|auto",
+      help: 'model replicas running batches side by side, each with its own weights (default "auto": the cores / threads, at most 4)',
+    } as const satisfies IntOption,
     pooling: {
       type: "choice",
       choices: ["cls", "mean", "max", "mean_sqrt_len", "last-token", "splade"],
@@ -83,9 +92,18 @@ export const command = defineCommand({
     if (o["auto-truncate"]) options.autoTruncate = true;
     if (o["api-key"] !== undefined) options.apiKey = o["api-key"];
     if (o.threads !== undefined) options.load = { threads: o.threads };
+    options.workers =
+      o.workers === undefined || o.workers === "auto" ? autoWorkers(o.threads) : o.workers;
     await serve(MODEL, options, o["shutdown-timeout-ms"]);
   },
 });
+
+/** One replica per core left by the threads of each (at most 4: memory grows with each). */
+function autoWorkers(threads: number | "auto" | undefined): number {
+  const cores = availableParallelism();
+  const per = threads === "auto" ? cores : (threads ?? 1);
+  return Math.max(1, Math.min(4, Math.floor(cores / per)));
+}
 
 async function serve(
   model: string,

@@ -7,7 +7,7 @@
 // each forward plans its buffers in it (Arena) and the memory grows only when a request needs more
 // than any before it. Kernels get byte offsets; JS reads and writes through typed-array views that
 // are re-made after a grow (growing detaches the old ArrayBuffer).
-import { kernelsModule, type WasmOptions } from "./wasm.js";
+import { autoRelaxed, kernelsModule, type ModelDtype, type WasmOptions } from "./wasm.js";
 import { CTL_BYTES, MAX_THREADS, ThreadPool } from "./threads.js";
 import {
   ACTIVATION,
@@ -89,6 +89,12 @@ export class Engine {
   /** @internal the kernels' exports */
   readonly k: Kernels;
   readonly relaxed: boolean;
+  /**
+   * The int8 micro-kernel of q8 weights (assembly/gemm_q8.ts): "i16-dot" (i32x4.dot_i16x8_s, every
+   * build) or, in the relaxed build where the engine's relaxed dot is exact on 8-bit activations,
+   * "relaxed-dot-u8" (x86 AVX-VNNI) / "relaxed-dot-i8" (ARM sdot). The same bits either way.
+   */
+  readonly q8Kernel: "i16-dot" | "relaxed-dot-u8" | "relaxed-dot-i8";
   /** End of the permanent (weights) region; the arena starts here. */
   private top: number;
   private keptBytes = 0;
@@ -112,16 +118,25 @@ export class Engine {
     this.memory = memory;
     this.k = instance.exports as unknown as Kernels;
     this.relaxed = this.k.relaxed() === 1;
+    this.q8Kernel = (["i16-dot", "relaxed-dot-u8", "relaxed-dot-i8"] as const)[this.k.q8_kernel()];
     this.top = alignUp(this.k.heap_base());
     this.arenaEnd = this.top;
   }
 
-  static async create(options: EngineOptions = {}): Promise<Engine> {
+  /**
+   * `dtype`: the weights the engine is made for (fromPretrained passes it), so that relaxedSimd
+   * "auto" picks the build that runs that dtype faster (autoRelaxed in wasm.ts).
+   */
+  static async create(options: EngineOptions = {}, dtype?: ModelDtype): Promise<Engine> {
     const threads = resolveThreads(
       options.threads,
       options.threads === "auto" ? await hardwareThreads() : 1,
     );
-    const mod = await kernelsModule({ ...options, sharedMemory: threads > 1 });
+    const relaxedSimd =
+      (options.relaxedSimd ?? "auto") === "auto" && options.wasm === undefined
+        ? await autoRelaxed(dtype)
+        : options.relaxedSimd;
+    const mod = await kernelsModule({ ...options, relaxedSimd, sharedMemory: threads > 1 });
     const memory = new WebAssembly.Memory({
       initial: 1,
       maximum: 65536,

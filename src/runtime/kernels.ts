@@ -120,6 +120,8 @@ export interface Kernels {
   q8_quantize_rows(rows: number, k: number, src: number, q: number, scales: number): number;
   q8_pack_weights(n: number, k: number, w: number, out: number, sums: number): void;
   q8_packed_a_bytes(m: number, k: number): number;
+  /** the q8 micro-kernel this instance runs: 0 i16 dot, 1 relaxed dot on u8, 2 relaxed dot on i8 */
+  q8_kernel(): number;
   q8_pack_rows4(m: number, k: number, a: number, lda: number, out: number, rq: number): void;
   q8_gemm_packed(
     m: number,
@@ -138,6 +140,14 @@ export interface Kernels {
     act: number,
   ): void;
   f16_gather_rows(rows: number, h: number, table: number, ids: number, out: number): void;
+  q8_gather_packed_rows(
+    rows: number,
+    k: number,
+    w: number,
+    sw: number,
+    ids: number,
+    out: number,
+  ): void;
   q8_gather_rows(
     rows: number,
     h: number,

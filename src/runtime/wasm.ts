@@ -15,11 +15,14 @@ export interface WasmOptions {
   /** The kernels' module, or where to get it. Default: the build shipped with the package. */
   wasm?: WasmSource;
   /**
-   * The relaxed-SIMD build (f32x4.relaxed_madd: a fused multiply-add where the CPU has one, about
-   * 20% faster and, fused, slightly more accurate). Default "auto": used where the runtime
-   * validates relaxed SIMD (Chrome/V8 11.4+, Node 22+, Deno), else the plain build. false: always
-   * the plain build, whose results are the same bits on every machine (relaxed_madd may or may
-   * not fuse, so the relaxed build's last bits depend on the CPU).
+   * The relaxed-SIMD build (f32x4.relaxed_madd: a fused multiply-add where the CPU has one; for q8
+   * weights an int8 kernel on the relaxed dot product where the engine's dot is exact on 8-bit
+   * activations). Default "auto": the relaxed build where the runtime validates relaxed SIMD
+   * (Chrome/V8 11.4+, Node 22+, Deno) and it runs the model's dtype faster: q8 weights where the
+   * relaxed dot kernel runs (x86 with AVX-VNNI, ARM); fp32 and fp16 stay on the plain build (see
+   * autoRelaxed and the README). true: the relaxed build; false: the plain build, whose results are
+   * the same bits on every machine (relaxed_madd may or may not fuse, so the relaxed build's last
+   * bits depend on the CPU; its q8 integer sums are exact either way).
    */
   relaxedSimd?: boolean | "auto";
   /** @internal the shared-memory (threads) build; set by Engine.create when it starts threads */
@@ -141,6 +144,40 @@ async function compileFrom(
       );
     }
     throw e;
+  }
+}
+
+/** The weights' precision an engine is made for (fromPretrained's dtype option). */
+export type ModelDtype = "fp32" | "fp16" | "q8";
+
+/**
+ * relaxedSimd "auto" per dtype: whether the relaxed build runs it faster, as measured with
+ * `npm run bench:q8-models` (README, "Relaxed SIMD"):
+ * - fp32, fp16: the plain build. The relaxed build's only change there is f32x4.relaxed_madd (a
+ *   fused multiply-add); V8 12-13 (Node 22 / 24) on x86 ran it no faster (0.95-1.05x), so the plain
+ *   build, whose bits are the same on every machine, is kept.
+ * - q8: the relaxed build where its int8 kernel is the relaxed dot (assembly/gemm_q8.ts: the engine
+ *   reads the dot's second operand as unsigned without saturation, x86 AVX-VNNI, or as signed, ARM
+ *   sdot), about twice the plain kernel's speed; elsewhere it runs the plain build's kernel and
+ *   gains nothing, so the plain build.
+ * Without relaxed SIMD (or an unknown dtype) the plain build.
+ */
+export async function autoRelaxed(dtype: ModelDtype | undefined): Promise<boolean> {
+  if (dtype !== "q8" || !hasRelaxedSimd()) return false;
+  return (relaxedDot ??= probeRelaxedDot());
+}
+
+let relaxedDot: Promise<boolean> | undefined;
+
+/** Whether the relaxed build's q8 kernel is a relaxed-dot one here (its own probe, q8_kernel). */
+async function probeRelaxedDot(): Promise<boolean> {
+  try {
+    const mod = await kernelsModule({ relaxedSimd: true });
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const instance = await WebAssembly.instantiate(mod, { env: { memory } });
+    return (instance.exports as unknown as { q8_kernel(): number }).q8_kernel() !== 0;
+  } catch {
+    return false;
   }
 }
 

@@ -38,6 +38,8 @@ export type BackendHead = "none" | "classifier" | "splade";
 
 export interface Backend {
   readonly info: BackendModelInfo;
+  /** batches it runs at once (model workers; default 1) */
+  readonly parallelism?: number;
   /**
    * Each input's rows: hidden states [len, hidden] (head "none"), logits [labels] ("classifier"),
    * or max over its tokens of log(1 + relu(MLM logits)) [vocab] ("splade").
@@ -51,6 +53,8 @@ export type BackendFactory = (
   source: ModelSource,
   head: BackendHead,
   options: FromPretrainedOptions,
+  /** model workers wanted (worker threads' backend; the local backend has one) */
+  workers?: number,
 ) => Promise<Backend>;
 
 /** The model in this thread. */

@@ -1,9 +1,11 @@
 // Dynamic batching: one queue of tokenized inputs, in arrival order; the batcher takes inputs
 // from its head while the padded batch (inputs x longest, the length rounded up to 4) stays
 // within maxBatchTokens, runs one forward, hands each input its rows, then lets the event loop
-// read new requests (setImmediate) before it takes the next batch. An input cancelled while it
-// waits (its client went away) is skipped. A request's inputs are queued one by one, so a large
-// request may span batches.
+// read new requests (setImmediate) before it takes the next batch. With a backend of several
+// model workers, up to `maxInFlight` batches run at once (one per worker): a batch is taken when
+// a worker is free, so at low load each input still gets a batch of its own at once. An input
+// cancelled while it waits (its client went away) is skipped. A request's inputs are queued one
+// by one, so a large request may span batches.
 //
 // Why lengths round up to 4: the attention kernel sums P·V in blocks of four keys, so a row's
 // bits depend on the padded length through S mod 4 alone (masked keys add exact zeros); padding
@@ -39,6 +41,8 @@ export interface BatcherOptions {
   maxBatchRequests?: number;
   /** wait this long (ms) for more inputs before a batch that is not full (0: no wait) */
   waitMs?: number;
+  /** batches running at once (the backend's model workers; default 1) */
+  maxInFlight?: number;
   /** called after each batch (metrics) */
   onBatch?: (size: number, tokens: number, seconds: number) => void;
 }
@@ -67,32 +71,35 @@ export const paddedLength = (n: number): number => (n + 3) & ~3;
 export class Batcher {
   private queue: Job[] = [];
   private head = 0;
-  private running = false;
+  /** batches running */
+  private inFlight = 0;
+  /** a pump is scheduled or running (it alone takes batches) */
+  private pumping = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly maxInFlight: number;
   /** inputs waiting (cancelled ones included until skipped) */
   get size(): number {
     return this.queue.length - this.head;
   }
   get busy(): boolean {
-    return this.running;
+    return this.inFlight > 0 || this.pumping;
   }
 
   constructor(
     private readonly runBatch: BatchRunner,
     private readonly o: BatcherOptions,
-  ) {}
+  ) {
+    this.maxInFlight = REQUEST_BOUND ? 1 : Math.max(1, Math.floor(o.maxInFlight ?? 1));
+  }
 
   push(job: Job): void {
     this.queue.push(job);
-    if (!this.running) {
-      this.running = true;
-      afterIO(() => void this.loop());
-    }
+    this.schedule();
   }
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.running && this.size === 0) return Promise.resolve();
+    if (!this.busy && this.size === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -120,40 +127,57 @@ export class Batcher {
     return { jobs, S };
   }
 
-  private async loop(): Promise<void> {
+  /** Starts a pump after pending I/O (what arrived meanwhile joins the batch), if one can run. */
+  private schedule(): void {
+    if (this.pumping || this.inFlight >= this.maxInFlight || this.size === 0) return;
+    this.pumping = true;
+    afterIO(() => void this.pump());
+  }
+
+  /** Takes batches while a worker is free and inputs wait. */
+  private async pump(): Promise<void> {
     try {
-      for (;;) {
-        if (this.o.waitMs && !REQUEST_BOUND && this.size > 0 && !this.full())
-          await sleep(this.o.waitMs);
+      while (this.inFlight < this.maxInFlight && this.size > 0) {
+        if (this.o.waitMs && !REQUEST_BOUND && !this.full()) await sleep(this.o.waitMs);
         const { jobs, S } = this.take();
         if (!jobs.length) break;
-        const t0 = now();
-        try {
-          const outs = await this.runBatch(jobs, S);
-          const t1 = now();
-          const inference = (t1 - t0) / 1000;
-          jobs.forEach((j, i) =>
-            j.resolve({
-              data: outs[i],
-              queueSeconds: (t0 - j.queued) / 1000,
-              inferenceSeconds: inference,
-            }),
-          );
-          this.o.onBatch?.(jobs.length, jobs.length * S, inference);
-        } catch (e) {
-          for (const j of jobs) j.reject(e);
-        }
-        // let the event loop read what arrived during the forward: it joins the next batch
-        if (this.size > 0) await new Promise<void>((r) => afterIO(r));
+        this.inFlight++;
+        void this.run(jobs, S).finally(() => {
+          this.inFlight--;
+          this.schedule();
+          this.settle();
+        });
       }
     } finally {
-      this.running = false;
-      if (this.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-      else if (!this.running) {
-        this.running = true;
-        afterIO(() => void this.loop());
-      }
+      this.pumping = false;
+      this.settle();
     }
+  }
+
+  private async run(jobs: Job[], S: number): Promise<void> {
+    const t0 = now();
+    try {
+      const outs = await this.runBatch(jobs, S);
+      const t1 = now();
+      const inference = (t1 - t0) / 1000;
+      jobs.forEach((j, i) =>
+        j.resolve({
+          data: outs[i],
+          queueSeconds: (t0 - j.queued) / 1000,
+          inferenceSeconds: inference,
+        }),
+      );
+      this.o.onBatch?.(jobs.length, jobs.length * S, inference);
+    } catch (e) {
+      for (const j of jobs) j.reject(e);
+    }
+  }
+
+  /** Wakes idle() waiters when nothing runs or waits. */
+  private settle(): void {
+    if (this.busy) return;
+    if (this.size > 0) this.schedule();
+    else for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** whether the queue already holds a full batch */

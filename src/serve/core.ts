@@ -111,8 +111,13 @@ export interface ServeOptions {
   batchWaitMs?: number;
   /** Loader options (threads, wasm for workers, warn...). */
   load?: FromPretrainedOptions;
-  /** Where the model runs (default: this thread; `simdbert serve`: a worker thread). */
+  /** Where the model runs (default: this thread; `simdbert serve`: worker threads). */
   backend?: BackendFactory;
+  /**
+   * Model replicas that run batches side by side (backends with worker threads; each holds its
+   * own weights). Default 1.
+   */
+  workers?: number;
 }
 
 export interface CoreRequest {
@@ -184,6 +189,7 @@ export class ServeCore {
       payloadLimit: options.payloadLimit ?? 2_000_000,
       autoTruncate: options.autoTruncate ?? false,
       batchWaitMs: options.batchWaitMs ?? 0,
+      workers: options.workers ?? 1,
       ...options,
     } as ServeCore["options"];
     const o = this.options;
@@ -193,6 +199,7 @@ export class ServeCore {
       ["maxConcurrentRequests", o.maxConcurrentRequests, 1],
       ["maxClientBatchSize", o.maxClientBatchSize, 1],
       ["payloadLimit", o.payloadLimit, 1],
+      ["workers", o.workers, 1],
       ["batchWaitMs", o.batchWaitMs, 0],
     ] as const)
       if (!Number.isSafeInteger(v) || v < min)
@@ -262,6 +269,7 @@ export class ServeCore {
       source === files ? files : source,
       head,
       loadOptions,
+      this.options.workers ?? 1,
     );
     this.backend = backend;
     const tokenizer = await tokenizerP;
@@ -297,6 +305,7 @@ export class ServeCore {
       maxBatchTokens: this.options.maxBatchTokens,
       maxBatchRequests: this.options.maxBatchRequests,
       waitMs: this.options.batchWaitMs,
+      maxInFlight: backend.parallelism ?? 1,
       onBatch: (size, tokens, seconds) => {
         this.metrics.batchNextSize.observe(size);
         this.metrics.batchNextTokens.observe(tokens);
@@ -334,15 +343,18 @@ export class ServeCore {
         real = len;
       }
     }
+    // the groups go to the backend at once: with several model workers they run side by side
     const out = new Array<Float32Array>(jobs.length);
-    for (const g of groups) {
-      const rows = await this.forward(
-        m,
-        g.map((i) => jobs[i]),
-        Math.min(S, paddedLength(jobs[g[0]].ids.length)),
-      );
-      g.forEach((i, k) => (out[i] = rows[k]));
-    }
+    await Promise.all(
+      groups.map(async (g) => {
+        const rows = await this.forward(
+          m,
+          g.map((i) => jobs[i]),
+          Math.min(S, paddedLength(jobs[g[0]].ids.length)),
+        );
+        g.forEach((i, k) => (out[i] = rows[k]));
+      }),
+    );
     return out;
   }
 

@@ -9,6 +9,9 @@ import type { ModelSource } from "../loading/source.js";
 import { ServeCore, type CoreResponse, type ServeOptions } from "./core.js";
 import { workerBackend } from "./node_backend.js";
 
+/** listen(2)'s backlog (the kernel caps it at net.core.somaxconn) */
+const LISTEN_BACKLOG = 4096;
+
 export { workerBackend };
 
 export interface NodeServerOptions extends ServeOptions {
@@ -80,7 +83,9 @@ export async function startServer(
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 3000, host, () => {
+    // a deep accept queue: a burst of connections past Node's default 511 would otherwise wait
+    // for the client's SYN retransmit (1 s, 3 s...) before even reaching the 429 check
+    server.listen({ port: options.port ?? 3000, host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });

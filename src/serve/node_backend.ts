@@ -1,7 +1,9 @@
-// The model in a worker thread (Node): the server's event loop only parses, validates, tokenizes,
+// The model in worker threads (Node): the server's event loop only parses, validates, tokenizes,
 // queues and answers, so health checks, 429s and timeouts are answered within milliseconds even
-// while a large batch computes. The worker (model_worker.ts) loads the model and runs each
-// batch it is sent; its rows come back as one transferred buffer.
+// while a large batch computes. Each worker (model_worker.ts) loads the model and runs each
+// batch it is sent; its rows come back as one transferred buffer. With several workers (one per
+// core by default, `--workers`), batches run side by side: a replica per core, each with its own
+// copy of the weights, every one giving the same bits for an input.
 import { Worker } from "node:worker_threads";
 import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
 import type { ModelSource } from "../loading/source.js";
@@ -10,6 +12,7 @@ import {
   type BackendBatch,
   type BackendFactory,
   type BackendModelInfo,
+  type BackendHead,
 } from "./backend.js";
 
 /** Whether a source can be sent to a worker (a path, a URL, or a map of bytes and JSON). */
@@ -25,19 +28,54 @@ function cloneable(source: ModelSource): boolean {
   );
 }
 
-/** A worker thread's model; sources that cannot be sent (ModelFiles objects) stay in this thread. */
-export const workerBackend: BackendFactory = async (source, head, options) => {
+/** Model workers; sources that cannot be sent (ModelFiles objects) stay in this thread. */
+export const workerBackend: BackendFactory = async (source, head, options, workers = 1) => {
   const { warn, engine, ...rest } = options as FromPretrainedOptions & {
     warn?: (m: string) => void;
   };
   if (engine || !cloneable(source)) return localBackend(source, head, options);
-  const worker = new Worker(new URL("./model_worker.js", import.meta.url), {
-    workerData: {
-      source: source instanceof URL ? source.href : source,
-      head,
-      options: rest,
+  const data = { source: source instanceof URL ? source.href : source, head, options: rest };
+  // the first loads alone (a bad model fails once, with one message), then the others together
+  const first = await startWorker(data, warn);
+  const all = [first];
+  try {
+    all.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.max(0, workers - 1) }, () => startWorker(data, () => {})),
+      )),
+    );
+  } catch (e) {
+    await Promise.all(all.map((w) => w.close()));
+    throw e;
+  }
+  // each batch goes to the worker with the fewest batches pending (the batcher keeps at most
+  // one per worker in flight, so that is an idle one)
+  return {
+    info: first.info,
+    parallelism: all.length,
+    run(b: BackendBatch) {
+      let w = all[0];
+      for (const x of all) if (x.pending < w.pending) w = x;
+      return w.run(b);
     },
-  });
+    async close() {
+      await Promise.all(all.map((w) => w.close()));
+    },
+  };
+};
+
+interface ModelWorker {
+  info: BackendModelInfo;
+  readonly pending: number;
+  run(b: BackendBatch): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+async function startWorker(
+  workerData: { source: unknown; head: BackendHead; options: unknown },
+  warn: ((m: string) => void) | undefined,
+): Promise<ModelWorker> {
+  const worker = new Worker(new URL("./model_worker.js", import.meta.url), { workerData });
   const pending = new Map<
     number,
     { resolve: (r: Float32Array[]) => void; reject: (e: Error) => void }
@@ -71,10 +109,16 @@ export const workerBackend: BackendFactory = async (source, head, options) => {
     };
     worker.on("error", (e) => fail(new Error(`the model worker failed: ${e.message}`)));
     worker.on("exit", (code) => fail(new Error(`the model worker exited (code ${code})`)));
+  }).catch(async (e) => {
+    await worker.terminate();
+    throw e;
   });
   worker.unref();
   return {
     info,
+    get pending() {
+      return pending.size;
+    },
     run(b: BackendBatch) {
       if (dead) return Promise.reject(dead);
       return new Promise((resolve, reject) => {
@@ -92,4 +136,4 @@ export const workerBackend: BackendFactory = async (source, head, options) => {
       await worker.terminate();
     },
   };
-};
+}

@@ -14,7 +14,7 @@
 //            worker build would) must build: no node: import in reach of the bundler.
 // Prints a line per example and 'examples: N passed, N failed'; exit 1 on any failure.
 import { spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -222,6 +222,55 @@ async function workerWith(modelDir) {
   }
 }
 
+/**
+ * Drives the example's page at url in Chromium: ranks token-id lines (model /model/plain) and,
+ * when this build has the pipeline, sentences (/model/tok); the query equal to one line must come
+ * first with cosine 1. Returns a line per search and the page.
+ */
+async function searchPage(browser, url) {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  const search = async (model, lines, expectMode) => {
+    await page.fill("#model", model);
+    await page.fill("#sentences", lines.join("\n"));
+    await page.fill("#query", lines[1]);
+    await page.click("#search");
+    await page.waitForFunction(
+      () =>
+        document.querySelector("#results li") ||
+        /^error/.test(document.querySelector("#status").textContent),
+      null,
+      { timeout: 60_000 },
+    );
+    const status = await page.textContent("#status");
+    const mode = await page.evaluate(() => document.body.dataset.mode);
+    const ranked = await page.$$eval("#results li", (lis) =>
+      lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]),
+    );
+    if (mode !== expectMode)
+      throw new Error(
+        `${model}: mode ${mode}, expected ${expectMode}; ${status} ${errors.join("; ")}`,
+      );
+    if (ranked.length !== lines.length || ranked[0][0] !== 1 || Math.abs(ranked[0][1] - 1) > 1e-4) {
+      throw new Error(
+        `${model}: unexpected ranking ${JSON.stringify(ranked)}; ${status} ${errors.join("; ")}`,
+      );
+    }
+    return `${model}: ${mode} mode, ${ranked.length} ranked, top = the query's own sentence (cosine ${ranked[0][1].toFixed(4)}), ${status}`;
+  };
+  const msgs = [
+    await search(
+      "/model/plain",
+      ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"],
+      "ids",
+    ),
+  ];
+  if (await hasPipeline()) msgs.push(await search("/model/tok", SENTENCES, "text"));
+  return { msgs, page };
+}
+
 async function browserExample(fixtures) {
   const { launchChromium } = await import("./browser/run.mjs");
   const models = await makeModels(fixtures);
@@ -240,50 +289,7 @@ async function browserExample(fixtures) {
       });
     });
     browser = await launchChromium();
-    const page = await browser.context.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(url);
-    const search = async (model, lines, expectMode) => {
-      await page.fill("#model", model);
-      await page.fill("#sentences", lines.join("\n"));
-      await page.fill("#query", lines[1]);
-      await page.click("#search");
-      await page.waitForFunction(
-        () =>
-          document.querySelector("#results li") ||
-          /^error/.test(document.querySelector("#status").textContent),
-        null,
-        { timeout: 60_000 },
-      );
-      const status = await page.textContent("#status");
-      const mode = await page.evaluate(() => document.body.dataset.mode);
-      const ranked = await page.$$eval("#results li", (lis) =>
-        lis.map((li) => [Number(li.dataset.index), Number(li.querySelector(".score").textContent)]),
-      );
-      if (mode !== expectMode)
-        throw new Error(
-          `${model}: mode ${mode}, expected ${expectMode}; ${status} ${errors.join("; ")}`,
-        );
-      if (
-        ranked.length !== lines.length ||
-        ranked[0][0] !== 1 ||
-        Math.abs(ranked[0][1] - 1) > 1e-4
-      ) {
-        throw new Error(
-          `${model}: unexpected ranking ${JSON.stringify(ranked)}; ${status} ${errors.join("; ")}`,
-        );
-      }
-      return `${model}: ${mode} mode, ${ranked.length} ranked, top = the query's own sentence (cosine ${ranked[0][1].toFixed(4)}), ${status}`;
-    };
-    const msgs = [
-      await search(
-        "/model/plain",
-        ["1 5 9 17 2", "1 44 45 46 47 48 2", "1 70 2", "1 3 3 3 99 100 101 2"],
-        "ids",
-      ),
-    ];
-    if (await hasPipeline()) msgs.push(await search("/model/tok", SENTENCES, "text"));
+    const { msgs, page } = await searchPage(browser, url);
     const shot = process.env.SIMDBERT_EXAMPLE_SCREENSHOT;
     if (shot) await page.screenshot({ path: shot, fullPage: true });
     return msgs.join("; ");
@@ -294,13 +300,24 @@ async function browserExample(fixtures) {
   }
 }
 
-/** The browser example bundled by esbuild for the browser platform: no node: import may trip it. */
-async function bundleExample() {
+/**
+ * The browser example bundled by esbuild for the browser platform (no node: import may trip it),
+ * then run: the bundle at /app/app.js of a site of its own, the kernels where the bundle's literal
+ * `new URL("../../build/<name>.wasm", import.meta.url)` points (/build/, as a user copies them
+ * next to a bundle; esbuild leaves those URLs alone), the page driven in Chromium as the unbundled
+ * example is.
+ */
+async function bundleExample(fixtures) {
   const esbuild = esbuildBin();
   if (!esbuild) throw new Error("esbuild missing: npm install");
-  const dir = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
+  const site = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
+  const models = await makeModels(fixtures);
+  let browser;
+  let server;
   try {
-    const out = join(dir, "app.js");
+    await mkdir(join(site, "app"));
+    await mkdir(join(site, "build"));
+    const out = join(site, "app", "app.js");
     const r = await sh(esbuild, [
       "examples/browser/app.js",
       "--bundle",
@@ -310,10 +327,54 @@ async function bundleExample() {
     ]);
     if (r.code !== 0) throw new Error(`esbuild --platform=browser failed:\n${r.out}`);
     const { size } = await stat(out);
-    return `esbuild --bundle --platform=browser examples/browser/app.js: ${(size / 1024).toFixed(1)} KB`;
+    for (const f of ["simdbert.wasm", "simdbert-relaxed.wasm"])
+      await copyFile(join(REPO, "build", f), join(site, "build", f));
+    const html = (await readFile(join(REPO, "examples/browser/index.html"), "utf8")).replace(
+      /\s*<script type="importmap">[\s\S]*?<\/script>/,
+      "",
+    );
+    if (html.includes("importmap")) throw new Error("index.html: the import map was not removed");
+    await writeFile(join(site, "app", "index.html"), html);
+    server = await staticServer({ "/model/": models.root, "/": site });
+    browser = await (await import("./browser/run.mjs")).launchChromium();
+    const { msgs } = await searchPage(browser, `${server.url}/app/`);
+    return `esbuild --bundle --platform=browser examples/browser/app.js: ${(size / 1024).toFixed(1)} KB, run in Chromium: ${msgs.join("; ")}`;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await browser?.close();
+    await server?.close();
+    await models.done();
+    await rm(site, { recursive: true, force: true });
   }
+}
+
+/** A static file server on 127.0.0.1: URL prefixes mapped onto folders (longest first). */
+async function staticServer(mounts) {
+  const { createServer } = await import("node:http");
+  const { createReadStream } = await import("node:fs");
+  const { resolve, sep, extname } = await import("node:path");
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+  const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const prefix = prefixes.find((p) => path.startsWith(p));
+    const root = resolve(mounts[prefix]);
+    let file = resolve(root, path.slice(prefix.length));
+    if (file !== root && !file.startsWith(root + sep)) return res.writeHead(404).end();
+    let st = await stat(file).catch(() => null);
+    if (st?.isDirectory()) st = await stat((file = join(file, "index.html"))).catch(() => null);
+    if (!st?.isFile()) return res.writeHead(404).end("not found");
+    res.writeHead(200, {
+      "content-type": types[extname(file)] ?? "application/octet-stream",
+      "content-length": st.size,
+    });
+    if (req.method === "HEAD") return res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((ok) => server.close(ok)),
+  };
 }
 
 export const EXAMPLES = {

@@ -78,9 +78,10 @@ export class BertEmbeddings {
   ) {
     const h = config.hidden_size;
     const words = `${prefix}.word_embeddings.weight`;
-    // a tied decoder's weight stays f32: the gather below reads its packed f32 layout
+    // a tied decoder's weight: f32, or int8 under q8 (the gather below reads its packed layout;
+    // under fp16 it stays f32: no gather reads packed f16)
     this.word_embeddings = packedWords
-      ? w.linear([words], [null], [config.vocab_size], h, "f32")
+      ? w.linear([words], [null], [config.vocab_size], h, w.dtype === "q8" ? "q8" : "f32")
       : w.embedding(words, [config.vocab_size, h]);
     // relative position models keep the table in the checkpoint but never add it
     const positions = `${prefix}.position_embeddings.weight`;
@@ -116,9 +117,18 @@ export class BertEmbeddings {
     }
     const words = this.word_embeddings;
     // q8 / fp16 table: the rows widened into the output, then summed there as inputs_embeds
-    const lowp = words.kind === "raw" ? (words.dtype ?? "f32") : "f32";
+    const lowp = words.kind === "raw" ? (words.dtype ?? "f32") : words.dtype;
     const q8 = lowp !== "f32" && p.ids !== 0;
-    if (q8 && lowp === "q8")
+    if (q8 && words.kind === "packed")
+      e.k.q8_gather_packed_rows(
+        p.rows,
+        this.config.hidden_size,
+        words.ptr,
+        words.scales,
+        p.ids,
+        p.hidden,
+      );
+    else if (q8 && lowp === "q8")
       e.k.q8_gather_rows(
         p.rows,
         this.config.hidden_size,
@@ -727,7 +737,8 @@ export async function loadPretrained<T>(
     // a q8 checkpoint (`simdbert quantize`) loads as q8 unless another dtype is asked; another
     // quantization method's checkpoint is refused by name
     const declared = declaredDtype(config.extra);
-    const engine = options.engine ?? (await Engine.create(options));
+    const engine =
+      options.engine ?? (await Engine.create(options, options.dtype ?? declared ?? undefined));
     // in the engine's queue: forwards of other models on a shared engine, and other loads into
     // it, wait (the loader stages rows where their arena begins)
     return await engine.load(async () => {
