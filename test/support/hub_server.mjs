@@ -5,7 +5,8 @@
 // and faults on demand: a connection dropped after N bytes, 500s before success, a slow body, a
 // body that does not match its hash. Bodies carry an ETag and answer If-None-Match with 304.
 // Every request is logged with its headers and, once answered, its status. `api: false` makes a
-// plain mirror (no /api routes).
+// plain mirror (no /api routes); `cors: true` answers browsers as huggingface.co does (CORS
+// headers, preflights).
 import { createServer } from "node:http";
 import { createHash } from "node:crypto";
 
@@ -19,7 +20,10 @@ const sha256 = (b) => createHash("sha256").update(b).digest("hex");
  * repos: { "org/name": { files: { name: bytes|string }, commit?, tags?: {tag: commit}, gated?: bool } }
  * Files of at least `lfsFrom` bytes (default 1024) are "large": served through the store.
  */
-export async function startHub(repos, { lfsFrom = 1024, token = null, api = true } = {}) {
+export async function startHub(
+  repos,
+  { lfsFrom = 1024, token = null, api = true, cors = false } = {},
+) {
   const log = [];
   const faults = new Map(); // file name -> { drop?: n, fail?: count, slowMs?, corrupt? }
   const blobs = new Map(); // sha256 -> bytes
@@ -47,6 +51,20 @@ export async function startHub(repos, { lfsFrom = 1024, token = null, api = true
     };
     log.push(entry);
     res.on("finish", () => (entry.status = res.statusCode));
+    if (cors) {
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      res.setHeader(
+        "Access-Control-Expose-Headers",
+        "ETag, X-Repo-Commit, X-Error-Code, X-Error-Message, X-Linked-Etag, X-Linked-Size, Content-Range, Content-Length",
+      );
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, {
+          "Access-Control-Allow-Methods": "GET, HEAD",
+          "Access-Control-Allow-Headers": "authorization, range, if-none-match",
+        });
+        return res.end();
+      }
+    }
     const send = (status, headers = {}, body) => {
       res.writeHead(status, headers);
       res.end(req.method === "HEAD" ? undefined : body);
