@@ -108,6 +108,21 @@ export {
   BertPreTrainingHeads,
 } from "./models/bert/heads.js";
 export { MODEL_CLASSES, loadModelClass, autoModel } from "./models/auto.js";
+export {
+  AutoTokenizer,
+  AutoModel,
+  AutoModelForPreTraining,
+  AutoModelForCausalLM,
+  AutoModelForMaskedLM,
+  AutoModelForNextSentencePrediction,
+  AutoModelForSequenceClassification,
+  AutoModelForMultipleChoice,
+  AutoModelForTokenClassification,
+  AutoModelForQuestionAnswering,
+  type AutoClass,
+} from "./auto.js";
+export { OptionError } from "./options.js";
+export { env, type Env } from "./env.js";
 export * from "./tokenizer/index.js";
 export * from "./pipeline/index.js";
 export {

@@ -11,14 +11,14 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
 /** Layers, lowest first: a path prefix (relative to src/) per entry; the first match wins. */
 const LAYERS = [
-  ["errors.ts", "messages.ts", "tensor.ts"],
+  ["errors.ts", "messages.ts", "tensor.ts", "callable.ts", "options.ts", "env.ts"],
   ["runtime/"],
   ["safetensors.ts", "config.ts"],
   ["quant/"],
   ["loading/"],
   ["tokenizer/"],
   ["models/"],
-  ["pipeline/"],
+  ["pipeline/", "auto.ts"],
   ["serve/", "cli/"],
   ["index.ts"],
 ];

@@ -22,6 +22,7 @@
 // Node, Deno and Bun (the cache is a folder). Where there is no file system (browsers, workers,
 // Deno Deploy) ids go through hub_web.ts: the same URLs through fetch, kept in the Cache API.
 import { SimdbertError } from "../errors.js";
+import { envEndpoint, envRepoPath, envSettings } from "../env.js";
 
 export class HubError extends SimdbertError {
   override name = "HubError";
@@ -109,11 +110,16 @@ export function isModelId(s: string): boolean {
 }
 
 export function hubEndpoint(o: HubOptions = {}): string {
-  return (o.endpoint ?? env().HF_ENDPOINT ?? "https://huggingface.co").replace(/\/+$/, "");
+  return (o.endpoint ?? envEndpoint() ?? env().HF_ENDPOINT ?? "https://huggingface.co").replace(
+    /\/+$/,
+    "",
+  );
 }
 
 export async function hubCacheDir(o: HubOptions = {}): Promise<string> {
   if (o.cache_dir) return o.cache_dir;
+  const set = envSettings().cacheDir;
+  if (set) return set;
   const e = env();
   if (e.HF_HUB_CACHE) return e.HF_HUB_CACHE;
   const path = await pathM();
@@ -145,7 +151,18 @@ export async function hubToken(o: HubOptions): Promise<string | null> {
 /** local_files_only or HF_HUB_OFFLINE=1 (TRANSFORMERS_OFFLINE=1). */
 export function isOffline(o: HubOptions): boolean {
   const v = (env().HF_HUB_OFFLINE ?? env().TRANSFORMERS_OFFLINE ?? "").toUpperCase();
-  return o.local_files_only === true || ["1", "ON", "YES", "TRUE"].includes(v);
+  return (
+    o.local_files_only === true ||
+    !envSettings().allowRemoteModels ||
+    ["1", "ON", "YES", "TRUE"].includes(v)
+  );
+}
+
+/** Why the network is off, for messages. */
+export function offlineReason(o: HubOptions): string {
+  if (o.local_files_only) return "local_files_only";
+  if (!envSettings().allowRemoteModels) return "env.allowRemoteModels is false";
+  return "HF_HUB_OFFLINE=1";
 }
 
 /** models--org--name */
@@ -154,9 +171,9 @@ export function repoFolderName(repo: string): string {
 }
 
 export function resolveUrl(repo: string, file: string, o: HubOptions = {}): string {
-  const rev = encodeURIComponent(o.revision ?? "main");
   const f = file.split("/").map(encodeURIComponent).join("/");
-  return `${hubEndpoint(o)}/${repo}/resolve/${rev}/${f}`;
+  // {endpoint}/{repo}/resolve/{revision}/{file}, or env.remotePathTemplate's path
+  return `${hubEndpoint(o)}/${envRepoPath(repo, o.revision ?? "main", f)}`;
 }
 
 interface Meta {
@@ -513,7 +530,7 @@ export async function hubDownload(
     if (c === "absent") return null;
     if (c) return c;
     throw new HubError(
-      `${repo}: ${file} (revision ${revision}) is not in the cache ${cache}, and the network is off (${o.local_files_only ? "local_files_only" : "HF_HUB_OFFLINE=1"})`,
+      `${repo}: ${file} (revision ${revision}) is not in the cache ${cache}, and the network is off (${offlineReason(o)})`,
       "Offline",
     );
   }

@@ -31,6 +31,7 @@ import {
   hubToken,
   isOffline,
   listingUrl,
+  offlineReason,
   parseListing,
   resolveUrl,
   type HubCacheLike,
@@ -102,7 +103,7 @@ export class WebHubFiles {
           ? `, Cache API "${HUB_CACHE_NAME}"`
           : ", no Cache API: fetched each time";
     return this.notCached.length
-      ? `${this.base}${cache}) (offline, and the cache does not have ${this.notCached.join(", ")})`
+      ? `${this.base}${cache}) (offline, and the cache does not have ${this.notCached.join(", ")}; the network is off: ${offlineReason(this.hub)})`
       : `${this.base}${cache})`;
   }
 

@@ -12,12 +12,14 @@ import { BytesAccess, FileAccess, HttpAccess, type RandomAccess } from "./random
 import { quote } from "../messages.js";
 import { FileError, MAX_FILE_BYTES, MAX_JSON_BYTES, readRegularFile } from "./files.js";
 import { SourceError } from "../errors.js";
+import { envSettings } from "../env.js";
 import {
   HubError,
   hubDownload,
   hubEndpoint,
   hubFileExists,
   isModelId,
+  offlineReason,
   type HubOptions,
 } from "./hub.js";
 import { hasFileSystem, WebHubFiles } from "./hub_web.js";
@@ -66,7 +68,8 @@ export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFile
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
     if (typeof s === "string" && isModelId(s)) {
-      // no file system for the disk cache, or the Cache API asked for: fetch + Cache API
+      // no file system for the disk cache, or the Cache API asked for: fetch + Cache API (with
+      // env.allowRemoteModels false, that cache only)
       if (!hasFileSystem() || (hub.browser_cache !== undefined && hub.browser_cache !== false))
         return new WebHubFiles(s, hub);
       return new IdFiles(s, hub);
@@ -74,8 +77,13 @@ export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFile
     if (
       /^https?:\/\//i.test(s) ||
       (typeof location !== "undefined" && !/^file:/i.test(s) && !isNodeLike())
-    )
+    ) {
+      if (!envSettings().allowRemoteModels)
+        throw new SourceError(
+          `${s}: env.allowRemoteModels is false, so no model is fetched from a URL`,
+        );
       return new UrlFiles(s);
+    }
     return new DirFiles(s);
   }
   if (source && typeof source === "object") return new MemoryFiles(source as FileMap);
@@ -143,8 +151,14 @@ class IdFiles implements ModelFiles {
   private files(): Promise<ModelFiles> {
     this.resolved ??= (async () => {
       const fs = await nodeFs();
+      // env.localModelPath + id, unless env.allowLocalModels is false
+      const { allowLocalModels, localModelPath } = envSettings();
+      const local = localModelPath
+        ? `${localModelPath.replace(/[\\/]+$/, "")}/${this.id}`
+        : this.id;
       try {
-        if ((await fs.stat(this.id)).isDirectory()) return (this.inner = new DirFiles(this.id));
+        if (allowLocalModels && (await fs.stat(local)).isDirectory())
+          return (this.inner = new DirFiles(local));
       } catch {
         /* not a local folder */
       }
@@ -181,7 +195,7 @@ export class HubFiles implements ModelFiles {
   }
   get where(): string {
     return this.notCached.length
-      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")})`
+      ? `${this.base} (offline, and the cache does not have ${this.notCached.join(", ")}; the network is off: ${offlineReason(this.hub)})`
       : this.base;
   }
   private async local(name: string): Promise<string | null> {

@@ -10,6 +10,7 @@ import { BertTokenizer, type BertTokenizerOptions } from "../tokenizer/bert_toke
 import { TokenizerError } from "../tokenizer/errors.js";
 import { InputError } from "../models/inputs.js";
 import type { Tensor } from "../tensor.js";
+import { checkOptionNames, FROM_PRETRAINED_OPTIONS } from "../options.js";
 
 /**
  * A request a pipeline refuses. `pyType` names the exception HF's Python pipeline raises for the
@@ -44,6 +45,15 @@ export interface TaskPipelineOptions extends FromPretrainedOptions {
 export interface ForwardModel {
   readonly config: BertConfig;
   forward(inputs: Record<string, unknown>): Promise<unknown>;
+  dispose(): Promise<void>;
+}
+
+/** What every pipeline has besides its call: transformers.js' dispose(). */
+export interface DisposablePipeline {
+  /** Frees the model: later calls are refused with a PipelineError (transformers.js' dispose()). */
+  dispose(): Promise<void>;
+  /** Whether dispose() was called. */
+  readonly disposed: boolean;
 }
 
 /** The model classes that can carry each task's head (HF's AutoModelFor... mapping for BERT). */
@@ -85,6 +95,12 @@ export async function loadTask(
   options: TaskPipelineOptions,
 ): Promise<Loaded> {
   const head = TASK_HEADS[task];
+  checkOptionNames(`pipeline("${task}")`, options, [
+    "tokenizer",
+    "batch_size",
+    "offsets",
+    ...FROM_PRETRAINED_OPTIONS,
+  ]);
   const files = modelFiles(source, options);
   const rawConfig = ((await readJson(files, "config.json")) ?? {}) as Record<string, unknown>;
   const archs = Array.isArray(rawConfig.architectures)
@@ -246,4 +262,53 @@ export function batchOpt(o: Record<string, unknown>, dflt: number): number {
   if (b === null) return dflt;
   if (b < 1) throw new PipelineError(`batch_size must be >= 1, got ${b}`);
   return b;
+}
+
+/** A pipeline function with its properties, dispose() and disposed. */
+export type Disposable<F, P> = F &
+  Readonly<P> & {
+    /** Frees the model: later calls are refused with a PipelineError (transformers.js' dispose()). */
+    dispose(): Promise<void>;
+    readonly disposed: boolean;
+  };
+
+/**
+ * The pipeline function `run` with `props` and dispose(): dispose refuses later calls (a
+ * PipelineError naming the task), disposes the model (its engine's threads stop once the calls
+ * already queued have run) and drops the pipeline's references to the model, the tokenizer and
+ * `run`, so that their memory can be collected. Reading a property after dispose is a
+ * PipelineError too.
+ */
+export function disposable<A extends unknown[], R, P extends object>(
+  task: string,
+  run: (...args: A) => Promise<R>,
+  model: { dispose(): Promise<void> },
+  props: P,
+): Disposable<(...args: A) => Promise<R>, P> {
+  let live: {
+    run: (...args: A) => Promise<R>;
+    model: { dispose(): Promise<void> };
+    props: P;
+  } | null = { run, model, props };
+  const gone = () =>
+    new PipelineError(`the ${task} pipeline was disposed (dispose()); create it again to use it`);
+  const call = (...args: A): Promise<R> => (live ? live.run(...args) : Promise.reject(gone()));
+  for (const k of Object.keys(props))
+    Object.defineProperty(call, k, {
+      enumerable: true,
+      get: () => {
+        if (!live) throw gone();
+        return (live.props as Record<string, unknown>)[k];
+      },
+    });
+  Object.defineProperty(call, "disposed", { enumerable: true, get: () => live === null });
+  Object.defineProperty(call, "dispose", {
+    value: async (): Promise<void> => {
+      if (!live) return;
+      const m = live.model;
+      live = null;
+      await m.dispose();
+    },
+  });
+  return call as Disposable<(...args: A) => Promise<R>, P>;
 }

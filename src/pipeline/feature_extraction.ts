@@ -13,15 +13,42 @@ import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import { BertTokenizer, type BertTokenizerOptions } from "../tokenizer/bert_tokenizer.js";
 import { InputError } from "../models/inputs.js";
 import { Tensor } from "../tensor.js";
+import { checkOptionNames, FROM_PRETRAINED_OPTIONS } from "../options.js";
+import { disposable, type DisposablePipeline } from "./common.js";
 import {
-  POOLING_MODES,
   poolRow,
   readSentenceTransformersConfig,
   type PoolingMode,
   type SentenceTransformersConfig,
 } from "./pooling.js";
 
-export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len";
+/**
+ * Pooling of the token embeddings: "none", "mean", "cls" (alias "first_token", transformers.js'
+ * name), "last_token" (the last real token of each text, padding excluded), "max",
+ * "mean_sqrt_len".
+ */
+export type Pooling =
+  "none" | "mean" | "cls" | "first_token" | "last_token" | "max" | "mean_sqrt_len";
+const POOLINGS: readonly string[] = [
+  "none",
+  "mean",
+  "cls",
+  "first_token",
+  "last_token",
+  "max",
+  "mean_sqrt_len",
+];
+/** The options a feature-extraction call takes. */
+const EXTRACT_OPTIONS = ["pooling", "normalize", "batchSize", "batch_size", "onProgress"];
+/** The feature-extraction pipeline's own options (besides fromPretrained's). */
+export const FEATURE_EXTRACTION_OPTIONS = [
+  "tokenizer",
+  "maxLength",
+  "max_length",
+  "batchSize",
+  "batch_size",
+  "sentenceTransformers",
+];
 
 export interface ExtractOptions {
   /**
@@ -34,6 +61,8 @@ export interface ExtractOptions {
   normalize?: boolean;
   /** sequences per forward (default: the pipeline's) */
   batchSize?: number;
+  /** HF's name of batchSize */
+  batch_size?: number;
   /** called after each batch with (texts done, texts in all) */
   onProgress?: (done: number, total: number) => void;
 }
@@ -43,8 +72,12 @@ export interface PipelineOptions extends FromPretrainedOptions {
   tokenizer?: BertTokenizerOptions;
   /** Truncation length; default: sentence_bert_config.json's max_seq_length, else min(model_max_length, max_position_embeddings). */
   maxLength?: number;
+  /** HF's name of maxLength. */
+  max_length?: number;
   /** Sequences per forward (default 8: a small, fixed arena for edge workers). */
   batchSize?: number;
+  /** HF's name of batchSize. */
+  batch_size?: number;
   /**
    * Follow the folder's sentence-transformers files (modules.json, sentence_bert_config.json,
    * the Pooling config, Normalize) for the defaults of pooling, normalization, truncation length
@@ -54,7 +87,7 @@ export interface PipelineOptions extends FromPretrainedOptions {
   sentenceTransformers?: boolean;
 }
 
-export interface FeatureExtractionPipeline {
+export interface FeatureExtractionPipeline extends DisposablePipeline {
   (texts: string | string[], options?: ExtractOptions): Promise<Tensor>;
   readonly task: "feature-extraction";
   readonly model: BertModel;
@@ -75,8 +108,20 @@ export async function pipeline(
       `simdbert: unsupported pipeline task "${task}" (supported: "feature-extraction")`,
     );
   }
+  checkOptionNames(`pipeline("${task}")`, options, [
+    ...FEATURE_EXTRACTION_OPTIONS,
+    ...FROM_PRETRAINED_OPTIONS,
+  ]);
   const files = modelFiles(source, options);
-  const { sentenceTransformers: follow, tokenizer: tokOptions, ...modelOptions } = options;
+  const {
+    sentenceTransformers: follow,
+    tokenizer: tokOptions,
+    maxLength: _m,
+    max_length: _ml,
+    batchSize: _b,
+    batch_size: _bs,
+    ...modelOptions
+  } = options;
   // embeddings never use the pooler (a masked-LM checkpoint has none): BertModel without it
   const warn = modelOptions.warn ?? ((m: string) => console.warn(`simdbert: ${m}`));
   const [model, tokenizer, st, stConfig] = await Promise.all([
@@ -94,25 +139,31 @@ export async function pipeline(
   ]);
   const maxPos = model.config.max_position_embeddings;
   const stMax = typeof st?.max_seq_length === "number" ? st.max_seq_length : null;
-  const maxLength = options.maxLength ?? Math.min(stMax ?? tokenizer.model_max_length, maxPos);
+  const maxLength =
+    alias("maxLength", options.maxLength, "max_length", options.max_length) ??
+    Math.min(stMax ?? tokenizer.model_max_length, maxPos);
   if (!Number.isSafeInteger(maxLength) || maxLength < 2)
-    throw new Error(`simdbert: invalid maximum length ${maxLength}`);
-  const defaultBatch = options.batchSize ?? 8;
+    throw new InputError(`maxLength must be an integer >= 2, got ${String(maxLength)}`);
+  const defaultBatch = alias("batchSize", options.batchSize, "batch_size", options.batch_size) ?? 8;
+  if (!Number.isSafeInteger(defaultBatch) || defaultBatch < 1)
+    throw new InputError(`batchSize must be a positive integer, got ${String(defaultBatch)}`);
 
   const extract = async (texts: string | string[], o: ExtractOptions = {}): Promise<Tensor> => {
+    checkOptionNames("feature-extraction", o, EXTRACT_OPTIONS);
+    o ??= {};
     let list = typeof texts === "string" ? [texts] : texts;
     if (!Array.isArray(list) || list.some((t) => typeof t !== "string"))
       throw new InputError("feature-extraction expects a string or a list of strings");
-    if (o.pooling !== undefined && !["none", ...POOLING_MODES].includes(o.pooling))
+    if (o.pooling !== undefined && !POOLINGS.includes(o.pooling))
       throw new InputError(
-        `pooling must be "none", "mean", "cls", "max" or "mean_sqrt_len", got ${JSON.stringify(o.pooling)}`,
+        `pooling must be one of ${POOLINGS.map((p) => JSON.stringify(p)).join(", ")}, got ${JSON.stringify(o.pooling)}`,
       );
     // the folder's modes (sentence-transformers) unless the call names one
-    const modes: readonly PoolingMode[] =
+    const modes: readonly (PoolingMode | "last_token")[] =
       o.pooling !== undefined
         ? o.pooling === "none"
           ? []
-          : [o.pooling]
+          : [o.pooling === "first_token" ? "cls" : o.pooling]
         : (stConfig?.pooling ?? []);
     const pooling = modes.length ? "pooled" : "none";
     const normalize = o.normalize ?? stConfig?.normalize ?? false;
@@ -121,7 +172,7 @@ export async function pipeline(
       list = list.map((t) => t.trim());
       if (stConfig.doLowerCase) list = list.map((t) => t.toLowerCase());
     }
-    const batchSize = o.batchSize ?? defaultBatch;
+    const batchSize = alias("batchSize", o.batchSize, "batch_size", o.batch_size) ?? defaultBatch;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1)
       throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
     const H = model.config.hidden_size;
@@ -169,13 +220,20 @@ export async function pipeline(
     model: typeof source === "string" ? source : files.where,
     name: typeof source === "string" ? source : files.where,
   });
-  return Object.assign(extract, {
+  return disposable("feature-extraction", extract, model, {
     task: "feature-extraction" as const,
     model,
     tokenizer,
     maxLength,
     sentenceTransformers: stConfig,
   });
+}
+
+/** One of two spellings of an option (simdbert's and HF's); both given must agree. */
+function alias(a: string, va: number | undefined, b: string, vb: number | undefined) {
+  if (va !== undefined && vb !== undefined && va !== vb)
+    throw new InputError(`${a} (${String(va)}) and ${b} (${String(vb)}) are one option: give one`);
+  return va ?? vb;
 }
 
 function normalizeRows(x: Float32Array, rows: number, H: number): void {

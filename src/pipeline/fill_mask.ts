@@ -18,6 +18,8 @@ import {
   type Encoded,
   type ForwardModel,
   type TaskPipelineOptions,
+  disposable,
+  type DisposablePipeline,
 } from "./common.js";
 import type { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
 
@@ -39,7 +41,7 @@ export interface FillMaskCandidate {
 /** One input with one mask: its candidates; several masks: one list per mask. */
 export type FillMaskResult = FillMaskCandidate[] | FillMaskCandidate[][];
 
-export interface FillMaskPipeline {
+export interface FillMaskPipeline extends DisposablePipeline {
   (
     inputs: string | string[],
     options?: FillMaskOptions,
@@ -123,7 +125,7 @@ export async function fillMaskPipeline(
     // HF: a string, or a list of exactly one, gives the lone result
     return typeof inputs === "string" || results.length === 1 ? results[0] : results;
   };
-  return Object.assign(run, { task: "fill-mask" as const, model, tokenizer });
+  return disposable("fill-mask", run, model, { task: "fill-mask" as const, model, tokenizer });
 }
 
 /** The k candidates of highest probability, best first (torch.topk's order). */

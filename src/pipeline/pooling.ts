@@ -130,14 +130,18 @@ export function poolRow(
   base: number,
   len: number,
   H: number,
-  modes: readonly PoolingMode[],
+  modes: readonly (PoolingMode | "last_token")[],
   out: Float32Array,
   o: number,
 ): void {
   let at = o;
   for (const m of modes) {
     if (m === "cls") out.set(h.subarray(base, base + H), at);
-    else if (m === "max") {
+    else if (m === "last_token") {
+      // the last kept token of the row (padding is never part of `len`); no token: zeros
+      if (len) out.set(h.subarray(base + (len - 1) * H, base + len * H), at);
+      else out.fill(0, at, at + H);
+    } else if (m === "max") {
       for (let j = 0; j < H; j++) {
         let v = -Infinity;
         for (let s = 0; s < len; s++) v = Math.max(v, h[base + s * H + j]);

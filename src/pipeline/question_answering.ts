@@ -23,6 +23,8 @@ import {
   type Encoded,
   type ForwardModel,
   type TaskPipelineOptions,
+  disposable,
+  type DisposablePipeline,
 } from "./common.js";
 
 export interface QAInput {
@@ -58,7 +60,7 @@ export interface QAAnswer {
   answer: string;
 }
 
-export interface QuestionAnsweringPipeline {
+export interface QuestionAnsweringPipeline extends DisposablePipeline {
   (
     questionOrInputs: string | QAInput | QAInput[],
     contextOrOptions?: string | QuestionAnsweringOptions,
@@ -292,7 +294,11 @@ export async function questionAnsweringPipeline(
     return results.length === 1 ? results[0] : results;
   };
 
-  return Object.assign(run, { task: "question-answering" as const, model, tokenizer });
+  return disposable("question-answering", run, model, {
+    task: "question-answering" as const,
+    model,
+    tokenizer,
+  });
 }
 
 /** softmax over one window with the disallowed positions at -10000 (HF's select_starts_ends). */

@@ -24,6 +24,8 @@ import {
   type Encoded,
   type ForwardModel,
   type TaskPipelineOptions,
+  disposable,
+  type DisposablePipeline,
 } from "./common.js";
 
 export type TextClassificationInput = string | { text: string; text_pair?: string | null };
@@ -49,7 +51,7 @@ export interface LabelScore {
   score: number;
 }
 
-export interface TextClassificationPipeline {
+export interface TextClassificationPipeline extends DisposablePipeline {
   (
     inputs: TextClassificationInput | TextClassificationInput[],
     options?: TextClassificationOptions,
@@ -227,7 +229,7 @@ export async function textClassificationPipeline(
     return scoresOf(inputs, functionOf(o.function_to_apply), tk, batchOpt(o, batchSize));
   };
 
-  return Object.assign(run, {
+  return disposable("text-classification", run, model, {
     task: "text-classification" as const,
     model,
     tokenizer,

@@ -24,6 +24,8 @@ import {
   type Encoded,
   type ForwardModel,
   type TaskPipelineOptions,
+  disposable,
+  type DisposablePipeline,
 } from "./common.js";
 
 export type AggregationStrategy = "none" | "simple" | "first" | "average" | "max";
@@ -60,7 +62,7 @@ export interface EntityGroup {
   end: number | null;
 }
 
-export interface TokenClassificationPipeline {
+export interface TokenClassificationPipeline extends DisposablePipeline {
   (
     inputs: string | string[],
     options?: TokenClassificationOptions,
@@ -334,7 +336,7 @@ export async function tokenClassificationPipeline(
     return groups;
   }
 
-  return Object.assign(run, {
+  return disposable("token-classification", run, model, {
     task: "token-classification" as const,
     model,
     tokenizer,

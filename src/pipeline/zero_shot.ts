@@ -19,6 +19,8 @@ import {
   type Encoded,
   type ForwardModel,
   type TaskPipelineOptions,
+  disposable,
+  type DisposablePipeline,
 } from "./common.js";
 
 export interface ZeroShotOptions {
@@ -37,7 +39,7 @@ export interface ZeroShotResult {
   scores: number[];
 }
 
-export interface ZeroShotPipeline {
+export interface ZeroShotPipeline extends DisposablePipeline {
   (
     sequences: string | string[],
     labelsOrOptions?: string | string[] | ZeroShotOptions,
@@ -201,7 +203,7 @@ export async function zeroShotPipeline(
     });
     return typeof sequences === "string" ? results[0] : results;
   };
-  return Object.assign(run, {
+  return disposable("zero-shot-classification", run, model, {
     task: "zero-shot-classification" as const,
     model,
     tokenizer,

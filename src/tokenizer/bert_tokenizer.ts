@@ -3,6 +3,9 @@
 // decode. Option names and values are HF's; null stands for Python's None.
 import { type ModelSource } from "../loading/source.js";
 import { Tensor } from "../tensor.js";
+import { Callable } from "../callable.js";
+import { HUB_OPTIONS, checkOptionNames } from "../options.js";
+import type { HubOptions } from "../loading/hub.js";
 import { BasicTokenizer } from "./basic.js";
 import {
   finish,
@@ -10,6 +13,7 @@ import {
   pairAndOptions,
   requireString,
   resolveCallOptions,
+  returnTensors,
   type BatchEncodeOptions,
   type DecodeOptions,
   type EncodeOptions,
@@ -73,6 +77,31 @@ export interface BertTokenizerOptions {
   max_input_chars_per_word?: number;
 }
 
+/** BertTokenizerOptions' names (and HF's legacy max_len), the options fromPretrained checks. */
+export const TOKENIZER_OPTIONS: readonly string[] = [
+  "do_lower_case",
+  "do_basic_tokenize",
+  "never_split",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+  "bos_token",
+  "eos_token",
+  "additional_special_tokens",
+  "tokenize_chinese_chars",
+  "strip_accents",
+  "model_max_length",
+  "max_len",
+  "padding_side",
+  "truncation_side",
+  "clean_up_tokenization_spaces",
+  "model_input_names",
+  "add_missing_special_tokens",
+  "max_input_chars_per_word",
+];
+
 const SPECIAL_ATTRIBUTES = [
   "bos_token",
   "eos_token",
@@ -114,9 +143,24 @@ interface CachedWord {
  * const enc = tok.call(["a question", "another one"], { text_pair: ["its context", "more"], padding: true, truncation: true, max_length: 128, return_tensors: "pt" });
  * const out = await model.forward(enc);              // input_ids, token_type_ids, attention_mask: int64 [batch, seq]
  * tok.decode(enc.input_ids.tolist()[0], { skip_special_tokens: true });
+ * tok("Hello, world!");                              // the instance is callable: tok.call("Hello, world!")
  * ```
  */
-export class BertTokenizer implements PrepareHost {
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+export interface BertTokenizer {
+  /** The tokenizer is callable, as in transformers.js and HF Python: `tokenizer(text, options)` is `tokenizer.call(text, options)`. */
+  (
+    text: TextInput | readonly TextInput[],
+    options: BatchEncodeOptions & ({ return_tensors: ReturnTensors } | { return_tensor: true }),
+  ): TensorEncoding;
+  (
+    text: TextInput | readonly TextInput[],
+    options?: BatchEncodeOptions,
+  ): BatchEncoding<number[]> | BatchEncoding<number[][]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
+export class BertTokenizer extends Callable implements PrepareHost {
   readonly vocab: Vocab;
   readonly do_basic_tokenize: boolean;
   readonly basic_tokenizer: BasicTokenizer | null;
@@ -145,6 +189,7 @@ export class BertTokenizer implements PrepareHost {
     vocab: Vocab | readonly string[] | Record<string, number> | Map<string, number>,
     options: BertTokenizerOptions = {},
   ) {
+    super("call");
     const o = options ?? {};
     this.vocab =
       vocab instanceof Vocab
@@ -219,16 +264,24 @@ export class BertTokenizer implements PrepareHost {
    */
   static async fromPretrained(
     source: ModelSource,
-    options: BertTokenizerOptions = {},
+    options: BertTokenizerOptions & HubOptions = {},
   ): Promise<BertTokenizer> {
+    checkOptionNames("BertTokenizer.fromPretrained", options, [
+      ...TOKENIZER_OPTIONS,
+      ...HUB_OPTIONS,
+    ]);
+    const hub: Record<string, unknown> = {};
+    const init: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options ?? {}))
+      ((HUB_OPTIONS as readonly string[]).includes(k) ? hub : init)[k] = v;
     const { loadTokenizerFiles } = await import("./pretrained.js");
-    return (await loadTokenizerFiles(source)).create(options);
+    return (await loadTokenizerFiles(source, hub as HubOptions)).create(init);
   }
 
   /** Alias of fromPretrained, under HF's name. */
   static from_pretrained(
     source: ModelSource,
-    options: BertTokenizerOptions = {},
+    options: BertTokenizerOptions & HubOptions = {},
   ): Promise<BertTokenizer> {
     return BertTokenizer.fromPretrained(source, options);
   }
@@ -710,7 +763,8 @@ export class BertTokenizer implements PrepareHost {
     options?: EncodeOptions,
   ): number[] {
     const [pair, o] = pairAndOptions(pairOrOptions, options);
-    const enc = this.encode_plus(text, pair, { ...o, return_tensors: null });
+    const { return_tensor: _t, ...rest } = o;
+    const enc = this.encode_plus(text, pair, { ...rest, return_tensors: null });
     return enc.input_ids;
   }
 
@@ -745,7 +799,7 @@ export class BertTokenizer implements PrepareHost {
     const enc = prepareForModel(this, first, second, c);
     if (truthy(o.return_offsets_mapping))
       enc.offset_mapping = this.offsetMapping([text, pair ?? null], [first, second], c, splitWords);
-    return finish(enc, o.return_tensors);
+    return finish(enc, returnTensors(o));
   }
 
   /** HF's batch_encode_plus: each item a text or a [text, text_pair] pair. */
@@ -821,7 +875,7 @@ export class BertTokenizer implements PrepareHost {
         return this.padding_side === "left" ? [...fill, ...row] : [...row, ...fill];
       });
     }
-    return finish(padded, options.return_tensors) as BatchEncoding<number[][]> | TensorEncoding;
+    return finish(padded, returnTensors(options)) as BatchEncoding<number[][]> | TensorEncoding;
   }
 
   /**
@@ -830,7 +884,7 @@ export class BertTokenizer implements PrepareHost {
    */
   call(
     text: TextInput | readonly TextInput[],
-    options: BatchEncodeOptions & { return_tensors: ReturnTensors },
+    options: BatchEncodeOptions & ({ return_tensors: ReturnTensors } | { return_tensor: true }),
   ): TensorEncoding;
   call(
     text: TextInput | readonly TextInput[],

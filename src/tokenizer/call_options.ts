@@ -1,6 +1,7 @@
 // The options of encode / encode_plus / batch_encode_plus / __call__ / decode (HF's names), and
 // turning what a caller passes into what prepare.ts works with.
 import { Tensor } from "../tensor.js";
+import { OptionError, checkOptionNames } from "../options.js";
 import { BatchEncoding, toTensors, type ReturnTensors, type TensorEncoding } from "./encoding.js";
 import { TokenizerError } from "./errors.js";
 import type { EncodedDict, PrepareOptions } from "./prepare.js";
@@ -32,6 +33,54 @@ export interface EncodeOptions {
   return_offsets_mapping?: boolean;
   return_length?: boolean;
   verbose?: boolean;
+  /**
+   * transformers.js' name: true gives int64 Tensors (return_tensors "pt"), false nested arrays.
+   * With return_tensors also given they must agree.
+   */
+  return_tensor?: boolean;
+}
+
+/** The option names of encode / encode_plus / batch_encode_plus / call (checked by name). */
+export const ENCODE_OPTIONS: readonly string[] = [
+  "text_pair",
+  "add_special_tokens",
+  "padding",
+  "truncation",
+  "max_length",
+  "stride",
+  "is_split_into_words",
+  "pad_to_multiple_of",
+  "return_tensors",
+  "return_tensor",
+  "return_token_type_ids",
+  "return_attention_mask",
+  "return_overflowing_tokens",
+  "return_special_tokens_mask",
+  "return_offsets_mapping",
+  "return_length",
+  "verbose",
+];
+
+/**
+ * The tensor type asked for: return_tensors, or transformers.js' return_tensor (true: "pt").
+ * Both given must agree.
+ */
+export function returnTensors(o: EncodeOptions | BatchEncodeOptions): ReturnTensors | null {
+  const rt = o.return_tensors ?? null;
+  if (o.return_tensor === undefined) return rt;
+  if (typeof o.return_tensor !== "boolean")
+    throw new OptionError(
+      `return_tensor must be true (Tensors) or false (nested arrays), got ${JSON.stringify(o.return_tensor)}`,
+      "return_tensor",
+      ENCODE_OPTIONS,
+    );
+  if (rt !== null && !o.return_tensor)
+    throw new OptionError(
+      `return_tensor: false asks for nested arrays, but return_tensors is ${JSON.stringify(rt)}: give one of them`,
+      "return_tensor",
+      ENCODE_OPTIONS,
+    );
+  return o.return_tensor ? (rt ?? "pt") : null;
 }
 
 export interface BatchEncodeOptions extends Omit<EncodeOptions, "text_pair"> {
@@ -50,6 +99,7 @@ export function resolveCallOptions(
   host: StrategyHost,
   o: EncodeOptions | BatchEncodeOptions,
 ): PrepareOptions {
+  checkOptionNames("tokenizer", o, ENCODE_OPTIONS);
   const max_length = intOption("max_length", o.max_length);
   const pad_to_multiple_of = intOption("pad_to_multiple_of", o.pad_to_multiple_of);
   const s = resolveStrategies(host, o.padding, o.truncation, max_length, pad_to_multiple_of);

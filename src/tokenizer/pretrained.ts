@@ -9,6 +9,7 @@ import {
   type FileFormatError,
   type ModelSource,
 } from "../loading/source.js";
+import type { HubOptions } from "../loading/hub.js";
 import { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
 import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
@@ -126,7 +127,10 @@ const tokenizerFileError: FileFormatError = (message, failure) =>
   new TokenizerError(message, failure === "utf8" ? "UnicodeDecodeError" : "ValueError");
 
 /** Reads and parses a tokenizer's files once. */
-export async function loadTokenizerFiles(source: ModelSource): Promise<TokenizerFiles> {
+export async function loadTokenizerFiles(
+  source: ModelSource,
+  hub: HubOptions = {},
+): Promise<TokenizerFiles> {
   // HF also accepts the path of the vocabulary file itself
   let vocabName = "vocab.txt";
   if (typeof source === "string" && /[^\\/]\.txt$/i.test(source)) {
@@ -134,7 +138,7 @@ export async function loadTokenizerFiles(source: ModelSource): Promise<Tokenizer
     vocabName = source.slice(cut + 1);
     source = cut >= 0 ? source.slice(0, cut) || "/" : ".";
   }
-  const files = modelFiles(source);
+  const files = modelFiles(source, hub);
   const config: Record<string, unknown> = {};
   let vocab: Vocab;
   let added: { content: string; id: number; special: boolean }[] = [];

@@ -1,5 +1,6 @@
 // BertModel.forward's arguments, checked the way HF checks them (and where HF would fail deep in
 // torch, or silently index out of range, with an error that names the argument).
+import { OptionError } from "../../options.js";
 import type { BertConfig } from "../../config.js";
 import {
   checkRange,
@@ -91,7 +92,12 @@ export function checkArguments(config: BertConfig, x: BertModelInputs): BertArgu
       `forward expects an object of named inputs, got ${x === null ? "null" : Array.isArray(x) ? "an array" : typeof x}`,
     );
   for (const k of Object.keys(x)) {
-    if (!KNOWN.has(k)) throw new InputError(`forward() got an unexpected argument "${k}"`);
+    if (!KNOWN.has(k))
+      throw new OptionError(
+        `forward() got an unexpected argument "${k}" (accepted: ${[...KNOWN].join(", ")})`,
+        k,
+        [...KNOWN],
+      );
   }
   const H = config.hidden_size;
   const heads = config.num_attention_heads;

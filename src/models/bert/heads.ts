@@ -38,6 +38,7 @@ import {
   scalar,
 } from "./losses.js";
 import type { Pass } from "./pass.js";
+import { OptionError } from "../../options.js";
 
 type Inputs = BertModelInputs & Record<string, unknown>;
 
@@ -161,6 +162,15 @@ type HeadResult = { loss: Tensor | null; fields: Record<string, Tensor> };
  * run the head, and build HF's output class, or ((loss,) + head outputs + outputs[2:]) with
  * return_dict: false. A subclass states its arguments, arena needs and head.
  */
+// the call signatures of a Callable (merged into the class below)
+interface BertTaskModel<O extends ModelOutput> {
+  /** `await model(inputs)` is `await model.forward(inputs)` (transformers.js' callable models). */
+  (inputs: Inputs & { return_dict: false }): Promise<OutputValue[]>;
+  (inputs: Inputs & { return_dict?: true | null }): Promise<O>;
+  (inputs: Inputs): Promise<O | OutputValue[]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
 abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel {
   abstract readonly bert: BertModel;
   protected abstract readonly outputClass: OutputClass<O>;
@@ -201,8 +211,10 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
       if (ENCODER_ARGS.includes(k) || this.extraBertArgs.includes(k)) bert[k] = v;
       else if (this.ownArgs.includes(k)) own[k] = v;
       else
-        throw new InputError(
-          `${this.constructor.name}.forward() got an unexpected argument "${k}"`,
+        throw new OptionError(
+          `${this.constructor.name}.forward() got an unexpected argument "${k}" (accepted: ${this.acceptedArgs().join(", ")})`,
+          k,
+          this.acceptedArgs(),
         );
     }
     const encoded = this.bert.encode(this.bertInputs(bert as BertModelInputs, own), (d) => {
@@ -229,6 +241,11 @@ abstract class BertTaskModel<O extends ModelOutput> extends BertPreTrainedModel 
         cross_attentions: f.cross_attentions,
       });
     return new this.outputClass(v);
+  }
+
+  /** The forward arguments this class takes. */
+  private acceptedArgs(): string[] {
+    return [...ENCODER_ARGS, ...this.extraBertArgs, ...this.ownArgs];
   }
 
   /** BertModel's inputs from this class's (MultipleChoice reshapes them). */

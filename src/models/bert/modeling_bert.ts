@@ -15,6 +15,9 @@ import type { PackedLinear } from "../../runtime/linear.js";
 import { f32At, f32Index } from "../../runtime/memory.js";
 import { NO_MASK, type HeadsView, type MaskView } from "../../runtime/attention.js";
 import { openModel, type ModelSource } from "../../loading/source.js";
+import { Callable } from "../../callable.js";
+import { EngineError } from "../../errors.js";
+import { checkOptionNames, FROM_PRETRAINED_OPTIONS, withQuantized } from "../../options.js";
 import { declaredDtype } from "../../quant/checkpoint.js";
 import type { HubOptions } from "../../loading/hub.js";
 import type { Tensor } from "../../tensor.js";
@@ -501,22 +504,56 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOp
   engine?: Engine;
   /** Config overrides, as from_pretrained's kwargs (e.g. { is_decoder: true }). */
   config?: Partial<BertConfig> & Record<string, unknown>;
+  /**
+   * transformers.js v2's name: true loads int8 weights (dtype "q8"), false float32 (dtype
+   * "fp32"); with dtype also given they must agree.
+   */
+  quantized?: boolean;
+  /** Same as quantized. */
+  quantize?: boolean;
 }
 
-/** Base of every BERT model class: the config, the engine that holds its weights, a call queue. */
-export class BertPreTrainedModel {
+/**
+ * Base of every BERT model class: the config, the engine that holds its weights, a call queue.
+ * Instances are callable, as transformers.js' models are: `await model(inputs)` is
+ * `await model.forward(inputs)`.
+ */
+export class BertPreTrainedModel extends Callable {
   static readonly base_model_prefix = "bert";
   constructor(
     readonly config: BertConfig,
     readonly engine: Engine,
-  ) {}
+  ) {
+    super("forward");
+  }
 
   /**
    * Runs calls one after another, in the engine's queue: overlapping async calls (on this model,
    * on other models sharing its engine, loads into it) see the arena as sequential calls do.
    */
   protected serialize<T>(fn: () => T): Promise<T> {
+    if (this.disposed)
+      return Promise.reject(
+        new EngineError(
+          `${this.constructor.name}: the model was disposed (dispose()); load it again to use it`,
+        ),
+      );
     return this.engine.serialize(fn);
+  }
+
+  /** Whether dispose() was called: later calls are refused with an EngineError. */
+  disposed = false;
+
+  /**
+   * transformers.js' dispose(): later calls are refused (EngineError), the engine's threads stop
+   * once calls already queued have run, and the model's WebAssembly memory is freed when the
+   * model is no longer referenced. An engine passed in the `engine` option is the caller's and
+   * keeps running.
+   */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (OWN_ENGINES.has(this.engine)) await this.engine.serialize(() => this.engine.dispose());
   }
 
   /** Bytes of WebAssembly memory held for this model (weights + arena). */
@@ -532,6 +569,17 @@ export interface BertModelOptions {
   packedWordEmbeddings?: boolean;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures of a Callable
+export interface BertModel {
+  /** `await model(inputs)` is `await model.forward(inputs)` (transformers.js' callable models). */
+  (inputs: BertModelInputs & { return_dict: false }): Promise<OutputValue[]>;
+  (
+    inputs: BertModelInputs & { return_dict?: true | null },
+  ): Promise<BaseModelOutputWithPoolingAndCrossAttentions>;
+  (inputs: BertModelInputs): Promise<BaseModelOutputWithPoolingAndCrossAttentions | OutputValue[]>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface
 export class BertModel extends BertPreTrainedModel {
   readonly embeddings: BertEmbeddings;
   readonly encoder: BertEncoder;
@@ -731,6 +779,9 @@ export async function loadPretrained<T>(
   options: FromPretrainedOptions,
   build: (config: BertConfig, engine: Engine, w: WeightLoader) => T,
 ): Promise<T> {
+  // every option known by name; transformers.js' quantized: true is dtype "q8"
+  checkOptionNames("fromPretrained", options, FROM_PRETRAINED_OPTIONS);
+  options = withQuantized("fromPretrained", options ?? {});
   checkWeightDtype(options.dtype); // before any engine (and its threads) exists
   const { config, tensors, close } = await openModel(source, options.config, options);
   try {
@@ -739,6 +790,7 @@ export async function loadPretrained<T>(
     const declared = declaredDtype(config.extra);
     const engine =
       options.engine ?? (await Engine.create(options, options.dtype ?? declared ?? undefined));
+    if (!options.engine) OWN_ENGINES.add(engine);
     // in the engine's queue: forwards of other models on a shared engine, and other loads into
     // it, wait (the loader stages rows where their arena begins)
     return await engine.load(async () => {
@@ -755,6 +807,9 @@ export async function loadPretrained<T>(
     await close();
   }
 }
+
+/** Engines made by fromPretrained for one model (dispose() stops them; an engine passed in is the caller's). */
+const OWN_ENGINES = new WeakSet<Engine>();
 
 function defaultWarn(msg: string): void {
   console.warn(`simdbert: ${msg}`);
