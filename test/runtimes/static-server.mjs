@@ -1,5 +1,7 @@
-// A tiny static file server on loopback for the browser check and the browser example:
-// the repository at /, the reference fixtures at /fixtures/. GET/HEAD only, no directory listing.
+// A tiny static file server on loopback for the browser check, the browser example and the
+// workerd bert-base check: the repository at /, the reference fixtures at /fixtures/. GET/HEAD
+// only, single byte ranges (Range: bytes=a-b, as the library's URL loader asks), no directory
+// listing.
 import { createServer } from "node:http";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -43,9 +45,23 @@ export function serve(mounts, { port = 0, log = false } = {}) {
         st = await stat(file).catch(() => null);
       }
       if (!st?.isFile()) return notFound(res);
-      res.writeHead(200, {
+      // one range, "bytes=a-b" / "bytes=a-": 206 with Content-Range; past the end: 416
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+      let start = 0;
+      let end = st.size - 1;
+      if (m) {
+        start = Number(m[1]);
+        end = m[2] ? Math.min(Number(m[2]), st.size - 1) : st.size - 1;
+        if (start >= st.size) {
+          res.writeHead(416, { "content-range": `bytes */${st.size}` }).end();
+          return;
+        }
+      }
+      res.writeHead(m ? 206 : 200, {
         "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-        "content-length": st.size,
+        "content-length": end - start + 1,
+        "accept-ranges": "bytes",
+        ...(m ? { "content-range": `bytes ${start}-${end}/${st.size}` } : {}),
         "cache-control": "no-store",
         // cross-origin isolation: SharedArrayBuffer, so WebAssembly threads, in the page
         "cross-origin-opener-policy": "same-origin",
@@ -53,7 +69,8 @@ export function serve(mounts, { port = 0, log = false } = {}) {
       });
       if (log) console.error(`GET ${path}`);
       if (req.method === "HEAD") return res.end();
-      createReadStream(file).pipe(res);
+      if (end < start) return res.end(); // an empty file
+      createReadStream(file, { start, end }).pipe(res);
     } catch (e) {
       res.writeHead(500).end(String(e));
     }

@@ -3,14 +3,14 @@
 // build/simdbert.wasm as a `wasm` module, the files of each folder in common.mjs's FIXTURE_DIRS as `data`
 // modules (fixtures.mjs maps case -> file name -> ArrayBuffer), and a Cap'n Proto
 // config naming them all; serves it on 127.0.0.1 and asks it to run the checks.
+// Then the bert-base q8 check (bert_base_q8.mjs: its own worker, the model by URL).
 // `node test/runtimes/workerd/run.mjs [--fixtures DIR] [--runs N]`
-import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { workerdBin } from "../bins.mjs";
+import { COMPATIBILITY_DATE, jsFiles, startWorkerd } from "./launch.mjs";
+export { COMPATIBILITY_DATE, startWorkerd };
 import {
   DEFAULT_RUNS,
   FIXTURE_DIRS,
@@ -23,18 +23,6 @@ import { parseArgs } from "../fs-context.mjs";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const HERE = fileURLToPath(new URL("./", import.meta.url));
-export const COMPATIBILITY_DATE = "2025-09-01";
-
-async function jsFiles(dir, skip) {
-  const out = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (!skip.includes(e.name)) out.push(...(await jsFiles(p, skip)));
-    } else if (e.name.endsWith(".js")) out.push(p);
-  }
-  return out;
-}
 
 /** Writes the bundle and its config into `dir`; returns the config's path. */
 export async function layOut(dir, fixtures) {
@@ -91,51 +79,10 @@ const worker :Workerd.Worker = (
   return path;
 }
 
-/** Starts workerd on a config; resolves to { url, stop(), stderr() } once it listens. */
-export async function startWorkerd(configPath) {
-  const bin = workerdBin();
-  if (!bin) throw new Error("no workerd binary: run npm install (devDependency workerd)");
-  const child = spawn(bin, ["serve", configPath, "--control-fd=3"], {
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stdout.on("data", (d) => (err += d));
-  child.stderr.on("data", (d) => (err += d));
-  const port = await new Promise((ok, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`workerd did not start in 60 s\n${err}`)),
-      60_000,
-    );
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      fail(new Error(`workerd exited with ${code}\n${err}`));
-    });
-    createInterface({ input: child.stdio[3] }).on("line", (line) => {
-      try {
-        const msg = JSON.parse(line);
-        if (msg.event === "listen" && msg.socket === "http") {
-          clearTimeout(timer);
-          ok(msg.port);
-        }
-      } catch {
-        // not a JSON line of the server: ignore
-      }
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stderr: () => err,
-    stop: () =>
-      new Promise((r) => {
-        if (child.exitCode !== null) return r();
-        child.once("exit", r);
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 async function version() {
-  const pkg = JSON.parse(await readFile(join(REPO, "node_modules/workerd/package.json"), "utf8"));
+  const pkg = JSON.parse(
+    await readFile(join(HERE, "../node_modules/workerd/package.json"), "utf8"),
+  );
   return pkg.version;
 }
 
@@ -179,6 +126,11 @@ async function main() {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
+  // bert-base in q8 in its own worker (bert_base_q8.mjs): wasm memory within an isolate's 128 MB
+  const { bertBaseQ8Check } = await import("./bert_base_q8.mjs");
+  const big = await bertBaseQ8Check();
+  result.checks.push(big);
+  result.pass = result.pass && big.pass;
   result.runtime = "workerd";
   result.version = await version().catch(() => "?");
   console.log(describe(result));

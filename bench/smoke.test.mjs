@@ -3,9 +3,9 @@
 // agrees with simdbert, and the chart renders.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { measureKernels, summarizeKernels, GEMM_SHAPES } from "../bench/lib/kernels.mjs";
-import { benchModel, benchMemory } from "../bench/lib/models-bench.mjs";
-import { chartSvg } from "../bench/lib/svg.mjs";
+import { measureKernels, summarizeKernels, GEMM_SHAPES } from "./lib/kernels.mjs";
+import { benchModel, benchMemory } from "./lib/models-bench.mjs";
+import { chartSvg } from "./lib/svg.mjs";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
