@@ -494,6 +494,11 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOp
   quantized?: boolean;
   /** Same as quantized. */
   quantize?: boolean;
+  /**
+   * transformers.js' device: "wasm", "cpu" or "auto" (where simdbert runs: WebAssembly on the
+   * CPU); any other device is refused.
+   */
+  device?: "wasm" | "cpu" | "auto";
 }
 
 /**
