@@ -512,6 +512,61 @@ export function activatePanel(act: i32, m: i32, nr: i32, c: usize, ldc: usize): 
   }
 }
 
+// One column panel of a packed GEMM: columns [j, j + nr) of C (rows ldcB bytes apart) over all m
+// rows of packed A (tiles of 4 rows, tileB = k·16 bytes each) and the panel's f32 weights at bp, then the
+// activation. Shared by the f32 and fp16 weights' kernels (the fp16 one widens its panel first).
+// @ts-ignore: decorator
+@inline export function panel4x8Packed(
+  m: i32,
+  nr: i32,
+  k: i32,
+  ap: usize,
+  tileB: usize,
+  bp: usize,
+  j: i32,
+  bias: usize,
+  c: usize,
+  ldcB: usize,
+  r: usize,
+  ldrB: usize,
+  act: i32,
+): void {
+  const biasJ = bias ? bias + ((<usize>j) << 2) : 0;
+  const cj = c + ((<usize>j) << 2);
+  const rj = r ? r + ((<usize>j) << 2) : 0;
+  let i = 0,
+    t: usize = ap;
+  for (; i + 4 <= m; i += 4) {
+    tile4x8Packed(
+      4,
+      nr,
+      k,
+      t,
+      bp,
+      biasJ,
+      cj + <usize>i * ldcB,
+      ldcB,
+      rj ? rj + <usize>i * ldrB : 0,
+      ldrB,
+    );
+    t += tileB;
+  }
+  if (i < m)
+    tile4x8Packed(
+      m - i,
+      nr,
+      k,
+      t,
+      bp,
+      biasJ,
+      cj + <usize>i * ldcB,
+      ldcB,
+      rj ? rj + <usize>i * ldrB : 0,
+      ldrB,
+    );
+  if (act != ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
+}
+
 /**
  * C[m, n] = act(A·W + bias (+ R)), act numbered as in activations.ts (0: none). A packed by
  * f32_pack_rows4 (at ap), W packed by f32_pack_panels8 (panels panelStride bytes apart, 32 bytes a
@@ -538,39 +593,6 @@ export function f32_gemm_4x8_packed(
   for (let j = 0; j < n; j += 8) {
     const nr = min(n - j, 8);
     const bp = b + <usize>(j >> 3) * <usize>panelStride;
-    const biasJ = bias ? bias + ((<usize>j) << 2) : 0;
-    const cj = c + ((<usize>j) << 2);
-    const rj = r ? r + ((<usize>j) << 2) : 0;
-    let i = 0,
-      t: usize = ap;
-    for (; i + 4 <= m; i += 4) {
-      tile4x8Packed(
-        4,
-        nr,
-        k,
-        t,
-        bp,
-        biasJ,
-        cj + <usize>i * ldcB,
-        ldcB,
-        rj ? rj + <usize>i * ldrB : 0,
-        ldrB,
-      );
-      t += tileB;
-    }
-    if (i < m)
-      tile4x8Packed(
-        m - i,
-        nr,
-        k,
-        t,
-        bp,
-        biasJ,
-        cj + <usize>i * ldcB,
-        ldcB,
-        rj ? rj + <usize>i * ldrB : 0,
-        ldrB,
-      );
-    if (act != ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
+    panel4x8Packed(m, nr, k, ap, tileB, bp, j, bias, c, ldcB, r, ldrB, act);
   }
 }

@@ -6,8 +6,7 @@
 //
 // Packed layout (f16_pack_panels8): f32_pack_panels8's with 2-byte elements: panel p at
 // out + p·16·k bytes, k step t at 16·t, channel j of the panel at 2·j; zero past n.
-import { tile4x8Packed, activatePanel } from "./gemm";
-import { ACT_LINEAR } from "./activations";
+import { panel4x8Packed } from "./gemm";
 
 /** Packs W (f16 bits [n, k], row-major) into panels of 8 channels: ceil(n/8)·8·k halves. */
 export function f16_pack_panels8(n: i32, k: i32, w: usize, out: usize): void {
@@ -84,40 +83,7 @@ export function f16_gemm_4x8_packed(
   for (let j = 0; j < n; j += 8) {
     const nr = min(n - j, 8);
     widenPanel(k, b + ((<usize>(j >> 3) * <usize>k) << 4), scratch);
-    const biasJ = bias ? bias + ((<usize>j) << 2) : 0;
-    const cj = c + ((<usize>j) << 2);
-    const rj = r ? r + ((<usize>j) << 2) : 0;
-    let i = 0,
-      t: usize = ap;
-    for (; i + 4 <= m; i += 4) {
-      tile4x8Packed(
-        4,
-        nr,
-        k,
-        t,
-        scratch,
-        biasJ,
-        cj + <usize>i * ldcB,
-        ldcB,
-        rj ? rj + <usize>i * ldrB : 0,
-        ldrB,
-      );
-      t += tileB;
-    }
-    if (i < m)
-      tile4x8Packed(
-        m - i,
-        nr,
-        k,
-        t,
-        scratch,
-        biasJ,
-        cj + <usize>i * ldcB,
-        ldcB,
-        rj ? rj + <usize>i * ldrB : 0,
-        ldrB,
-      );
-    if (act != ACT_LINEAR) activatePanel(act, m, nr, cj, ldcB);
+    panel4x8Packed(m, nr, k, ap, tileB, scratch, j, bias, c, ldcB, r, ldrB, act);
   }
 }
 

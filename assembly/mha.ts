@@ -24,7 +24,7 @@ export const REL_KEY_QUERY: i32 = 2;
 /**
  * f32_mha's arguments: a block in linear memory that the engine fills once per call (in the manner
  * of XNNPACK's operator contexts). This class is the one list of them: the engine's bindings
- * (src/runtime/mha_context.ts) are generated from it by scripts/gen-kernel-context.mjs. Every
+ * (src/runtime/kernel_bindings.ts) are generated from it by scripts/gen-kernel-bindings.mjs. Every
  * field is 4 bytes (i32, f32 or a usize pointer), in declaration order.
  */
 @unmanaged

@@ -44,6 +44,7 @@ export const FROM_PRETRAINED_OPTIONS: readonly string[] = [
   "dtype",
   "quantized",
   "quantize",
+  "device",
   "addPoolingLayer",
   "engine",
   "config",
@@ -91,6 +92,7 @@ function hint(k: string, accepted: readonly string[]): string {
  */
 export function withQuantized<O extends { dtype?: unknown }>(where: string, options: O): O {
   if (!options || typeof options !== "object") return options;
+  options = withDevice(where, options);
   const o = options as O & { quantized?: unknown; quantize?: unknown };
   if (o.quantized === undefined && o.quantize === undefined) return options;
   const name = o.quantized !== undefined ? "quantized" : "quantize";
@@ -112,4 +114,25 @@ export function withQuantized<O extends { dtype?: unknown }>(where: string, opti
     );
   const { quantized: _a, quantize: _b, ...rest } = o;
   return { ...rest, dtype: o.dtype ?? implied } as O;
+}
+
+/** The devices simdbert runs on: WebAssembly on the CPU, which is what each of these names means. */
+export const DEVICES: readonly string[] = ["wasm", "cpu", "auto"];
+
+/**
+ * transformers.js' `device`: "wasm", "cpu" and "auto" are where simdbert runs (WebAssembly SIMD on
+ * the CPU) and are accepted; another device ("webgpu", "cuda", ...) is refused by name instead of
+ * running on the CPU unannounced. Returns the options without `device`.
+ */
+export function withDevice<O>(where: string, options: O): O {
+  const o = options as O & { device?: unknown };
+  if (!o || typeof o !== "object" || o.device === undefined) return options;
+  if (typeof o.device !== "string" || !DEVICES.includes(o.device))
+    throw new OptionError(
+      `${where}: device ${JSON.stringify(o.device)} is not available: simdbert runs on the CPU through WebAssembly (device ${DEVICES.map((d) => JSON.stringify(d)).join(", ")})`,
+      "device",
+      DEVICES,
+    );
+  const { device: _d, ...rest } = o;
+  return rest as O;
 }

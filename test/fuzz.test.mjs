@@ -35,6 +35,19 @@ for (const surface of SURFACES) {
   });
 }
 
+// the driver's own checks, on a surface that misbehaves on purpose (test/fuzz/watchdog.mjs): the
+// allowances for a loaded machine (CPU time for "slow", a load factor for hangs) leave them able to fail
+test("fuzz driver: a hang is caught, a slow case (CPU) is caught, a case that only waits is not slow", async () => {
+  const run = (only, o) =>
+    fuzzSurface("watchdog", { seconds: 30, seed: 1, only, log: () => {}, ...o });
+  const hang = await run(0, { hangMs: 1500 });
+  assert.is(hang.counts.hangs, 1, JSON.stringify(hang.counts));
+  const slow = await run(1, { slowMs: 500 });
+  assert.is(slow.counts.slow, 1, JSON.stringify(slow.counts));
+  const waits = await run(2, { slowMs: 500 });
+  assert.is(failureCount(waits), 0, JSON.stringify(waits.counts));
+});
+
 for (const r of [...REGRESSIONS, ...ATTACK_REGRESSIONS]) test(`regression: ${r.name}`, r.run);
 
 test.run();

@@ -627,12 +627,33 @@ test("unknown options are refused by name, with the accepted ones; HF / transfor
     AutoModelForMaskedLM.from_pretrained(files, { quantized: true, dtype: "fp16" }),
     "quantized",
   );
+  // transformers.js' device: where simdbert runs is accepted, another device refused
+  assert.ok(
+    (await AutoModel.from_pretrained(files, { ...quiet, device: "wasm" })) instanceof BertModel,
+  );
+  await refused(AutoModel.from_pretrained(files, { device: "webgpu" }), "device", "wasm");
+  await refused(pipeline("feature-extraction", files, { device: "cuda" }), "device");
   // tokenizer fromPretrained and calls
   await refused(
     AutoTokenizer.from_pretrained(files, { doLowerCase: false }),
     "doLowerCase",
     'did you mean "do_lower_case"',
   );
+  assert.throws(
+    () => new BertTokenizer(VOCAB, { doLowerCase: false }),
+    (e) =>
+      e instanceof OptionError && e.option === "doLowerCase" && /do_lower_case/.test(e.message),
+  );
+  // tokenizer_config.json's keys for other libraries are not the caller's options: they load
+  const withConfig = {
+    ...files,
+    "tokenizer_config.json": JSON.stringify({
+      tokenizer_class: "BertTokenizer",
+      name_or_path: "x",
+      do_lower_case: true,
+    }),
+  };
+  assert.ok((await AutoTokenizer.from_pretrained(withConfig)) instanceof BertTokenizer);
   const tok = await AutoTokenizer.from_pretrained(files, { do_lower_case: true, revision: "main" });
   await refused((async () => tok("a", { paddding: true }))(), "paddding", "padding");
   await refused((async () => tok.encode("a", { max_len: 3 }))(), "max_len", "max_length");
@@ -647,6 +668,12 @@ test("unknown options are refused by name, with the accepted ones; HF / transfor
       }))(),
     "returns",
   );
+  await refused(
+    (async () => tok.decode([2, 5, 3], { skip_special_token: true }))(),
+    "skip_special_token",
+    "skip_special_tokens",
+  );
+  assert.is(tok.decode([2, 5, 3], { skip_special_tokens: true }), "hello");
   // return_tensor (transformers.js): true gives Tensors, false nested arrays
   const t = tok(["hello", "a b"], { padding: true, return_tensor: true });
   assert.ok(t.input_ids instanceof Tensor);

@@ -114,14 +114,7 @@ class DirFiles implements ModelFiles {
     return readRegularFile(this.path(name), { maxBytes, what: name });
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    try {
-      return await SafetensorsFile.open(ra);
-    } catch (e) {
-      await ra.close();
-      throw e;
-    }
+    return safetensorsAt(await this.open(name));
   }
   open(name: string): Promise<RandomAccess | null> {
     return FileAccess.open(this.path(name));
@@ -167,8 +160,8 @@ class IdFiles implements ModelFiles {
     })();
     return this.resolved;
   }
-  async bytes(name: string) {
-    return (await this.files()).bytes(name);
+  async bytes(name: string, maxBytes?: number) {
+    return (await this.files()).bytes(name, maxBytes);
   }
   async tensors(name: string) {
     return (await this.files()).tensors(name);
@@ -180,6 +173,17 @@ class IdFiles implements ModelFiles {
   async exists(name: string) {
     const f = await this.files();
     return f.exists ? f.exists(name) : (await f.bytes(name)) !== null;
+  }
+}
+
+/** A safetensors source over an opened file (null: absent), closing the file when it is refused. */
+async function safetensorsAt(ra: RandomAccess | null): Promise<TensorSource | null> {
+  if (!ra) return null;
+  try {
+    return await SafetensorsFile.open(ra);
+  } catch (e) {
+    await ra.close();
+    throw e;
   }
 }
 
@@ -213,19 +217,12 @@ export class HubFiles implements ModelFiles {
       throw e;
     }
   }
-  async bytes(name: string): Promise<Uint8Array | null> {
+  async bytes(name: string, maxBytes?: number): Promise<Uint8Array | null> {
     const p = await this.local(name);
-    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name) : null;
+    return p ? new DirFiles(p.slice(0, p.length - name.length)).bytes(name, maxBytes) : null;
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    try {
-      return await SafetensorsFile.open(ra);
-    } catch (e) {
-      await ra.close();
-      throw e;
-    }
+    return safetensorsAt(await this.open(name));
   }
   async open(name: string): Promise<RandomAccess | null> {
     const p = await this.local(name);
@@ -280,9 +277,7 @@ class UrlFiles implements ModelFiles {
     return out;
   }
   async tensors(name: string): Promise<TensorSource | null> {
-    const ra = await this.open(name);
-    if (!ra) return null;
-    return SafetensorsFile.open(ra);
+    return safetensorsAt(await this.open(name));
   }
   /** Range reads (a read-ahead window at a time) where the server allows them. */
   open(name: string): Promise<RandomAccess | null> {

@@ -201,20 +201,7 @@ async function openZip(ra: RandomAccess): Promise<TorchSource> {
   if (pkl.size > MAX_PICKLE)
     throw new ZipError(`${where}: data.pkl of ${pkl.size} bytes is over the limit`);
   const bytes = await readAt(ra, pkl.offset, pkl.size);
-  const storages = new Map<string, StorageRef>();
-  const load = (pid: unknown[]): StorageRef => {
-    const s = storageFromPid(pid, false, where);
-    const seen = storages.get(s.key);
-    if (seen) {
-      if (seen.dtype !== s.dtype || seen.numel !== s.numel)
-        throw new PickleError(
-          `${where}: storage ${s.key} is declared twice with different types or sizes`,
-        );
-      return seen;
-    }
-    storages.set(s.key, s);
-    return s;
-  };
+  const { load } = storageTable(false, where);
   const { value } = readPickle(bytes, 0, load, `${where} (${pkls[0]})`);
   const tensors = stateDict(value, where);
   const rec = (s: StorageRef) => {
@@ -236,6 +223,32 @@ async function openZip(ra: RandomAccess): Promise<TorchSource> {
     ),
     "zip",
   );
+}
+
+/**
+ * The storages a checkpoint's pickle names (its persistent ids), each once: `load` is the pickle's
+ * persistent_load, which gives the same StorageRef for a key named again (and refuses a key
+ * declared again with another type or size).
+ */
+function storageTable(
+  legacy: boolean,
+  where: string,
+): { storages: Map<string, StorageRef>; load: (pid: unknown[]) => StorageRef } {
+  const storages = new Map<string, StorageRef>();
+  const load = (pid: unknown[]): StorageRef => {
+    const s = storageFromPid(pid, legacy, where);
+    const seen = storages.get(s.key);
+    if (seen) {
+      if (seen.dtype !== s.dtype || seen.numel !== s.numel)
+        throw new PickleError(
+          `${where}: storage ${s.key} is declared twice with different types or sizes`,
+        );
+      return seen;
+    }
+    storages.set(s.key, s);
+    return s;
+  };
+  return { storages, load };
 }
 
 async function openLegacy(ra: RandomAccess): Promise<TorchSource> {
@@ -275,20 +288,8 @@ async function parseLegacy(ra: RandomAccess, bytes: Uint8Array): Promise<TorchSo
   const sys = next(null, "sys_info");
   if (!(sys instanceof Map) || sys.get("little_endian") !== true)
     throw new WeightsError(`${where}: a big-endian (or unknown) legacy checkpoint`);
-  const storages = new Map<string, StorageRef>();
-  const state = next((pid) => {
-    const s = storageFromPid(pid, true, where);
-    const seen = storages.get(s.key);
-    if (seen) {
-      if (seen.dtype !== s.dtype || seen.numel !== s.numel)
-        throw new PickleError(
-          `${where}: storage ${s.key} is declared twice with different types or sizes`,
-        );
-      return seen;
-    }
-    storages.set(s.key, s);
-    return s;
-  }, "state dict");
+  const { storages, load } = storageTable(true, where);
+  const state = next(load, "state dict");
   const keys = next(null, "storage keys");
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== "string"))
     throw new WeightsError(`${where}: the legacy storage key list is damaged`);

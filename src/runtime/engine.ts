@@ -11,22 +11,26 @@ import { autoRelaxed, kernelsModule, type ModelDtype, type WasmOptions } from ".
 import { CTL_BYTES, MAX_THREADS, ThreadPool } from "./threads.js";
 import {
   ACTIVATION,
+  ACTIVATION_ARGS,
   GEMM,
-  GEMM_PACKED,
-  GEMM_PACKED_ROWS,
+  GEMM_ARGS,
   GEMM_ROWS,
-  F16_GEMM,
-  F16_GEMM_ROWS,
-  Q8_GEMM,
-  Q8_GEMM_ROWS,
-  Q8_PACK,
   LAYERNORM,
+  LAYERNORM_ARGS,
   MHA,
+  MHA_ARGS,
+  Q8_PACK,
+  Q8_PACK_ARGS,
+  WEIGHT_DTYPES,
+  WEIGHT_GEMM,
+  WEIGHT_GEMM_ARGS,
+  WEIGHT_GEMM_ROWS,
+  jobArgs,
   runTask,
 } from "./tasks.js";
 import { EngineError } from "../errors.js";
-import { MHA_CONTEXT_BYTES, writeMhaContext, type MhaContext } from "./kernel_bindings.js";
-import type { Kernels } from "./kernels.js";
+import { MHA_CONTEXT_BYTES, writeMhaContext, type Kernels } from "./kernel_bindings.js";
+import { mhaContext, type MhaArgs } from "./attention.js";
 import { F32_BYTES, alignUp, f32At, f32Bytes } from "./memory.js";
 import {
   PANEL_COLS,
@@ -75,9 +79,6 @@ const PARALLEL_LAYERNORM_FLOATS = 1 << 15;
 const PARALLEL_ACTIVATION_FLOATS = 1 << 14;
 /** Tasks per thread: enough that a thread slowed by another process leaves its share to the rest. */
 const TASKS_PER_THREAD = 4;
-
-/** f32_mha's arguments as the models give them (the engine adds its packing scratch). */
-export type MhaArgs = Omit<MhaContext, "pack" | "packBytes">;
 
 const PAGE = 65536;
 /** Every allocation is followed by this much readable slack (kernels may load, never store, up
@@ -256,21 +257,7 @@ export class Engine {
       case "f32": {
         const { n, k } = l;
         if (this.pack >= 0 && TILE_ROWS * f32Bytes(k) <= this.packBytes) {
-          this.gemmF32Panels(
-            m,
-            n,
-            k,
-            x,
-            ldx,
-            l.ptr,
-            l.panelBytes,
-            bias,
-            y,
-            ldy,
-            residual,
-            ldr,
-            act,
-          );
+          this.weightGemm(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
           return;
         }
         // before any arena plan (no packing buffer): the same sums on A read in place
@@ -293,10 +280,9 @@ export class Engine {
         return;
       }
       case "q8":
-        this.gemmQ8(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
-        return;
       case "f16":
-        this.gemmF16(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
+        this.needPack(l);
+        this.weightGemm(l, m, x, ldx, bias, y, ldy, residual, ldr, act);
         return;
       default:
         throw new EngineError(`simdbert: no GEMM for ${String(l.dtype)} weights`);
@@ -311,11 +297,19 @@ export class Engine {
   }
 
   /**
-   * q8 weights (assembly/gemm_q8.ts): rows of A quantized and packed in blocks that fit the packing
-   * buffer (q8_pack_rows4: per row, so a block's bits do not depend on the blocking), each block
-   * multiplied by q8_gemm_packed, split by column panels (or row tiles when there are few panels).
+   * The weights' GEMM, every dtype (PackedLinear's panels of PANEL_COLS columns): rows of A packed
+   * in blocks that fit the packing buffer (a block of A then stays in L2 while W's panels stream
+   * past), each block multiplied by the dtype's micro-kernel, split over the threads by column
+   * panels (or by row tiles when there are few panels). Per dtype:
+   *   f32: A packed by f32_pack_rows4, f32_gemm_4x8_packed: the same bits as f32_gemm_4x8 (up to
+   *        K = 4096, past which f32_gemm_4x8 splits K and, when R is C, adds R first);
+   *   f16 (assembly/gemm_f16.ts): A packed as for f32; each thread widens its panels into its own
+   *        scratch at the end of the packing buffer (32·k bytes a thread);
+   *   q8 (assembly/gemm_q8.ts): rows quantized and packed by q8_pack_rows4 (per row, so a block's
+   *        bits do not depend on the blocking; in parallel too), their parameters (8 bytes a row)
+   *        after the block.
    */
-  private gemmQ8(
+  private weightGemm(
     l: PackedLinear,
     m: number,
     a: number,
@@ -327,95 +321,55 @@ export class Engine {
     ldr: number,
     act: number,
   ): void {
-    this.needPack(l);
-    const { n, k } = l;
+    const { n, k, dtype } = l;
     const T = this.threads;
-    const tileBytes = this.k.q8_packed_a_bytes(TILE_ROWS, k);
-    // a tile of packed A plus its rows' parameters (8 bytes a row)
-    const maxRows = TILE_ROWS * Math.floor(this.packBytes / (tileBytes + 8 * TILE_ROWS));
+    const q8 = dtype === "q8";
+    // bytes of packed A per tile of TILE_ROWS rows, and of the packing buffer a tile takes
+    const tileBytes = q8 ? this.k.q8_packed_a_bytes(TILE_ROWS, k) : TILE_ROWS * f32Bytes(k);
+    const tileRoom = q8 ? tileBytes + 8 * TILE_ROWS : TILE_ROWS * f32Bytes(Math.max(k, 1));
+    const room = this.packBytes - (dtype === "f16" ? T * 32 * k : 0);
+    const maxRows = TILE_ROWS * Math.floor(room / tileRoom);
     if (maxRows < TILE_ROWS)
-      throw new EngineError(`simdbert: a q8 Linear with k = ${k} needs a larger packing buffer`);
+      throw new EngineError(
+        `simdbert: ${q8 ? "a q8" : dtype === "f16" ? "an fp16" : "an f32"} Linear with k = ${k} needs a larger packing buffer`,
+      );
     const blocks = Math.ceil(m / maxRows);
     const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
     const ap = this.pack;
-    const rq = ap + (rows / TILE_ROWS) * tileBytes;
+    const rq = q8 ? ap + (rows / TILE_ROWS) * tileBytes : 0;
     const panels = Math.ceil(n / PANEL_COLS);
     for (let m0 = 0; m0 < m; m0 += rows) {
       const mb = Math.min(rows, m - m0);
-      const cb = f32At(c, m0 * ldc),
-        rb = f32At(r, m0 * ldr);
-      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
-        this.k.q8_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap, rq);
-        this.k.q8_gemm_packed(
-          mb,
-          n,
-          k,
-          ap,
-          rq,
-          l.ptr,
-          l.scales,
-          l.sums,
-          bias,
-          cb,
-          ldc,
-          rb,
-          ldr,
-          act,
-        );
-        continue;
-      }
-      // the rows quantized in parallel too (each row on its own: the same bits)
-      const packArgs = [mb, k, f32At(a, m0 * lda), lda, ap, rq, tileBytes];
-      this.job(Q8_PACK, packArgs, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
-      const args = [mb, n, k, ap, rq, l.ptr, l.scales, l.sums, bias, cb, ldc, rb, ldr, act];
-      args.push(l.panelBytes, tileBytes);
-      if (panels >= 2 * T) this.job(Q8_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
-      else this.job(Q8_GEMM_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
-    }
-  }
-
-  /**
-   * fp16 weights (assembly/gemm_f16.ts): as the f32 path (A packed by f32_pack_rows4), each thread
-   * widening its panels into its own scratch at the end of the packing buffer (32·k bytes a thread).
-   */
-  private gemmF16(
-    l: PackedLinear,
-    m: number,
-    a: number,
-    lda: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-    act: number,
-  ): void {
-    this.needPack(l);
-    const { n, k } = l;
-    const T = this.threads;
-    const scratchBytes = 32 * k;
-    const tileBytes = TILE_ROWS * f32Bytes(Math.max(k, 1));
-    const room = this.packBytes - T * scratchBytes;
-    const maxRows = TILE_ROWS * Math.floor(room / tileBytes);
-    if (maxRows < TILE_ROWS)
-      throw new EngineError(`simdbert: an fp16 Linear with k = ${k} needs a larger packing buffer`);
-    const scratch = this.pack + room;
-    const blocks = Math.ceil(m / maxRows);
-    const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
-    const ap = this.pack;
-    const panels = Math.ceil(n / PANEL_COLS);
-    for (let m0 = 0; m0 < m; m0 += rows) {
-      const mb = Math.min(rows, m - m0);
-      const cb = f32At(c, m0 * ldc),
-        rb = f32At(r, m0 * ldr);
-      this.k.f32_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap);
-      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
-        this.k.f16_gemm_4x8_packed(mb, n, k, ap, l.ptr, bias, cb, ldc, rb, ldr, act, scratch);
-        continue;
-      }
-      const args = [mb, n, k, ap, l.ptr, bias, cb, ldc, rb, ldr, act, scratch, l.panelBytes];
-      if (panels >= 2 * T) this.job(F16_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
-      else this.job(F16_GEMM_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
+      const tiles = Math.ceil(mb / TILE_ROWS);
+      const parallel = T > 1 && 2 * mb * n * k >= PARALLEL_FLOPS;
+      const am = f32At(a, m0 * lda);
+      if (q8) {
+        const pack = jobArgs(Q8_PACK_ARGS, { m: mb, k, a: am, lda, ap, rq, tileBytes });
+        this.job(Q8_PACK, pack, parallel ? Math.min(tiles, T * TASKS_PER_THREAD) : 1);
+      } else this.k.f32_pack_rows4(mb, k, am, lda, ap);
+      const args = jobArgs(WEIGHT_GEMM_ARGS, {
+        dtype: WEIGHT_DTYPES[dtype],
+        m: mb,
+        n,
+        k,
+        ap,
+        tileBytes,
+        w: l.ptr,
+        panelBytes: l.panelBytes,
+        bias,
+        c: f32At(c, m0 * ldc),
+        ldc,
+        r: f32At(r, m0 * ldr),
+        ldr,
+        act,
+        rq,
+        scales: q8 ? l.scales : 0,
+        sums: q8 ? l.sums : 0,
+        scratch: ap + room,
+      });
+      if (!parallel) this.job(WEIGHT_GEMM, args, 1);
+      else if (panels >= 2 * T) this.job(WEIGHT_GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
+      else this.job(WEIGHT_GEMM_ROWS, args, Math.min(tiles, T * TASKS_PER_THREAD));
     }
   }
 
@@ -471,66 +425,35 @@ export class Engine {
       this.k.f32_gemm_4x8(m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr);
       return;
     }
-    const args = [m, n, k, a, lda, b, kStride, panelStride, bias, c, ldc, r, ldr];
+    const args = jobArgs(GEMM_ARGS, {
+      m,
+      n,
+      k,
+      a,
+      lda,
+      b,
+      kStride,
+      panelStride,
+      bias,
+      c,
+      ldc,
+      r,
+      ldr,
+    });
     const panels = Math.ceil(n / PANEL_COLS);
     if (panels >= 2 * T) this.job(GEMM, args, Math.min(panels, T * TASKS_PER_THREAD));
     else this.job(GEMM_ROWS, args, Math.min(Math.ceil(m / TILE_ROWS), T * TASKS_PER_THREAD));
   }
 
-  /**
-   * The f32 weights' GEMM (W packed by f32_pack_panels8): A packed in row blocks that fit the
-   * packing buffer, each block then multiplied by f32_gemm_4x8_packed, split by column panels (or
-   * by row tiles when there are few panels). The same bits as f32_gemm_4x8 (up to K = 4096, past
-   * which f32_gemm_4x8 splits K and, when R is C, adds R first).
-   */
-  private gemmF32Panels(
-    m: number,
-    n: number,
-    k: number,
-    a: number,
-    lda: number,
-    b: number,
-    panelStride: number,
-    bias: number,
-    c: number,
-    ldc: number,
-    r: number,
-    ldr: number,
-    act: number,
-  ): void {
-    const T = this.threads;
-    // rows of A per block: whole tiles of TILE_ROWS rows of k floats that fit the packing buffer
-    const tileBytes = TILE_ROWS * f32Bytes(Math.max(k, 1));
-    const maxRows = Math.max(TILE_ROWS, TILE_ROWS * Math.floor(this.packBytes / tileBytes));
-    const blocks = Math.ceil(m / maxRows);
-    const rows = TILE_ROWS * Math.ceil(m / blocks / TILE_ROWS);
-    const ap = this.pack;
-    for (let m0 = 0; m0 < m; m0 += rows) {
-      const mb = Math.min(rows, m - m0);
-      const cb = f32At(c, m0 * ldc),
-        rb = f32At(r, m0 * ldr);
-      this.k.f32_pack_rows4(mb, k, f32At(a, m0 * lda), lda, ap);
-      if (T === 1 || 2 * mb * n * k < PARALLEL_FLOPS) {
-        this.k.f32_gemm_4x8_packed(mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act);
-        continue;
-      }
-      const args = [mb, n, k, ap, b, panelStride, bias, cb, ldc, rb, ldr, act];
-      const panels = Math.ceil(n / PANEL_COLS);
-      if (panels >= 2 * T) this.job(GEMM_PACKED, args, Math.min(panels, T * TASKS_PER_THREAD));
-      else
-        this.job(GEMM_PACKED_ROWS, args, Math.min(Math.ceil(mb / TILE_ROWS), T * TASKS_PER_THREAD));
-    }
-  }
-
   /** @internal f32_mha over `pairs` (batch, head) pairs, split in contiguous ranges. */
   mha(pairs: number, x: MhaArgs): void {
     const c = this.mhaContext;
-    writeMhaContext(this.i32, this.f32, c, {
-      ...x,
-      pack: Math.max(this.pack, 0),
-      packBytes: MHA_PACK_BYTES,
-    });
-    this.job(MHA, [pairs, c], Math.min(pairs, this.threads * TASKS_PER_THREAD));
+    writeMhaContext(this.i32, this.f32, c, mhaContext(x, Math.max(this.pack, 0), MHA_PACK_BYTES));
+    this.job(
+      MHA,
+      jobArgs(MHA_ARGS, { pairs, context: c }),
+      Math.min(pairs, this.threads * TASKS_PER_THREAD),
+    );
   }
 
   /** @internal f32_layernorm split by rows. */
@@ -547,13 +470,17 @@ export class Engine {
   ): void {
     const tasks =
       rows * n < PARALLEL_LAYERNORM_FLOATS ? 1 : Math.min(rows, this.threads * TASKS_PER_THREAD);
-    this.job(LAYERNORM, [rows, n, x, ldx, gamma, beta, eps, y, ldy], tasks);
+    this.job(
+      LAYERNORM,
+      jobArgs(LAYERNORM_ARGS, { rows, n, x, ldx, gamma, beta, eps, y, ldy }),
+      tasks,
+    );
   }
 
   /** @internal f32_activation over count floats, split in blocks. */
   activation(kind: number, count: number, x: number, y: number): void {
     const tasks = count < PARALLEL_ACTIVATION_FLOATS ? 1 : this.threads * TASKS_PER_THREAD;
-    this.job(ACTIVATION, [kind, count, x, y], tasks);
+    this.job(ACTIVATION, jobArgs(ACTIVATION_ARGS, { kind, count, x, y }), tasks);
   }
 
   private refresh(): void {

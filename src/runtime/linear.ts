@@ -9,7 +9,7 @@
 // of W, each panel k steps of 8 floats: W[8p + j, kk] at ptr + p·panelBytes + kk·32 + j·4, zero
 // past n. The micro-kernel (f32_gemm_4x8 / f32_gemm_4x8_packed) streams 32 contiguous bytes per k
 // step. The bias, when there is one, is padded to whole panels.
-import type { Kernels } from "./kernels.js";
+import type { Kernels } from "./kernel_bindings.js";
 import { F32_BYTES, f32At, f32Index } from "./memory.js";
 import { EngineError } from "../errors.js";
 

@@ -77,6 +77,13 @@ export interface BertTokenizerOptions {
   max_input_chars_per_word?: number;
 }
 
+/** DecodeOptions' names. */
+const DECODE_OPTIONS: readonly string[] = [
+  "skip_special_tokens",
+  "clean_up_tokenization_spaces",
+  "spaces_between_special_tokens",
+];
+
 /** BertTokenizerOptions' names (and HF's legacy max_len), the options fromPretrained checks. */
 export const TOKENIZER_OPTIONS: readonly string[] = [
   "do_lower_case",
@@ -190,6 +197,7 @@ export class BertTokenizer extends Callable implements PrepareHost {
     options: BertTokenizerOptions = {},
   ) {
     super("call");
+    checkOptionNames("BertTokenizer", options, TOKENIZER_OPTIONS);
     const o = options ?? {};
     this.vocab =
       vocab instanceof Vocab
@@ -989,6 +997,8 @@ export class BertTokenizer extends Callable implements PrepareHost {
 
   /** HF's decode (slow tokenizer). */
   decode(ids: readonly number[] | Tensor | number, options: DecodeOptions = {}): string {
+    checkOptionNames("decode", options, DECODE_OPTIONS);
+    options ??= {};
     const list = typeof ids === "number" ? [ids] : idList(ids);
     const skip = truthy(options.skip_special_tokens);
     const tokens = this.convert_ids_to_tokens(list, skip);

@@ -10,7 +10,7 @@ import {
   type ModelSource,
 } from "../loading/source.js";
 import type { HubOptions } from "../loading/hub.js";
-import { BertTokenizer, type BertTokenizerOptions } from "./bert_tokenizer.js";
+import { BertTokenizer, TOKENIZER_OPTIONS, type BertTokenizerOptions } from "./bert_tokenizer.js";
 import { TokenizerError } from "./errors.js";
 import { truthy } from "./py.js";
 import { parseTokenizerJson } from "./tokenizer_json.js";
@@ -60,7 +60,11 @@ export class TokenizerFiles {
     if (extraSpecial.length && merged.additional_special_tokens === undefined)
       merged.additional_special_tokens = extraSpecial;
 
-    const tok = new BertTokenizer(this.vocab, merged as BertTokenizerOptions);
+    // the constructor's options only: tokenizer_config.json also holds keys for other libraries
+    // (tokenizer_class, name_or_path, ...), which HF keeps as unused init kwargs
+    const init: Record<string, unknown> = {};
+    for (const k of TOKENIZER_OPTIONS) if (k in merged) init[k] = merged[k];
+    const tok = new BertTokenizer(this.vocab, init as BertTokenizerOptions);
     this.addSaved(tok);
     return tok;
   }

@@ -27,11 +27,32 @@ export const SURFACES = [
   "serve",
 ];
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url));
+
+/** A fixed piece of CPU work, timed (ms): how fast this process runs at the moment. */
+function calibrate() {
+  const t0 = performance.now();
+  let x = 1;
+  for (let i = 0; i < 2e6; i++) x = (Math.imul(x, 1664525) + 1013904223) | 0;
+  const ms = performance.now() - t0;
+  return x === 0.5 ? -1 : ms; // x is never 0.5: keeps the loop from being optimised away
+}
+let quietMs = Infinity;
+/**
+ * How many times slower the machine runs now than the fastest this process has seen it (1 to 4):
+ * the hang watchdog waits that much longer, so that a loaded machine (other processes on its few
+ * cores) is not taken for a hang, while a real hang is still caught, at most 4x later.
+ */
+function loadFactor() {
+  if (quietMs === Infinity) for (let i = 0; i < 5; i++) quietMs = Math.min(quietMs, calibrate());
+  const now = Math.min(calibrate(), calibrate(), calibrate());
+  quietMs = Math.min(quietMs, now);
+  return Math.min(4, Math.max(1, now / quietMs));
+}
 const PHASES = ["set-up", "cases", "finish", "done"];
 
 /**
  * Fuzzes one surface for `seconds` (cases only; model set-up is not counted), in a child process.
- * A case that makes no progress for hangMs is a hang, and a case during which the process dies
+ * A case that makes no progress for hangMs (longer on a loaded machine: see loadFactor) is a hang, and a case during which the process dies
  * (say a fatal out-of-memory) a crash: either way the process is replaced and the run resumes at
  * the next case.
  */
@@ -90,6 +111,7 @@ export async function fuzzSurface(
         }
       };
       const began = Date.now();
+      loadFactor(); // the quiet figure, before the child runs
       const args = JSON.stringify({
         surface,
         seed,
@@ -127,7 +149,8 @@ export async function fuzzSurface(
             return;
           }
           const limit = h[0] === 0 ? 120000 : hangMs;
-          if (Date.now() - since > limit) {
+          // past the limit, only when the machine is not that much slower than at its fastest
+          if (Date.now() - since > limit && Date.now() - since > limit * loadFactor()) {
             child.kill("SIGKILL");
             finish({ hang: true, phase: h[0], case: h[1] });
           }

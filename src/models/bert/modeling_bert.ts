@@ -244,45 +244,28 @@ export class BertSelfAttention {
       });
     }
     const keys = this.isCross ? p.Se : p.L;
-    // relative positions: query i at i (or, with a past, every query at the last key: HF's rule)
-    const rel = this.distance_embedding
-      ? cache.hasPast
-        ? { l0: p.L - 1, lstep: 0 }
-        : { l0: 0, lstep: 1 }
-      : null;
     e.mha(p.B * this.numHeads, {
       heads: this.numHeads,
       sq: p.S,
       sk: keys,
       d,
-      q: query.ptr,
-      qB: query.batch,
-      qH: query.head,
-      ldq: query.ld,
-      k: kv.key.ptr,
-      kB: kv.key.batch,
-      kH: kv.key.head,
-      ldk: kv.key.ld,
-      v: kv.value.ptr,
-      vB: kv.value.batch,
-      vH: kv.value.head,
-      ldv: kv.value.ld,
-      rel: !rel ? 0 : this.positionEmbeddingType === "relative_key_query" ? 2 : 1,
-      e: this.distance_embedding?.ptr ?? 0,
-      maxPos: this.maxPositions,
-      l0: rel?.l0 ?? 0,
-      lstep: rel?.lstep ?? 0,
-      mask: attentionMask.ptr,
-      maskB: attentionMask.batch,
-      ldm: attentionMask.ld,
+      q: query,
+      k: kv.key,
+      v: kv.value,
+      // relative positions: query i at i (or, with a past, every query at the last key: HF's rule)
+      relative: this.distance_embedding
+        ? {
+            kind: this.positionEmbeddingType as "relative_key" | "relative_key_query",
+            table: this.distance_embedding.ptr,
+            maxPos: this.maxPositions,
+            ...(cache.hasPast ? { l0: p.L - 1, lstep: 0 } : { l0: 0, lstep: 1 }),
+          }
+        : null,
+      mask: attentionMask,
       headScales: f32At(p.headMask, layer * this.numHeads),
       scale: 1 / Math.sqrt(d),
-      probs: p.probs,
-      probsStride: output_attentions ? p.S * keys : 0,
-      scratch: p.S * keys,
-      ctx: p.ctx,
-      ctxB: p.S * H,
-      ldc: H,
+      probs: { ptr: p.probs, pairStride: output_attentions ? p.S * keys : 0, scratch: p.S * keys },
+      context: { ptr: p.ctx, batch: p.S * H, ld: H },
     });
     return output_attentions ? p.tensor(p.probs, [p.B, this.numHeads, p.S, keys]) : null;
   }
@@ -511,6 +494,11 @@ export interface FromPretrainedOptions extends EngineOptions, LoadOptions, HubOp
   quantized?: boolean;
   /** Same as quantized. */
   quantize?: boolean;
+  /**
+   * transformers.js' device: "wasm", "cpu" or "auto" (where simdbert runs: WebAssembly on the
+   * CPU); any other device is refused.
+   */
+  device?: "wasm" | "cpu" | "auto";
 }
 
 /**
