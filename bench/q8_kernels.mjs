@@ -10,6 +10,8 @@
 // of peak is against the dot the build's kernel uses: i32x4.dot_i16x8_s (plain) or
 // i16x8.relaxed_dot_i8x16_i7x16_s + extadd (relaxed), measured right around that shape's GEMMs
 // (the better of before and after), median over rounds.
+// The relaxed build's q8 kernel is the one its probe picks (assembly/gemm_q8.ts): where it is the
+// relaxed dot, its % of peak is against i32x4.relaxed_dot_i8x16_i7x16_add_s.
 //   node bench/q8_kernels.mjs [--relaxed] [--smoke]
 // The relaxed build runs in a child Node with --experimental-wasm-relaxed-simd where needed.
 import { readFileSync } from "node:fs";
@@ -151,9 +153,16 @@ function run(relaxed) {
     k.f32_pack_rows4(mb, w.K, A + 4 * m0 * w.K, w.K, AP);
     run();
   };
-  // the peak of the build's q8 dot, measured right before each shape's GEMMs (the load drifts)
+  // the peak of the dot the q8 kernel runs (i32x4.dot_i16x8_s, or the relaxed build's
+  // i32x4.relaxed_dot_i8x16_i7x16_add_s where its probe picked it), measured right before each
+  // shape's GEMMs (the load drifts)
+  const kernel = k.q8_kernel();
   const peakNow = () => {
     const pi = peakIters / 4;
+    if (kernel !== 0) {
+      const t = time(() => pk.peak_relaxed_dot_add(pi, 1), budget / 4);
+      return (pk.PEAK_RDOT_OPS_PER_ITER.value * pi) / t / 1e9;
+    }
     const t = time(() => pk.peak_dot(pi, 1), budget / 4);
     return (pk.PEAK_DOT_OPS_PER_ITER.value * pi) / t / 1e9;
   };
@@ -242,20 +251,26 @@ function run(relaxed) {
       }
     }
   }
-  return { relaxed, peaks, res };
+  return { relaxed, kernel, peaks, res };
 }
 
-function report({ relaxed, peaks, res }) {
-  const name = relaxed ? "relaxed" : "plain";
+const KERNELS = [
+  "i16 dot (i32x4.dot_i16x8_s)",
+  "relaxed dot on u8 (i32x4.relaxed_dot_i8x16_i7x16_add_s)",
+  "relaxed dot on i8 (i32x4.relaxed_dot_i8x16_i7x16_add_s)",
+];
+
+function report({ relaxed, kernel, peaks, res }) {
+  const name = `${relaxed ? "relaxed" : "plain"} build, q8 kernel ${KERNELS[kernel]}`;
   console.log(
-    `\n${name} build, one thread (loaded machine: compare ratios, not absolutes)\n` +
+    `\n${name}, one thread, Node ${process.version} (loaded machine: compare ratios, not absolutes)\n` +
       `  peak i32x4.dot_i16x8_s + add: ${median(peaks.dot).toFixed(1)} GOP/s` +
       (relaxed
         ? `; relaxed_dot_i8x16_i7x16_s + extadd + add: ${median(peaks.rdot).toFixed(1)} GOP/s; relaxed_dot_i8x16_i7x16_add_s: ${median(peaks.rdotAdd).toFixed(1)} GOP/s`
         : ""),
   );
   console.log(
-    "  M     K     N    f32 GOP/s  f16 GOP/s  q8 GOP/s  q8 % of dot peak  q8/f32  f16/f32",
+    `  M     K     N    f32 GOP/s  f16 GOP/s  q8 GOP/s  q8 % of ${kernel ? "relaxed dot_add" : "dot_i16x8"} peak  q8/f32  f16/f32`,
   );
   const all = { q8: [], f16: [] };
   for (const [key, o] of Object.entries(res)) {

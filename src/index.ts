@@ -63,8 +63,10 @@ export {
   repoFolderName,
   DEFAULT_MODELS,
   type HubOptions,
+  type HubCacheLike,
   type ProgressInfo,
 } from "./loading/hub.js";
+export { WebHubFiles, HUB_CACHE_NAME } from "./loading/hub_web.js";
 export {
   modelFiles,
   HubFiles,

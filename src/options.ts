@@ -28,6 +28,7 @@ export const HUB_OPTIONS = [
   "progress_callback",
   "retries",
   "retryDelayMs",
+  "browser_cache",
 ] as const;
 
 /**

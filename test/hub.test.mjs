@@ -29,6 +29,7 @@ import {
   HubError,
   SentenceTransformer,
   downloadModel,
+  hubDownload,
   writeSafetensors,
 } from "../dist/index.js";
 import { TINY, encoderShapes, randomTensors } from "./support/random_model.mjs";
@@ -152,7 +153,7 @@ test("an id loads through the hub into huggingface_hub's cache layout; tokens go
     // a missing file probed on the hub: .no_exist/<commit>/<file>
     await BertModel.fromPretrained("org/tiny", { ...o, ...quiet }).catch(() => {});
     const absent = join(repo, ".no_exist", COMMIT, "tokenizer.json");
-    await downloadModel("org/tiny", o);
+    assert.is(await hubDownload("org/tiny", "tokenizer.json", o), null);
     assert.ok(existsSync(absent), ".no_exist records tokenizer.json");
   } finally {
     await hub.close();
@@ -447,9 +448,31 @@ test("simdbert download ID prints the snapshot folder", async () => {
     assert.is(r.code, 0, r.se);
     assert.is(r.so.trim(), join(cache, "models--org--tiny", "snapshots", COMMIT));
     assert.ok(existsSync(join(r.so.trim(), "1_Pooling", "config.json")));
+    assert.is(readFileSync(join(cache, "models--org--tiny", "refs", "main"), "utf8"), COMMIT);
+    // as snapshot_download: the revision resolved once through the API, every file asked for at
+    // that commit, and only the files the listing names (no HEAD for absent ones, no weights probe)
+    assert.is(hub.requests(/^\/api\/models\/org\/tiny\/revision\/main$/).length, 1);
+    const asked = hub.log.filter((l) => l.path.includes("/resolve/"));
+    assert.ok(asked.every((l) => l.path.includes(`/resolve/${COMMIT}/`)));
+    assert.equal(
+      [...new Set(asked.map((l) => l.path.split(`/resolve/${COMMIT}/`)[1]))].sort(),
+      Object.keys(FILES).sort(),
+    );
   } finally {
     await hub.close();
     rmSync(cache, { recursive: true, force: true });
+  }
+  // a mirror without the API: each file is asked for, the weights probed in transformers' order
+  const mirror = await startHub({ "org/tiny": { files: FILES, commit: COMMIT } }, { api: false });
+  const cache2 = freshCache();
+  try {
+    const dir = await downloadModel("org/tiny", { endpoint: mirror.url, cache_dir: cache2 });
+    assert.is(dir, join(cache2, "models--org--tiny", "snapshots", COMMIT));
+    assert.ok(mirror.requests(/\/resolve\/main\/tokenizer\.json$/, "HEAD").length > 0);
+    assert.ok(existsSync(join(cache2, "models--org--tiny", ".no_exist", COMMIT, "tokenizer.json")));
+  } finally {
+    await mirror.close();
+    rmSync(cache2, { recursive: true, force: true });
   }
 });
 

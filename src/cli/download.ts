@@ -1,7 +1,8 @@
 // simdbert download ID [--revision R] [--cache-dir DIR] [--endpoint URL] [--token T]
 // Fetches a model's files (config, tokenizer, sentence-transformers files, the weights
 // transformers would load) into the Hugging Face cache shared with Python, and prints the
-// snapshot folder. A progress bar goes to stderr on a terminal.
+// snapshot folder. A progress bar goes to stderr on a terminal (terminalProgress: also used by the
+// other commands that load a model by id).
 import { downloadModel, isModelId, type HubOptions, type ProgressInfo } from "../loading/hub.js";
 import { defineCommand, UsageError } from "./options.js";
 
@@ -47,21 +48,44 @@ prints the snapshot folder. With HF_HUB_OFFLINE=1 nothing is fetched.
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       ...(o.token ? { token: o.token } : {}),
     };
-    if (process.stderr.isTTY) hub.progress_callback = bar();
+    Object.assign(hub, terminalProgress());
     process.stdout.write((await downloadModel(ID, hub)) + "\n");
   },
 });
 
-/** A one-line progress bar per file on stderr. */
-export function bar(): (p: ProgressInfo) => void {
+/**
+ * `{ progress_callback }` drawing a download bar on stderr when stderr is a terminal (and TERM is
+ * not "dumb"); `{}` otherwise: piped or redirected output never gets bar frames.
+ */
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): {
+  progress_callback?: (p: ProgressInfo) => void;
+} {
+  if (!stream.isTTY || process.env.TERM === "dumb") return {};
+  return { progress_callback: bar(stream) };
+}
+
+/**
+ * A progress bar per file, redrawn in place on one line ("\r", then erase to the end of the
+ * line), ended with the file's size once it is done.
+ */
+export function bar(stream: NodeJS.WritableStream = process.stderr): (p: ProgressInfo) => void {
+  let open: string | null = null;
   return (p) => {
     if (p.status === "progress" && p.total) {
       const w = 30;
-      const f = Math.round(((p.loaded ?? 0) / p.total) * w);
-      const mb = (n: number) => (n / 1048576).toFixed(1);
-      process.stderr.write(
-        `\r${p.file} [${"#".repeat(f)}${" ".repeat(w - f)}] ${mb(p.loaded ?? 0)}/${mb(p.total)} MB`,
+      const loaded = Math.min(p.loaded ?? 0, p.total);
+      const f = Math.round((loaded / p.total) * w);
+      const pct = String(Math.floor((loaded / p.total) * 100)).padStart(3);
+      // the file's size picks the unit: kB below 1 MB
+      const [d, unit] = p.total >= 1048576 ? [1048576, "MB"] : [1024, "kB"];
+      const size = (n: number) => (n / d).toFixed(1);
+      stream.write(
+        `\r${p.file} ${pct}% [${"#".repeat(f)}${" ".repeat(w - f)}] ${size(loaded)}/${size(p.total)} ${unit}\x1b[K`,
       );
-    } else if (p.status === "done") process.stderr.write(`\r${p.file}: done${" ".repeat(40)}\n`);
+      open = p.file ?? "";
+    } else if (p.status === "done" && open !== null && open === (p.file ?? "")) {
+      stream.write(`\r${p.file}: done\x1b[K\n`);
+      open = null;
+    }
   };
 }

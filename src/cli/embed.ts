@@ -17,7 +17,7 @@ import {
 } from "../pipeline/feature_extraction.js";
 import { checkInputFile, checkModelSource, checkOutputFile } from "./checks.js";
 import { DEFAULT_MODELS } from "../loading/hub.js";
-import { bar as progressBar } from "./download.js";
+import { terminalProgress } from "./download.js";
 import {
   batchSizeOption,
   defineCommand,
@@ -211,7 +211,7 @@ function write(out: NodeJS.WritableStream, s: string): Promise<void> | void {
 async function embed(model: string, o: EmbedOptions): Promise<void> {
   const extractor = await pipeline("feature-extraction", model, {
     sentenceTransformers: true,
-    ...(process.stderr.isTTY ? { progress_callback: progressBar() } : {}),
+    ...terminalProgress(),
     batchSize: o.batchSize,
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),

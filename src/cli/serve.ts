@@ -12,7 +12,7 @@ const count = (help: string, dflt?: number) =>
 export const command = defineCommand({
   name: "serve",
   summary: "an HTTP server of embeddings: text-embeddings-inference's and OpenAI's API",
-  positionals: [{ name: "MODEL", help: "a model directory or URL" }],
+  positionals: [{ name: "MODEL", help: "a model directory, URL or hub id (org/name)" }],
   options: {
     host: {
       type: "string",

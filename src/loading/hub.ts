@@ -19,7 +19,8 @@
 //             when the etag is one) before it is renamed to the blob; a lock file in
 //             .locks/models--org--name/<etag>.lock keeps two processes from fetching one file.
 //   offline   local_files_only or HF_HUB_OFFLINE=1: no network; a missing file is named.
-// Node, Deno and Bun only (the cache is a folder); browsers and workers read ids through fetch.
+// Node, Deno and Bun (the cache is a folder). Where there is no file system (browsers, workers,
+// Deno Deploy) ids go through hub_web.ts: the same URLs through fetch, kept in the Cache API.
 import { SimdbertError } from "../errors.js";
 import { envEndpoint, envRepoPath, envSettings } from "../env.js";
 
@@ -61,6 +62,19 @@ export interface HubOptions {
   /** Attempts per request on connection errors and 5xx (default 5), first pause (default 500 ms, doubling). */
   retries?: number;
   retryDelayMs?: number;
+  /**
+   * Keep files fetched by id in the Cache API (cache "simdbert-hub", see hub_web.ts) instead of
+   * the disk cache: true, or a Cache-like object ({ match, put }) to use instead of
+   * caches.open(). Default: where there is no file system (browsers, workers, Deno Deploy) and
+   * `globalThis.caches` exists. false: fetch without a cache there.
+   */
+  browser_cache?: boolean | HubCacheLike;
+}
+
+/** What the hub's files need of a Cache (the Cache API's Cache, or an object of your own). */
+export interface HubCacheLike {
+  match(request: string): Promise<Response | undefined>;
+  put(request: string, response: Response): Promise<void>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -115,7 +129,7 @@ export async function hubCacheDir(o: HubOptions = {}): Promise<string> {
   return path.join(xdg ?? path.join(os.homedir(), ".cache"), "huggingface", "hub");
 }
 
-async function hubToken(o: HubOptions): Promise<string | null> {
+export async function hubToken(o: HubOptions): Promise<string | null> {
   if (o.token === false) return null;
   if (typeof o.token === "string" && o.token) return o.token;
   const e = env();
@@ -134,7 +148,8 @@ async function hubToken(o: HubOptions): Promise<string | null> {
   }
 }
 
-function offline(o: HubOptions): boolean {
+/** local_files_only or HF_HUB_OFFLINE=1 (TRANSFORMERS_OFFLINE=1). */
+export function isOffline(o: HubOptions): boolean {
   const v = (env().HF_HUB_OFFLINE ?? env().TRANSFORMERS_OFFLINE ?? "").toUpperCase();
   return (
     o.local_files_only === true ||
@@ -172,7 +187,7 @@ interface Meta {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** fetch with a retry on connection errors and 5xx (backoff doubling). */
-async function request(url: string, init: RequestInit, o: HubOptions): Promise<Response> {
+export async function hubRequest(url: string, init: RequestInit, o: HubOptions): Promise<Response> {
   // metadata requests retry less than downloads: an unreachable hub should fail (or fall back to
   // the cache) quickly
   const tries = Math.max(1, Math.min(o.retries ?? 2, 2));
@@ -196,7 +211,7 @@ async function request(url: string, init: RequestInit, o: HubOptions): Promise<R
   );
 }
 
-function hubErrorFor(res: Response, repo: string, file: string, o: HubOptions): HubError {
+export function hubErrorFor(res: Response, repo: string, file: string, o: HubOptions): HubError {
   const code = res.headers.get("x-error-code") ?? "";
   const msg = res.headers.get("x-error-message");
   const extra = msg ? ` (${msg})` : "";
@@ -241,7 +256,7 @@ async function headMeta(
   for (let hop = 0; hop < 5; hop++) {
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (token && new URL(url).origin === endpointOrigin) headers.Authorization = `Bearer ${token}`;
-    const res = await request(url, { method: "HEAD", headers, redirect: "manual" }, o);
+    const res = await hubRequest(url, { method: "HEAD", headers, redirect: "manual" }, o);
     await res.body?.cancel();
     if (res.status >= 300 && res.status < 400) {
       const loc = res.headers.get("location");
@@ -510,7 +525,7 @@ export async function hubDownload(
     const p = path.join(storage, "snapshots", revision, ...parts);
     if (await isFile(p)) return p;
   }
-  if (offline(o)) {
+  if (isOffline(o)) {
     const c = await tryCache(repo, file, o);
     if (c === "absent") return null;
     if (c) return c;
@@ -592,7 +607,7 @@ export async function hubFileExists(
   const c = await tryCache(repo, file, o);
   if (c === "absent") return false;
   if (c) return true;
-  if (offline(o)) return false;
+  if (isOffline(o)) return false;
   const path = await pathM();
   const storage = path.join(await hubCacheDir(o), repoFolderName(repo));
   try {
@@ -616,26 +631,97 @@ export const MODEL_FILES = [
   "config_sentence_transformers.json",
 ];
 
+/** A revision's commit and files, from the hub's /api/models/{repo}/revision/{rev} answer. */
+export interface RepoListing {
+  commit: string;
+  /** the repo's files (siblings' rfilename), or null when the answer has no list */
+  files: Set<string> | null;
+}
+
+/** The listing in an API answer's text, or null when it is not one (or not of `revision`). */
+export function parseListing(text: string, revision: string): RepoListing | null {
+  let j: { sha?: unknown; siblings?: unknown };
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!j || typeof j.sha !== "string" || !COMMIT.test(j.sha)) return null;
+  if (COMMIT.test(revision) && j.sha !== revision) return null;
+  const files = Array.isArray(j.siblings)
+    ? new Set(
+        j.siblings
+          .map((x) => (x as { rfilename?: unknown })?.rfilename)
+          .filter((n): n is string => typeof n === "string"),
+      )
+    : null;
+  return { commit: j.sha, files };
+}
+
+export function listingUrl(repo: string, o: HubOptions = {}): string {
+  return `${hubEndpoint(o)}/api/models/${repo}/revision/${encodeURIComponent(o.revision ?? "main")}`;
+}
+
+/**
+ * repo_info: where the revision points and which files the repo has, in one request (what
+ * huggingface_hub's snapshot_download asks first). Null when the endpoint has no such API (a plain
+ * mirror) or cannot be reached; RepoNotFound, GatedRepo and RevisionNotFound are thrown.
+ */
+export async function repoListing(repo: string, o: HubOptions = {}): Promise<RepoListing | null> {
+  const url = listingUrl(repo, o);
+  const token = await hubToken(o);
+  let res: Response;
+  try {
+    res = await hubRequest(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }, o);
+  } catch (e) {
+    if (e instanceof HubError && e.code === "Network") return null;
+    throw e;
+  }
+  if (res.ok) return parseListing(await res.text(), o.revision ?? "main");
+  await res.body?.cancel();
+  const code = res.headers.get("x-error-code");
+  if (res.status === 401 || ["RepoNotFound", "GatedRepo", "RevisionNotFound"].includes(code ?? ""))
+    throw hubErrorFor(res, repo, "", o);
+  return null;
+}
+
 /**
  * snapshot_download for a BERT model: config, tokenizer and sentence-transformers files, and the
  * weights transformers would load (the first of model.safetensors, its index and shards,
- * pytorch_model.bin, its index and shards). Returns the snapshot folder.
+ * pytorch_model.bin, its index and shards). Returns the snapshot folder. As huggingface_hub's
+ * snapshot_download, the revision is resolved once through the hub's API (repoListing): every
+ * file then comes from that commit, and only files the listing names are asked for (no HEAD per
+ * absent file, no probing for the weights). Without the API (a mirror, or offline), each file is
+ * asked for (HEAD) as from_pretrained does.
  */
 export async function downloadModel(repo: string, o: HubOptions = {}): Promise<string> {
   const path = await pathM();
   const fs = await fsP();
-  const config = await hubDownload(repo, "config.json", o);
+  const listing = isOffline(o) ? null : await repoListing(repo, o);
+  if (listing)
+    await writeRef(
+      path.join(await hubCacheDir(o), repoFolderName(repo)),
+      o.revision ?? "main",
+      listing.commit,
+    );
+  const at: HubOptions = listing ? { ...o, revision: listing.commit } : o;
+  const listed = listing?.files ?? null;
+  const get = (f: string) =>
+    listed && !listed.has(f) ? Promise.resolve(null) : hubDownload(repo, f, at);
+  const exists = (f: string) =>
+    listed ? Promise.resolve(listed.has(f)) : hubFileExists(repo, f, at);
+  const config = await get("config.json");
   if (!config)
     throw new HubError(`${repo} has no config.json: not a transformers model`, "EntryNotFound");
   const folder = path.dirname(config);
-  for (const f of MODEL_FILES.slice(1)) await hubDownload(repo, f, o);
+  for (const f of MODEL_FILES.slice(1)) await get(f);
   // the Pooling module's config, wherever modules.json puts it
   try {
     const modules = JSON.parse(await fs.readFile(path.join(folder, "modules.json"), "utf8"));
     if (Array.isArray(modules))
       for (const m of modules)
         if (typeof m?.path === "string" && m.path && /Pooling$/.test(String(m.type)))
-          await hubDownload(repo, `${m.path.replace(/\/+$/, "")}/config.json`, o);
+          await get(`${m.path.replace(/\/+$/, "")}/config.json`);
   } catch {
     /* no modules.json */
   }
@@ -646,8 +732,8 @@ export async function downloadModel(repo: string, o: HubOptions = {}): Promise<s
     "pytorch_model.bin.index.json",
   ];
   for (const w of weights) {
-    if (!(await hubFileExists(repo, w, o))) continue;
-    const p = await hubDownload(repo, w, o);
+    if (!(await exists(w))) continue;
+    const p = await get(w);
     if (!p) continue;
     if (w.endsWith(".index.json")) {
       const idx = JSON.parse(await fs.readFile(p, "utf8")) as {
@@ -657,7 +743,7 @@ export async function downloadModel(repo: string, o: HubOptions = {}): Promise<s
       for (const s of shards) {
         if (typeof s !== "string" || /[\\/]/.test(s) || s.startsWith("."))
           throw new HubError(`${repo}/${w}: invalid shard name ${JSON.stringify(s)}`, "Integrity");
-        if (!(await hubDownload(repo, s, o)))
+        if (!(await get(s)))
           throw new HubError(
             `${repo}/${w} names the shard ${s}, which the repo does not have`,
             "EntryNotFound",

@@ -2,6 +2,8 @@
 //   - a directory path or file: URL (Node, Deno, Bun: read with node:fs, weights read straight
 //     into wasm memory tensor by tensor, never the whole file in JS memory),
 //   - an http(s) base URL (browsers, workers: fetch),
+//   - a hub model id: the disk cache shared with Python (hub.ts), or where there is no file
+//     system the hub's URLs through fetch and the Cache API (hub_web.ts),
 //   - files in memory: { "config.json": string | object, "model.safetensors": bytes, ... }.
 import { BertConfig, ConfigError } from "../config.js";
 import { BufferSource, type TensorSource } from "../safetensors.js";
@@ -18,9 +20,9 @@ import {
   hubFileExists,
   isModelId,
   offlineReason,
-  resolveUrl,
   type HubOptions,
 } from "./hub.js";
+import { hasFileSystem, WebHubFiles } from "./hub_web.js";
 
 export type FileMap = Record<string, string | Uint8Array | ArrayBuffer | object>;
 export type ModelSource = string | URL | FileMap | ModelFiles;
@@ -66,13 +68,10 @@ export function modelFiles(source: ModelSource, hub: HubOptions = {}): ModelFile
   if (typeof source === "string" || source instanceof URL) {
     const s = source instanceof URL ? source.href : source;
     if (typeof s === "string" && isModelId(s)) {
-      if (!isNodeLike()) {
-        if (!envSettings().allowRemoteModels)
-          throw new SourceError(
-            `${s}: env.allowRemoteModels is false and this runtime has no local cache`,
-          );
-        return new UrlFiles(resolveUrl(s, "", hub).replace(/\/$/, ""));
-      }
+      // no file system for the disk cache, or the Cache API asked for: fetch + Cache API (with
+      // env.allowRemoteModels false, that cache only)
+      if (!hasFileSystem() || (hub.browser_cache !== undefined && hub.browser_cache !== false))
+        return new WebHubFiles(s, hub);
       return new IdFiles(s, hub);
     }
     if (

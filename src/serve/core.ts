@@ -10,7 +10,7 @@
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
-import { poolRow } from "../pipeline/sentence_transformers.js";
+import { poolRow } from "../pipeline/pooling.js";
 import {
   localBackend,
   type Backend,

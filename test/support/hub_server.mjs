@@ -3,7 +3,10 @@
 // git sha1 of a small file, a 302 to a file store with X-Linked-Etag = sha256 and X-Linked-Size
 // for a large one, X-Error-Code on errors), /api/models/{repo}[/revision/{rev}] (sha, siblings),
 // and faults on demand: a connection dropped after N bytes, 500s before success, a slow body, a
-// body that does not match its hash. Every request is logged with its headers.
+// body that does not match its hash. Bodies carry an ETag and answer If-None-Match with 304.
+// Every request is logged with its headers and, once answered, its status. `api: false` makes a
+// plain mirror (no /api routes); `cors: true` answers browsers as huggingface.co does (CORS
+// headers, preflights).
 import { createServer } from "node:http";
 import { createHash } from "node:crypto";
 
@@ -17,7 +20,10 @@ const sha256 = (b) => createHash("sha256").update(b).digest("hex");
  * repos: { "org/name": { files: { name: bytes|string }, commit?, tags?: {tag: commit}, gated?: bool } }
  * Files of at least `lfsFrom` bytes (default 1024) are "large": served through the store.
  */
-export async function startHub(repos, { lfsFrom = 1024, token = null } = {}) {
+export async function startHub(
+  repos,
+  { lfsFrom = 1024, token = null, api = true, cors = false } = {},
+) {
   const log = [];
   const faults = new Map(); // file name -> { drop?: n, fail?: count, slowMs?, corrupt? }
   const blobs = new Map(); // sha256 -> bytes
@@ -38,7 +44,27 @@ export async function startHub(repos, { lfsFrom = 1024, token = null } = {}) {
   let storeBase = "";
   const handler = (req, res) => {
     const url = new URL(req.url, "http://x");
-    log.push({ method: req.method, path: decodeURIComponent(url.pathname), headers: req.headers });
+    const entry = {
+      method: req.method,
+      path: decodeURIComponent(url.pathname),
+      headers: req.headers,
+    };
+    log.push(entry);
+    res.on("finish", () => (entry.status = res.statusCode));
+    if (cors) {
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      res.setHeader(
+        "Access-Control-Expose-Headers",
+        "ETag, X-Repo-Commit, X-Error-Code, X-Error-Message, X-Linked-Etag, X-Linked-Size, Content-Range, Content-Length",
+      );
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, {
+          "Access-Control-Allow-Methods": "GET, HEAD",
+          "Access-Control-Allow-Headers": "authorization, range, if-none-match",
+        });
+        return res.end();
+      }
+    }
     const send = (status, headers = {}, body) => {
       res.writeHead(status, headers);
       res.end(req.method === "HEAD" ? undefined : body);
@@ -47,15 +73,20 @@ export async function startHub(repos, { lfsFrom = 1024, token = null } = {}) {
     if (p.startsWith("/store/"))
       return serveBody(req, res, p.slice(7), blobs.get(p.slice(7)), faults, p);
     let m = /^\/api\/models\/([^/]+(?:\/[^/]+)?)(?:\/revision\/([^/]+))?$/.exec(p);
-    if (m) {
+    if (m && api) {
       const r = state[m[1]];
       if (!r) return send(401, { "X-Error-Code": "RepoNotFound" }, "{}");
+      if (r.gated && req.headers.authorization !== `Bearer ${token}`)
+        return send(401, { "X-Error-Code": "GatedRepo" }, "{}");
+      const rev = m[2] ?? "main";
+      const commit = rev === "main" || rev === r.commit ? r.commit : r.tags?.[rev];
+      if (!commit) return send(404, { "X-Error-Code": "RevisionNotFound" }, "{}");
       return send(
         200,
         { "Content-Type": "application/json" },
         JSON.stringify({
           id: m[1],
-          sha: r.commit,
+          sha: commit,
           siblings: Object.keys(r.files).map((rfilename) => ({ rfilename })),
         }),
       );
@@ -149,7 +180,12 @@ function serveBody(req, res, key, body, faults, path) {
   }
   let a = 0;
   const m = /bytes=(\d+)-(\d+)?/.exec(req.headers.range ?? "");
-  const headers = { "Accept-Ranges": "bytes" };
+  const etag = `"${createHash("sha256").update(body).digest("hex")}"`;
+  const headers = { "Accept-Ranges": "bytes", ETag: res.getHeader("etag") ?? etag };
+  if (req.headers["if-none-match"] === headers.ETag) {
+    res.writeHead(304, headers);
+    return res.end();
+  }
   if (m) {
     a = Number(m[1]);
     if (a >= data.length) {
