@@ -63,7 +63,7 @@ try {
     }),
   );
   // a user's shell: none of this repository's own npm settings (npm run exports them as
-  // npm_config_* variables, such as the bench's onnxruntime-node-install in .npmrc)
+  // npm_config_* variables, which name this repository's prefix and settings)
   const userEnv = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)),
   );
