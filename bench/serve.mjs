@@ -15,6 +15,7 @@
 // bench/results/serve.json.
 //
 //   npm run bench:serve [-- --seconds 4 --soak 100000 --soak-seconds 900 --quick]
+//                       [--phases direct,throughput,wait,overload,soak] [--server "--workers 1"]
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -73,9 +74,17 @@ const POOL = Array.from({ length: 2000 }, sentence);
 
 // ---- server and client -------------------------------------------------------------------------
 
+// --server "FLAGS": flags every `simdbert serve` of the run also gets (e.g. "--workers 1")
+const si = argv.indexOf("--server");
+const SERVER_FLAGS = si >= 0 ? argv[si + 1].split(/\s+/).filter(Boolean) : [];
+
 /** `simdbert serve dir flags` (or node with `argv` instead of the CLI) in its own process. */
-async function startServer(dir, flags, argv = [CLI, "serve", dir, "--port", "0", ...flags]) {
-  const child = spawn(process.execPath, argv, {
+async function startServer(
+  dir,
+  flags,
+  args = [CLI, "serve", dir, "--port", "0", ...SERVER_FLAGS, ...flags],
+) {
+  const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";

