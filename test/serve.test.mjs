@@ -592,16 +592,22 @@ test("/predict and /rerank on classifiers: softmax / sigmoid of the model's logi
   }
 });
 
-test("the model runs in a worker thread: /health is answered while a batch computes", async () => {
-  // MiniLM's width (one layer) and a generated vocab: a batch of 16 x 300 tokens takes a while
+/** The shared k_minilm_shape fixture (MiniLM's width, one layer) with a generated 1,000-word vocab. */
+function minilmModel(name) {
   const fx = fileURLToPath(new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url));
-  const dir = join(root, "minilm");
+  const dir = join(root, name);
   mkdirSync(dir);
   for (const f of ["config.json", "model.safetensors"])
     writeFileSync(join(dir, f), readFileSync(join(fx, f)));
   const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   for (let i = 5; i < 1000; i++) words.push(`w${i}`);
   writeFileSync(join(dir, "vocab.txt"), words.join("\n") + "\n");
+  return dir;
+}
+
+test("the model runs in a worker thread: /health is answered while a batch computes", async () => {
+  // MiniLM's width (one layer) and a generated vocab: a batch of 16 x 300 tokens takes a while
+  const dir = minilmModel("minilm");
   const s = await startServer(dir, { port: 0, load: quiet });
   try {
     await s.core.ready;
@@ -628,14 +634,7 @@ test("the model runs in a worker thread: /health is answered while a batch compu
 });
 
 test("two model workers: batches run side by side, with the same bits as one worker", async () => {
-  const fx = fileURLToPath(new URL("../../shared/fixtures/bert/k_minilm_shape/", import.meta.url));
-  const dir = join(root, "minilm-workers");
-  mkdirSync(dir);
-  for (const f of ["config.json", "model.safetensors"])
-    writeFileSync(join(dir, f), readFileSync(join(fx, f)));
-  const words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-  for (let i = 5; i < 1000; i++) words.push(`w${i}`);
-  writeFileSync(join(dir, "vocab.txt"), words.join("\n") + "\n");
+  const dir = minilmModel("minilm-workers");
   const one = await startServer(dir, { port: 0, load: quiet, workers: 1 });
   const two = await startServer(dir, { port: 0, load: quiet, workers: 2 });
   try {
