@@ -21,6 +21,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join, dirname } from "node:path";
+import { parameterShapes } from "./lib/models.mjs";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,36 +65,6 @@ export const SHAPES = {
 };
 const GOALS = { "minilm-l6": 32, "bge-small": 48, "bert-base": 125 };
 
-function shapes(c) {
-  const H = c.hidden_size,
-    I = c.intermediate_size;
-  const out = [
-    ["embeddings.word_embeddings.weight", [c.vocab_size, H]],
-    ["embeddings.position_embeddings.weight", [c.max_position_embeddings, H]],
-    ["embeddings.token_type_embeddings.weight", [c.type_vocab_size, H]],
-    ["embeddings.LayerNorm.weight", [H]],
-    ["embeddings.LayerNorm.bias", [H]],
-  ];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `encoder.layer.${l}`;
-    for (const n of ["query", "key", "value"])
-      out.push([`${p}.attention.self.${n}.weight`, [H, H]], [`${p}.attention.self.${n}.bias`, [H]]);
-    out.push(
-      [`${p}.attention.output.dense.weight`, [H, H]],
-      [`${p}.attention.output.dense.bias`, [H]],
-    );
-    out.push(
-      [`${p}.attention.output.LayerNorm.weight`, [H]],
-      [`${p}.attention.output.LayerNorm.bias`, [H]],
-    );
-    out.push([`${p}.intermediate.dense.weight`, [I, H]], [`${p}.intermediate.dense.bias`, [I]]);
-    out.push([`${p}.output.dense.weight`, [H, I]], [`${p}.output.dense.bias`, [H]]);
-    out.push([`${p}.output.LayerNorm.weight`, [H]], [`${p}.output.LayerNorm.bias`, [H]]);
-  }
-  out.push(["pooler.dense.weight", [H, H]], ["pooler.dense.bias", [H]]);
-  return out;
-}
-
 /** Writes the f32 checkpoint tensor by tensor (xorshift weights at HF's init scale), then its q8 / fp16 conversions. */
 async function ensureModels(shape) {
   const dir = join(ROOT, "bench", ".cache", `memory-${shape}-v1`);
@@ -108,7 +79,7 @@ async function ensureModels(shape) {
   const f32 = join(dir, "fp32");
   if (!existsSync(join(f32, "model.safetensors"))) {
     await write(f32, async (d) => {
-      const list = shapes(config);
+      const list = parameterShapes(config);
       const { header } = safetensorsLayout(
         list.map(([name, s]) => ({ name, dtype: "F32", shape: s })),
       );
@@ -151,7 +122,7 @@ async function ensureModels(shape) {
     writeFileSync(join(d, "config.json"), JSON.stringify(convertedConfig(config, dtype), null, 2));
   }
   let largest = 0;
-  for (const [, sh] of shapes(config))
+  for (const [, sh] of parameterShapes(config))
     largest = Math.max(largest, sh.reduce((a, b) => a * b, 1) * 4);
   return { dir, largest };
 }
