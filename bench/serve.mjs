@@ -19,6 +19,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { Agent, request } from "node:http";
+import { connect } from "node:net";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MODELS, randomWeights, CACHE } from "./lib/models.mjs";
@@ -113,16 +114,30 @@ async function startServer(
   };
 }
 
-/** One GET; resolves with the status. */
-function get(srv, agent, path) {
-  return new Promise((resolve) => {
-    const req = request({ host: srv.host, port: srv.port, path, agent }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode));
+/**
+ * [requests sent, server RSS, replicas' wasm memory, replicas' V8 heaps, the event loop's V8 heap]
+ * in MB, from /metrics
+ */
+async function memoryPoint(srv, agent, sent) {
+  const rss = srv.rss();
+  const text = await new Promise((resolve) => {
+    const req = request({ host: srv.host, port: srv.port, path: "/metrics", agent }, (res) => {
+      let b = "";
+      res.on("data", (c) => (b += c));
+      res.on("end", () => resolve(b));
     });
-    req.on("error", () => resolve("error"));
+    req.on("error", () => resolve(""));
     req.end();
   });
+  const gauge = (name) => +(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  const mb = (x) => +(x / 2 ** 20).toFixed(1);
+  return [
+    sent,
+    mb(rss),
+    mb(gauge("simdbert_wasm_memory_bytes")),
+    mb(gauge("simdbert_replica_heap_bytes")),
+    mb(gauge("nodejs_heap_size_total_bytes")),
+  ];
 }
 
 /** One POST; resolves { status, body, ms } (status "error" / "timeout" when it failed). */
@@ -314,17 +329,60 @@ const BARE_429 = `
   );
   process.on("SIGTERM", () => process.exit(0));`;
 
-/** 1,024 POST /embed at once on 1,024 connections opened (and kept alive) beforehand. */
+/**
+ * 1,024 POST /embed at once on 1,024 connections opened beforehand. The client writes raw
+ * HTTP/1.1 on net sockets (each request's bytes made before the clock starts) and reads only the
+ * status line and content-length: node:http's client costs tens of microseconds per request on
+ * the same two cores, which the server's latency would otherwise include. Each latency runs from
+ * the burst's start (all 1,024 written in one loop) to that response's last byte.
+ */
 async function burst(srv) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 });
-  await Promise.all(Array.from({ length: 1024 }, () => get(srv, agent, "/health")));
-  const rs = await Promise.all(
-    Array.from({ length: 1024 }, (_, i) =>
-      call(srv, agent, "/embed", { inputs: POOL[i % POOL.length] }, 10_000),
+  const sockets = await Promise.all(
+    Array.from(
+      { length: 1024 },
+      () =>
+        new Promise((resolve) => {
+          const s = connect({ host: srv.host, port: srv.port, noDelay: true }, () => resolve(s));
+          s.on("error", () => resolve(s));
+        }),
     ),
   );
-  agent.destroy();
-  return rs;
+  const requests = sockets.map((_, i) => {
+    const body = Buffer.from(JSON.stringify({ inputs: POOL[i % POOL.length] }));
+    return Buffer.concat([
+      Buffer.from(
+        `POST /embed HTTP/1.1\r\nhost: ${srv.host}:${srv.port}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${body.length}\r\n\r\n`,
+      ),
+      body,
+    ]);
+  });
+  const t0 = performance.now();
+  const results = sockets.map(
+    (s) =>
+      new Promise((resolve) => {
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => done({ status: "timeout" }), 10_000);
+        function done(r) {
+          clearTimeout(timer);
+          s.removeAllListeners("data");
+          s.destroy();
+          resolve({ ...r, ms: performance.now() - t0 });
+        }
+        s.on("data", (c) => {
+          buf = Buffer.concat([buf, c]);
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          const head = buf.subarray(0, end).toString();
+          const len = +(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length >= end + 4 + len) done({ status: +head.split(" ")[1] });
+        });
+        s.on("error", () => done({ status: "error" }));
+        s.on("close", () => done({ status: "error" }));
+      }),
+  );
+  sockets.forEach((s, i) => s.write(requests[i]));
+  return Promise.all(results);
 }
 
 if (PHASES.has("overload")) {
@@ -392,6 +450,11 @@ if (PHASES.has("soak")) {
       bitDiffer = 0,
       maxDiffPipeline = 0;
     let rssWarm = 0;
+    // the server's RSS every 1/50 of the run: a plateau (arenas sized by the batches this load
+    // makes) or a slope (a leak) tells apart what the two end points cannot; beside it, the
+    // replicas' wasm memory and V8 heaps (/metrics)
+    const timeline = [];
+    const every = Math.max(100, Math.ceil(SOAK / 50));
     const deadline = performance.now() + SOAK_SECONDS * 1000;
     const t0 = performance.now();
     await Promise.all(
@@ -400,6 +463,7 @@ if (PHASES.has("soak")) {
           const k = sent++ % texts.length;
           // the server's memory once warm (its arena has seen the batch sizes this load makes)
           if (sent === Math.min(2000, Math.ceil(SOAK / 10))) rssWarm = srv.rss();
+          if (sent % every === 0) timeline.push(await memoryPoint(srv, agent, sent));
           const r = await call(srv, agent, "/embed", { inputs: texts[k] });
           if (r.status !== 200) {
             lost++;
@@ -431,6 +495,11 @@ if (PHASES.has("soak")) {
       rss_after_warmup_mb: +(rssWarm / 2 ** 20).toFixed(1),
       rss_end_mb: +(rssEnd / 2 ** 20).toFixed(1),
       rss_growth_mb: rssWarm ? +((rssEnd - rssWarm) / 2 ** 20).toFixed(1) : null,
+      // the second half's growth: ~0 when the RSS has plateaued
+      rss_growth_second_half_mb: timeline.length
+        ? +(timeline.at(-1)[1] - timeline[Math.floor(timeline.length / 2)][1]).toFixed(1)
+        : null,
+      rss_timeline_mb: timeline,
     };
     log(`soak: ${JSON.stringify(results.soak)}`);
   } finally {

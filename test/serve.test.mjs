@@ -196,6 +196,14 @@ test("POST /embed: mean pooling + normalize equal the pipeline's; bits the same 
     "te_queue_size",
   ])
     assert.ok(m.includes(name), name);
+  // memory: the replica's wasm memory (whole 64 KiB pages, past the weights' bytes), its V8 heap,
+  // the process's RSS and the event loop's heap
+  const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(m)?.[1]);
+  const wasm = gauge("simdbert_wasm_memory_bytes");
+  assert.ok(wasm > 4 * CFG.hidden_size * CFG.vocab_size && wasm % 65536 === 0, `wasm ${wasm}`);
+  assert.ok(gauge("simdbert_replica_heap_bytes") > 0, "replica heap");
+  assert.ok(gauge("process_resident_memory_bytes") > wasm, "rss");
+  assert.ok(gauge("nodejs_heap_size_total_bytes") > 0, "heap");
 });
 
 test("the property batching rests on: a row's bits are the same at any padded length that is a multiple of 4, beside any rows (MiniLM's shape, packed and in-place attention, 1 and 2 threads)", async () => {

@@ -16,6 +16,11 @@ export interface Job {
   readonly ids: Int32Array;
   /** token_type_ids, or null for all zeros */
   readonly types: Int32Array | null;
+  /**
+   * The sentence pooling the replica applies to this input's hidden rows before they come back
+   * (one vector of the hidden size), or absent: every row (/embed_all, classifiers' logits).
+   */
+  readonly pool?: RowPooling | null;
   /** set when the client has gone: the batcher drops the input */
   cancelled: boolean;
   /** performance.now() when queued */
@@ -24,8 +29,14 @@ export interface Job {
   reject(err: unknown): void;
 }
 
+/** Poolings a replica applies to hidden rows (SPLADE's is the backend's head, not a row pooling). */
+export type RowPooling = "cls" | "mean" | "max" | "mean_sqrt_len" | "last-token";
+
 export interface JobOutput {
-  /** the model's rows for this input: [len, hidden] hidden states, or [labels] logits */
+  /**
+   * the model's rows for this input: [len, hidden] hidden states, [hidden] when the job asked for
+   * a pooling, or [labels] logits
+   */
   readonly data: Float32Array;
   /** seconds waited in the queue, and spent in the batch's forward */
   readonly queueSeconds: number;

@@ -10,16 +10,16 @@
 import { modelFiles, readJson, type ModelSource } from "../loading/source.js";
 import type { FromPretrainedOptions } from "../models/bert/modeling_bert.js";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.js";
-import { poolRow } from "../pipeline/pooling.js";
 import {
   localBackend,
+  poolHidden,
   type Backend,
   type BackendFactory,
   type BackendHead,
   type BackendModelInfo,
 } from "./backend.js";
 import { WEIGHT_DTYPES, type WeightDtype } from "../quant/quantize.js";
-import { Batcher, paddedLength, type Job, type JobOutput } from "./batcher.js";
+import { Batcher, paddedLength, type Job, type JobOutput, type RowPooling } from "./batcher.js";
 import { failureLabel, openaiErrorBody, quote, ServeError, teiErrorBody } from "./errors.js";
 import { Metrics } from "./metrics.js";
 
@@ -377,6 +377,7 @@ export class ServeCore {
       B,
       S,
       lens: jobs.map((j) => j.ids.length),
+      pool: jobs.map((j) => j.pool ?? null),
     });
   }
 
@@ -501,6 +502,21 @@ export class ServeCore {
       if (!get) throw new ServeError("method_not_allowed", `${method} ${path}: use GET`);
       this.metrics.queueSize.set(this.batcher?.size ?? 0);
       this.metrics.inflight.set(this.options.maxConcurrentRequests - this.permits);
+      const mem = this.backend?.memory?.();
+      if (mem) {
+        this.metrics.wasmMemory.set(mem.wasm);
+        this.metrics.replicaHeap.set(mem.heap);
+      }
+      // Node (and runtimes with its process object): the process's RSS and this thread's heap
+      const usage = (
+        globalThis as {
+          process?: { memoryUsage?: () => { rss: number; heapTotal: number } };
+        }
+      ).process?.memoryUsage?.();
+      if (usage) {
+        this.metrics.residentMemory.set(usage.rss);
+        this.metrics.heapTotal.set(usage.heapTotal);
+      }
       return {
         status: 200,
         headers: { "content-type": "text/plain; version=0.0.4" },
@@ -629,6 +645,8 @@ export class ServeCore {
     items: { text?: string; pair?: string; ids?: number[] }[],
     truncate: boolean,
     direction: "right" | "left",
+    /** the pooling the replica applies (each answer is then one vector), or null: all rows */
+    pooling: RowPooling | null = null,
   ): Promise<{ enc: Encoded[]; out: JobOutput[]; tokenizeSeconds: number }> {
     const n = items.length;
     if (this.permits < n) throw new ServeError("overloaded", "Model is overloaded");
@@ -652,6 +670,7 @@ export class ServeCore {
           const job: Job = {
             ids: e.ids,
             types: e.types,
+            pool: pooling,
             cancelled: false,
             queued: performance.now(),
             resolve: (o) => {
@@ -780,6 +799,7 @@ export class ServeCore {
       texts.map((text) => ({ text })),
       truncate,
       direction,
+      what === "pooled" ? rowPooling(m.pooling) : null,
     );
     const headers = this.succeed(single ? "single" : "batch", t0, r, chars(texts));
     const H = m.config.hidden_size;
@@ -795,7 +815,7 @@ export class ServeCore {
         headers: { ...JSON_HEADERS, ...headers },
         body: "[" + r.out.map((o) => sparseJson(o.data)).join(",") + "]",
       };
-    const rows = r.out.map((o) => pool(o.data, H, m.pooling, normalize, dimensions));
+    const rows = r.out.map((o) => finishPooled(o.data, normalize, dimensions));
     return {
       status: 200,
       headers: { ...JSON_HEADERS, ...headers },
@@ -850,16 +870,22 @@ export class ServeCore {
     for (const k of ["model", "user"])
       if (body[k] !== undefined && body[k] !== null && typeof body[k] !== "string")
         throw new ServeError("validation", `\`${k}\` must be a string, got ${quote(body[k])}`);
-    const r = await this.run(m, req, items, this.options.autoTruncate, "right");
+    const r = await this.run(
+      m,
+      req,
+      items,
+      this.options.autoTruncate,
+      "right",
+      rowPooling(m.pooling),
+    );
     const headers = this.succeed(
       single ? "single" : "batch",
       t0,
       r,
       items.reduce((s, it) => s + (it.text?.length ?? 0), 0),
     );
-    const H = m.config.hidden_size;
     const data = r.out.map((o, index) => {
-      const v = pool(o.data, H, m.pooling, true, dimensions);
+      const v = finishPooled(o.data, true, dimensions);
       const embedding = fmt === "base64" ? JSON.stringify(base64f32(v)) : floatsJson(v);
       return `{"object":"embedding","embedding":${embedding},"index":${index}}`;
     });
@@ -1161,15 +1187,22 @@ export function pool(
   normalize: boolean,
   dimensions: number | null,
 ): Float32Array {
-  if (pooling === "splade") H = h.length;
-  const len = h.length / H;
-  let v = new Float32Array(H);
-  if (pooling === "splade") v.set(h);
-  else if (pooling === "cls") v.set(h.subarray(0, H));
-  else if (pooling === "last-token") v.set(h.subarray((len - 1) * H, len * H));
-  else if (pooling === "max") poolRow(h, 0, len, H, ["max"], v, 0);
-  else poolRow(h, 0, len, H, [pooling], v, 0);
-  if (dimensions !== null && dimensions < H) v = v.slice(0, dimensions);
+  const v = pooling === "splade" ? h.slice() : poolHidden(h, H, pooling);
+  return finishPooled(v, normalize, dimensions);
+}
+
+/** The pooling a replica applies for `pooling` (SPLADE's vector is its head's: none). */
+const rowPooling = (pooling: ServePooling): RowPooling | null =>
+  pooling === "splade" ? null : pooling;
+
+/** A pooled vector's first `dimensions` values, then L2-normalized (x / max(|x|, 1e-12)). */
+function finishPooled(
+  pooled: Float32Array,
+  normalize: boolean,
+  dimensions: number | null,
+): Float32Array {
+  const v =
+    dimensions !== null && dimensions < pooled.length ? pooled.slice(0, dimensions) : pooled;
   if (normalize) {
     let s = 0;
     for (let j = 0; j < v.length; j++) s += v[j] ** 2;

@@ -111,6 +111,24 @@ export class Metrics {
   );
   readonly queueSize = new Gauge("te_queue_size", "Inputs waiting in the queue");
   readonly inflight = new Gauge("te_inflight_inputs", "Inputs holding a concurrency permit");
+  // memory, for an operator watching a long-running replica (not TEI's: its own names)
+  readonly wasmMemory = new Gauge(
+    "simdbert_wasm_memory_bytes",
+    "WebAssembly memory of the model replicas (weights and the activation arena), summed",
+  );
+  readonly replicaHeap = new Gauge(
+    "simdbert_replica_heap_bytes",
+    "JavaScript heap of the model replicas' worker threads (V8 heap total), summed",
+  );
+  // prom-client's names for the process and the event loop's heap (Node)
+  readonly residentMemory = new Gauge(
+    "process_resident_memory_bytes",
+    "Resident memory of the server's process in bytes",
+  );
+  readonly heapTotal = new Gauge(
+    "nodejs_heap_size_total_bytes",
+    "V8 heap of the server's event loop thread (total) in bytes",
+  );
 
   render(): string {
     const out: string[] = [];
@@ -128,6 +146,10 @@ export class Metrics {
       this.batchNextTokens,
       this.queueSize,
       this.inflight,
+      this.wasmMemory,
+      this.replicaHeap,
+      this.residentMemory,
+      this.heapTotal,
     ])
       m.render(out);
     return out.join("\n") + "\n";

@@ -58,6 +58,14 @@ export const workerBackend: BackendFactory = async (source, head, options, worke
       for (const x of all) if (x.pending < w.pending) w = x;
       return w.run(b);
     },
+    memory() {
+      const m = { wasm: 0, heap: 0 };
+      for (const w of all) {
+        m.wasm += w.memory.wasm;
+        m.heap += w.memory.heap;
+      }
+      return m;
+    },
     async close() {
       await Promise.all(all.map((w) => w.close()));
     },
@@ -70,6 +78,8 @@ const WORKER_YOUNG_GENERATION_MB = 4;
 interface ModelWorker {
   info: BackendModelInfo;
   readonly pending: number;
+  /** as the worker last reported it (after its latest batch) */
+  readonly memory: { wasm: number; heap: number };
   run(b: BackendBatch): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
@@ -91,6 +101,7 @@ async function startWorker(
   >();
   let next = 0;
   let dead: Error | null = null;
+  let memory = { wasm: 0, heap: 0 };
   const info = await new Promise<BackendModelInfo>((resolve, reject) => {
     worker.on("message", (m) => {
       if (m.type === "ready") resolve(m.info);
@@ -98,6 +109,7 @@ async function startWorker(
       else if (m.type === "load-error")
         reject(Object.assign(new Error(m.message), { name: m.name }));
       else if (m.type === "done" || m.type === "failed") {
+        if (m.memory) memory = m.memory;
         const p = pending.get(m.id);
         pending.delete(m.id);
         if (!p) return;
@@ -127,6 +139,9 @@ async function startWorker(
     info,
     get pending() {
       return pending.size;
+    },
+    get memory() {
+      return memory;
     },
     run(b: BackendBatch) {
       if (dead) return Promise.reject(dead);
