@@ -140,6 +140,15 @@ async function memoryPoint(srv, agent, sent) {
   ];
 }
 
+/** Median RSS of the samples in the last tenth minus that of the tenth after the warm-up. */
+function medianGrowth(timeline, total) {
+  const warm = Math.min(2000, Math.ceil(total / 10));
+  const med = (xs) => pct(xs, 50);
+  const after = timeline.filter(([n]) => n > warm && n <= warm + total / 10).map((p) => p[1]);
+  const last = timeline.filter(([n]) => n > total * 0.9).map((p) => p[1]);
+  return after.length && last.length ? +(med(last) - med(after)).toFixed(1) : null;
+}
+
 /** One POST; resolves { status, body, ms } (status "error" / "timeout" when it failed). */
 function call(srv, agent, path, payload, timeoutMs = 30_000) {
   return new Promise((resolve) => {
@@ -347,6 +356,10 @@ async function burst(srv) {
         }),
     ),
   );
+  // one GET /health on each first: the server has accepted every connection before the clock
+  await Promise.all(
+    sockets.map((s) => exchange(s, Buffer.from(`GET /health HTTP/1.1\r\nhost: x\r\n\r\n`))),
+  );
   const requests = sockets.map((_, i) => {
     const body = Buffer.from(JSON.stringify({ inputs: POOL[i % POOL.length] }));
     return Buffer.concat([
@@ -358,31 +371,39 @@ async function burst(srv) {
     ]);
   });
   const t0 = performance.now();
-  const results = sockets.map(
-    (s) =>
-      new Promise((resolve) => {
-        let buf = Buffer.alloc(0);
-        const timer = setTimeout(() => done({ status: "timeout" }), 10_000);
-        function done(r) {
-          clearTimeout(timer);
-          s.removeAllListeners("data");
-          s.destroy();
-          resolve({ ...r, ms: performance.now() - t0 });
-        }
-        s.on("data", (c) => {
-          buf = Buffer.concat([buf, c]);
-          const end = buf.indexOf("\r\n\r\n");
-          if (end < 0) return;
-          const head = buf.subarray(0, end).toString();
-          const len = +(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-          if (buf.length >= end + 4 + len) done({ status: +head.split(" ")[1] });
-        });
-        s.on("error", () => done({ status: "error" }));
-        s.on("close", () => done({ status: "error" }));
-      }),
-  );
+  const results = sockets.map((s) => exchange(s, null).then((r) => ({ ...r, ms: r.at - t0 })));
   sockets.forEach((s, i) => s.write(requests[i]));
-  return Promise.all(results);
+  const rs = await Promise.all(results);
+  for (const s of sockets) s.destroy();
+  return rs;
+}
+
+/** Writes `bytes` (if any) on the socket and resolves with the next response's status and time. */
+function exchange(s, bytes) {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => done({ status: "timeout" }), 10_000);
+    function done(r) {
+      clearTimeout(timer);
+      s.removeListener("data", onData);
+      s.removeListener("error", onError);
+      s.removeListener("close", onError);
+      resolve({ ...r, at: performance.now() });
+    }
+    function onData(c) {
+      buf = Buffer.concat([buf, c]);
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString();
+      const len = +(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length >= end + 4 + len) done({ status: +head.split(" ")[1] });
+    }
+    const onError = () => done({ status: "error" });
+    s.on("data", onData);
+    s.on("error", onError);
+    s.on("close", onError);
+    if (bytes) s.write(bytes);
+  });
 }
 
 if (PHASES.has("overload")) {
@@ -495,6 +516,10 @@ if (PHASES.has("soak")) {
       rss_after_warmup_mb: +(rssWarm / 2 ** 20).toFixed(1),
       rss_end_mb: +(rssEnd / 2 ** 20).toFixed(1),
       rss_growth_mb: rssWarm ? +((rssEnd - rssWarm) / 2 ** 20).toFixed(1) : null,
+      // the same as medians of the timeline's samples: the tenth after warm-up against the last
+      // tenth (the event loop's heap swings by ~20 MB between its GCs; two single samples can
+      // land on either side of a swing)
+      rss_growth_median_mb: medianGrowth(timeline, SOAK),
       // the second half's growth: ~0 when the RSS has plateaued
       rss_growth_second_half_mb: timeline.length
         ? +(timeline.at(-1)[1] - timeline[Math.floor(timeline.length / 2)][1]).toFixed(1)

@@ -5,7 +5,15 @@
 // shutdown.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+  readFileSync,
+  existsSync,
+  readdirSync,
+} from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { spawn } from "node:child_process";
@@ -204,6 +212,18 @@ test("POST /embed: mean pooling + normalize equal the pipeline's; bits the same 
   assert.ok(gauge("simdbert_replica_heap_bytes") > 0, "replica heap");
   assert.ok(gauge("process_resident_memory_bytes") > wasm, "rss");
   assert.ok(gauge("nodejs_heap_size_total_bytes") > 0, "heap");
+  // the model worker runs 10 nicer than the event loop (Linux), which keeps its priority: field
+  // 19 of /proc/self/task/TID/stat (the 17th after the parenthesized name)
+  if (existsSync("/proc/self/task")) {
+    const nice = (tid) =>
+      Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1].split(" ")[16]);
+    const loop = nice(String(process.pid));
+    const tids = readdirSync("/proc/self/task");
+    assert.ok(
+      tids.some((t) => nice(t) === Math.min(19, loop + 10)),
+      "a model thread 10 nicer than the loop",
+    );
+  }
 });
 
 test("the property batching rests on: a row's bits are the same at any padded length that is a multiple of 4, beside any rows (MiniLM's shape, packed and in-place attention, 1 and 2 threads)", async () => {

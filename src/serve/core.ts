@@ -120,6 +120,13 @@ export interface ServeOptions {
   workers?: number;
 }
 
+/** What the core uses of an AbortSignal. */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface CoreRequest {
   method: string;
   /** the URL's path (no query) */
@@ -127,8 +134,11 @@ export interface CoreRequest {
   /** a header's value (lower-case name), or null */
   header(name: string): string | null;
   body: Uint8Array;
-  /** aborted when the client goes away: its queued inputs are dropped */
-  signal?: AbortSignal;
+  /**
+   * aborted when the client goes away: its queued inputs are dropped (an AbortSignal, or anything
+   * with these three members)
+   */
+  signal?: ClientSignal;
 }
 
 export interface CoreResponse {
@@ -153,6 +163,8 @@ interface Loaded {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** The 429 every request past the permits gets: made once (a burst of thousands makes no errors) */
+const OVERLOADED = new ServeError("overloaded", "Model is overloaded");
 const OPENAI_ROUTES = new Set(["/v1/embeddings", "/embeddings"]);
 const PUBLIC_ROUTES = new Set(["/health", "/metrics", "/", "/ping"]);
 
@@ -649,7 +661,7 @@ export class ServeCore {
     pooling: RowPooling | null = null,
   ): Promise<{ enc: Encoded[]; out: JobOutput[]; tokenizeSeconds: number }> {
     const n = items.length;
-    if (this.permits < n) throw new ServeError("overloaded", "Model is overloaded");
+    if (this.permits < n) throw OVERLOADED;
     const t0 = performance.now();
     const enc = items.map((it) => this.encode(m, it, truncate, direction));
     const tokenizeSeconds = (performance.now() - t0) / 1000;

@@ -11,7 +11,13 @@ import type { ModelSource } from "../loading/source.js";
 import { ServeCore, type CoreResponse, type ServeOptions } from "./core.js";
 
 export { ServeCore, VERSION, pool, base64f32 } from "./core.js";
-export type { ServeOptions, ServePooling, CoreRequest, CoreResponse } from "./core.js";
+export type {
+  ServeOptions,
+  ServePooling,
+  CoreRequest,
+  CoreResponse,
+  ClientSignal,
+} from "./core.js";
 export { ServeError, type ErrorType } from "./errors.js";
 export { Batcher, type Job, type JobOutput, type BatcherOptions } from "./batcher.js";
 export { Metrics } from "./metrics.js";

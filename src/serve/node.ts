@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ModelSource } from "../loading/source.js";
-import { ServeCore, type CoreResponse, type ServeOptions } from "./core.js";
+import { ServeCore, type ClientSignal, type CoreResponse, type ServeOptions } from "./core.js";
 import { workerBackend } from "./node_backend.js";
 
 /** listen(2)'s backlog (the kernel caps it at net.core.somaxconn) */
@@ -121,7 +121,7 @@ async function onRequest(
 ): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
   const limit = core.options.payloadLimit;
-  const ac = new AbortController();
+  const ac = new ClientGone();
   res.on("close", () => {
     if (!res.writableFinished) ac.abort();
   });
@@ -129,7 +129,7 @@ async function onRequest(
   const declared = Number(req.headers["content-length"] ?? NaN);
   let response: CoreResponse;
   const body = declared > limit ? null : await readBody(req, limit);
-  if (ac.signal.aborted) return;
+  if (ac.aborted) return;
   if (body === null) {
     response = core.payloadTooLarge(path, Number.isFinite(declared) ? declared : undefined);
     res.shouldKeepAlive = false;
@@ -142,7 +142,7 @@ async function onRequest(
         return Array.isArray(v) ? v.join(", ") : (v ?? null);
       },
       body,
-      signal: ac.signal,
+      signal: ac,
     });
   if (res.destroyed) return;
   const headers: Record<string, string | number> = {
@@ -152,6 +152,27 @@ async function onRequest(
   if (body === null) headers.connection = "close";
   res.writeHead(response.status, headers);
   res.end(req.method === "HEAD" ? undefined : response.body);
+}
+
+/**
+ * The core's abort signal for one request: set when its client goes away. (An AbortController per
+ * request cost more than the rest of a 429's work in a burst of them.)
+ */
+class ClientGone implements ClientSignal {
+  aborted = false;
+  private listeners: (() => void)[] = [];
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const l of this.listeners.splice(0)) l();
+  }
+  addEventListener(_type: "abort", listener: () => void): void {
+    this.listeners.push(listener);
+  }
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const i = this.listeners.indexOf(listener);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
 }
 
 /** The body, or null past `limit` (then the rest is drained, not kept; the timeout bounds it). */
