@@ -114,11 +114,18 @@ export class Batcher {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** The next batch: inputs in arrival order while the padded tokens fit. */
+  /**
+   * The next batch: inputs in arrival order while the padded tokens fit. With several replicas
+   * free, the waiting inputs are shared between them (at most ceil(waiting / free) each): one
+   * replica taking the whole queue left the others idle (measured, 2 replicas at concurrency 64:
+   * 98 inputs/s batched against 124 with batching off).
+   */
   private take(): { jobs: Job[]; S: number } {
     const jobs: Job[] = [];
     let S = 0;
-    const maxReq = this.o.maxBatchRequests || Infinity;
+    const free = this.maxInFlight - this.inFlight;
+    const share = free > 1 ? Math.ceil(this.size / free) : Infinity;
+    const maxReq = Math.min(this.o.maxBatchRequests || Infinity, share);
     while (this.head < this.queue.length && jobs.length < maxReq) {
       const j = this.queue[this.head];
       if (j.cancelled) {
