@@ -3,7 +3,7 @@
 // No transposing copies: Q·Kᵀ is a strided dot-product kernel; P·V is f32_gemm_4x8 reading V
 // rows in place (see gemm.ts). Strides are in elements. Q·Kᵀ is of the GEMM family: the
 // relaxed build fuses its multiply-adds (madd), like the GEMM's.
-import { exp4, expNeg4, madd } from "./math";
+import { expNeg4, madd } from "./math";
 
 // [Σa, Σb, Σc, Σd] of four vectors
 // @ts-ignore: decorator
@@ -39,10 +39,15 @@ import { exp4, expNeg4, madd } from "./math";
 
 // One query row against 4 keys: [S[i, j..j+3]]
 // @ts-ignore: decorator
-@inline function dot1x4(qi: usize, k0: usize, ldkB: usize, d: i32, d4: i32): v128 {
-  const k1 = k0 + ldkB,
-    k2 = k1 + ldkB,
-    k3 = k2 + ldkB;
+@inline function dot1x4(
+  qi: usize,
+  k0: usize,
+  k1: usize,
+  k2: usize,
+  k3: usize,
+  d: i32,
+  d4: i32,
+): v128 {
   let a0 = f32x4.splat(0.0),
     a1 = f32x4.splat(0.0),
     a2 = f32x4.splat(0.0),
@@ -72,6 +77,9 @@ import { exp4, expNeg4, madd } from "./math";
  * S[i, j] = Σ_t Q[i, t]·K[j, t] for i < sq, j < sk (unscaled).
  * Tiles of 2 query rows x 4 keys: each K vector loaded feeds two rows (8 accumulators, 12 vector
  * registers with the operands); every sum is accumulated in the same order as a 1 x 4 tile's.
+ * The last 1-3 keys run as a tile too (its missing keys repeat the last one and are not stored):
+ * a key's score is the same bits wherever it falls, so a sequence's scores do not depend on how
+ * many padded keys follow it (the server batches inputs of different lengths on that).
  */
 export function f32_attn_scores(
   sq: i32,
@@ -95,12 +103,12 @@ export function f32_attn_scores(
       q1 = q0 + ldqB;
     const s0 = s + <usize>i * ldsB,
       s1 = s0 + ldsB;
-    let j = 0;
-    for (; j + 4 <= sk; j += 4) {
+    for (let j = 0; j < sk; j += 4) {
+      const last = k + <usize>(sk - 1) * ldkB;
       const k0 = k + <usize>j * ldkB,
-        k1 = k0 + ldkB,
-        k2 = k1 + ldkB,
-        k3 = k2 + ldkB;
+        k1 = j + 1 < sk ? k0 + ldkB : last,
+        k2 = j + 2 < sk ? k1 + ldkB : last,
+        k3 = j + 3 < sk ? k2 + ldkB : last;
       let a00 = f32x4.splat(0.0),
         a01 = a00,
         a02 = a00,
@@ -146,22 +154,41 @@ export function f32_attn_scores(
         t4 = f32x4.replace_lane(t4, 3, x * y3);
         r1 = f32x4.add(r1, t4);
       }
-      v128.store(s0 + ((<usize>j) << 2), r0);
-      v128.store(s1 + ((<usize>j) << 2), r1);
-    }
-    for (; j < sk; j++) {
-      const kj = k + <usize>j * ldkB;
-      store<f32>(s0 + ((<usize>j) << 2), dot(q0, kj, d));
-      store<f32>(s1 + ((<usize>j) << 2), dot(q1, kj, d));
+      storeKeys(s0 + ((<usize>j) << 2), r0, sk - j);
+      storeKeys(s1 + ((<usize>j) << 2), r1, sk - j);
     }
   }
   for (; i < sq; i++) {
     const qi = q + <usize>i * ldqB;
     const si = s + <usize>i * ldsB;
-    let j = 0;
-    for (; j + 4 <= sk; j += 4)
-      v128.store(si + ((<usize>j) << 2), dot1x4(qi, k + <usize>j * ldkB, ldkB, d, d4));
-    for (; j < sk; j++) store<f32>(si + ((<usize>j) << 2), dot(qi, k + <usize>j * ldkB, d));
+    for (let j = 0; j < sk; j += 4) {
+      const last = k + <usize>(sk - 1) * ldkB;
+      const k0 = k + <usize>j * ldkB,
+        k1 = j + 1 < sk ? k0 + ldkB : last,
+        k2 = j + 2 < sk ? k1 + ldkB : last,
+        k3 = j + 3 < sk ? k2 + ldkB : last;
+      storeKeys(si + ((<usize>j) << 2), dot1x4(qi, k0, k1, k2, k3, d, d4), sk - j);
+    }
+  }
+}
+
+// e = exp(x - mx) of the row's entry j (x <= mx), stored in place: expNeg4's bits, as in the body.
+// @ts-ignore: decorator
+@inline function expTail(row: usize, j: i32, mx: f32): f32 {
+  const p = row + ((<usize>j) << 2);
+  const e = f32x4.extract_lane(expNeg4(f32x4.splat(load<f32>(p) - mx)), 0);
+  store<f32>(p, e);
+  return e;
+}
+
+// The first min(n, 4) lanes of v at p.
+// @ts-ignore: decorator
+@inline function storeKeys(p: usize, v: v128, n: i32): void {
+  if (n >= 4) v128.store(p, v);
+  else {
+    store<f32>(p, f32x4.extract_lane(v, 0));
+    if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+    if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
   }
 }
 
@@ -271,13 +298,17 @@ export function f32_softmax_rows(
       v128.store(row + off, e);
       vsum = f32x4.add(vsum, e);
     }
-    let sum = hsum(vsum);
-    for (let j = n4; j < n; j++) {
-      const off = (<usize>j) << 2;
-      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(row + off) - mx)), 0);
-      store<f32>(row + off, e);
-      sum += e;
+    // the last 1-3 entries as one more vector whose missing lanes are 0: the sum is then the same
+    // bits as for the row followed by masked (zero-probability) keys up to a multiple of 4
+    if (n4 < n) {
+      const r = n - n4;
+      const e0 = expTail(row, n4, mx);
+      let t = f32x4.replace_lane(f32x4.splat(0.0), 0, e0);
+      if (r > 1) t = f32x4.replace_lane(t, 1, expTail(row, n4 + 1, mx));
+      if (r > 2) t = f32x4.replace_lane(t, 2, expTail(row, n4 + 2, mx));
+      vsum = f32x4.add(vsum, t);
     }
+    const sum = hsum(vsum);
     // 3. P = e / sum (times the head mask)
     const inv = f32x4.splat(1.0 / sum);
     if (headScale != 1.0) {

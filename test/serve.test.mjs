@@ -131,7 +131,7 @@ test.after(async () => {
   await srv?.close(2000);
 });
 
-/** The model's hidden rows of one text, alone, padded to a multiple of 4 (the server's rule). */
+/** The model's hidden rows of one text, alone (padded to a multiple of 4: the same bits). */
 async function hiddenAlone(text) {
   const tok = srv.core["model"].tokenizer;
   const ids = tok.encode(text);
@@ -141,6 +141,27 @@ async function hiddenAlone(text) {
   const out = await direct.forward({ input_ids: [row], attention_mask: [mask] });
   return out.last_hidden_state.data.slice(0, ids.length * CFG.hidden_size);
 }
+
+test("a sequence's hidden rows are the same bits alone and followed by any number of masked keys", async () => {
+  // what the server's batches rely on (they pad to the longest input, not to a multiple of 4)
+  const r = rng(5);
+  const H = CFG.hidden_size;
+  for (const L of [1, 2, 3, 5, 13, 17]) {
+    const ids = [
+      2,
+      ...Array.from({ length: L - 1 }, () => 5 + Math.floor(r() * (CFG.vocab_size - 5))),
+    ];
+    const alone = await direct.forward({ input_ids: [ids], attention_mask: [ids.map(() => 1)] });
+    const want = bits(alone.last_hidden_state.data);
+    for (const pad of [1, 2, 3, 4, 7]) {
+      const out = await direct.forward({
+        input_ids: [[...ids, ...Array(pad).fill(0)]],
+        attention_mask: [[...ids.map(() => 1), ...Array(pad).fill(0)]],
+      });
+      assert.equal(bits(out.last_hidden_state.data.slice(0, L * H)), want, `L ${L} + ${pad}`);
+    }
+  }
+});
 
 test("GET /health, /info; 404 and 405", async () => {
   let r = await fetch(base + "/health");

@@ -257,6 +257,9 @@ export interface Kernels {
    * S[i, j] = Σ_t Q[i, t]·K[j, t] for i < sq, j < sk (unscaled).
    * Tiles of 2 query rows x 4 keys: each K vector loaded feeds two rows (8 accumulators, 12 vector
    * registers with the operands); every sum is accumulated in the same order as a 1 x 4 tile's.
+   * The last 1-3 keys run as a tile too (its missing keys repeat the last one and are not stored):
+   * a key's score is the same bits wherever it falls, so a sequence's scores do not depend on how
+   * many padded keys follow it (the server batches inputs of different lengths on that).
    */
   f32_attn_scores(
     sq: number,

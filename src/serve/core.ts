@@ -673,6 +673,7 @@ export class ServeCore {
     if (req.signal?.aborted) throw new ServeError("validation", "the client went away");
     this.permits -= n;
     const jobs: Job[] = [];
+    const request = {};
     const promises = enc.map(
       (e) =>
         new Promise<JobOutput>((resolve, reject) => {
@@ -687,6 +688,7 @@ export class ServeCore {
             ids: e.ids,
             types: e.types,
             pool: pooling,
+            request,
             cancelled: false,
             queued: performance.now(),
             resolve: (o) => {
