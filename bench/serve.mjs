@@ -446,7 +446,7 @@ if (PHASES.has("soak")) {
   const direct = ex.model;
   const H = direct.config.hidden_size;
   const texts = POOL.slice(0, 500);
-  // the library's result for each text at the server's padding (a multiple of 4): the bits
+  // the library's result for each text padded to a multiple of 4 (the same bits as unpadded): the bits
   // expected; and the feature-extraction pipeline's result for the text alone
   const { pool } = await import(join(REPO, "dist", "serve", "index.js"));
   const expected = [];
