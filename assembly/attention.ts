@@ -104,11 +104,10 @@ export function f32_attn_scores(
     const s0 = s + <usize>i * ldsB,
       s1 = s0 + ldsB;
     for (let j = 0; j < sk; j += 4) {
-      const last = k + <usize>(sk - 1) * ldkB;
-      const k0 = k + <usize>j * ldkB,
-        k1 = j + 1 < sk ? k0 + ldkB : last,
-        k2 = j + 2 < sk ? k1 + ldkB : last,
-        k3 = j + 3 < sk ? k2 + ldkB : last;
+      const k0 = keyRow(k, j, sk, ldkB),
+        k1 = keyRow(k, j + 1, sk, ldkB),
+        k2 = keyRow(k, j + 2, sk, ldkB),
+        k3 = keyRow(k, j + 3, sk, ldkB);
       let a00 = f32x4.splat(0.0),
         a01 = a00,
         a02 = a00,
@@ -162,14 +161,24 @@ export function f32_attn_scores(
     const qi = q + <usize>i * ldqB;
     const si = s + <usize>i * ldsB;
     for (let j = 0; j < sk; j += 4) {
-      const last = k + <usize>(sk - 1) * ldkB;
-      const k0 = k + <usize>j * ldkB,
-        k1 = j + 1 < sk ? k0 + ldkB : last,
-        k2 = j + 2 < sk ? k1 + ldkB : last,
-        k3 = j + 3 < sk ? k2 + ldkB : last;
-      storeKeys(si + ((<usize>j) << 2), dot1x4(qi, k0, k1, k2, k3, d, d4), sk - j);
+      const r = dot1x4(
+        qi,
+        keyRow(k, j, sk, ldkB),
+        keyRow(k, j + 1, sk, ldkB),
+        keyRow(k, j + 2, sk, ldkB),
+        keyRow(k, j + 3, sk, ldkB),
+        d,
+        d4,
+      );
+      storeKeys(si + ((<usize>j) << 2), r, sk - j);
     }
   }
+}
+
+// Key j's row, or the last key's past the end (a tile's missing keys: computed, never stored).
+// @ts-ignore: decorator
+@inline function keyRow(k: usize, j: i32, sk: i32, ldkB: usize): usize {
+  return k + <usize>min(j, sk - 1) * ldkB;
 }
 
 // e = exp(x - mx) of the row's entry j (x <= mx), stored in place: expNeg4's bits, as in the body.

@@ -1,6 +1,7 @@
 // Dynamic batching: one queue of tokenized inputs, in arrival order; the batcher takes inputs
-// from its head while the padded batch (inputs x longest) stays within maxBatchTokens, runs one forward, hands each input its rows, then lets the event loop
-// read new requests (setImmediate) before it takes the next batch. With a backend of several
+// from its head while the padded batch (inputs x longest) stays within maxBatchTokens, runs one
+// forward, hands each input its rows, then lets the event loop read new requests (setImmediate)
+// before it takes the next batch. With a backend of several
 // model workers, up to `maxInFlight` batches run at once (one per worker): a batch is taken when
 // a worker is free, so at low load each input still gets a batch of its own at once. An input
 // cancelled while it waits (its client went away) is skipped. A request's inputs are queued one
@@ -80,9 +81,6 @@ export const afterIO: (fn: () => void) => void = REQUEST_BOUND
     ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn)
     : (fn) => setTimeout(fn, 0);
 
-/** The length a batch pads an input to: its own (see the header: no rounding is needed). */
-export const paddedLength = (n: number): number => n;
-
 export class Batcher {
   private queue: Job[] = [];
   private head = 0;
@@ -138,7 +136,7 @@ export class Batcher {
         this.head++;
         continue;
       }
-      const s = Math.max(S, paddedLength(j.ids.length));
+      const s = Math.max(S, j.ids.length);
       if (jobs.length && s * (jobs.length + 1) > this.o.maxBatchTokens) break;
       if (jobs.length >= share && (!j.request || j.request !== jobs[jobs.length - 1].request))
         break;
@@ -213,7 +211,7 @@ export class Batcher {
     for (let i = this.head; i < this.queue.length; i++) {
       const j = this.queue[i];
       if (j.cancelled) continue;
-      S = Math.max(S, paddedLength(j.ids.length));
+      S = Math.max(S, j.ids.length);
       n++;
       if (S * n > this.o.maxBatchTokens) return true;
       if (this.o.maxBatchRequests && n >= this.o.maxBatchRequests) return true;

@@ -19,7 +19,7 @@ import {
   type BackendModelInfo,
 } from "./backend.js";
 import { WEIGHT_DTYPES, type WeightDtype } from "../quant/quantize.js";
-import { Batcher, paddedLength, type Job, type JobOutput, type RowPooling } from "./batcher.js";
+import { Batcher, type Job, type JobOutput, type RowPooling } from "./batcher.js";
 import { failureLabel, openaiErrorBody, quote, ServeError, teiErrorBody } from "./errors.js";
 import { Metrics } from "./metrics.js";
 
@@ -292,9 +292,9 @@ export class ServeCore {
       Math.min(stMax ?? tokenizer.model_max_length, cfg.max_position_embeddings);
     if (!Number.isSafeInteger(maxInputLength) || maxInputLength < 2)
       throw new RangeError(`simdbert serve: invalid maximum input length ${maxInputLength}`);
-    if (paddedLength(maxInputLength) > this.options.maxBatchTokens)
+    if (maxInputLength > this.options.maxBatchTokens)
       throw new RangeError(
-        `simdbert serve: maxBatchTokens (${this.options.maxBatchTokens}) must be at least the maximum input length (${maxInputLength}, padded to ${paddedLength(maxInputLength)})`,
+        `simdbert serve: maxBatchTokens (${this.options.maxBatchTokens}) must be at least the maximum input length (${maxInputLength})`,
       );
     const numLabels = cfg.num_labels;
     const id2 = cfg.id2label;
@@ -326,11 +326,7 @@ export class ServeCore {
     });
     // warm-up: one forward, so that a model that cannot run fails here and not on a request
     const warm = this.encode(m, { text: "warm up" }, true, "right");
-    await this.runBatch(
-      m,
-      [{ ...warm, cancelled: false } as unknown as Job],
-      paddedLength(warm.ids.length),
-    );
+    await this.runBatch(m, [{ ...warm, cancelled: false } as unknown as Job], warm.ids.length);
     return m;
   }
 
@@ -350,7 +346,7 @@ export class ServeCore {
     for (const i of order) {
       const g = groups[groups.length - 1];
       const len = jobs[i].ids.length;
-      const gS = g ? paddedLength(jobs[g[0]].ids.length) : 0;
+      const gS = g ? jobs[g[0]].ids.length : 0;
       if (g && (g.length + 1) * gS <= 1.05 * (real + len)) {
         g.push(i);
         real += len;
@@ -366,7 +362,7 @@ export class ServeCore {
         const rows = await this.forward(
           m,
           g.map((i) => jobs[i]),
-          Math.min(S, paddedLength(jobs[g[0]].ids.length)),
+          Math.min(S, jobs[g[0]].ids.length),
         );
         g.forEach((i, k) => (out[i] = rows[k]));
       }),
